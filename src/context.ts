@@ -1,0 +1,13 @@
+// The world as core code sees it. Only src/cli builds a Context from `process`;
+// everything below takes one, so tests inject the clock, env and cwd.
+
+export interface Context {
+  /** Working directory (absolute). */
+  cwd: string;
+  /** Environment variables. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The home allocation root (QDO_HOME, default the user's home directory). */
+  home: string;
+  /** Wall clock. */
+  now(): Date;
+}

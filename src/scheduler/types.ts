@@ -1,0 +1,89 @@
+// The scheduler seam (spec/scheduler.md): a pure renderer, a thin submit, one batched
+// query, and cancel/hold/release. Every backend (slurm, pbs, torque, local, plugins)
+// implements Backend; core code sees nothing else of a scheduler.
+import type { Resources } from '../model/resources.js';
+
+export const BUILTIN_SCHEDULERS = ['slurm', 'pbs', 'torque', 'local'] as const;
+export type BuiltinScheduler = (typeof BUILTIN_SCHEDULERS)[number];
+
+export const NORMAL_STATES = [
+  'pending',
+  'held',
+  'running',
+  'suspended',
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+  'node-fail',
+  'out-of-memory',
+  'preempted',
+  'unknown',
+] as const;
+export type NormalState = (typeof NORMAL_STATES)[number];
+export const TERMINAL_STATES: ReadonlySet<NormalState> = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node-fail', 'out-of-memory', 'preempted']);
+
+/** Where a state was learned, most to least live. */
+export type StateSource = 'queue' | 'accounting' | 'history' | 'exit-record' | 'none';
+
+export interface JobState {
+  /** Scheduler job id as the scheduler prints it (e.g. "1234", "1234_7", "56.server"). */
+  id: string;
+  state: NormalState;
+  /** The scheduler's own state word/code, verbatim (e.g. "TIMEOUT", "F", "C"). */
+  raw: string;
+  source: StateSource;
+  exitCode?: number | null;
+  signal?: number | null;
+  /** Scheduler's reason/comment, if any. */
+  reason?: string;
+}
+
+export type DependencyType = 'afterok' | 'afternotok' | 'afterany' | 'after';
+export interface Dependency {
+  type: DependencyType;
+  /** Scheduler ids. */
+  ids: string[];
+}
+
+/** Everything a renderer needs; rendering is a pure function of this. */
+export interface RenderSpec {
+  /** qdo job name (used as the scheduler job name unless resources.job_name is set). */
+  jobName: string;
+  resources: Resources;
+  /** The user's job script body (already rendered from its template). */
+  script: string;
+  /** Absolute run folder: the wrapper writes its records and the job's logs here. */
+  runDir: string;
+  /** Absolute folder the job starts in (QDO_SUBMIT_DIR). */
+  submitDir: string;
+  /** Extra environment for the job (QDO_PARAM_*, --env). */
+  env: Record<string, string>;
+  dependencies?: Dependency[];
+  /** Opaque tag (the manifest id) the scheduler keeps with the job, for idempotent submit. */
+  tag?: string;
+  prologue?: string;
+  epilogue?: string;
+}
+
+export interface SubmitOptions {
+  /** Folder to run the submit command in. */
+  cwd: string;
+  /** Submit in held state. */
+  hold?: boolean;
+}
+
+export interface Backend {
+  readonly kind: string;
+  /** Pure: the exact script that submit() would send. Throws UsageError for inexpressible resources. */
+  render(spec: RenderSpec): string;
+  /** Submits a rendered script file; returns the scheduler's job id. */
+  submit(scriptPath: string, opts: SubmitOptions): Promise<string>;
+  /** States of any number of ids in ONE scheduler call (plus at most one accounting call). */
+  query(ids: string[]): Promise<Map<string, JobState>>;
+  cancel(ids: string[]): Promise<void>;
+  hold(ids: string[]): Promise<void>;
+  release(ids: string[]): Promise<void>;
+  /** Finds a job submitted with this tag, for recovery after an ambiguous submit. */
+  findByTag?(tag: string): Promise<string | null>;
+}

@@ -1,0 +1,118 @@
+// Content-addressed objects (spec/objects.md): `objects/<id[0:2]>/<id[2:]>`, the exact
+// bytes whose sha256 is the id, read-only once written.
+import { readFile, readdir, stat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
+import { isIdPrefix, isObjectId, objectId, MIN_PREFIX } from '../model/object-id.js';
+import { fsyncDir, tempPathFor } from './atomic.js';
+import type { Layout } from './layout.js';
+
+export function objectPath(l: Layout, id: string): string {
+  return join(l.objects, id.slice(0, 2), id.slice(2));
+}
+
+export async function hasObject(l: Layout, id: string): Promise<boolean> {
+  try {
+    await stat(objectPath(l, id));
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Stores bytes as an object (a no-op if it exists) and returns the id. */
+export async function writeObject(l: Layout, bytes: Buffer): Promise<string> {
+  const id = objectId(bytes);
+  const target = objectPath(l, id);
+  if (await hasObject(l, id)) return id;
+  await mkdir(join(l.objects, id.slice(0, 2)), { recursive: true });
+  const tmp = tempPathFor(target);
+  const fh = await open(tmp, 'wx', 0o444);
+  try {
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    // Two writers of the same object race harmlessly: both renames install identical bytes.
+    await rename(tmp, target);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(join(l.objects, id.slice(0, 2)));
+  return id;
+}
+
+/** Reads an object and checks its bytes against its id. */
+export async function readObject(l: Layout, id: string): Promise<Buffer> {
+  if (!isObjectId(id)) throw new UsageError(`not an object id: "${id}" (expected 64 lowercase hex digits)`, { code: 'bad-id' });
+  let bytes: Buffer;
+  const p = objectPath(l, id);
+  try {
+    bytes = await readFile(p);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') throw new NotFoundError('no-such-object', `no object ${id} in ${l.root}`);
+    throw new RepositoryError('unreadable-object', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
+  }
+  const actual = objectId(bytes);
+  if (actual !== id) {
+    throw new RepositoryError('hash-mismatch', `${p}: content hashes to ${actual}, not to its name`, {
+      hint: 'the file was changed after it was written; qdo fsck lists all such damage',
+    });
+  }
+  return bytes;
+}
+
+/** Ids in this allocation starting with `prefix` (at least MIN_PREFIX hex digits). */
+export async function findObjectsByPrefix(l: Layout, prefix: string): Promise<string[]> {
+  if (!isIdPrefix(prefix)) throw new UsageError(`not an id prefix: "${prefix}" (expected ${MIN_PREFIX} to 64 lowercase hex digits)`, { code: 'bad-id' });
+  const shard = prefix.slice(0, 2);
+  let names: string[];
+  try {
+    names = await readdir(join(l.objects, shard));
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+  const rest = prefix.slice(2);
+  return names.filter((n) => n.length === 62 && n.startsWith(rest) && /^[0-9a-f]+$/.test(n)).map((n) => shard + n).sort();
+}
+
+export interface ObjectEntry {
+  /** File name as found (may be a temp file or garbage). */
+  path: string;
+  /** The id the path claims, if the name is a well-formed id. */
+  id: string | null;
+  name: string;
+}
+
+/** Every file under objects/, in sorted order, for fsck and rebuilds. */
+export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
+  let shards: string[];
+  try {
+    shards = (await readdir(l.objects)).sort();
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return;
+    throw e;
+  }
+  for (const shard of shards) {
+    const dir = join(l.objects, shard);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).sort();
+    } catch (e) {
+      if (errnoCode(e) === 'ENOTDIR') {
+        yield { path: dir, id: null, name: shard };
+        continue;
+      }
+      throw e;
+    }
+    for (const name of names) {
+      const id = /^[0-9a-f]{2}$/.test(shard) && /^[0-9a-f]{62}$/.test(name) ? shard + name : null;
+      yield { path: join(dir, name), id, name };
+    }
+  }
+}

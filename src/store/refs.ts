@@ -1,0 +1,239 @@
+// Refs (spec/refs.md): per project, a sorted "packed" file `refs/<key>.refs` of
+// `<job> <id>` lines plus an append-only journal `refs/<key>.journal` of
+// `<job> <new|-> <old|->` lines. An update appends one line under the project's lock
+// (compare-and-swap against the replayed state); the journal is folded into the packed
+// file once it grows past a threshold, so one submit never rewrites megabytes.
+import { open, readFile, stat, unlink, readdir, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConflictError, RepositoryError, errnoCode } from '../errors.js';
+import { isObjectId, ZERO_ID } from '../model/object-id.js';
+import { isValidLeafName, projectFileKey, projectFromFileKey } from '../model/names.js';
+import { fsyncDir, writeFileAtomic } from './atomic.js';
+import { withLock } from './locks.js';
+import type { Layout } from './layout.js';
+
+export const REFS_SUFFIX = '.refs';
+export const JOURNAL_SUFFIX = '.journal';
+/** Journal lines tolerated before folding: max(MIN, packed entries / DIVISOR). */
+export const COMPACT_MIN = 256;
+export const COMPACT_DIVISOR = 8;
+
+export function refsPaths(l: Layout, project: string): { packed: string; journal: string } {
+  const key = projectFileKey(project);
+  return { packed: join(l.refs, key + REFS_SUFFIX), journal: join(l.refs, key + JOURNAL_SUFFIX) };
+}
+
+export type RefMap = Map<string, string>;
+
+function badLine(file: string, lineNo: number, line: string, expected: string): RepositoryError {
+  const conflict = /^(<<<<<<<|=======|>>>>>>>)/.test(line);
+  return new RepositoryError('bad-ref-line', `${file}:${lineNo}: expected ${expected}, found ${JSON.stringify(line.slice(0, 80))}`, {
+    hint: conflict ? 'this looks like an unresolved merge: qdo fsck --repair rebuilds refs from the manifests' : 'fix the line by hand, or run qdo fsck --repair to rebuild refs from the manifests',
+    data: { file, line: lineNo },
+  });
+}
+
+/** Parses a packed refs file. Lines: `<job> <id>`, sorted, unique; `#` lines are comments. */
+export function parsePacked(text: string, file: string): RefMap {
+  const map: RefMap = new Map();
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  let prev: string | null = null;
+  lines.forEach((line, i) => {
+    if (line.startsWith('#')) return;
+    const parts = line.split(' ');
+    if (parts.length !== 2 || !isValidLeafName(parts[0]!) || !isObjectId(parts[1]!)) throw badLine(file, i + 1, line, '"<job> <64-hex id>"');
+    const [name, id] = parts as [string, string];
+    if (prev !== null && name <= prev) throw badLine(file, i + 1, line, `names in ascending byte order (after "${prev}")`);
+    prev = name;
+    map.set(name, id);
+  });
+  return map;
+}
+
+export function encodePacked(map: RefMap): string {
+  const names = [...map.keys()].sort(byteOrder);
+  return names.map((n) => `${n} ${map.get(n)}\n`).join('');
+}
+
+export function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export interface JournalEntry {
+  name: string;
+  /** New id, or null for a deletion. */
+  next: string | null;
+  /** Id before the update, or null if the name was absent. */
+  prev: string | null;
+}
+
+/** Parses a journal; an unterminated final line is an interrupted append and is ignored. */
+export function parseJournal(text: string, file: string): { entries: JournalEntry[]; completeLength: number } {
+  const end = text.lastIndexOf('\n') + 1;
+  const body = text.slice(0, end);
+  const entries: JournalEntry[] = [];
+  const lines = body.split('\n');
+  lines.pop();
+  lines.forEach((line, i) => {
+    if (line.startsWith('#')) return;
+    const parts = line.split(' ');
+    const ok = parts.length === 3 && isValidLeafName(parts[0]!) && parts.slice(1).every((p) => p === '-' || isObjectId(p));
+    if (!ok) throw badLine(file, i + 1, line, '"<job> <new id|-> <old id|->"');
+    const [name, next, prev] = parts as [string, string, string];
+    entries.push({ name, next: next === '-' ? null : next, prev: prev === '-' ? null : prev });
+  });
+  return { entries, completeLength: Buffer.byteLength(body) };
+}
+
+export function encodeJournalEntry(e: JournalEntry): string {
+  return `${e.name} ${e.next ?? '-'} ${e.prev ?? '-'}\n`;
+}
+
+async function readOptional(file: string): Promise<string | null> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw new RepositoryError('unreadable-refs', `cannot read ${file}: ${errnoCode(e) ?? String(e)}`);
+  }
+}
+
+async function statKey(file: string): Promise<string> {
+  try {
+    const st = await stat(file);
+    return `${st.ino}:${st.mtimeMs}:${st.size}`;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return 'absent';
+    throw e;
+  }
+}
+
+interface Snapshot {
+  map: RefMap;
+  packedCount: number;
+  journalLines: number;
+  journalText: string | null;
+  journalCompleteLength: number;
+}
+
+async function readSnapshot(l: Layout, project: string): Promise<Snapshot> {
+  const { packed, journal } = refsPaths(l, project);
+  // Packed first, then journal; if a fold replaced the packed file meanwhile, read again.
+  for (let attempt = 0; ; attempt++) {
+    const before = await statKey(packed);
+    const packedText = await readOptional(packed);
+    const journalText = await readOptional(journal);
+    if ((await statKey(packed)) !== before && attempt < 5) continue;
+    const map = packedText === null ? new Map<string, string>() : parsePacked(packedText, packed);
+    const packedCount = map.size;
+    let journalLines = 0;
+    let completeLength = 0;
+    if (journalText !== null) {
+      const j = parseJournal(journalText, journal);
+      for (const e of j.entries) {
+        if (e.next === null) map.delete(e.name);
+        else map.set(e.name, e.next);
+      }
+      journalLines = j.entries.length;
+      completeLength = j.completeLength;
+    }
+    return { map, packedCount, journalLines, journalText, journalCompleteLength: completeLength };
+  }
+}
+
+/** The current refs of a project: job name → manifest id. */
+export async function readRefs(l: Layout, project: string): Promise<RefMap> {
+  return (await readSnapshot(l, project)).map;
+}
+
+export interface RefUpdate {
+  project: string;
+  name: string;
+  /** New manifest id, or null to delete the ref. */
+  next: string | null;
+  /**
+   * Expected current value: an id, null for "must not exist", or undefined for
+   * "whatever it is" (no check).
+   */
+  expect?: string | null;
+}
+
+/** Compare-and-swap of one ref under the project's refs lock. Returns the previous id. */
+export async function updateRef(l: Layout, u: RefUpdate): Promise<string | null> {
+  const { packed, journal } = refsPaths(l, u.project);
+  return withLock(packed, async () => {
+    const snap = await readSnapshot(l, u.project);
+    const current = snap.map.get(u.name) ?? null;
+    if (u.expect !== undefined && u.expect !== current) {
+      throw new ConflictError('ref-moved', `ref ${u.project}/${u.name} is at ${current ?? '(none)'}, not at ${u.expect ?? '(none)'}`, {
+        data: { current, expected: u.expect },
+        hint: 'someone else updated it first; read it again and retry',
+      });
+    }
+    if (current === u.next) return current;
+    // An interrupted append leaves an unterminated last line; cut it before appending.
+    if (snap.journalText !== null && snap.journalCompleteLength !== Buffer.byteLength(snap.journalText)) {
+      await truncate(journal, snap.journalCompleteLength);
+    }
+    const fh = await open(journal, 'a', 0o644);
+    try {
+      await fh.appendFile(encodeJournalEntry({ name: u.name, next: u.next, prev: current }));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (snap.journalText === null) await fsyncDir(l.refs);
+    if (u.next === null) snap.map.delete(u.name);
+    else snap.map.set(u.name, u.next);
+    if (snap.journalLines + 1 >= Math.max(COMPACT_MIN, Math.floor(snap.packedCount / COMPACT_DIVISOR))) {
+      await fold(packed, journal, snap.map);
+    }
+    return current;
+  });
+}
+
+/** Rewrites the packed file from `map` and drops the journal. Caller holds the lock. */
+async function fold(packed: string, journal: string, map: RefMap): Promise<void> {
+  await writeFileAtomic(packed, encodePacked(map));
+  // Replaying a journal over a packed file that already contains it is harmless, so a
+  // crash between these two steps loses nothing.
+  await unlink(journal).catch((e) => {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+  });
+}
+
+/** Replaces all refs of a project (fsck --repair, pack). Takes the lock. */
+export async function writeAllRefs(l: Layout, project: string, map: RefMap): Promise<void> {
+  const { packed, journal } = refsPaths(l, project);
+  await withLock(packed, () => fold(packed, journal, map));
+}
+
+/** Folds the journal into the packed file now (the result is the same refs). */
+export async function packRefs(l: Layout, project: string): Promise<void> {
+  const { packed, journal } = refsPaths(l, project);
+  await withLock(packed, async () => {
+    const snap = await readSnapshot(l, project);
+    await fold(packed, journal, snap.map);
+  });
+}
+
+/** Projects that have refs files in this allocation (for fsck). */
+export async function projectsWithRefs(l: Layout): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(l.refs);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
+  }
+  const keys = new Set<string>();
+  for (const n of names) {
+    if (n.startsWith('.')) continue;
+    if (n.endsWith(REFS_SUFFIX)) keys.add(n.slice(0, -REFS_SUFFIX.length));
+    else if (n.endsWith(JOURNAL_SUFFIX)) keys.add(n.slice(0, -JOURNAL_SUFFIX.length));
+  }
+  return [...keys].map(projectFromFileKey).sort(byteOrder);
+}
+
+export { ZERO_ID };
