@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// The qdo executable: builds the Context and Io from the real process, runs main.
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { main } from './main.js';
+import type { Io } from './io.js';
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+const io: Io = {
+  stdout: (c) => void process.stdout.write(c),
+  stderr: (c) => void process.stderr.write(c),
+  readStdin,
+  isTTY: process.stdout.isTTY === true,
+  color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+};
+const env = process.env;
+const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
+process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date() });

@@ -1,0 +1,26 @@
+// Every command qdo has. Command modules are small (yargs wiring only); each run()
+// imports its core module lazily.
+import type { CommandDef } from './command.js';
+import { initCommand } from './porcelain/init.js';
+import { allocCommand } from './porcelain/alloc.js';
+import { projectCommand } from './porcelain/project.js';
+import { resourceCommand } from './porcelain/resource.js';
+import { hashObjectCommand } from './plumbing/hash-object.js';
+import { catObjectCommand } from './plumbing/cat-object.js';
+import { revParseCommand } from './plumbing/rev-parse.js';
+import { updateRefCommand } from './plumbing/update-ref.js';
+import { showRefCommand } from './plumbing/show-ref.js';
+import { fsckCommand } from './plumbing/fsck.js';
+
+export const COMMANDS: CommandDef[] = [
+  initCommand,
+  allocCommand,
+  projectCommand,
+  resourceCommand,
+  hashObjectCommand,
+  catObjectCommand,
+  revParseCommand,
+  updateRefCommand,
+  showRefCommand,
+  fsckCommand,
+];

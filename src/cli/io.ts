@@ -1,0 +1,15 @@
+// What a command may touch of the outside world besides the Context: its streams.
+export interface Io {
+  stdout(chunk: string | Uint8Array): void;
+  stderr(chunk: string): void;
+  readStdin(): Promise<Buffer>;
+  /** stdout is a terminal (tables may be padded/coloured; plumbing ignores this). */
+  isTTY: boolean;
+  /** Colour allowed (TTY and NO_COLOR unset). */
+  color: boolean;
+}
+
+export interface CliEnv {
+  ctx: import('../context.js').Context;
+  io: Io;
+}

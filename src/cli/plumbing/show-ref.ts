@@ -1,0 +1,16 @@
+// Output: spec/plumbing/show-ref.md
+import type { CommandDef } from '../command.js';
+import { str } from '../command.js';
+
+export const showRefCommand: CommandDef = {
+  command: 'show-ref [pattern]',
+  describe: 'List refs as "<id> <project>/<job>" lines',
+  builder: (y) => y.positional('pattern', { type: 'string', describe: 'a name (and everything under it) or a glob: * within a segment, ** across' }),
+  async run(args, { ctx, io }) {
+    const { showRefs } = await import('../../core/plumbing.js');
+    const { rows, unreachable } = await showRefs(ctx, str(args, 'pattern'));
+    for (const a of unreachable) io.stderr(`qdo: warning: allocation ${a.root} is unreachable (${a.problem})\n`);
+    io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
+    return rows.length === 0 ? 1 : 0;
+  },
+};
