@@ -1,0 +1,138 @@
+// The one place qdo runs a scheduler command (spec/scheduler-common.md §Runner).
+// Every backend goes through runCommand, so timeouts, retries of transient controller
+// failures and the error messages users see are the same for sbatch, qstat and friends.
+// This is the only module that imports execa, and it does so lazily so that commands
+// which never touch a scheduler do not pay for loading it.
+import { stat } from 'node:fs/promises';
+import { SchedulerError } from '../errors.js';
+
+export interface RunOptions {
+  /** Kill the command after this long (SIGTERM, then SIGKILL 2 s later). Default 30000. */
+  timeoutMs?: number;
+  /** Extra attempts after a transient failure. Default 3. Use 0 for non-idempotent commands. */
+  retries?: number;
+  /** stderr/stdout patterns that mark a failure as transient (replaces the defaults). */
+  transient?: RegExp[];
+  cwd?: string;
+  /** Text fed to stdin; without it stdin is closed (sbatch would otherwise wait for a script). */
+  input?: string;
+  /** Added to the inherited environment. */
+  env?: Record<string, string>;
+  /** Exit codes that count as success. Default [0]. */
+  okExitCodes?: number[];
+  /** Delay before retry number `attempt` (1-based). Default 200 ms doubling, at most 5 s. */
+  backoffMs?: (attempt: number) => number;
+}
+
+export interface RunResult {
+  /** Verbatim, including the final newline. */
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  /** How many times the command was started (1 = no retry). */
+  attempts: number;
+}
+
+/** Messages scheduler clients print when the controller/server is briefly unreachable. */
+export const DEFAULT_TRANSIENT: readonly RegExp[] = [
+  /Socket timed out on send\/recv/,
+  /Unable to contact slurm controller/,
+  /cannot connect to server/i,
+  /Connection refused/,
+  /Premature end of message/,
+];
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_RETRIES = 3;
+
+export function defaultBackoffMs(attempt: number): number {
+  return Math.min(200 * 2 ** (attempt - 1), 5000);
+}
+
+/** The command line as a user could paste it into a shell (for messages only). */
+export function showCommand(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function clip(s: string, max = 2000): string {
+  const t = s.trim();
+  return t.length > max ? `${t.slice(0, max)}...` : t;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs argv[0] with argv[1..] (no shell). Resolves when the exit code is in okExitCodes;
+ * retries transient failures; otherwise throws a SchedulerError:
+ * - scheduler-command-missing: argv[0] is not on PATH (or cwd does not exist)
+ * - scheduler-timeout: killed after timeoutMs
+ * - scheduler-command-failed: any other failure (data: exitCode, stderr, signal)
+ */
+export async function runCommand(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  if (argv.length === 0 || argv[0] === '') throw new Error('runCommand: empty argv');
+  const { execa } = await import('execa');
+  const [file, ...args] = argv as [string, ...string[]];
+  const cmd = showCommand(argv);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const retries = opts.retries ?? DEFAULT_RETRIES;
+  const transient = opts.transient ?? DEFAULT_TRANSIENT;
+  const ok = opts.okExitCodes ?? [0];
+  const backoff = opts.backoffMs ?? defaultBackoffMs;
+
+  for (let attempt = 1; ; attempt++) {
+    const r = await execa(file, args, {
+      reject: false,
+      timeout: timeoutMs,
+      forceKillAfterDelay: 2000,
+      cwd: opts.cwd,
+      env: opts.env,
+      extendEnv: true,
+      stripFinalNewline: false,
+      encoding: 'utf8',
+      ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+    });
+    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+
+    if (r.timedOut) {
+      throw new SchedulerError('scheduler-timeout', `\`${cmd}\` did not finish within ${timeoutMs / 1000} s and was killed`, {
+        hint: 'the scheduler may be overloaded; try again later',
+        data: { command: argv, timeoutMs, stderr },
+      });
+    }
+    if (r.failed && r.exitCode === undefined && !r.signal) {
+      // The process never started.
+      const code = (r as { code?: string }).code;
+      if (code === 'ENOENT') {
+        if (opts.cwd !== undefined && !(await stat(opts.cwd).then((s) => s.isDirectory(), () => false))) {
+          throw new SchedulerError('scheduler-command-missing', `cannot run \`${cmd}\`: folder ${opts.cwd} does not exist`, {
+            data: { command: argv, cwd: opts.cwd },
+          });
+        }
+        throw new SchedulerError('scheduler-command-missing', `scheduler command not found: ${file}`, {
+          hint: `is ${file} installed and on PATH on this machine?`,
+          data: { command: argv },
+        });
+      }
+      throw new SchedulerError('scheduler-command-failed', `cannot run \`${cmd}\`: ${r.originalMessage || r.shortMessage}`, {
+        data: { command: argv, exitCode: null, stderr, errno: code },
+      });
+    }
+    if (r.exitCode !== undefined && ok.includes(r.exitCode)) return { stdout, stderr, exitCode: r.exitCode, attempts: attempt };
+
+    const isTransient = transient.some((re) => re.test(stderr) || re.test(stdout));
+    if (isTransient && attempt <= retries) {
+      await sleep(backoff(attempt));
+      continue;
+    }
+    const how = r.exitCode !== undefined ? `exited with ${r.exitCode}` : `was killed by ${r.signal}`;
+    const said = clip(stderr) || clip(stdout);
+    const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+    throw new SchedulerError('scheduler-command-failed', `\`${cmd}\` ${how}${tries}${said ? `: ${said}` : ''}`, {
+      data: { command: argv, exitCode: r.exitCode ?? null, signal: r.signal ?? null, stderr, stdout, attempts: attempt },
+    });
+  }
+}
+
+/** What backends take, so unit tests can pass a fake. */
+export type Runner = typeof runCommand;
