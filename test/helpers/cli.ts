@@ -1,0 +1,78 @@
+// Test harness: temp allocations, the CLI run in-process with an injected clock, env and
+// streams, and the built binary / bundle run as real processes.
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
+import type { Context } from '../../src/context.js';
+
+/** Repository root (the source tree, for fixtures and golden files). */
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = join(REPO, 'dist/src/cli/bin.js');
+export const BUNDLE = join(REPO, 'dist/qdo.mjs');
+
+export function tempDir(prefix = 'qdo-test-'): string {
+  return realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  home: string;
+  cwd?: string;
+  stdin?: string | Buffer;
+  env?: Record<string, string>;
+  /** Fixed clock (default 2026-11-21T09:30:00.000Z). */
+  now?: Date;
+}
+
+export const FIXED_NOW = new Date('2026-11-21T09:30:00.000Z');
+
+export function testContext(opts: RunOptions): Context {
+  const now = opts.now ?? FIXED_NOW;
+  return { cwd: opts.cwd ?? opts.home, env: { QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now: () => now };
+}
+
+/** Runs qdo in this process. */
+export async function qdo(args: string[], opts: RunOptions): Promise<RunResult> {
+  const out: Buffer[] = [];
+  let err = '';
+  const code = await main(
+    args,
+    {
+      stdout: (c) => void out.push(Buffer.from(c)),
+      stderr: (c) => void (err += c),
+      readStdin: async () => Buffer.from(opts.stdin ?? ''),
+      isTTY: false,
+      color: false,
+    },
+    testContext(opts),
+  );
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: err };
+}
+
+/** Runs the built binary (or the bundle) as a child process. */
+export function qdoProcess(args: string[], opts: RunOptions & { bundle?: boolean }): RunResult {
+  const r = spawnSync(process.execPath, [opts.bundle ? BUNDLE : BIN, ...args], {
+    cwd: opts.cwd ?? opts.home,
+    env: { PATH: process.env.PATH ?? '', QDO_HOME: opts.home, ...(opts.env ?? {}) },
+    input: opts.stdin ?? '',
+    encoding: 'utf8',
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Replaces a temp folder path by a stable token so outputs can be compared to golden text. */
+export function scrub(text: string, dir: string, token = '$HOME'): string {
+  return text.split(dir).join(token);
+}
