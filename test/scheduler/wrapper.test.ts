@@ -1,0 +1,311 @@
+// The wrapper is bash: these tests render it and really run it, with the environment a
+// scheduler would give, then read the records and logs it leaves (spec/scheduler-common.md).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../../src/errors.js';
+import { heredocDelimiter, renderWrapper, shellQuote, SLURM_JOB_VARS, PBS_JOB_VARS, type JobVarMap } from '../../src/scheduler/wrapper.js';
+import type { RenderSpec } from '../../src/scheduler/types.js';
+
+const root = mkdtempSync(join(tmpdir(), 'qdo-wrapper-'));
+let n = 0;
+
+function spec(over: Partial<RenderSpec> & { script: string }): RenderSpec {
+  const dir = join(root, `t${++n}`);
+  return { jobName: 'job', resources: {}, runDir: join(dir, 'run'), submitDir: root, env: {}, ...over };
+}
+
+function writeWrapped(s: RenderSpec, vars: JobVarMap = SLURM_JOB_VARS): string {
+  const file = join(root, `script-${++n}.sh`);
+  writeFileSync(file, `#!/bin/bash\n#SBATCH --job-name=x\n${renderWrapper(s, vars)}`);
+  return file;
+}
+
+function run(s: RenderSpec, env: Record<string, string> = {}, vars?: JobVarMap): { status: number | null; out: string; err: string } {
+  const file = writeWrapped(s, vars);
+  const r = spawnSync('bash', [file], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SLURM_JOB_ID: '4242', ...env }, encoding: 'utf8', timeout: 20000 });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+const read = (dir: string, f: string): string => readFileSync(join(dir, f), 'utf8');
+const json = (dir: string, f: string): Record<string, unknown> => JSON.parse(read(dir, f)) as Record<string, unknown>;
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+
+async function waitFor(path: string, ms = 10000): Promise<void> {
+  const t0 = Date.now();
+  while (!existsSync(path)) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${path}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('records, logs and exit code 3 propagate', () => {
+  const s = spec({ script: '#!/bin/sh\necho out-line\necho err-line >&2\nexit 3\n' });
+  const r = run(s);
+  assert.is(r.status, 3);
+  assert.is(read(s.runDir, 'stdout'), 'out-line\n');
+  assert.is(read(s.runDir, 'stderr'), 'err-line\n');
+  const start = json(s.runDir, 'qdo-start.json');
+  assert.equal(Object.keys(start), ['host', 'time', 'job_id', 'array_index', 'pid']);
+  assert.is(start.job_id, '4242');
+  assert.is(start.array_index, null);
+  assert.type(start.pid, 'number');
+  assert.type(start.host, 'string');
+  assert.match(start.time as string, ISO);
+  const end = json(s.runDir, 'qdo-end.json');
+  assert.equal(Object.keys(end), ['exit_code', 'signal', 'signals', 'time', 'host']);
+  assert.is(end.exit_code, 3);
+  assert.is(end.signal, null);
+  assert.equal(end.signals, []);
+  assert.match(end.time as string, ISO);
+  assert.is(end.host, start.host);
+  // no temp files left behind
+  assert.equal(
+    readdirSync(s.runDir).filter((f) => f.startsWith('.')),
+    [],
+  );
+});
+
+test('exit 0 and the QDO_* variables the script sees', () => {
+  const s = spec({
+    jobName: 'my job',
+    script: '#!/bin/bash\nfor v in QDO_JOB_ID QDO_JOB_NAME QDO_ARRAY_INDEX QDO_NCPUS QDO_SUBMIT_DIR QDO_RUN_DIR QDO_TASK_DIR; do echo "$v=${!v}"; done\necho "pwd=$PWD"\ncat "$QDO_NODEFILE"\n',
+    submitDir: root,
+  });
+  const r = run(s, { SLURM_CPUS_PER_TASK: '6' });
+  assert.is(r.status, 0);
+  const host = json(s.runDir, 'qdo-start.json').host as string;
+  assert.is(
+    read(s.runDir, 'stdout'),
+    [
+      'QDO_JOB_ID=4242',
+      'QDO_JOB_NAME=my job',
+      'QDO_ARRAY_INDEX=',
+      'QDO_NCPUS=6',
+      `QDO_SUBMIT_DIR=${root}`,
+      `QDO_RUN_DIR=${s.runDir}`,
+      `QDO_TASK_DIR=${s.runDir}`,
+      `pwd=${root}`,
+      host,
+      '',
+    ].join('\n'),
+  );
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 0);
+});
+
+test('PBS variables: node file given by the scheduler, submit dir from PBS_O_WORKDIR', () => {
+  const nodes = join(root, 'pbs-nodes');
+  writeFileSync(nodes, 'n1\nn1\nn2\n');
+  const s = spec({ script: 'echo "$QDO_JOB_ID $QDO_NCPUS $QDO_NODEFILE $PWD"\n', submitDir: '' });
+  const r = run(s, { PBS_JOBID: '17.pbs01', NCPUS: '8', PBS_NODEFILE: nodes, PBS_O_WORKDIR: '/tmp' }, PBS_JOB_VARS);
+  assert.is(r.status, 0);
+  assert.is(read(s.runDir, 'stdout'), `17.pbs01 8 ${nodes} /tmp\n`);
+});
+
+test('env values with spaces, quotes, $, backslashes and newlines arrive verbatim', () => {
+  const env = {
+    QDO_PARAM_A: 'two words',
+    QDO_PARAM_B: `it's "quoted"`,
+    QDO_PARAM_C: '$HOME `id` $(id) \\n \\',
+    QDO_PARAM_D: 'line1\nline2',
+    PLAIN: 'x',
+    EMPTY: '',
+  };
+  const s = spec({ script: '#!/bin/sh\nfor v in QDO_PARAM_A QDO_PARAM_B QDO_PARAM_C QDO_PARAM_D PLAIN EMPTY; do printf "%s=[%s]\\n" "$v" "$(printenv $v)"; done\n', env });
+  const r = run(s);
+  assert.is(r.status, 0);
+  assert.is(
+    read(s.runDir, 'stdout'),
+    Object.entries({ QDO_PARAM_A: env.QDO_PARAM_A, QDO_PARAM_B: env.QDO_PARAM_B, QDO_PARAM_C: env.QDO_PARAM_C, QDO_PARAM_D: env.QDO_PARAM_D, PLAIN: 'x', EMPTY: '' })
+      .map(([k, v]) => `${k}=[${v}]\n`)
+      .join(''),
+  );
+});
+
+test('a script without #! runs under bash; one with #! runs under its interpreter', () => {
+  const s1 = spec({ script: 'if [[ -n "$BASH_VERSION" ]]; then echo bash; fi\n' });
+  assert.is(run(s1).status, 0);
+  assert.is(read(s1.runDir, 'stdout'), 'bash\n');
+  const s2 = spec({ script: '#!/usr/bin/env python3\nimport sys, os\nprint("py", os.environ["QDO_JOB_ID"])\nsys.exit(4)\n' });
+  assert.is(run(s2).status, 4);
+  assert.is(read(s2.runDir, 'stdout'), 'py 4242\n');
+  assert.is(json(s2.runDir, 'qdo-end.json').exit_code, 4);
+});
+
+test('script text containing the heredoc delimiter and shell syntax is kept byte for byte', () => {
+  const script = "#!/bin/sh\ncat <<'QDO_EOF'\n$HOME `x` \\ 'q'\nQDO_EOF\nQDO_EOF_1\n\techo tab\n";
+  assert.is(heredocDelimiter(script), 'QDO_EOF_2');
+  const s = spec({ script });
+  assert.is(run(s).status, 0);
+  assert.is(read(s.runDir, 'qdo-script'), script);
+  assert.is(read(s.runDir, 'stdout'), "$HOME `x` \\ 'q'\ntab\n");
+});
+
+test('prologue, script, epilogue run in order; prologue exports reach the script', () => {
+  const s = spec({
+    script: '#!/bin/sh\necho "script sees $FROM_PROLOGUE"\nexit 7\n',
+    prologue: 'export FROM_PROLOGUE=yes\necho prologue',
+    epilogue: 'echo "epilogue after $QDO_EXIT_CODE"\nexit 9',
+  });
+  const r = run(s);
+  assert.is(r.status, 7, 'the script status wins over the epilogue exit');
+  assert.is(read(s.runDir, 'stdout'), 'prologue\nscript sees yes\nepilogue after 7\n');
+  assert.match(read(s.runDir, 'stderr'), /qdo: the epilogue failed with status 9/);
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 7);
+});
+
+test('a failing prologue skips the script and gives its status', () => {
+  const s = spec({ script: '#!/bin/sh\necho script ran\n', prologue: 'echo pro; false', epilogue: 'echo "epi $QDO_EXIT_CODE"' });
+  const r = run(s);
+  assert.is(r.status, 1);
+  assert.is(read(s.runDir, 'stdout'), 'pro\nepi 1\n');
+  assert.match(read(s.runDir, 'stderr'), /the prologue failed with status 1; the script was not run/);
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 1);
+});
+
+test('an exit inside the prologue still leaves an end record', () => {
+  const s = spec({ script: 'echo no\n', prologue: 'exit 12' });
+  assert.is(run(s).status, 12);
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 12);
+  assert.is(read(s.runDir, 'stdout'), '');
+});
+
+test('array tasks use <run>/<index>; missing index is an error', () => {
+  const s = spec({ script: 'echo "task $QDO_ARRAY_INDEX in $QDO_TASK_DIR"\n', resources: { array: '1-3' } });
+  assert.is(run(s, { SLURM_ARRAY_TASK_ID: '2' }).status, 0);
+  assert.is(run(s, { SLURM_ARRAY_TASK_ID: '3' }).status, 0);
+  const t2 = join(s.runDir, '2');
+  assert.is(read(t2, 'stdout'), `task 2 in ${t2}\n`);
+  assert.is(json(t2, 'qdo-start.json').array_index, '2');
+  assert.is(json(t2, 'qdo-end.json').exit_code, 0);
+  assert.ok(existsSync(join(s.runDir, '3', 'qdo-end.json')));
+  assert.not.ok(existsSync(join(s.runDir, 'qdo-start.json')));
+  const r = run(s);
+  assert.is(r.status, 2);
+  assert.match(r.err, /array job but the scheduler gave no array index/);
+});
+
+test('a rerun removes the previous end record before starting', async () => {
+  const s = spec({ script: 'sleep 0.5\n' });
+  const file = writeWrapped(s);
+  spawnSync('mkdir', ['-p', s.runDir]);
+  writeFileSync(join(s.runDir, 'qdo-end.json'), '{"exit_code":1}\n');
+  const child = spawn('bash', [file], { env: { PATH: process.env.PATH }, stdio: 'ignore' });
+  await waitFor(join(s.runDir, 'qdo-start.json'));
+  assert.not.ok(existsSync(join(s.runDir, 'qdo-end.json')));
+  await new Promise((r) => child.on('exit', r));
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 0);
+});
+
+async function runAndSignal(s: RenderSpec, signal: NodeJS.Signals, ready: string): Promise<number | null> {
+  const file = writeWrapped(s);
+  const child = spawn('bash', [file], { env: { PATH: process.env.PATH, SLURM_JOB_ID: '9' }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await waitFor(ready);
+  child.kill(signal);
+  return exited;
+}
+
+test('TERM mid-run is forwarded and recorded; exit status 143', async () => {
+  const s = spec({ script: '#!/bin/sh\ntouch "$QDO_TASK_DIR/ready"\nexec sleep 30\n' });
+  const t0 = Date.now();
+  const code = await runAndSignal(s, 'SIGTERM', join(s.runDir, 'ready'));
+  assert.ok(Date.now() - t0 < 10000, 'the sleep was stopped');
+  assert.is(code, 143);
+  const end = json(s.runDir, 'qdo-end.json');
+  assert.is(end.exit_code, 143);
+  assert.is(end.signal, 'TERM');
+  assert.equal(end.signals, ['TERM']);
+});
+
+test('a script that handles TERM gets time to clean up; its status is kept', async () => {
+  const s = spec({
+    script: "#!/bin/bash\ntrap 'echo cleaning; exit 5' TERM\ntouch \"$QDO_TASK_DIR/ready\"\nwhile :; do sleep 0.05; done\n",
+    epilogue: 'echo "epilogue $QDO_EXIT_CODE $QDO_SIGNAL"',
+  });
+  const code = await runAndSignal(s, 'SIGTERM', join(s.runDir, 'ready'));
+  assert.is(code, 5);
+  assert.is(read(s.runDir, 'stdout'), 'cleaning\nepilogue 5 TERM\n');
+  const end = json(s.runDir, 'qdo-end.json');
+  assert.is(end.exit_code, 5);
+  assert.is(end.signal, 'TERM');
+});
+
+test('INT reaches a background script (not ignored)', async () => {
+  const s = spec({ script: "#!/bin/bash\ntrap 'echo got INT; exit 6' INT\ntouch \"$QDO_TASK_DIR/ready\"\nwhile :; do sleep 0.05; done\n" });
+  const code = await runAndSignal(s, 'SIGINT', join(s.runDir, 'ready'));
+  assert.is(code, 6);
+  assert.is(read(s.runDir, 'stdout'), 'got INT\n');
+  assert.is(json(s.runDir, 'qdo-end.json').signal, 'INT');
+});
+
+test('USR1 is forwarded but is not a stop: signal stays null, signals lists it', async () => {
+  const s = spec({
+    script: "#!/bin/bash\nstop=0\ntrap 'echo checkpoint; stop=1' USR1\ntouch \"$QDO_TASK_DIR/ready\"\nwhile [ $stop = 0 ]; do sleep 0.05; done\necho done\n",
+  });
+  const code = await runAndSignal(s, 'SIGUSR1', join(s.runDir, 'ready'));
+  assert.is(code, 0);
+  assert.is(read(s.runDir, 'stdout'), 'checkpoint\ndone\n');
+  const end = json(s.runDir, 'qdo-end.json');
+  assert.is(end.exit_code, 0);
+  assert.is(end.signal, null);
+  assert.equal(end.signals, ['USR1']);
+});
+
+test('a wrapper killed hard after TERM leaves a provisional end record (exit_code null)', async () => {
+  const s = spec({ script: "#!/bin/bash\ntrap '' TERM\ntouch \"$QDO_TASK_DIR/ready\"\nsleep 30\n" });
+  const file = writeWrapped(s);
+  const child = spawn('bash', [file], { env: { PATH: process.env.PATH }, stdio: 'ignore', detached: true });
+  const exited = new Promise((r) => child.on('exit', r));
+  await waitFor(join(s.runDir, 'ready'));
+  child.kill('SIGTERM');
+  await waitFor(join(s.runDir, 'qdo-end.json'));
+  process.kill(-child.pid!, 'SIGKILL'); // the whole group, as a scheduler would
+  await exited;
+  const end = json(s.runDir, 'qdo-end.json');
+  assert.is(end.exit_code, null);
+  assert.is(end.signal, 'TERM');
+});
+
+test('render rejects bad env names, reserved names and relative folders', () => {
+  const base = { jobName: 'j', resources: {}, script: 'true', runDir: '/r', submitDir: '/s', env: {} };
+  const bad: [Partial<RenderSpec>, RegExp][] = [
+    [{ env: { '1X': 'v' } }, /"1X" is not a valid variable name/],
+    [{ env: { 'A-B': 'v' } }, /not a valid variable name/],
+    [{ env: { QDO_RUN_DIR: '/x' } }, /QDO_RUN_DIR is set by qdo itself/],
+    [{ runDir: 'rel/run' }, /run folder must be an absolute path/],
+    [{ submitDir: 'rel' }, /submit folder must be an absolute path/],
+  ];
+  for (const [over, re] of bad) {
+    try {
+      renderWrapper({ ...base, ...over }, SLURM_JOB_VARS);
+      assert.unreachable('should throw');
+    } catch (e) {
+      assert.instance(e, UsageError);
+      assert.match((e as Error).message, re);
+    }
+  }
+});
+
+test('rendering is pure and env is sorted', () => {
+  const s: RenderSpec = { jobName: 'j', resources: {}, script: 'true', runDir: '/r', submitDir: '/s', env: { B: '2', A: '1' } };
+  const a = renderWrapper(s, SLURM_JOB_VARS);
+  assert.is(a, renderWrapper(s, SLURM_JOB_VARS));
+  assert.ok(a.indexOf('export A=1') < a.indexOf('export B=2'));
+  const syntax = spawnSync('bash', ['-n'], { input: a, encoding: 'utf8' });
+  assert.is(syntax.status, 0, syntax.stderr);
+});
+
+test('shellQuote', () => {
+  assert.is(shellQuote('plain/path-1.txt'), 'plain/path-1.txt');
+  assert.is(shellQuote(''), "''");
+  assert.is(shellQuote("a'b"), `'a'\\''b'`);
+  const r = spawnSync('bash', ['-c', `printf %s ${shellQuote('$x "y" \\ `z`\n')}`], { encoding: 'utf8' });
+  assert.is(r.stdout, '$x "y" \\ `z`\n');
+});
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+test.run();
