@@ -145,7 +145,8 @@ async function checkAllocation(ctx: Context, l: Layout, repair: boolean, report:
       refs = await readRefs(l, project);
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
-      add('bad-refs', String(e.data.file ?? refsPaths(l, project).packed), e.message);
+      const file = String(e.data.file ?? refsPaths(l, project).packed);
+      add('bad-refs', file, e.message.startsWith(file + ':') ? 'line ' + e.message.slice(file.length + 1) : e.message);
       damaged = true;
     }
     const heads = newestHeads(byJob.get(project) ?? new Map());

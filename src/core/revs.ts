@@ -96,7 +96,7 @@ async function select(rev: ParsedRev, id: string, layout: Layout): Promise<Resol
     throw new NotFoundError('no-such-version', `${m.project}/${m.name} has ${m.version} version(s); there is no @${m.version - steps}`);
   }
   for (let i = 0; i < steps; i++) {
-    if (m.parent === null) throw new NotFoundError('no-such-version', `${m.project}/${m.name} has only ${m.version} version(s) before ${rev.text}`);
+    if (m.parent === null) throw new NotFoundError('no-such-version', `${rev.text} goes back before version 1 of ${m.project}/${m.name}`);
     cur = m.parent;
     m = await readManifest(layout, cur);
   }

@@ -1,0 +1,60 @@
+// A writer killed at random moments leaves no partial object and a readable refs file.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir, removeDir, FIXED_NOW } from '../helpers/cli.js';
+import { createAllocation } from '../../src/store/layout.js';
+import { readRefs } from '../../src/store/refs.js';
+import { objectId } from '../../src/model/object-id.js';
+import { isTempName } from '../../src/store/atomic.js';
+import { fsck } from '../../src/core/fsck.js';
+
+const WORKER = fileURLToPath(new URL('../helpers/writer-worker.js', import.meta.url));
+
+function runAndKill(root: string, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER, root, 'p'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), ms));
+    child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`worker ended without being killed (${signal})`))));
+  });
+}
+
+test('kill -9 during writes: objects are whole, refs readable, fsck --repair cleans up', async () => {
+  const dir = tempDir();
+  try {
+    const { layout } = await createAllocation(dir);
+    for (const ms of [40, 90, 150, 230, 310, 70]) await runAndKill(dir, ms);
+    let objects = 0;
+    let temps = 0;
+    for (const shard of readdirSync(layout.objects)) {
+      for (const name of readdirSync(join(layout.objects, shard))) {
+        const p = join(layout.objects, shard, name);
+        if (isTempName(name)) {
+          temps++;
+          continue;
+        }
+        objects++;
+        assert.is(objectId(readFileSync(p)), shard + name, `object ${p} is whole`);
+      }
+    }
+    assert.ok(objects > 0, 'the worker wrote something');
+    const refs = await readRefs(layout, 'p');
+    assert.ok(refs.size > 0, 'refs readable and non-empty');
+    for (const id of refs.values()) assert.ok(readdirSync(join(layout.objects, id.slice(0, 2))).includes(id.slice(2)), 'every ref points at a stored object');
+    // Temp files are only reported once older than the grace period: look from the future.
+    const ctx = { cwd: dir, env: {}, home: dir, now: () => new Date(Date.now() + 3600_000) };
+    const r = await fsck(ctx, { repair: true });
+    const temp = r.findings.filter((f) => f.code === 'temp-file');
+    assert.is(temp.length, temps, 'every leftover temp file is found');
+    assert.ok(temp.every((f) => f.fixed));
+    const again = await fsck({ ...ctx, now: () => FIXED_NOW }, { repair: false });
+    assert.equal(again.findings.filter((f) => f.code === 'temp-file'), []);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test.run();

@@ -1,0 +1,91 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tempDir, removeDir } from '../helpers/cli.js';
+import { rejects } from '../helpers/assert.js';
+import { createAllocation, type Layout } from '../../src/store/layout.js';
+import { COMPACT_MIN, packRefs, parsePacked, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
+import { ConflictError, RepositoryError } from '../../src/errors.js';
+
+const A = 'a'.repeat(64);
+const B = 'b'.repeat(64);
+const C = 'c'.repeat(64);
+let dir = '';
+let l: Layout;
+test.before.each(async () => {
+  dir = tempDir();
+  l = (await createAllocation(dir)).layout;
+});
+test.after.each(() => removeDir(dir));
+
+test('an update appends one journal line; reads replay it', async () => {
+  assert.is(await updateRef(l, { project: 'paper/run', name: 'train', next: A, expect: null }), null);
+  const { packed, journal } = refsPaths(l, 'paper/run');
+  assert.ok(journal.endsWith('/refs/paper+run.journal'));
+  assert.is(readFileSync(journal, 'utf8'), `train ${A} -\n`);
+  assert.not.ok(existsSync(packed));
+  await updateRef(l, { project: 'paper/run', name: 'train', next: B, expect: A });
+  assert.is(readFileSync(journal, 'utf8'), `train ${A} -\ntrain ${B} ${A}\n`);
+  assert.equal([...(await readRefs(l, 'paper/run'))], [['train', B]]);
+});
+
+test('compare-and-swap: a moved ref is a conflict and nothing changes', async () => {
+  await updateRef(l, { project: 'p', name: 'j', next: A });
+  const before = readFileSync(refsPaths(l, 'p').journal, 'utf8');
+  await rejects(() => updateRef(l, { project: 'p', name: 'j', next: C, expect: B }), (e) => e instanceof ConflictError && e.code === 'ref-moved');
+  await rejects(() => updateRef(l, { project: 'p', name: 'j', next: C, expect: null }), (e) => e instanceof ConflictError);
+  assert.is(readFileSync(refsPaths(l, 'p').journal, 'utf8'), before);
+});
+
+test('delete', async () => {
+  await updateRef(l, { project: 'p', name: 'j', next: A });
+  await updateRef(l, { project: 'p', name: 'j', next: null, expect: A });
+  assert.is((await readRefs(l, 'p')).size, 0);
+});
+
+test('the journal folds into a sorted packed file past the threshold', async () => {
+  for (let i = 0; i < COMPACT_MIN; i++) await updateRef(l, { project: 'p', name: `job${String(i).padStart(4, '0')}`, next: A });
+  const { packed, journal } = refsPaths(l, 'p');
+  assert.not.ok(existsSync(journal), 'journal dropped after fold');
+  const text = readFileSync(packed, 'utf8');
+  assert.is(text.split('\n').length - 1, COMPACT_MIN);
+  assert.ok(text.startsWith(`job0000 ${A}\njob0001 ${A}\n`));
+  await updateRef(l, { project: 'p', name: 'job0000', next: B });
+  const refs = await readRefs(l, 'p');
+  assert.is(refs.get('job0000'), B);
+  assert.is(refs.size, COMPACT_MIN);
+});
+
+test('pack keeps the same refs', async () => {
+  await updateRef(l, { project: 'p', name: 'z', next: A });
+  await updateRef(l, { project: 'p', name: 'y', next: B });
+  await packRefs(l, 'p');
+  assert.is(readFileSync(refsPaths(l, 'p').packed, 'utf8'), `y ${B}\nz ${A}\n`);
+});
+
+test('a torn final journal line is ignored by readers and cut by the next writer', async () => {
+  await updateRef(l, { project: 'p', name: 'j', next: A });
+  const { journal } = refsPaths(l, 'p');
+  appendFileSync(journal, `j ${B.slice(0, 30)}`);
+  assert.is((await readRefs(l, 'p')).get('j'), A);
+  await updateRef(l, { project: 'p', name: 'k', next: C });
+  assert.is(readFileSync(journal, 'utf8'), `j ${A} -\nk ${C} -\n`);
+});
+
+test('a bad line names file and line; conflict markers get the repair hint', async () => {
+  const { packed, journal } = refsPaths(l, 'p');
+  writeFileSync(packed, `a ${A}\nb nothex\n`);
+  await rejects(() => readRefs(l, 'p'), (e) => e instanceof RepositoryError && e.message.startsWith(`${packed}:2:`));
+  writeFileSync(packed, `b ${A}\na ${A}\n`);
+  await rejects(() => readRefs(l, 'p'), /ascending byte order/);
+  writeFileSync(packed, '');
+  writeFileSync(journal, `<<<<<<< HEAD\n`);
+  const e = await rejects(() => readRefs(l, 'p'), /paper|journal:1/);
+  assert.match((e as RepositoryError).hint ?? '', /fsck --repair/);
+});
+
+test('parsePacked allows comments', () => {
+  assert.is(parsePacked(`# note\nx ${A}\n`, 'f').get('x'), A);
+});
+
+test.run();
