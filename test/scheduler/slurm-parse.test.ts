@@ -30,7 +30,7 @@ const summary = (recs: SlurmRecord[]) =>
   Object.fromEntries(recs.map((r) => [r.id, `${r.state} ${r.raw} ${r.exitCode ?? '-'}/${r.signal ?? '-'}${r.reason ? ' ' + r.reason : ''}`]));
 
 test('sbatch --parsable: plain id and id;cluster', () => {
-  assert.equal(parseSbatchParsable(fixture('sbatch-parsable.txt')), { id: '9' });
+  assert.equal(parseSbatchParsable(fixture('sbatch-parsable.txt')), { id: '34' });
   assert.equal(parseSbatchParsable(fixture('sbatch-parsable-cluster.txt')), { id: '4242', cluster: 'qdo' });
   assert.equal(parseSbatchParsable('sbatch: warning: something\n77\n'), { id: '77' });
 });
@@ -42,7 +42,7 @@ test('sbatch --parsable: anything else is a scheduler error naming what was foun
       assert.unreachable(`accepted ${JSON.stringify(bad)}`);
     } catch (e) {
       assert.instance(e, SchedulerError);
-      assert.is((e as SchedulerError).code, 'slurm-bad-output');
+      assert.is((e as SchedulerError).code, 'scheduler-bad-output');
       assert.match((e as Error).message, /expected a job id/);
     }
   }
@@ -50,58 +50,60 @@ test('sbatch --parsable: anything else is a scheduler error naming what was foun
 
 test('squeue: live states of every kind, from the real cluster', () => {
   assert.equal(summary(parseSqueue(fixture('squeue-live.txt'))), {
-    '13': 'cancelled CANCELLED -/15',
-    '15': 'cancelled CANCELLED 0/- JobHeldUser',
-    '9': 'completed COMPLETED 0/-',
-    '17_2': 'completed COMPLETED 0/-',
-    '10': 'failed FAILED 3/- NonZeroExitCode',
-    '11': 'failed FAILED -/9 JobLaunchFailure',
-    '17_1': 'failed FAILED 1/- NonZeroExitCode',
-    '17_3': 'failed FAILED 1/- NonZeroExitCode',
-    '19': 'pending PENDING -/- Dependency',
-    '20': 'pending PENDING -/- DependencyNeverSatisfied',
-    '18_[0-9%2]': 'held PENDING -/- JobHeldUser',
-    '14': 'held PENDING -/- JobHeldUser',
-    '12': 'running RUNNING -/-',
-    '16': 'running RUNNING -/-',
-    '21': 'suspended SUSPENDED -/-',
+    '38': 'cancelled CANCELLED -/15',
+    '40': 'cancelled CANCELLED 0/- JobHeldUser',
+    '34': 'completed COMPLETED 0/-',
+    '42_2': 'completed COMPLETED 0/-',
+    '35': 'failed FAILED 3/- NonZeroExitCode',
+    '36': 'failed FAILED -/9 JobLaunchFailure',
+    '42_1': 'failed FAILED 1/- NonZeroExitCode',
+    '42_3': 'failed FAILED 1/- NonZeroExitCode',
+    '44': 'pending PENDING -/- Dependency',
+    '45': 'pending PENDING -/- DependencyNeverSatisfied',
+    ...Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => [`43_${i}`, 'held PENDING -/- JobHeldUser'])),
+    '39': 'held PENDING -/- JobHeldUser',
+    '37': 'running RUNNING -/-',
+    '41': 'running RUNNING -/-',
+    '46': 'suspended SUSPENDED -/-',
   });
 });
 
 test('squeue: ids, array bases, elements, comments (with a "|" inside)', () => {
   const recs = byId(parseSqueue(fixture('squeue-live.txt')));
-  const arr = recs.get('17_1')!;
-  assert.is(arr.rawId, '22');
-  assert.is(arr.arrayBase, '17');
-  assert.equal(arr.elements, ['17_1']);
+  const arr = recs.get('42_1')!;
+  assert.is(arr.rawId, '47');
+  assert.is(arr.arrayBase, '42');
+  assert.equal(arr.elements, ['42_1']);
   assert.is(arr.source, 'queue');
-  const block = recs.get('18_[0-9%2]')!;
-  assert.is(block.arrayBase, '18');
-  assert.equal(block.elements, ['18_0', '18_1', '18_2', '18_3', '18_4', '18_5', '18_6', '18_7', '18_8', '18_9']);
-  assert.is(block.comment, 'qdo:tag|with pipe');
-  assert.is(recs.get('12')!.comment, 'qdo:tag-running');
-  assert.is(recs.get('12')!.arrayBase, undefined);
-  assert.equal(recs.get('12')!.elements, []);
-  assert.is(recs.get('9')!.comment, undefined);
+  // squeue -r: a pending element is its own line, with the array's unique id.
+  const pending = recs.get('43_7')!;
+  assert.is(pending.rawId, '43');
+  assert.is(pending.arrayBase, '43');
+  assert.equal(pending.elements, ['43_7']);
+  assert.is(pending.comment, 'qdo:tag|with pipe');
+  assert.is(recs.get('37')!.comment, 'qdo:tag-running');
+  assert.is(recs.get('37')!.arrayBase, undefined);
+  assert.equal(recs.get('37')!.elements, []);
+  assert.is(recs.get('34')!.comment, undefined);
 });
 
 test('squeue: elements asked by element id, including one still inside a pending block', () => {
   assert.equal(
     parseSqueue(fixture('squeue-elements.txt')).map((r) => [r.id, r.rawId, r.state, r.comment]),
     [
-      ['17_2', '23', 'completed', undefined],
-      ['18_3', '18', 'held', 'qdo:tag|with pipe'],
+      ['42_2', '48', 'completed', undefined],
+      ['43_3', '43', 'held', 'qdo:tag|with pipe'],
     ],
   );
 });
 
 test('squeue: finished states (cancelled running jobs carry SIGTERM, timeout)', () => {
   const s = summary(parseSqueue(fixture('squeue-finished.txt')));
-  assert.is(s['12'], 'cancelled CANCELLED -/15');
-  assert.is(s['16'], 'timeout TIMEOUT -/15 TimeLimit');
-  assert.is(s['20'], 'cancelled CANCELLED 0/- DependencyNeverSatisfied');
-  assert.is(s['18_[0-9%2]'], 'cancelled CANCELLED 0/- JobHeldUser');
-  assert.is(Object.keys(s).length, 15);
+  assert.is(s['37'], 'cancelled CANCELLED -/15');
+  assert.is(s['41'], 'timeout TIMEOUT -/15 TimeLimit');
+  assert.is(s['45'], 'cancelled CANCELLED 0/- DependencyNeverSatisfied');
+  assert.is(s['43_9'], 'cancelled CANCELLED 0/- JobHeldUser');
+  assert.is(Object.keys(s).length, 24);
 });
 
 test('squeue: synthetic states and array blocks', () => {
@@ -120,30 +122,30 @@ test('squeue: synthetic states and array blocks', () => {
 
 test('sacct: live and finished, from the real cluster ("CANCELLED by 0", TIMEOUT, 0:9)', () => {
   assert.equal(summary(parseSacct(fixture('sacct-finished.txt'))), {
-    '9': 'completed COMPLETED 0/-',
-    '10': 'failed FAILED 3/-',
-    '11': 'failed FAILED -/9',
-    '12': 'cancelled CANCELLED by 0 0/-',
-    '13': 'cancelled CANCELLED by 0 0/-',
-    '14': 'cancelled CANCELLED by 0 0/- JobHeldUser',
-    '15': 'cancelled CANCELLED by 0 0/- JobHeldUser',
-    '16': 'timeout TIMEOUT 0/-',
-    '19': 'cancelled CANCELLED by 0 0/- Dependency',
-    '20': 'cancelled CANCELLED by 0 0/- DependencyNeverSatisfied',
-    '21': 'cancelled CANCELLED by 0 0/-',
-    '17_1': 'failed FAILED 1/-',
-    '17_2': 'completed COMPLETED 0/-',
-    '17_3': 'failed FAILED 1/-',
-    '18_[0-9%2]': 'cancelled CANCELLED by 0 0/- JobHeldUser',
+    '34': 'completed COMPLETED 0/-',
+    '35': 'failed FAILED 3/-',
+    '36': 'failed FAILED -/9',
+    '37': 'cancelled CANCELLED by 0 0/-',
+    '38': 'cancelled CANCELLED by 0 0/-',
+    '39': 'cancelled CANCELLED by 0 0/- JobHeldUser',
+    '40': 'cancelled CANCELLED by 0 0/- JobHeldUser',
+    '41': 'timeout TIMEOUT 0/-',
+    '44': 'cancelled CANCELLED by 0 0/- Dependency',
+    '45': 'cancelled CANCELLED by 0 0/- DependencyNeverSatisfied',
+    '46': 'cancelled CANCELLED by 0 0/-',
+    '42_1': 'failed FAILED 1/-',
+    '42_2': 'completed COMPLETED 0/-',
+    '42_3': 'failed FAILED 1/-',
+    '43_[0-9%2]': 'cancelled CANCELLED by 0 0/- JobHeldUser',
   });
   const live = summary(parseSacct(fixture('sacct-live.txt')));
-  assert.is(live['12'], 'running RUNNING -/-');
-  assert.is(live['14'], 'held PENDING -/- JobHeldUser');
-  assert.is(live['21'], 'suspended SUSPENDED -/-');
-  assert.is(live['18_[0-9%2]'], 'held PENDING -/- JobHeldUser');
+  assert.is(live['37'], 'running RUNNING -/-');
+  assert.is(live['39'], 'held PENDING -/- JobHeldUser');
+  assert.is(live['46'], 'suspended SUSPENDED -/-');
+  assert.is(live['43_[0-9%2]'], 'held PENDING -/- JobHeldUser');
   const recs = parseSacct(fixture('sacct-live.txt'));
   assert.ok(recs.every((r) => r.source === 'accounting'));
-  assert.is(byId(recs).get('17_1')!.rawId, '22');
+  assert.is(byId(recs).get('42_1')!.rawId, '47');
 });
 
 test('sacct: synthetic OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, BOOT_FAIL, COMPLETING, unknown word', () => {
@@ -221,8 +223,8 @@ test('findByTag input: comments from squeue --me', () => {
   assert.equal(
     recs.map((r) => [r.id, r.arrayBase ?? r.rawId, r.comment]),
     [
-      ['12', '12', 'qdo:tag-running'],
-      ['18_[0-9%2]', '18', 'qdo:tag|with pipe'],
+      ['37', '37', 'qdo:tag-running'],
+      ...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => [`43_${i}`, '43', 'qdo:tag|with pipe']),
     ],
   );
 });

@@ -89,7 +89,7 @@ export function parseSbatchParsable(stdout: string): { id: string; cluster?: str
     .pop();
   const m = line === undefined ? null : /^(\d+)(?:;(\S+))?$/.exec(line);
   if (!m) {
-    throw new SchedulerError('slurm-bad-output', `sbatch --parsable: expected a job id like "123" or "123;cluster", found ${JSON.stringify(stdout.trim().slice(0, 200))}`);
+    throw new SchedulerError('scheduler-bad-output', `sbatch --parsable: expected a job id like "123" or "123;cluster", found ${JSON.stringify(stdout.trim().slice(0, 200))}`);
   }
   return m[2] === undefined ? { id: m[1]! } : { id: m[1]!, cluster: m[2] };
 }
@@ -245,5 +245,5 @@ function splitFields(line: string, n: number, tool: string, trailing: boolean): 
 }
 
 function bad(tool: string, field: string, expected: string, found: string, line: string): SchedulerError {
-  return new SchedulerError('slurm-bad-output', `${tool}: ${field}: expected ${expected}, found ${JSON.stringify(found)} in line ${JSON.stringify(line)}`);
+  return new SchedulerError('scheduler-bad-output', `${tool}: ${field}: expected ${expected}, found ${JSON.stringify(found)} in line ${JSON.stringify(line)}`);
 }
