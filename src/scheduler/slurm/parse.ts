@@ -166,16 +166,28 @@ export function isAccountingDisabled(stderr: string): boolean {
   return /accounting storage is disabled/i.test(stderr);
 }
 
-/** Errors after which running the same (idempotent) command again may succeed. */
+/** Messages after which running the same (idempotent) command again may succeed. */
+export const SLURM_TRANSIENT: readonly RegExp[] = [
+  /Socket timed out/i,
+  /Unable to contact slurm controller/i,
+  /Connection refused/i,
+  /Connection timed out/i,
+  /Zero Bytes were transmitted/i,
+  /backup controller in standby/i,
+  /Resource temporarily unavailable/i,
+  /Problem talking to the database/i,
+  /Transport endpoint is not connected/i,
+];
+
+/** Messages after which sbatch certainly did not submit (so it may be retried). */
+export const SLURM_SAFE_SUBMIT_RETRY: readonly RegExp[] = [/Unable to contact slurm controller/i, /backup controller in standby/i];
+
 export function isTransientSlurmError(stderr: string): boolean {
-  return /Socket timed out|Unable to contact slurm controller|Connection refused|Connection timed out|Zero Bytes were transmitted|backup controller in standby|Resource temporarily unavailable|Problem talking to the database|Transport endpoint is not connected/i.test(
-    stderr,
-  );
+  return SLURM_TRANSIENT.some((re) => re.test(stderr));
 }
 
-/** Errors after which sbatch certainly did not submit (so it may be retried). */
 export function isSafeSubmitRetry(stderr: string): boolean {
-  return /Unable to contact slurm controller|backup controller in standby/i.test(stderr);
+  return SLURM_SAFE_SUBMIT_RETRY.some((re) => re.test(stderr));
 }
 
 /** A record as a JobState under a given id. */

@@ -1,0 +1,281 @@
+// The Slurm backend (spec/scheduler-slurm.md): sbatch, one squeue for all ids, at most one
+// sacct for the ids squeue has forgotten, then the jobs' own exit records. Every command
+// goes through the injected runner (runner.ts), which retries transient failures.
+import { SchedulerError, isQdoError } from '../../errors.js';
+import { runCommand, type RunOptions, type Runner } from '../runner.js';
+import { TERMINAL_STATES, type Backend, type JobState, type RenderSpec, type SubmitOptions } from '../types.js';
+import {
+  SACCT_FIELDS,
+  SLURM_ID_RE,
+  SQUEUE_FORMAT,
+  aggregateArray,
+  isAccountingDisabled,
+  isInvalidJobId,
+  SLURM_SAFE_SUBMIT_RETRY,
+  SLURM_TRANSIENT,
+  parseSacct,
+  parseSbatchParsable,
+  parseSqueue,
+  recordToState,
+  type SlurmRecord,
+} from './parse.js';
+import { TAG_PREFIX, renderSlurm } from './render.js';
+
+export type AccountingMode = 'auto' | 'on' | 'off';
+
+export interface SlurmBackendOptions {
+  /** Runs scheduler commands; tests pass a fake. Default runCommand. */
+  runner?: Runner;
+  /**
+   * sacct use (spec/scheduler-slurm.md §Accounting): 'auto' asks sacct and stops asking
+   * once it says accounting is disabled; 'on' makes any sacct failure an error; 'off'
+   * never runs sacct.
+   */
+  accounting?: AccountingMode;
+  /** The job's own exit record, for ids neither squeue nor sacct know (supplied by core). */
+  readExitRecord?: (id: string) => Promise<JobState | null>;
+  /** Per-command timeout (default: the runner's). */
+  timeoutMs?: number;
+  /** How far back findByTag looks in accounting (sacct --starttime). Default "now-7days". */
+  tagLookback?: string;
+}
+
+const TRANSIENT = [...SLURM_TRANSIENT];
+const SAFE_SUBMIT_RETRY = [...SLURM_SAFE_SUBMIT_RETRY];
+
+export class SlurmBackend implements Backend {
+  readonly kind = 'slurm';
+  private readonly run: Runner;
+  private readonly mode: AccountingMode;
+  private readonly readExitRecord: ((id: string) => Promise<JobState | null>) | undefined;
+  private readonly timeoutMs: number | undefined;
+  private readonly tagLookback: string;
+  /** 'auto' learns this from sacct's first answer and then stops asking. */
+  private accountingDisabled = false;
+
+  constructor(opts: SlurmBackendOptions = {}) {
+    this.run = opts.runner ?? runCommand;
+    this.mode = opts.accounting ?? 'auto';
+    this.readExitRecord = opts.readExitRecord;
+    this.timeoutMs = opts.timeoutMs;
+    this.tagLookback = opts.tagLookback ?? 'now-7days';
+  }
+
+  render(spec: RenderSpec): string {
+    return renderSlurm(spec);
+  }
+
+  /**
+   * sbatch is not idempotent: it is retried only after errors that prove nothing was
+   * submitted. A timeout or lost reply becomes `scheduler-submit-ambiguous`, after which
+   * the caller looks the job up with findByTag (spec/scheduler-slurm.md §Tag).
+   */
+  async submit(scriptPath: string, opts: SubmitOptions): Promise<string> {
+    const argv = ['sbatch', '--parsable', ...(opts.hold ? ['--hold'] : []), scriptPath];
+    let stdout: string;
+    try {
+      ({ stdout } = await this.run(argv, this.opts({ cwd: opts.cwd, transient: SAFE_SUBMIT_RETRY })));
+    } catch (e) {
+      if (isQdoError(e) && (e.code === 'scheduler-timeout' || (e.code === 'scheduler-command-failed' && /Socket timed out|Zero Bytes were transmitted/i.test(stderrOf(e))))) {
+        throw new SchedulerError('scheduler-submit-ambiguous', `sbatch may or may not have submitted ${scriptPath}: ${e.message}`, {
+          hint: 'the job may exist; qdo looks for it by its tag before submitting again',
+          cause: e,
+          data: { command: argv },
+        });
+      }
+      throw e;
+    }
+    return parseSbatchParsable(stdout).id;
+  }
+
+  async query(ids: string[]): Promise<Map<string, JobState>> {
+    const wanted = [...new Set(ids)];
+    const out = new Map<string, JobState>();
+    const notSlurm = wanted.filter((id) => !SLURM_ID_RE.test(id));
+    for (const id of notSlurm) out.set(id, { id, state: 'unknown', raw: '', source: 'none', reason: 'not a Slurm job id' });
+    let open = wanted.filter((id) => SLURM_ID_RE.test(id));
+    if (open.length === 0) return out;
+
+    open = resolve(open, await this.squeue(open), out);
+    let accountingNote = 'not in squeue';
+    if (open.length > 0) {
+      const acct = await this.sacct(open);
+      if (Array.isArray(acct)) {
+        const before = new Map<string, JobState>();
+        open = resolve(open, acct, before);
+        // squeue no longer knows these jobs, so they have ended: a live state in accounting
+        // is stale (slurmdbd lags), and the job's own exit record, if any, is better.
+        for (const [id, s] of before) {
+          if (out.has(id)) continue; // squeue's answer is the more recent one
+          if (!TERMINAL_STATES.has(s.state) && this.readExitRecord !== undefined && wanted.includes(id)) {
+            const rec = await this.exitRecord(id);
+            if (rec !== null) {
+              out.set(id, rec);
+              continue;
+            }
+          }
+          out.set(id, s);
+        }
+        accountingNote = 'in neither squeue nor sacct';
+      } else {
+        accountingNote = `not in squeue; ${acct.unavailable}`;
+      }
+    }
+    await Promise.all(
+      open.map(async (id) => {
+        const rec = await this.exitRecord(id);
+        out.set(id, rec ?? { id, state: 'unknown', raw: '', source: 'none', reason: accountingNote });
+      }),
+    );
+    return out;
+  }
+
+  /** scancel exits 0 for jobs that have already ended or been purged: nothing to stop. */
+  async cancel(ids: string[]): Promise<void> {
+    const list = checkIds(ids, 'cancel');
+    if (list.length === 0) return;
+    await this.run(['scancel', ...list], this.opts({ transient: TRANSIENT }));
+  }
+
+  async hold(ids: string[]): Promise<void> {
+    await this.scontrol('hold', ids);
+  }
+
+  async release(ids: string[]): Promise<void> {
+    await this.scontrol('release', ids);
+  }
+
+  /** The job whose --comment is qdo:<tag>: squeue first, then accounting (§Tag). */
+  async findByTag(tag: string): Promise<string | null> {
+    const comment = `${TAG_PREFIX}${tag}`;
+    const { stdout } = await this.run(['squeue', '-h', '-r', '-t', 'all', '--me', '-O', SQUEUE_FORMAT], this.opts({ transient: TRANSIENT, env: { SLURM_BITSTR_LEN: '0' } }));
+    const found = pickTagged(parseSqueue(stdout), comment);
+    if (found !== null) return found;
+    const acct = await this.sacctRun(['-S', this.tagLookback]);
+    return Array.isArray(acct) ? pickTagged(acct, comment) : null;
+  }
+
+  private async squeue(ids: string[]): Promise<SlurmRecord[]> {
+    const argv = ['squeue', '-h', '-r', '-t', 'all', '-j', ids.join(','), '-O', SQUEUE_FORMAT];
+    try {
+      // SLURM_BITSTR_LEN=0: never cut array index lists short.
+      const { stdout } = await this.run(argv, this.opts({ transient: TRANSIENT, env: { SLURM_BITSTR_LEN: '0' } }));
+      return parseSqueue(stdout);
+    } catch (e) {
+      // squeue fails this way only when it knows none of the ids: they all ended long enough
+      // ago to be purged (MinJobAge), which is an answer, not an error (§Purged jobs).
+      if (isQdoError(e) && e.code === 'scheduler-command-failed' && isInvalidJobId(stderrOf(e))) return [];
+      throw e;
+    }
+  }
+
+  private sacct(ids: string[]): Promise<SlurmRecord[] | { unavailable: string }> {
+    return this.sacctRun(['-j', ids.join(',')]);
+  }
+
+  /** Runs sacct with the fixed format; says why when accounting cannot answer (§Accounting). */
+  private async sacctRun(select: string[]): Promise<SlurmRecord[] | { unavailable: string }> {
+    if (this.mode === 'off') return { unavailable: 'accounting is off' };
+    if (this.accountingDisabled) return { unavailable: 'Slurm accounting storage is disabled' };
+    const argv = ['sacct', '-n', '-P', '-X', ...select, '-o', SACCT_FIELDS];
+    try {
+      const { stdout } = await this.run(argv, this.opts({ transient: TRANSIENT }));
+      return parseSacct(stdout);
+    } catch (e) {
+      if (!isQdoError(e)) throw e;
+      const disabled = e.code === 'scheduler-command-missing' || isAccountingDisabled(stderrOf(e));
+      if (this.mode === 'on') {
+        if (!disabled) throw e;
+        throw new SchedulerError('slurm-accounting-disabled', `sacct cannot answer (${e.message}) but accounting is configured as on`, {
+          hint: 'set the Slurm accounting option to auto or off for this cluster',
+          cause: e,
+        });
+      }
+      if (disabled) {
+        this.accountingDisabled = true;
+        return { unavailable: 'Slurm accounting storage is disabled' };
+      }
+      // auto: a database that does not answer leaves states unknown, never failed.
+      return { unavailable: `sacct failed: ${firstLine(stderrOf(e)) || e.message}` };
+    }
+  }
+
+  private async scontrol(verb: 'hold' | 'release', ids: string[]): Promise<void> {
+    const list = checkIds(ids, verb);
+    if (list.length === 0) return;
+    try {
+      await this.run(['scontrol', verb, list.join(',')], this.opts({ transient: TRANSIENT }));
+    } catch (e) {
+      if (isQdoError(e) && e.code === 'scheduler-command-failed') {
+        // scontrol names each job it could not change ("Job has already finished for job 9").
+        const said = stderrOf(e)
+          .split('\n')
+          .filter((l) => / for job /.test(l))
+          .join('; ');
+        throw new SchedulerError('scheduler-rejected', `scontrol ${verb} ${list.join(',')}: ${said || e.message}`, { cause: e, data: { ids: list } });
+      }
+      throw e;
+    }
+  }
+
+  private async exitRecord(id: string): Promise<JobState | null> {
+    if (this.readExitRecord === undefined) return null;
+    const rec = await this.readExitRecord(id);
+    return rec === null ? null : { ...rec, id, source: rec.source || 'exit-record' };
+  }
+
+  private opts(o: RunOptions): RunOptions {
+    return this.timeoutMs === undefined ? o : { ...o, timeoutMs: this.timeoutMs };
+  }
+}
+
+/**
+ * Fills `out` with the states of the ids these records answer; returns the ids still open.
+ * A base id of an array ("17") gets the aggregate of its elements, and every element seen
+ * gets its own entry ("17_1", …) as well (spec/scheduler-slurm.md §Arrays).
+ */
+export function resolve(ids: string[], recs: SlurmRecord[], out: Map<string, JobState>): string[] {
+  const open: string[] = [];
+  for (const id of ids) {
+    const arrayRecs = recs.filter((r) => r.arrayBase === id);
+    if (arrayRecs.length > 0) {
+      const elements: JobState[] = [];
+      for (const r of arrayRecs) {
+        const names = r.elements.length > 0 ? r.elements : [r.id];
+        for (const name of names) {
+          const s = recordToState(name, r);
+          elements.push(s);
+          out.set(name, s);
+        }
+      }
+      out.set(id, aggregateArray(id, elements));
+      continue;
+    }
+    const hit = recs.find((r) => r.id === id || r.elements.includes(id)) ?? recs.find((r) => r.arrayBase === undefined && r.rawId === id) ?? recs.find((r) => r.rawId === id && r.elements.length === 1);
+    if (hit !== undefined) out.set(id, recordToState(id, hit));
+    else open.push(id);
+  }
+  return open;
+}
+
+function pickTagged(recs: SlurmRecord[], comment: string): string | null {
+  const ids = recs.filter((r) => r.comment === comment).map((r) => r.arrayBase ?? r.rawId);
+  // Two jobs with one tag means an earlier recovery submitted again: the first one is it.
+  return ids.length === 0 ? null : [...new Set(ids)].sort((a, b) => Number(a) - Number(b))[0]!;
+}
+
+function checkIds(ids: string[], verb: string): string[] {
+  const list = [...new Set(ids)];
+  for (const id of list) {
+    if (!SLURM_ID_RE.test(id)) throw new SchedulerError('scheduler-bad-id', `${verb}: expected Slurm job ids like "12" or "12_3", found ${JSON.stringify(id)}`);
+  }
+  return list;
+}
+
+function stderrOf(e: { data: Record<string, unknown> }): string {
+  return typeof e.data.stderr === 'string' ? e.data.stderr : '';
+}
+
+function firstLine(s: string): string {
+  return s.trim().split('\n').pop() ?? '';
+}
