@@ -131,7 +131,11 @@ async function readSnapshot(l: Layout, project: string): Promise<Snapshot> {
     let completeLength = 0;
     if (journalText !== null) {
       const j = parseJournal(journalText, journal);
+      // Entries are compare-and-swap records: one applies only if its old value is the
+      // current one (spec/refs.md §Reading). A stray entry (a writer whose lock was taken
+      // over as stale, a bad hand edit) is thereby ignored by every reader alike.
       for (const e of j.entries) {
+        if ((map.get(e.name) ?? null) !== e.prev) continue;
         if (e.next === null) map.delete(e.name);
         else map.set(e.name, e.next);
       }
@@ -162,35 +166,66 @@ export interface RefUpdate {
 /** Compare-and-swap of one ref under the project's refs lock. Returns the previous id. */
 export async function updateRef(l: Layout, u: RefUpdate): Promise<string | null> {
   const { packed, journal } = refsPaths(l, u.project);
-  return withLock(packed, async () => {
-    const snap = await readSnapshot(l, u.project);
-    const current = snap.map.get(u.name) ?? null;
-    if (u.expect !== undefined && u.expect !== current) {
-      throw new ConflictError('ref-moved', `ref ${u.project}/${u.name} is at ${current ?? '(none)'}, not at ${u.expect ?? '(none)'}`, {
-        data: { current, expected: u.expect },
-        hint: 'someone else updated it first; read it again and retry',
-      });
-    }
-    if (current === u.next) return current;
-    // An interrupted append leaves an unterminated last line; cut it before appending.
-    if (snap.journalText !== null && snap.journalCompleteLength !== Buffer.byteLength(snap.journalText)) {
-      await truncate(journal, snap.journalCompleteLength);
-    }
-    const fh = await open(journal, 'a', 0o644);
-    try {
-      await fh.appendFile(encodeJournalEntry({ name: u.name, next: u.next, prev: current }));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (snap.journalText === null) await fsyncDir(l.refs);
-    if (u.next === null) snap.map.delete(u.name);
-    else snap.map.set(u.name, u.next);
-    if (snap.journalLines + 1 >= Math.max(COMPACT_MIN, Math.floor(snap.packedCount / COMPACT_DIVISOR))) {
-      await fold(packed, journal, snap.map);
-    }
-    return current;
+  for (let attempt = 0; ; attempt++) {
+    const r = await withLock(packed, async () => {
+      const snap = await readSnapshot(l, u.project);
+      const current = snap.map.get(u.name) ?? null;
+      if (u.expect !== undefined && u.expect !== current) throw refMoved(u, current);
+      if (current === u.next) return { done: true, current };
+      // An interrupted append leaves an unterminated last line; cut it before appending.
+      if (snap.journalText !== null && snap.journalCompleteLength !== Buffer.byteLength(snap.journalText)) {
+        await truncate(journal, snap.journalCompleteLength);
+      }
+      const line = encodeJournalEntry({ name: u.name, next: u.next, prev: current });
+      const fh = await open(journal, 'a', 0o644);
+      let offset: number;
+      try {
+        offset = (await fh.stat()).size;
+        await fh.appendFile(line);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      if (snap.journalText === null) await fsyncDir(l.refs);
+      // The lock makes the check above and the append one step. Should it ever have been
+      // taken over as stale meanwhile (a process or VM paused past STALE_MS), another
+      // entry may precede ours; then ours does not apply (§Reading), and we must know.
+      if (!(await appendedAlone(journal, offset, line))) {
+        const after = (await readSnapshot(l, u.project)).map.get(u.name) ?? null;
+        if (after !== u.next) return { done: false, current: after };
+      }
+      if (u.next === null) snap.map.delete(u.name);
+      else snap.map.set(u.name, u.next);
+      if (snap.journalLines + 1 >= Math.max(COMPACT_MIN, Math.floor(snap.packedCount / COMPACT_DIVISOR))) {
+        await fold(packed, journal, snap.map);
+      }
+      return { done: true, current };
+    });
+    if (r.done) return r.current;
+    if (u.expect !== undefined || attempt >= 4) throw refMoved(u, r.current);
+  }
+}
+
+function refMoved(u: RefUpdate, current: string | null): ConflictError {
+  return new ConflictError('ref-moved', `ref ${u.project}/${u.name} is at ${current ?? '(none)'}, not at ${u.expect === undefined ? 'what it was when read' : (u.expect ?? '(none)')}`, {
+    data: { current, expected: u.expect },
+    hint: 'someone else updated it first; read it again and retry',
   });
+}
+
+/** True if the journal holds exactly `line` from `offset` to its end. */
+async function appendedAlone(journal: string, offset: number, line: string): Promise<boolean> {
+  const fh = await open(journal, 'r');
+  try {
+    const want = Buffer.from(line);
+    const st = await fh.stat();
+    if (st.size !== offset + want.length) return false;
+    const buf = Buffer.alloc(want.length);
+    await fh.read(buf, 0, want.length, offset);
+    return buf.equals(want);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Rewrites the packed file from `map` and drops the journal. Caller holds the lock. */

@@ -84,6 +84,30 @@ test('a bad line names file and line; conflict markers get the repair hint', asy
   assert.match((e as RepositoryError).hint ?? '', /fsck --repair/);
 });
 
+test('journal entries are compare-and-swap records: a stray one is ignored by readers', async () => {
+  const { journal } = refsPaths(l, 'p');
+  // "j" goes to A; then an entry claiming j was at B (it was not) must not apply.
+  writeFileSync(journal, `j ${A} -\nj ${C} ${B}\nk ${B} -\n`);
+  const refs = await readRefs(l, 'p');
+  assert.is(refs.get('j'), A);
+  assert.is(refs.get('k'), B);
+  // The next update records the true old value and applies.
+  await updateRef(l, { project: 'p', name: 'j', next: C, expect: A });
+  assert.is((await readRefs(l, 'p')).get('j'), C);
+});
+
+test('replaying a journal over a packed file that already contains it changes nothing', async () => {
+  const { packed, journal } = refsPaths(l, 'p');
+  // j: A -> B -> A -> C, folded into packed, journal left behind (a crash mid-fold).
+  writeFileSync(journal, `j ${A} -\nj ${B} ${A}\nj ${A} ${B}\nj ${C} ${A}\n`);
+  assert.is((await readRefs(l, 'p')).get('j'), C);
+  writeFileSync(packed, `j ${C}\n`);
+  assert.is((await readRefs(l, 'p')).get('j'), C);
+  writeFileSync(packed, `j ${A}\n`);
+  writeFileSync(journal, `j ${B} ${A}\nj ${A} ${B}\n`);
+  assert.is((await readRefs(l, 'p')).get('j'), A);
+});
+
 test('parsePacked allows comments', () => {
   assert.is(parsePacked(`# note\nx ${A}\n`, 'f').get('x'), A);
 });
