@@ -11,6 +11,7 @@ import { revParseCommand } from './plumbing/rev-parse.js';
 import { updateRefCommand } from './plumbing/update-ref.js';
 import { showRefCommand } from './plumbing/show-ref.js';
 import { fsckCommand } from './plumbing/fsck.js';
+import { schedCommand } from './plumbing/sched.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -23,4 +24,5 @@ export const COMMANDS: CommandDef[] = [
   updateRefCommand,
   showRefCommand,
   fsckCommand,
+  schedCommand,
 ];

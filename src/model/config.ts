@@ -1,0 +1,57 @@
+// Allocation settings, `.qdo/config.json` (spec/config.md). Written by people; every
+// problem names the file and the key.
+import { RepositoryError } from '../errors.js';
+import { RESOURCE_FLAGS } from './resource-units.js';
+import { show } from './resources.js';
+
+export interface AllocationConfig {
+  /** Scheduler for jobs of this allocation: slurm, pbs, torque, local, or a plugin name. */
+  scheduler?: string;
+  /** Plugin name → module path (absolute, or relative to the allocation root). */
+  plugins?: Record<string, string>;
+  /** Default resource flags (as typed on the command line: {"time": "1h", "partition": "debug"}). */
+  defaults?: Record<string, string>;
+  /** Seconds between scheduler queries of status commands (issue: job lifecycle). */
+  status_interval?: number;
+  /** Local backend: how many CPUs it may use (default: all). */
+  local_cpus?: number;
+}
+
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus'];
+const NAME_RE = /^[a-z][a-z0-9_-]*$/;
+
+export function parseConfig(text: string, file: string): AllocationConfig {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new RepositoryError('bad-config', `${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const fail = (key: string, expected: string, found: unknown) =>
+    new RepositoryError('bad-config', `${file}: "${key}": expected ${expected}, found ${show(found)}`, { data: { file, key } });
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail('(top)', 'a JSON object', v);
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KEYS.includes(k)) throw fail(k, `one of the known keys (${KEYS.join(', ')})`, k);
+  if (o.scheduler !== undefined && (typeof o.scheduler !== 'string' || !NAME_RE.test(o.scheduler))) throw fail('scheduler', 'a scheduler name like "slurm"', o.scheduler);
+  if (o.plugins !== undefined) {
+    if (typeof o.plugins !== 'object' || o.plugins === null || Array.isArray(o.plugins)) throw fail('plugins', 'an object of name → module path', o.plugins);
+    for (const [k, p] of Object.entries(o.plugins)) {
+      if (!NAME_RE.test(k)) throw fail(`plugins.${k}`, 'a plugin name of lowercase letters, digits, "_", "-"', k);
+      if (typeof p !== 'string' || p === '') throw fail(`plugins.${k}`, 'a module path', p);
+    }
+  }
+  if (o.defaults !== undefined) {
+    if (typeof o.defaults !== 'object' || o.defaults === null || Array.isArray(o.defaults)) throw fail('defaults', 'an object of resource flag → value', o.defaults);
+    for (const [k, d] of Object.entries(o.defaults)) {
+      if (!(RESOURCE_FLAGS as readonly string[]).includes(k)) throw fail(`defaults.${k}`, `a resource flag (${RESOURCE_FLAGS.join(', ')})`, k);
+      if (typeof d !== 'string' && typeof d !== 'number') throw fail(`defaults.${k}`, 'a string such as "4G" or "1:00:00"', d);
+    }
+  }
+  for (const k of ['status_interval', 'local_cpus'] as const) {
+    const n = o[k];
+    if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
+  }
+  const cfg = o as AllocationConfig;
+  if (cfg.defaults) cfg.defaults = Object.fromEntries(Object.entries(cfg.defaults).map(([k, d]) => [k, String(d)]));
+  return cfg;
+}

@@ -1,0 +1,104 @@
+// Backend construction (spec/scheduler-plugins.md): built-in backends are imported lazily,
+// plugins are JavaScript modules named in an allocation's config.json that export
+// `createBackend(options)` returning an object with the Backend interface.
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { UsageError, QdoError, RepositoryError } from '../errors.js';
+import type { Runner } from './runner.js';
+import { BUILTIN_SCHEDULERS, type Backend, type JobState } from './types.js';
+
+export interface BackendOptions {
+  /** Runs scheduler commands (tests pass a fake). */
+  runner?: Runner;
+  /** The job's own exit record, for ids the scheduler has forgotten. */
+  readExitRecord?: (id: string) => Promise<JobState | null>;
+  /** Local backend: its spool folder and how many CPUs it may use. */
+  spoolDir: string;
+  cpus: number;
+  /** Plugin name → module path; relative paths are relative to pluginBase. */
+  plugins?: Record<string, string>;
+  pluginBase?: string;
+}
+
+const METHODS = ['render', 'submit', 'query', 'cancel', 'hold', 'release'] as const;
+
+export async function createBackend(kind: string, opts: BackendOptions): Promise<Backend> {
+  switch (kind) {
+    case 'slurm': {
+      const { SlurmBackend } = await import('./slurm/backend.js');
+      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+    }
+    case 'pbs': {
+      const { PbsProBackend } = await import('./pbs/backend-pbspro.js');
+      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+    }
+    case 'torque': {
+      const { TorqueBackend } = await import('./pbs/backend-torque.js');
+      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+    }
+    case 'local': {
+      const { LocalBackend } = await import('./local.js');
+      return new LocalBackend({ spoolDir: opts.spoolDir, cpus: opts.cpus, runner: opts.runner });
+    }
+    default:
+      return loadPlugin(kind, opts);
+  }
+}
+
+async function loadPlugin(kind: string, opts: BackendOptions): Promise<Backend> {
+  const path = opts.plugins?.[kind];
+  if (path === undefined) {
+    throw new UsageError(`unknown scheduler "${kind}"`, {
+      code: 'unknown-scheduler',
+      hint: `built-in: ${BUILTIN_SCHEDULERS.join(', ')}${opts.plugins && Object.keys(opts.plugins).length ? '; plugins: ' + Object.keys(opts.plugins).join(', ') : '; plugins are named in .qdo/config.json "plugins"'}`,
+    });
+  }
+  const file = isAbsolute(path) ? path : resolve(opts.pluginBase ?? '.', path);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new RepositoryError('bad-plugin', `cannot load scheduler plugin "${kind}" from ${file}: ${(e as Error).message}`);
+  }
+  const factory = (mod.createBackend ?? (mod.default as Record<string, unknown> | undefined)?.createBackend ?? mod.default) as unknown;
+  if (typeof factory !== 'function') {
+    throw new RepositoryError('bad-plugin', `scheduler plugin ${file} exports no createBackend(options) function`);
+  }
+  let backend: unknown;
+  try {
+    backend = await (factory as (o: unknown) => unknown)({ runner: opts.runner, readExitRecord: opts.readExitRecord, kind });
+  } catch (e) {
+    if (e instanceof QdoError) throw e;
+    throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}" (${file}) failed to start: ${(e as Error).message}`);
+  }
+  const b = backend as Record<string, unknown> | null;
+  const missing = METHODS.filter((m) => typeof b?.[m] !== 'function');
+  if (!b || missing.length) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}" (${file}) lacks ${missing.join(', ')}`);
+  return wrapPlugin(kind, b as unknown as Backend);
+}
+
+/** Checks what a plugin returns, so its mistakes are reported as its own. */
+function wrapPlugin(kind: string, b: Backend): Backend {
+  return {
+    kind,
+    render: (spec) => {
+      const s = b.render(spec);
+      if (typeof s !== 'string') throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": render() returned ${typeof s}, not a string`);
+      return s;
+    },
+    submit: async (path, o) => {
+      const id = await b.submit(path, o);
+      if (typeof id !== 'string' || id === '' || /\s/.test(id)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": submit() returned ${JSON.stringify(id)}, not a job id`);
+      return id;
+    },
+    query: async (ids) => {
+      const m = await b.query(ids);
+      if (!(m instanceof Map)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": query() must return a Map of id → state`);
+      return m;
+    },
+    cancel: (ids) => b.cancel(ids),
+    hold: (ids) => b.hold(ids),
+    release: (ids) => b.release(ids),
+    ...(b.findByTag ? { findByTag: (tag: string) => b.findByTag!(tag) } : {}),
+  };
+}

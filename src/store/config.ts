@@ -1,0 +1,16 @@
+// Reads `.qdo/config.json` (spec/config.md). Absent means all defaults.
+import { readFile } from 'node:fs/promises';
+import { RepositoryError, errnoCode } from '../errors.js';
+import { parseConfig, type AllocationConfig } from '../model/config.js';
+import type { Layout } from './layout.js';
+
+export async function readConfig(l: Layout): Promise<AllocationConfig> {
+  let text: string;
+  try {
+    text = await readFile(l.config, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return {};
+    throw new RepositoryError('unreadable-file', `cannot read ${l.config}: ${errnoCode(e) ?? String(e)}`);
+  }
+  return parseConfig(text, l.config);
+}
