@@ -59,6 +59,8 @@ export function classifyPbsStderr(stderr: string): PbsErrorLine[] {
     if (/^Use of uninitialized value .* line \d+/.test(line)) continue;
     const hasPrefix = PREFIX_RE.test(line);
     const message = line.replace(PREFIX_RE, '');
+    // A usage text follows the real message ("qstat: conflicting options."); drop it.
+    if (/^usage:/i.test(message)) break;
     if (!hasPrefix && PBS_TRANSIENT.some((re) => re.test(line)) && !/^usage/i.test(line)) {
       // "Connection refused" / "Unknown Host." / "No route to host" before the qstat line.
       carry = carry === '' ? line : `${carry}; ${line}`;
@@ -94,7 +96,17 @@ export function pbsCommandError(
   result: { stdout: string; stderr: string; exitCode: number | null },
   scheduler: string,
 ): SchedulerError {
-  const lines = classifyPbsStderr(result.stderr).filter((l) => l.kind !== 'warning');
+  return errorFromLines(argv, result, classifyPbsStderr(result.stderr), scheduler);
+}
+
+/** As pbsCommandError, from lines already classified (e.g. from stdout and stderr). */
+export function errorFromLines(
+  argv: readonly string[],
+  result: { stdout: string; stderr: string; exitCode: number | null },
+  classified: readonly PbsErrorLine[],
+  scheduler: string,
+): SchedulerError {
+  const lines = classified.filter((l) => l.kind !== 'warning');
   const cmd = argv[0] ?? 'qstat';
   const said = lines.map((l) => l.message).join('; ') || result.stdout.trim() || result.stderr.trim();
   const data = { scheduler, command: [...argv], exitCode: result.exitCode, stderr: result.stderr, stdout: result.stdout };
@@ -104,7 +116,8 @@ export function pbsCommandError(
       data: { ...data, transient: true },
     });
   }
-  return new SchedulerError('scheduler-rejected', `${cmd} failed${result.exitCode === null ? '' : ` (exit ${result.exitCode})`}: ${said || 'no message'}`, {
+  const exit = result.exitCode === null ? '' : ` (exit ${result.exitCode})`;
+  return new SchedulerError('scheduler-rejected', `${cmd} failed${exit}: ${said || 'no message'}`, {
     data: { ...data, transient: false },
   });
 }

@@ -1,0 +1,91 @@
+// The PBS Pro / OpenPBS backend (spec/scheduler-pbs.md §PBS Pro backend): qsub, one
+// `qstat -x -f -F json` for all ids (finished jobs included while the server keeps
+// history), qdel, qhold, qrls, and findByTag through the job's Variable_List.
+import { isQdoError } from '../../errors.js';
+import type { Backend, JobState, RenderSpec, SubmitOptions } from '../types.js';
+import { PbsCommands, splitIds, type PbsBackendOptions } from './backend-common.js';
+import { classifyPbsStderr } from './parse-errors.js';
+import { parseQstatJson } from './parse-json.js';
+import { isPbsJobId } from './parse-qsub.js';
+import { TAG_PREFIX, TAG_VARIABLE } from './render-common.js';
+import { renderPbsPro } from './render-pbspro.js';
+import { pbsproJobState } from './states.js';
+
+export type { PbsBackendOptions } from './backend-common.js';
+
+/** `qstat -x -f -F json` exit codes that still carry an answer for the other ids. */
+const QSTAT_PARTIAL = [0, 35, 153];
+
+export class PbsProBackend implements Backend {
+  readonly kind = 'pbs';
+  private readonly cmd: PbsCommands;
+
+  constructor(opts: PbsBackendOptions = {}) {
+    this.cmd = new PbsCommands('pbspro', opts);
+  }
+
+  render(spec: RenderSpec): string {
+    return renderPbsPro(spec);
+  }
+
+  submit(scriptPath: string, opts: SubmitOptions): Promise<string> {
+    return this.cmd.submit(scriptPath, opts);
+  }
+
+  /**
+   * One `qstat -x -f -F json id…`. With several ids qstat prints JSON for the ones it
+   * knows and one stderr line per other id ("Unknown Job Id X" when history is off or the
+   * record was purged), exiting with the last error (153): that is a partial answer.
+   * Exit 255 with only the JSON header means the server is down: an error.
+   */
+  async query(ids: string[]): Promise<Map<string, JobState>> {
+    const { valid, invalid } = splitIds(ids, 'PBS Pro');
+    if (valid.length === 0) return invalid;
+    const argv = ['qstat', '-x', '-f', '-F', 'json', ...valid];
+    const r = await this.cmd.exec(argv, QSTAT_PARTIAL);
+    const lines = classifyPbsStderr(r.stderr);
+    const doc = parseQstatJson(r.stdout);
+    const states = await this.cmd.resolve(valid, doc.jobs, lines, pbsproJobState);
+    return new Map([...ids].map((id) => [id, (states.get(id) ?? invalid.get(id))!]));
+  }
+
+  cancel(ids: string[]): Promise<void> {
+    return this.cmd.cancel(ids);
+  }
+
+  hold(ids: string[]): Promise<void> {
+    return this.cmd.holdOrRelease('qhold', ids);
+  }
+
+  release(ids: string[]): Promise<void> {
+    return this.cmd.holdOrRelease('qrls', ids);
+  }
+
+  /**
+   * The job whose Variable_List has QDO_TAG=qdo:<tag>: `qselect -x -u <user>` lists this
+   * user's jobs (history included), then one qstat reads them. Without qselect, qstat
+   * lists every job on the server. Several matches (an earlier recovery submitted again):
+   * the lowest sequence number, the first one submitted.
+   */
+  async findByTag(tag: string): Promise<string | null> {
+    const want = `${TAG_PREFIX}${tag}`;
+    let ids: string[] | null = null;
+    try {
+      const sel = await this.cmd.exec(['qselect', '-x', '-u', this.cmd.userName()]);
+      ids = sel.stdout
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => isPbsJobId(l));
+    } catch (e) {
+      if (!(isQdoError(e) && e.code === 'scheduler-command-missing')) throw e;
+    }
+    if (ids !== null && ids.length === 0) return null;
+    // Jobs that vanished between qselect and qstat are partial answers, not failures; a
+    // server that is down is a failure (never "no such job", which would submit twice).
+    const r = await this.cmd.exec(['qstat', '-x', '-f', '-F', 'json', ...(ids ?? [])], QSTAT_PARTIAL);
+    const hits = parseQstatJson(r.stdout)
+      .jobs.filter((j) => j.variables[TAG_VARIABLE] === want)
+      .map((j) => j.id);
+    return hits.length === 0 ? null : hits.sort((a, b) => parseInt(a, 10) - parseInt(b, 10))[0]!;
+  }
+}
