@@ -30,13 +30,14 @@ export async function findOnPath(cmd: string, path: string | undefined): Promise
 export async function detectScheduler(env: Readonly<Record<string, string | undefined>>, run: Runner = runCommand): Promise<Detection> {
   const sbatch = await findOnPath('sbatch', env.PATH);
   if (sbatch) {
-    const r = await run(['sbatch', '--version'], { retries: 0, timeoutMs: 10_000, okExitCodes: [0, 1, 2] }).catch(() => null);
+    const r = await run([sbatch, '--version'], { retries: 0, timeoutMs: 10_000, okExitCodes: [0, 1, 2] }).catch(() => null);
     const v = r ? /\b(\d+\.\d+(?:\.\d+)?)/.exec(r.stdout + r.stderr) : null;
     return { kind: 'slurm', version: v ? v[1]! : null, evidence: `sbatch at ${sbatch}` };
   }
   const qstat = await findOnPath('qstat', env.PATH);
   if (qstat) {
-    const v = await detectPbs(run);
+    // Run the qstat found on the PATH we were given, not whatever the process's PATH finds.
+    const v = await detectPbs((argv, o) => run([qstat, ...argv.slice(1)], o));
     if (v) return { kind: v.flavor === 'pbspro' ? 'pbs' : 'torque', version: v.version, evidence: `qstat --version at ${qstat}` };
   }
   return { kind: 'local', version: null, evidence: 'no sbatch or qstat on PATH' };
