@@ -3,6 +3,7 @@
 // failures and the error messages users see are the same for sbatch, qstat and friends.
 // This is the only module that imports execa, and it does so lazily so that commands
 // which never touch a scheduler do not pay for loading it.
+import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { SchedulerError } from '../errors.js';
 
@@ -132,6 +133,21 @@ export async function runCommand(argv: string[], opts: RunOptions = {}): Promise
       data: { command: argv, exitCode: r.exitCode ?? null, signal: r.signal ?? null, stderr, stdout, attempts: attempt },
     });
   }
+}
+
+/**
+ * Starts argv detached from qdo (own session, no stdio, not waited for) and returns its
+ * pid. For processes that must outlive qdo: the local backend's dispatcher. Failing to
+ * start is not reported here; the caller sees it in the state the process would have
+ * written.
+ */
+export function spawnDetached(argv: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): number | undefined {
+  if (argv.length === 0 || argv[0] === '') throw new Error('spawnDetached: empty argv');
+  const [file, ...args] = argv as [string, ...string[]];
+  const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: 'ignore' });
+  child.on('error', () => undefined);
+  child.unref();
+  return child.pid;
 }
 
 /** What backends take, so unit tests can pass a fake. */

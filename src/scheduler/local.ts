@@ -1,0 +1,363 @@
+// The local backend: runs jobs on this machine, detached from qdo, at most `cpus` slots
+// at a time, with the same wrapper and records as the cluster backends
+// (spec/local-backend.md). No daemon: a bash dispatcher (local/spool-script.ts) runs a
+// pass whenever something changes, under an mkdir lock shared with this file.
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SchedulerError, UsageError, errnoCode } from '../errors.js';
+import { expandArray, parseDirectives, renderDirectives } from './local/directives.js';
+import { SpoolPaths, entryKey, exists, pidAlive, prepareSpool, putFile, readText, withSpoolLock } from './local/spool.js';
+import { spawnDetached, type Runner } from './runner.js';
+import type { Backend, JobState, NormalState, RenderSpec, SubmitOptions } from './types.js';
+import { localJobVars } from './job-vars.js';
+import { renderWrapper, shellQuote } from './wrapper.js';
+
+export interface LocalBackendOptions {
+  /** Spool folder, e.g. `<home allocation>/.qdo/local`. */
+  spoolDir: string;
+  /** Slots: how many CPUs' worth of jobs run at once (os.availableParallelism()). */
+  cpus: number;
+  /** Environment jobs start with (the submitter's, as Slurm's --export=ALL). Default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Seconds between TERM and KILL on cancel or time limit. Default 10. */
+  killGraceSec?: number;
+  /** Unused (the local backend runs no scheduler commands); accepted like other backends. */
+  runner?: Runner;
+  /** Starts the detached dispatcher; replaceable in tests. */
+  spawn?: typeof spawnDetached;
+}
+
+/** Raw state words (the spool's own vocabulary) and their normal states. */
+const RAW_TO_STATE: Record<string, NormalState> = {
+  PENDING: 'pending',
+  HELD: 'held',
+  RUNNING: 'running',
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'cancelled',
+  TIMEOUT: 'timeout',
+  LOST: 'node-fail',
+};
+
+// Variables a fresh bash sets itself or refuses to take (readonly), so env.sh skips them.
+const ENV_SKIP = new Set(['_', 'PWD', 'OLDPWD', 'SHLVL', 'BASHOPTS', 'SHELLOPTS', 'BASHPID', 'EUID', 'UID', 'PPID', 'GROUPS', 'BASH_VERSINFO', 'BASH_ARGV0']);
+
+interface TaskInfo {
+  raw: string;
+  exitCode?: number | null;
+  reason?: string;
+}
+
+interface JobId {
+  id: number;
+  /** "main", an array index, or undefined for "the whole job". */
+  task?: string;
+}
+
+function parseId(text: string): JobId | undefined {
+  const m = /^(\d+)(?:_(\d+))?$/.exec(text.trim());
+  if (!m) return undefined;
+  return { id: Number(m[1]), task: m[2] === undefined ? undefined : String(Number(m[2])) };
+}
+
+export class LocalBackend implements Backend {
+  readonly kind = 'local';
+  private readonly paths: SpoolPaths;
+  private readonly slots: number;
+  private readonly env: Readonly<Record<string, string | undefined>>;
+  private readonly grace: number;
+  private readonly spawn: typeof spawnDetached;
+  private prepared = false;
+
+  constructor(opts: LocalBackendOptions) {
+    if (!opts.spoolDir.startsWith('/')) throw new UsageError(`local spool folder must be absolute, found ${JSON.stringify(opts.spoolDir)}`, { code: 'bad-spool-dir' });
+    this.paths = new SpoolPaths(opts.spoolDir);
+    this.slots = Math.max(1, Math.floor(opts.cpus));
+    this.env = opts.env ?? process.env;
+    this.grace = Math.max(0, Math.floor(opts.killGraceSec ?? 10));
+    this.spawn = opts.spawn ?? spawnDetached;
+  }
+
+  /** `#!/bin/bash`, `#QDO_LOCAL` directives, then the common wrapper. */
+  render(spec: RenderSpec): string {
+    const cpus = spec.resources.cpus ?? 1;
+    return ['#!/bin/bash', '# qdo local backend (spec/local-backend.md): runs on this machine; slots = cpus x tasks.', ...renderDirectives(spec), '', renderWrapper(spec, localJobVars(cpus))].join('\n');
+  }
+
+  private async prepare(): Promise<void> {
+    if (this.prepared) return;
+    await prepareSpool(this.paths, this.slots);
+    this.prepared = true;
+  }
+
+  private dispatch(): void {
+    this.spawn(['bash', this.paths.script, 'dispatch', this.paths.root], { cwd: '/', env: this.env as Record<string, string | undefined> });
+  }
+
+  private envScript(): string {
+    const lines = ['# The submitter environment (spec/local-backend.md §Environment).'];
+    for (const k of Object.keys(this.env).sort()) {
+      const v = this.env[k];
+      if (v === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || ENV_SKIP.has(k) || v.includes('\0')) continue;
+      lines.push(`export ${k}=${shellQuote(v)}`);
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  /** Returns the new job's id: a decimal integer, increasing, never reused in this spool. */
+  async submit(scriptPath: string, opts: SubmitOptions): Promise<string> {
+    let script: string;
+    try {
+      script = await readFile(scriptPath, 'utf8');
+    } catch (e) {
+      throw new SchedulerError('local-submit-failed', `cannot read job script ${scriptPath}: ${errnoCode(e) ?? String(e)}`);
+    }
+    const d = parseDirectives(script, scriptPath);
+    const plan = d.array !== undefined ? expandArray(d.array) : undefined;
+    const tasks = plan ? plan.indices.map(String) : ['main'];
+    await this.prepare();
+    const { value: id } = await withSpoolLock(this.paths, async () => {
+      if (d.depend !== undefined) {
+        for (const dep of d.depend.matchAll(/:(\d+)/g)) {
+          if (!(await exists(this.paths.job(Number(dep[1]))))) {
+            throw new SchedulerError('local-unknown-dependency', `dependency on local job ${dep[1]}, which does not exist in ${this.paths.root}`);
+          }
+        }
+      }
+      const last = Number((await readText(this.paths.lastId))?.trim() ?? '0') || 0;
+      let n = last + 1;
+      for (;;) {
+        try {
+          await mkdir(this.paths.job(n), { recursive: false });
+          break;
+        } catch (e) {
+          if (errnoCode(e) !== 'EEXIST') throw e;
+          n++;
+        }
+      }
+      const dir = this.paths.job(n);
+      await putFile(join(dir, 'script'), script, 0o700);
+      await putFile(join(dir, 'env.sh'), this.envScript(), 0o600);
+      const jobEnv = [
+        `weight=${Math.min(d.slots, this.slots)}`,
+        `limit=${d.time}`,
+        `grace=${this.grace}`,
+        `maxrun=${plan?.maxRunning ?? 0}`,
+        `depend=${shellQuote(d.depend ?? '')}`,
+        `cwd=${shellQuote(opts.cwd)}`,
+      ];
+      await putFile(join(dir, 'job.env'), jobEnv.join('\n') + '\n');
+      const info = {
+        id: String(n),
+        name: d.name,
+        tag: d.tag ?? null,
+        cwd: opts.cwd,
+        slots: d.slots,
+        time: d.time,
+        array: d.array ?? null,
+        depend: d.depend ?? null,
+        script: scriptPath,
+        tasks: tasks.length,
+      };
+      await putFile(join(dir, 'job.json'), JSON.stringify(info) + '\n');
+      if (opts.hold) await putFile(join(dir, 'held'), '');
+      for (const t of tasks) await mkdir(this.paths.task(n, t), { recursive: true });
+      for (const t of tasks) await putFile(join(this.paths.queue, entryKey(n, t)), '');
+      await putFile(this.paths.lastId, `${n}\n`);
+      return n;
+    });
+    this.dispatch();
+    return String(id);
+  }
+
+  private async taskNames(id: number): Promise<string[] | undefined> {
+    try {
+      const names = await readdir(join(this.paths.job(id), 'tasks'));
+      return names.filter((n) => n === 'main' || /^\d+$/.test(n)).sort((a, b) => (a === 'main' ? -1 : b === 'main' ? 1 : Number(a) - Number(b)));
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /**
+   * One task's state. Entries move queue → running → result, each created before the
+   * previous is removed, so reading in that order never misses a task (§States).
+   */
+  private async taskState(id: number, task: string): Promise<TaskInfo & { deadShepherd?: boolean }> {
+    const key = entryKey(id, task);
+    const tdir = this.paths.task(id, task);
+    if (await exists(join(this.paths.queue, key))) {
+      const jdir = this.paths.job(id);
+      if ((await exists(join(jdir, 'cancelled'))) || (await exists(join(tdir, 'cancelled')))) return { raw: 'CANCELLED', exitCode: null };
+      if ((await exists(join(jdir, 'held'))) || (await exists(join(tdir, 'held')))) return { raw: 'HELD' };
+      return { raw: 'PENDING' };
+    }
+    const running = await readText(join(this.paths.running, key));
+    if (running !== undefined) {
+      const result = await this.readResult(tdir);
+      if (result) return result;
+      const pid = Number(running.trim().split(/\s+/)[0]);
+      return { raw: 'RUNNING', deadShepherd: !(Number.isInteger(pid) && pid > 0 && pidAlive(pid)) };
+    }
+    const result = await this.readResult(tdir);
+    if (result) return result;
+    return { raw: '' };
+  }
+
+  private async readResult(tdir: string): Promise<TaskInfo | undefined> {
+    const text = await readText(join(tdir, 'result.json'));
+    if (text === undefined) return undefined;
+    try {
+      const r = JSON.parse(text) as { state?: unknown; exit_code?: unknown; reason?: unknown };
+      const info: TaskInfo = { raw: typeof r.state === 'string' ? r.state : '', exitCode: typeof r.exit_code === 'number' ? r.exit_code : null };
+      if (typeof r.reason === 'string' && r.reason !== '') info.reason = r.reason;
+      return info;
+    } catch {
+      throw new SchedulerError('local-bad-record', `${join(tdir, 'result.json')} is not valid JSON: ${JSON.stringify(text.slice(0, 80))}`);
+    }
+  }
+
+  /** States of local job ids ("7") and array task ids ("7_3"), read from the spool. */
+  async query(ids: string[]): Promise<Map<string, JobState>> {
+    const out = new Map<string, JobState>();
+    let kick = false;
+    for (const text of ids) {
+      const unknown: JobState = { id: text, state: 'unknown', raw: '', source: 'none' };
+      const jid = parseId(text);
+      const names = jid ? await this.taskNames(jid.id) : undefined;
+      if (!jid || !names || (jid.task !== undefined && !names.includes(jid.task))) {
+        out.set(text, unknown);
+        continue;
+      }
+      const want = jid.task !== undefined ? [jid.task] : names;
+      const infos: TaskInfo[] = [];
+      for (const t of want) {
+        let info = await this.taskState(jid.id, t);
+        if (info.raw === '') info = await this.taskState(jid.id, t); // moved between reads
+        if (info.raw === 'PENDING' || info.deadShepherd) kick = true;
+        infos.push(info);
+      }
+      out.set(text, aggregate(text, infos));
+    }
+    // Recover from a dispatcher that never ran (machine restart, killed shepherd).
+    if (kick && !(await exists(this.paths.lock))) this.dispatch();
+    return out;
+  }
+
+  private async resolve(ids: string[]): Promise<{ id: number; tasks: string[]; whole: boolean }[]> {
+    const out: { id: number; tasks: string[]; whole: boolean }[] = [];
+    const missing: string[] = [];
+    for (const text of ids) {
+      const jid = parseId(text);
+      const names = jid ? await this.taskNames(jid.id) : undefined;
+      if (!jid || !names || (jid.task !== undefined && !names.includes(jid.task))) missing.push(text);
+      else out.push({ id: jid.id, tasks: jid.task !== undefined ? [jid.task] : names, whole: jid.task === undefined });
+    }
+    if (missing.length > 0) {
+      throw new SchedulerError('scheduler-unknown-job', `no such local job: ${missing.join(', ')}`, { data: { ids: missing } });
+    }
+    return out;
+  }
+
+  /**
+   * Queued tasks are cancelled at once (they never start); running ones get TERM through
+   * their shepherd, KILL after the grace time. Finished ones are left alone.
+   */
+  async cancel(ids: string[]): Promise<void> {
+    await this.prepare();
+    const jobs = await this.resolve(ids);
+    const { dirty } = await withSpoolLock(this.paths, async () => {
+      const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      for (const j of jobs) {
+        await putFile(j.whole ? join(this.paths.job(j.id), 'cancelled') : join(this.paths.task(j.id, j.tasks[0]!), 'cancelled'), '');
+        for (const t of j.tasks) {
+          const key = entryKey(j.id, t);
+          const tdir = this.paths.task(j.id, t);
+          if (await exists(join(this.paths.queue, key))) {
+            if (!(await exists(join(tdir, 'result.json')))) {
+              await putFile(join(tdir, 'result.json'), JSON.stringify({ state: 'CANCELLED', exit_code: null, started: null, ended: now, reason: 'cancelled while queued' }) + '\n');
+            }
+            await rm(join(this.paths.queue, key), { force: true });
+            continue;
+          }
+          const running = await readText(join(this.paths.running, key));
+          if (running === undefined) continue;
+          const pid = Number(running.trim().split(/\s+/)[0]);
+          if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
+            try {
+              process.kill(pid, 'SIGTERM');
+            } catch {
+              // gone meanwhile: the next dispatch pass records it
+            }
+          }
+        }
+      }
+    });
+    if (dirty) this.dispatch();
+  }
+
+  /** Held tasks stay queued; running and finished ones are not affected. */
+  async hold(ids: string[]): Promise<void> {
+    await this.prepare();
+    const jobs = await this.resolve(ids);
+    const { dirty } = await withSpoolLock(this.paths, async () => {
+      for (const j of jobs) await putFile(j.whole ? join(this.paths.job(j.id), 'held') : join(this.paths.task(j.id, j.tasks[0]!), 'held'), '');
+    });
+    if (dirty) this.dispatch();
+  }
+
+  async release(ids: string[]): Promise<void> {
+    await this.prepare();
+    const jobs = await this.resolve(ids);
+    await withSpoolLock(this.paths, async () => {
+      for (const j of jobs) {
+        await rm(join(this.paths.job(j.id), 'held'), { force: true });
+        for (const t of j.tasks) await rm(join(this.paths.task(j.id, t), 'held'), { force: true });
+      }
+    });
+    this.dispatch();
+  }
+
+  async findByTag(tag: string): Promise<string | null> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.paths.root, 'jobs'));
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return null;
+      throw e;
+    }
+    const ids = names.filter((n) => /^\d+$/.test(n)).sort((a, b) => Number(b) - Number(a));
+    for (const n of ids) {
+      const text = await readText(join(this.paths.job(Number(n)), 'job.json'));
+      if (text === undefined) continue;
+      try {
+        if ((JSON.parse(text) as { tag?: unknown }).tag === tag) return n;
+      } catch {
+        // a half-created job folder: not a match
+      }
+    }
+    return null;
+  }
+}
+
+/** One state for a job from its tasks' states (§States: arrays). */
+function aggregate(id: string, infos: TaskInfo[]): JobState {
+  const raws = infos.map((i) => i.raw);
+  const pick = (raw: string): JobState => {
+    const found = infos.find((i) => i.raw === raw)!;
+    const finished = !['PENDING', 'HELD', 'RUNNING'].includes(raw);
+    const s: JobState = { id, state: RAW_TO_STATE[raw] ?? 'unknown', raw, source: finished ? 'exit-record' : 'queue' };
+    if (finished) {
+      const codes = infos.map((i) => i.exitCode).filter((c): c is number => typeof c === 'number');
+      s.exitCode = raw === 'COMPLETED' ? 0 : (found.exitCode ?? (codes.length > 0 ? Math.max(...codes) : null));
+    }
+    if (found.reason !== undefined) s.reason = found.reason;
+    return s;
+  };
+  if (raws.includes('')) return { id, state: 'unknown', raw: '', source: 'none' };
+  for (const raw of ['RUNNING', 'PENDING', 'HELD', 'CANCELLED', 'LOST', 'TIMEOUT', 'FAILED', 'COMPLETED']) {
+    if (raws.includes(raw)) return pick(raw);
+  }
+  return { id, state: 'unknown', raw: raws[0] ?? '', source: 'none' };
+}

@@ -1,0 +1,166 @@
+// The local backend's spool folder, node side (spec/local-backend.md §Spool). The bash
+// side (spool-script.ts) shares the layout, the lock and the record formats below.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { BusyError, SchedulerError, errnoCode } from '../../errors.js';
+import { SPOOL_SCRIPT, SPOOL_SCRIPT_NAME } from './spool-script.js';
+
+export const SPOOL_FORMAT = 1;
+
+export class SpoolPaths {
+  constructor(readonly root: string) {}
+  get format(): string {
+    return join(this.root, 'format');
+  }
+  get config(): string {
+    return join(this.root, 'config.env');
+  }
+  get script(): string {
+    return join(this.root, 'bin', SPOOL_SCRIPT_NAME);
+  }
+  get lock(): string {
+    return join(this.root, 'lock');
+  }
+  get dirty(): string {
+    return join(this.root, 'dirty');
+  }
+  get lastId(): string {
+    return join(this.root, 'last-id');
+  }
+  get queue(): string {
+    return join(this.root, 'queue');
+  }
+  get running(): string {
+    return join(this.root, 'running');
+  }
+  job(id: number): string {
+    return join(this.root, 'jobs', String(id));
+  }
+  task(id: number, task: string): string {
+    return join(this.job(id), 'tasks', task);
+  }
+}
+
+/** Queue/running entry name: sorts in submission order (same as key_of in the script). */
+export function entryKey(id: number, task: string): string {
+  const p = (n: number): string => String(n).padStart(10, '0');
+  return task === 'main' ? p(id) : `${p(id)}.${p(Number(task))}`;
+}
+
+/** Whole-file write by temp + rename (temp named like src/store/atomic.ts's). */
+export async function putFile(path: string, text: string, mode = 0o644): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(tmp, text, { mode });
+    await chmod(tmp, mode);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function readText(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return false;
+    throw e;
+  }
+}
+
+/** The process exists and is not a zombie (some inits are slow to reap orphans). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (errnoCode(e) !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS): kill -0 is all we have
+  }
+}
+
+/** Creates the spool (or checks its format) and installs the current script and slot count. */
+export async function prepareSpool(p: SpoolPaths, slots: number): Promise<void> {
+  await mkdir(join(p.root, 'bin'), { recursive: true });
+  await mkdir(p.queue, { recursive: true });
+  await mkdir(p.running, { recursive: true });
+  await mkdir(join(p.root, 'jobs'), { recursive: true });
+  const fmt = await readText(p.format);
+  if (fmt === undefined) await putFile(p.format, `${SPOOL_FORMAT}\n`);
+  else if (!/^\d+\s*$/.test(fmt) || Number(fmt) > SPOOL_FORMAT) {
+    throw new SchedulerError('local-spool-format', `local spool ${p.root} has format ${JSON.stringify(fmt.trim())}; this qdo understands up to ${SPOOL_FORMAT}`, {
+      hint: 'use the newer qdo that created it',
+    });
+  }
+  // Replaced by rename, never in place: a running shepherd keeps reading its old copy.
+  if ((await readText(p.script)) !== SPOOL_SCRIPT) await putFile(p.script, SPOOL_SCRIPT, 0o755);
+  const config = `slots=${slots}\n`;
+  if ((await readText(p.config)) !== config) await putFile(p.config, config);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Runs fn holding the dispatch lock (§Lock): the same mkdir lock the script uses, with
+ * this process's pid inside. A lock whose owner is dead is broken by renaming it away.
+ * Returns whether a dispatch pass was requested meanwhile (the `dirty` mark).
+ */
+export async function withSpoolLock<T>(p: SpoolPaths, fn: () => Promise<T>, timeoutMs = 10_000): Promise<{ value: T; dirty: boolean }> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      await mkdir(p.lock);
+      break;
+    } catch (e) {
+      if (errnoCode(e) !== 'EEXIST') throw e;
+    }
+    const pidText = await readText(join(p.lock, 'pid'));
+    const pid = pidText === undefined ? NaN : Number(pidText.trim());
+    let stale = false;
+    if (Number.isInteger(pid) && pid > 0) stale = !pidAlive(pid);
+    else {
+      const st = await stat(p.lock).catch(() => undefined);
+      stale = st !== undefined && Date.now() - st.mtimeMs > 60_000;
+    }
+    if (stale) {
+      const away = `${p.root}/.lock-stale-${process.pid}`;
+      await rename(p.lock, away).then(
+        () => rm(away, { recursive: true, force: true }),
+        () => undefined,
+      );
+      continue;
+    }
+    if (Date.now() - t0 > timeoutMs) {
+      throw new BusyError('local-spool-busy', `the local backend's spool ${p.root} stayed locked for ${timeoutMs / 1000} s (by pid ${pidText?.trim() ?? '?'})`, {
+        hint: `if no qdo or job process is running, remove ${p.lock}`,
+      });
+    }
+    await sleep(20);
+  }
+  let value: T;
+  try {
+    await writeFile(join(p.lock, 'pid'), `${process.pid}\n`);
+    value = await fn();
+  } finally {
+    await rm(p.lock, { recursive: true, force: true });
+  }
+  // Checked after letting go: a pass requested while we held the lock is ours to start.
+  return { value, dirty: await exists(p.dirty) };
+}
