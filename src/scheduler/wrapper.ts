@@ -139,7 +139,7 @@ qdo_host=$(hostname 2>/dev/null || uname -n 2>/dev/null || echo unknown)
 export QDO_NODEFILE="${vars.nodeFile}"
 if [ -z "$QDO_NODEFILE" ] || [ ! -r "$QDO_NODEFILE" ]; then
   QDO_NODEFILE="$QDO_TASK_DIR/qdo-nodefile"
-  { ${vars.nodeList !== undefined && vars.nodeList.trim() !== '' ? vars.nodeList : 'false'}; } >"$QDO_NODEFILE" 2>/dev/null && [ -s "$QDO_NODEFILE" ] ||
+  { ${vars.nodeList !== undefined && vars.nodeList.trim() !== '' ? vars.nodeList : 'false'}; } </dev/null >"$QDO_NODEFILE" 2>/dev/null && [ -s "$QDO_NODEFILE" ] ||
     printf '%s\\n' "$qdo_host" >"$QDO_NODEFILE"
 fi
 
@@ -175,8 +175,10 @@ qdo_record ${START_RECORD} "{\\"host\\":$(qdo_json "$qdo_host"),\\"time\\":\\"$(
 # From here on the end record is written however the wrapper exits (§Records).
 trap 'qdo_write_end $?' EXIT
 
-# The job's output goes to the run folder as it is produced (§Logs).
-exec >"$QDO_TASK_DIR/${STDOUT_LOG}" 2>"$QDO_TASK_DIR/${STDERR_LOG}" </dev/null
+# The job's output goes to the run folder as it is produced (§Logs). Stdin stays as it
+# is: PBS and TORQUE feed this very script to bash on stdin; whatever we start gets
+# /dev/null instead.
+exec >"$QDO_TASK_DIR/${STDOUT_LOG}" 2>"$QDO_TASK_DIR/${STDERR_LOG}"
 
 # Signals are recorded and passed on to the running script (§Signals). A terminating
 # signal also writes a provisional end record (exit_code null): if the scheduler kills
@@ -220,7 +222,7 @@ fi
   if (prologue !== '') {
     add(`# The prologue runs in this shell, so what it sets (module load, exports) reaches the script.
 if [ "$qdo_status" = 0 ] && [ -z "$qdo_signal" ]; then
-  . "$QDO_TASK_DIR/qdo-prologue.sh"
+  . "$QDO_TASK_DIR/qdo-prologue.sh" </dev/null
   qdo_status=$?
   [ "$qdo_status" = 0 ] || echo "qdo: the prologue failed with status $qdo_status; the script was not run" >&2
 fi
@@ -229,7 +231,7 @@ fi
   add(`if [ "$qdo_status" = 0 ] && [ -z "$qdo_signal" ]; then
   # In the background so traps run while it works; a background job would ignore INT,
   # hence the reset before exec.
-  ( trap - INT QUIT; exec ${exec} ) &
+  ( trap - INT QUIT; exec ${exec} ) </dev/null &
   qdo_child=$!
   while :; do
     qdo_interrupted=0
@@ -255,7 +257,7 @@ fi
     add(`# The epilogue runs whatever happened, in a subshell so that an exit in it cannot skip
 # the end record; its failure is reported but does not change the job's status.
 export QDO_EXIT_CODE=$qdo_status QDO_SIGNAL=$qdo_signal
-( . "$QDO_TASK_DIR/qdo-epilogue.sh" ) || echo "qdo: the epilogue failed with status $?" >&2
+( . "$QDO_TASK_DIR/qdo-epilogue.sh" ) </dev/null || echo "qdo: the epilogue failed with status $?" >&2
 `);
   }
   add(`exit "$qdo_status"

@@ -188,6 +188,24 @@ test('array tasks use <run>/<index>; missing index is an error', () => {
   assert.match(r.err, /array job but the scheduler gave no array index/);
 });
 
+test('works when bash reads the wrapper from stdin (PBS, TORQUE), seekable or a pipe', () => {
+  for (const how of ['file', 'pipe'] as const) {
+    const s = spec({
+      script: '#!/bin/sh\nread line || echo "script stdin is empty"\necho after\nexit 4\n',
+      prologue: 'read x && echo "prologue read $x"; echo prologue',
+      epilogue: 'cat; echo "epilogue $QDO_EXIT_CODE"',
+    });
+    const file = writeWrapped(s);
+    const r =
+      how === 'file'
+        ? spawnSync('bash', ['-c', `exec bash < '${file}'`], { env: { PATH: process.env.PATH }, encoding: 'utf8', timeout: 20000 })
+        : spawnSync('bash', ['-c', `cat '${file}' | bash`], { env: { PATH: process.env.PATH }, encoding: 'utf8', timeout: 20000 });
+    assert.is(r.status, 4, `${how}: ${r.stderr}`);
+    assert.is(read(s.runDir, 'stdout'), 'prologue\nscript stdin is empty\nafter\nepilogue 4\n', how);
+    assert.is(json(s.runDir, 'qdo-end.json').exit_code, 4);
+  }
+});
+
 test('a rerun removes the previous end record before starting', async () => {
   const s = spec({ script: 'sleep 0.5\n' });
   const file = writeWrapped(s);
