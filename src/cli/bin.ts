@@ -16,7 +16,8 @@ const io: Io = {
   stderr: (c) => void process.stderr.write(c),
   readStdin,
   isTTY: process.stdout.isTTY === true,
-  color: process.stdout.isTTY === true && process.env.NO_COLOR === undefined,
+  // no-color.org: only a non-empty NO_COLOR turns colour off.
+  color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 };
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());

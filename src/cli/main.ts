@@ -14,7 +14,7 @@ export async function main(argv: string[], io: Io, ctx: Context): Promise<number
   const debug = ctx.env.QDO_DEBUG === '1';
   const parser = yargs(argv)
     .scriptName('qdo')
-    .parserConfiguration({ 'populate--': true })
+    .parserConfiguration({ 'populate--': true, 'greedy-arrays': false })
     .version(VERSION)
     .help()
     .alias('h', 'help')

@@ -61,6 +61,7 @@ async function checkAllocation(ctx: Context, l: Layout, repair: boolean, report:
   for (const name of await readdir(l.root).catch(() => [] as string[])) {
     if (/^\.qdo\.tmp-[0-9a-f]{8}$/.test(name)) {
       const p = join(l.root, name);
+      if (now.getTime() - (await stat(p)).mtimeMs <= TEMP_GRACE_MS) continue;
       if (repair) await rm(p, { recursive: true, force: true });
       add('temp-file', p, 'left by an interrupted qdo init', repair);
     }

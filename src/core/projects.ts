@@ -4,7 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, RepositoryError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, RepositoryError, UsageError } from '../errors.js';
 import { checkProjectName } from '../model/names.js';
 import { updateList } from '../store/lists.js';
 import { withLock } from '../store/locks.js';
@@ -63,7 +63,7 @@ function pickAllocation(ctx: Context, allocs: Allocation[], allocOpt?: string): 
   if (allocOpt === undefined) return allocationAt(ctx.cwd, allocs);
   const root = resolve(ctx.cwd, allocOpt);
   const a = allocs.find((x) => x.root === root);
-  if (!a) throw new UsageError(`--alloc: ${root} is not a registered allocation`, { code: 'unknown-allocation', hint: `register it with: qdo init ${root}` });
+  if (!a) throw new NotFoundError('unregistered-allocation', `--alloc: ${root} is not a registered allocation`, { hint: `register it with: qdo init ${root}` });
   if (!a.layout) throw new RepositoryError('unreadable-allocation', `cannot read allocation ${root}: ${a.problem}`);
   return a;
 }

@@ -27,6 +27,7 @@ export async function addResource(ctx: Context, project: string, file: string, o
   const loc = await locateProject(ctx, project);
   const src = resolve(ctx.cwd, file);
   const name = checkLeafName(opts.as ?? basename(src), 'resource name');
+  if (name.startsWith('.')) throw new UsageError(`invalid resource name "${name}": a name starting with "." would be hidden`, { code: 'bad-name', hint: 'use --as NAME' });
   let bytes: Buffer;
   try {
     bytes = await readFile(src);

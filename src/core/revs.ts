@@ -65,7 +65,13 @@ export async function resolveRev(ctx: Context, text: string, allocsIn?: Allocati
     if (!rev.maybeId) throw e;
     pathError = e;
   }
-  if (!start && rev.maybeId) start = await resolveIdPrefix(rev.text, allocs);
+  if (!start && rev.maybeId) {
+    start = await resolveIdPrefix(rev.text, allocs);
+    if (!start) {
+      const why = pathError instanceof Error ? ` (as a job: ${pathError.message})` : '';
+      throw new NotFoundError('unknown-rev', `"${rev.text}" is neither a job nor the prefix of a manifest id${why}`);
+    }
+  }
   if (!start) throw pathError;
   return select(rev, start.id, start.layout);
 }

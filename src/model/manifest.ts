@@ -93,8 +93,14 @@ export function parseManifest(bytes: Buffer, source: string): Manifest {
 
 /** True if the bytes look like a manifest (used to tell manifests from other objects). */
 export function looksLikeManifest(bytes: Buffer): boolean {
-  if (bytes.length < 20 || bytes[0] !== 0x7b) return false;
-  return bytes.includes(`"schema":"${MANIFEST_SCHEMA}"`);
+  // Cheap test first; then the member must be top-level (spec/objects.md §Kinds).
+  if (bytes.length < 20 || bytes[0] !== 0x7b || !bytes.includes(`"schema":"${MANIFEST_SCHEMA}"`)) return false;
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as { schema?: unknown };
+    return typeof v === 'object' && v !== null && v.schema === MANIFEST_SCHEMA;
+  } catch {
+    return false;
+  }
 }
 
 export function encodeManifest(m: Manifest): { bytes: Buffer; id: string } {

@@ -70,7 +70,7 @@ export function resourceProblems(value: unknown, at = 'resources'): string[] {
     if (typeof m !== 'object' || m === null || Array.isArray(m)) out.push(`${at}.mail: expected an object, found ${show(m)}`);
     else {
       for (const k of Object.keys(m)) if (k !== 'user' && k !== 'events') out.push(`${at}.mail.${k}: unknown field (known: user, events)`);
-      if (m.user !== undefined && (typeof m.user !== 'string' || m.user === '')) out.push(`${at}.mail.user: expected a non-empty string, found ${show(m.user)}`);
+      if (m.user !== undefined && (typeof m.user !== 'string' || m.user === '' || /[\n\r]/.test(m.user))) out.push(`${at}.mail.user: expected a non-empty string, found ${show(m.user)}`);
       if (m.events !== undefined) {
         if (!Array.isArray(m.events) || m.events.some((e) => !(MAIL_EVENTS as readonly unknown[]).includes(e))) {
           out.push(`${at}.mail.events: expected a list of ${MAIL_EVENTS.join(', ')}, found ${show(m.events)}`);
@@ -83,7 +83,7 @@ export function resourceProblems(value: unknown, at = 'resources'): string[] {
     if (typeof x !== 'object' || x === null || Array.isArray(x)) out.push(`${at}.extra: expected an object of scheduler → list of strings, found ${show(x)}`);
     else {
       for (const [k, v] of Object.entries(x)) {
-        if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || /[\n\r]/.test(s))) out.push(`${at}.extra.${k}: expected a list of one-line strings, found ${show(v)}`);
+        if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || s === '' || /[\n\r]/.test(s))) out.push(`${at}.extra.${k}: expected a list of non-empty one-line strings, found ${show(v)}`);
       }
     }
   }

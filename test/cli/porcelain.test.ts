@@ -122,7 +122,7 @@ test('project names: bad, reserved, unknown allocation', async () => {
   assert.is((await qdo(['project', 'add', 'a/-x'], { home })).code, 2);
   assert.not.ok(existsSync(join(home, '.qdo/projects')), 'nothing registered');
   const r = await qdo(['project', 'add', 'x', '--alloc', scratch], { home });
-  assert.is(r.code, 2);
+  assert.is(r.code, 3);
   assert.match(r.stderr, /--alloc: .* is not a registered allocation/);
 });
 

@@ -2,11 +2,13 @@
 // (spec/scheduler-slurm.md §States), hold/release, arrays, dependencies, the tag.
 // Jobs are submitted at import time so that they run while other files' tests run; the
 // slow one (a 1-minute walltime) is awaited last.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
+import { runCommand } from '../../src/scheduler/runner.js';
 import { SlurmBackend } from '../../src/scheduler/slurm/backend.js';
 import { TERMINAL_STATES } from '../../src/scheduler/types.js';
+import { rejects } from '../helpers/assert.js';
 import { readEndRecord, scratchDir, slurmSuite, started, submitSpec, waitState } from '../helpers/slurm.js';
 
 const done = (s: { state: string }) => TERMINAL_STATES.has(s.state as never);
@@ -110,6 +112,29 @@ await slurmSuite('slurm lifecycle (e2e)', (test) => {
     const firstEnd = readEndRecord(a.runDir)!;
     const secondStart = JSON.parse(readFileSync(join(second.runDir, 'qdo-start.json'), 'utf8')) as { time: string };
     assert.ok(secondStart.time >= firstEnd.time, `second started ${secondStart.time}, first ended ${firstEnd.time}`);
+  });
+
+  test('sbatch --test-only accepts every directive the renderer writes', async () => {
+    const spec = {
+      jobName: 'all',
+      resources: {
+        cpus: 2, tasks: 1, nodes: 1, mem: 1024, time: 90061, partition: 'batch', account: 'proj42', qos: 'normal',
+        array: '1-4%2', job_name: 'all #1', mail: { user: 'a@b.org', events: ['begin', 'fail', 'end'] }, extra: { slurm: ['--exclusive'] },
+      },
+      dependencies: [{ type: 'afterany' as const, ids: [(await ok).id] }],
+      tag: 'test-only',
+      script: 'true\n',
+      runDir: join(root, 'runs', 'all'),
+      submitDir: root,
+      env: {},
+    };
+    const path = join(root, 'all.sh');
+    writeFileSync(path, b.render(spec));
+    const r = await runCommand(['sbatch', '--test-only', path], { retries: 0 });
+    assert.match(r.stderr, /to start at/);
+    // This cluster has no GPUs: sbatch understood --gres and refused the request itself.
+    writeFileSync(path, b.render({ ...spec, resources: { ...spec.resources, gpus: 1 } }));
+    await rejects(() => runCommand(['sbatch', '--test-only', path], { retries: 0 }), /Invalid generic resource/);
   });
 
   test('timeout: a 1-minute walltime ends as timeout (Slurm checks limits every 30 s)', async () => {

@@ -2,7 +2,7 @@
 // (slurm-wlm-torque: qsub/qstat/qdel/qhold/qrls over Slurm), with the real job wrapper.
 // The wrapper's qstat prints no exit status (C only), so finished jobs are answered by
 // their own exit records, as core does (spec/scheduler-pbs.md §Slurm's TORQUE wrapper).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { TorqueBackend } from '../../src/scheduler/pbs/backend-torque.js';
@@ -91,8 +91,10 @@ await slurmSuite('torque backend over slurm-wlm-torque (e2e)', async (test) => {
   });
 
   test('cancel while running: the wrapper records the TERM; the exit record answers; cancelling again is fine', async () => {
-    const job = await remember(submitSpec(b, root, 'cancel', { script: 'sleep 300\n' }));
+    const job = await remember(submitSpec(b, root, 'cancel', { script: 'touch "$QDO_RUN_DIR/script-started"\nsleep 300\n' }));
     await waitState(b, job.id, (s) => s.state === 'running', 30_000, 'running');
+    // Slurm says R before the wrapper has set its traps: wait until the script runs.
+    await waitFor('the script to start', async () => (existsSync(join(job.runDir, 'script-started')) ? true : undefined), 30_000, 200);
     await b.cancel([job.id]);
     const s = await waitState(b, job.id, finished, 30_000, 'an end');
     // The wrapper's qstat only says C; the state is what core's exit-record reader makes
