@@ -2,7 +2,6 @@
 // `<target>.lock` is a folder whose mtime the holder refreshes; one older than STALE_MS
 // is stale and may be taken over. Locks guard short read-check-write sections only and are
 // never held across a scheduler call or any other slow operation.
-import lockfile from 'proper-lockfile';
 import { stat } from 'node:fs/promises';
 import { BusyError, RepositoryError, errnoCode } from '../errors.js';
 
@@ -20,6 +19,8 @@ export function lockPathFor(target: string): string {
 export async function withLock<T>(target: string, fn: () => Promise<T>, retries = RETRIES): Promise<T> {
   let compromised: Error | undefined;
   let release: () => Promise<void>;
+  // Loaded on first use: commands that only read never pay for it (or for graceful-fs).
+  const lockfile = (await import('proper-lockfile')).default;
   try {
     release = await lockfile.lock(target, {
       realpath: false,

@@ -33,27 +33,69 @@ function badLine(file: string, lineNo: number, line: string, expected: string): 
   });
 }
 
+const PACKED_LINE = /^([A-Za-z0-9_.][A-Za-z0-9._-]{0,199}) ([0-9a-f]{64})$/;
+
 /** Parses a packed refs file. Lines: `<job> <id>`, sorted, unique; `#` lines are comments. */
 export function parsePacked(text: string, file: string): RefMap {
   const map: RefMap = new Map();
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
   let prev: string | null = null;
-  lines.forEach((line, i) => {
-    if (line.startsWith('#')) return;
-    const parts = line.split(' ');
-    if (parts.length !== 2 || !isValidLeafName(parts[0]!) || !isObjectId(parts[1]!)) throw badLine(file, i + 1, line, '"<job> <64-hex id>"');
-    const [name, id] = parts as [string, string];
-    if (prev !== null && name <= prev) throw badLine(file, i + 1, line, `names in ascending byte order (after "${prev}")`);
+  let lineNo = 0;
+  // One regex per line, no intermediate arrays: 10^5 refs parse in tens of milliseconds.
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    const line = text.slice(start, end);
+    start = end + 1;
+    lineNo++;
+    if (line.startsWith('#')) continue;
+    const m = PACKED_LINE.exec(line);
+    if (!m || m[1] === '.' || m[1] === '..') throw badLine(file, lineNo, line, '"<job> <64-hex id>"');
+    const name = m[1]!;
+    if (prev !== null && name <= prev) throw badLine(file, lineNo, line, `names in ascending byte order (after "${prev}")`);
     prev = name;
-    map.set(name, id);
-  });
+    map.set(name, m[2]!);
+  }
   return map;
 }
 
 export function encodePacked(map: RefMap): string {
   const names = [...map.keys()].sort(byteOrder);
   return names.map((n) => `${n} ${map.get(n)}\n`).join('');
+}
+
+/**
+ * One name's id in a packed file by binary search over its sorted lines, without parsing
+ * the rest: O(log n) for 10^5 names. Returns null if absent, undefined if the file cannot be
+ * searched this way (comment lines, a malformed probe) — then the caller parses it whole.
+ */
+export function lookupPacked(buf: Buffer, name: string): string | null | undefined {
+  if (buf.length === 0) return null;
+  if (buf[0] === 0x23 || buf.includes('\n#')) return undefined;
+  const key = Buffer.from(name, 'utf8');
+  let lo = 0;
+  let hi = buf.length;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >> 1);
+    const s = Math.max(lo, mid === 0 ? 0 : buf.lastIndexOf(10, mid - 1) + 1);
+    const nl = buf.indexOf(10, s);
+    const end = nl === -1 ? buf.length : nl;
+    const sp = buf.indexOf(32, s);
+    if (sp === -1 || sp > end) return undefined;
+    const cmp = Buffer.compare(buf.subarray(s, sp), key);
+    if (cmp === 0) {
+      const id = buf.toString('latin1', sp + 1, end);
+      return isObjectId(id) ? id : undefined;
+    }
+    if (cmp < 0) lo = end + 1;
+    else hi = s;
+  }
+  return null;
+}
+
+function countLines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 export function byteOrder(a: string, b: string): number {
@@ -146,6 +188,57 @@ async function readSnapshot(l: Layout, project: string): Promise<Snapshot> {
   }
 }
 
+async function readOptionalBuffer(file: string): Promise<Buffer | null> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw new RepositoryError('unreadable-refs', `cannot read ${file}: ${errnoCode(e) ?? String(e)}`);
+  }
+}
+
+interface OneRef {
+  current: string | null;
+  packedCount: number;
+  journalLines: number;
+  journalText: string | null;
+  journalCompleteLength: number;
+}
+
+/**
+ * What an update needs: one name's current value and the sizes that decide a fold. The
+ * packed file is binary-searched, the journal replayed for this name only (entries of
+ * other names cannot change it, §Reading). Caller holds the lock.
+ */
+async function readOneForUpdate(l: Layout, project: string, name: string): Promise<OneRef> {
+  const { packed, journal } = refsPaths(l, project);
+  const buf = await readOptionalBuffer(packed);
+  let current: string | null;
+  let packedCount: number;
+  const found = buf === null ? null : lookupPacked(buf, name);
+  if (found === undefined) {
+    const map = parsePacked(buf!.toString('utf8'), packed);
+    current = map.get(name) ?? null;
+    packedCount = map.size;
+  } else {
+    current = found;
+    packedCount = buf === null ? 0 : countLines(buf);
+  }
+  const journalText = await readOptional(journal);
+  let journalLines = 0;
+  let completeLength = 0;
+  if (journalText !== null) {
+    const j = parseJournal(journalText, journal);
+    for (const e of j.entries) {
+      if (e.name !== name || e.prev !== current) continue;
+      current = e.next;
+    }
+    journalLines = j.entries.length;
+    completeLength = j.completeLength;
+  }
+  return { current, packedCount, journalLines, journalText, journalCompleteLength: completeLength };
+}
+
 /** The current refs of a project: job name → manifest id. */
 export async function readRefs(l: Layout, project: string): Promise<RefMap> {
   return (await readSnapshot(l, project)).map;
@@ -168,8 +261,8 @@ export async function updateRef(l: Layout, u: RefUpdate): Promise<string | null>
   const { packed, journal } = refsPaths(l, u.project);
   for (let attempt = 0; ; attempt++) {
     const r = await withLock(packed, async () => {
-      const snap = await readSnapshot(l, u.project);
-      const current = snap.map.get(u.name) ?? null;
+      const snap = await readOneForUpdate(l, u.project, u.name);
+      const current = snap.current;
       if (u.expect !== undefined && u.expect !== current) throw refMoved(u, current);
       if (current === u.next) return { done: true, current };
       // An interrupted append leaves an unterminated last line; cut it before appending.
@@ -194,10 +287,8 @@ export async function updateRef(l: Layout, u: RefUpdate): Promise<string | null>
         const after = (await readSnapshot(l, u.project)).map.get(u.name) ?? null;
         if (after !== u.next) return { done: false, current: after };
       }
-      if (u.next === null) snap.map.delete(u.name);
-      else snap.map.set(u.name, u.next);
       if (snap.journalLines + 1 >= Math.max(COMPACT_MIN, Math.floor(snap.packedCount / COMPACT_DIVISOR))) {
-        await fold(packed, journal, snap.map);
+        await fold(packed, journal, (await readSnapshot(l, u.project)).map);
       }
       return { done: true, current };
     });

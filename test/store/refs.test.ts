@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { tempDir, removeDir } from '../helpers/cli.js';
 import { rejects } from '../helpers/assert.js';
 import { createAllocation, type Layout } from '../../src/store/layout.js';
-import { COMPACT_MIN, packRefs, parsePacked, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
+import { COMPACT_MIN, encodePacked, lookupPacked, packRefs, parsePacked, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
 import { ConflictError, RepositoryError } from '../../src/errors.js';
 
 const A = 'a'.repeat(64);
@@ -106,6 +106,29 @@ test('replaying a journal over a packed file that already contains it changes no
   writeFileSync(packed, `j ${A}\n`);
   writeFileSync(journal, `j ${B} ${A}\nj ${A} ${B}\n`);
   assert.is((await readRefs(l, 'p')).get('j'), A);
+});
+
+test('lookupPacked: binary search agrees with a full parse', () => {
+  const names = Array.from({ length: 500 }, (_, i) => `n${String(i * 7).padStart(5, '0')}`);
+  const map = new Map(names.map((n, i) => [n, (i % 2 ? A : B)]));
+  const buf = Buffer.from(encodePacked(map));
+  for (const n of names) assert.is(lookupPacked(buf, n), map.get(n), n);
+  for (const n of ['a', 'n00001', 'n99999', 'zzz', 'n0000']) assert.is(lookupPacked(buf, n), null, n);
+  assert.is(lookupPacked(Buffer.from(''), 'x'), null);
+  assert.is(lookupPacked(Buffer.from(`# c\nx ${A}\n`), 'x'), undefined, 'comments: parse instead');
+  assert.is(lookupPacked(Buffer.from(`x ${A}`), 'x'), A, 'no final LF');
+});
+
+test('updates against a large packed file use and keep the right values', async () => {
+  const { packed } = refsPaths(l, 'p');
+  const lines = Array.from({ length: 3000 }, (_, i) => `j${String(i).padStart(5, '0')} ${i % 3 ? A : B}`);
+  writeFileSync(packed, lines.join('\n') + '\n');
+  await rejects(() => updateRef(l, { project: 'p', name: 'j00001', next: C, expect: B }), (e) => e instanceof ConflictError);
+  assert.is(await updateRef(l, { project: 'p', name: 'j00001', next: C, expect: A }), A);
+  assert.is(await updateRef(l, { project: 'p', name: 'j00003', next: C, expect: B }), B);
+  assert.is(await updateRef(l, { project: 'p', name: 'new', next: C, expect: null }), null);
+  const refs = await readRefs(l, 'p');
+  assert.equal([refs.get('j00001'), refs.get('j00003'), refs.get('new'), refs.get('j00004'), refs.size], [C, C, C, A, 3001]);
 });
 
 test('parsePacked allows comments', () => {
