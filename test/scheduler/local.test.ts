@@ -194,6 +194,21 @@ async function assert_rejects(fn: () => Promise<unknown>, re: RegExp): Promise<S
   throw new Error('expected a SchedulerError');
 }
 
+test('a shepherd killed with its job (kill -9, reboot) leaves a lost task: node-fail; the queue moves on', async () => {
+  const s = setup(1);
+  const a = await s.submit('#!/bin/sh\nsleep 60\n');
+  const b = await s.submit(STEP);
+  await waitState(s.b, a, 'running');
+  await waitFile(join(s.dir, 'runs', 'j1', 'qdo-start.json'));
+  const spid = Number(readFileSync(join(s.dir, 'spool', 'running', '0000000001'), 'utf8').trim().split(' ')[0]);
+  const wpid = (JSON.parse(readFileSync(join(s.dir, 'runs', 'j1', 'qdo-start.json'), 'utf8')) as { pid: number }).pid;
+  process.kill(spid, 'SIGKILL');
+  process.kill(-wpid, 'SIGKILL');
+  const st = await waitState(s.b, a, 'node-fail');
+  assert.equal(st, { id: a, state: 'node-fail', raw: 'LOST', source: 'exit-record', exitCode: null, reason: 'the shepherd process disappeared' });
+  await waitState(s.b, b, 'completed');
+});
+
 test('unknown ids: query says unknown, cancel/hold/release refuse', async () => {
   const s = setup();
   assert.equal((await s.b.query(['42', 'nope'])).get('42'), { id: '42', state: 'unknown', raw: '', source: 'none' });
