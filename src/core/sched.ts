@@ -99,7 +99,7 @@ export async function renderSpecFor(ctx: Context, input: RenderInput): Promise<R
 
 export async function schedRender(ctx: Context, input: RenderInput, o: SchedOptions): Promise<{ script: string; choice: SchedulerChoice }> {
   const choice = await choose(ctx, o);
-  const backend = await backendFor(choice, { runner: o.runner });
+  const backend = await backendFor(ctx, choice, { runner: o.runner });
   return { script: backend.render(await renderSpecFor(ctx, input)), choice };
 }
 
@@ -113,7 +113,7 @@ export interface SchedSubmitResult {
 /** Renders, writes the script into the run folder, submits. Records nothing in .qdo. */
 export async function schedSubmit(ctx: Context, input: RenderInput, o: SchedOptions & { hold?: boolean }): Promise<SchedSubmitResult> {
   const choice = await choose(ctx, o);
-  const backend = await backendFor(choice, { runner: o.runner });
+  const backend = await backendFor(ctx, choice, { runner: o.runner });
   const spec = await renderSpecFor(ctx, input);
   const script = backend.render(spec);
   await mkdir(spec.runDir, { recursive: true });
@@ -125,13 +125,13 @@ export async function schedSubmit(ctx: Context, input: RenderInput, o: SchedOpti
 
 export async function schedQuery(ctx: Context, ids: string[], o: SchedOptions): Promise<JobState[]> {
   if (ids.length === 0) throw new UsageError('query needs at least one scheduler job id');
-  const backend = await backendFor(await choose(ctx, o), { runner: o.runner });
+  const backend = await backendFor(ctx, await choose(ctx, o), { runner: o.runner });
   const states = await backend.query(ids);
   return ids.map((id) => states.get(id) ?? { id, state: 'unknown', raw: '', source: 'none' });
 }
 
 export async function schedControl(ctx: Context, action: 'cancel' | 'hold' | 'release', ids: string[], o: SchedOptions): Promise<void> {
   if (ids.length === 0) throw new UsageError(`${action} needs at least one scheduler job id`);
-  const backend = await backendFor(await choose(ctx, o), { runner: o.runner });
+  const backend = await backendFor(ctx, await choose(ctx, o), { runner: o.runner });
   await backend[action](ids);
 }

@@ -50,6 +50,7 @@ export interface BackendFor {
 
 /** The backend for a choice; plugins resolve relative to the allocation that names them. */
 export async function backendFor(
+  ctx: Context,
   choice: SchedulerChoice,
   opts: { runner?: Runner; readExitRecord?: (id: string) => Promise<JobState | null> } = {},
 ): Promise<Backend> {
@@ -59,6 +60,7 @@ export async function backendFor(
     readExitRecord: opts.readExitRecord,
     spoolDir: join(choice.home.dir, 'local'),
     cpus: choice.config.local_cpus ?? availableParallelism(),
+    env: ctx.env,
     plugins: choice.config.plugins,
     pluginBase: choice.alloc.root,
   });

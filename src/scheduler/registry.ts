@@ -15,6 +15,8 @@ export interface BackendOptions {
   /** Local backend: its spool folder and how many CPUs it may use. */
   spoolDir: string;
   cpus: number;
+  /** Environment local jobs start with (the submitter's, like Slurm's --export=ALL). */
+  env?: Readonly<Record<string, string | undefined>>;
   /** Plugin name → module path; relative paths are relative to pluginBase. */
   plugins?: Record<string, string>;
   pluginBase?: string;
@@ -38,7 +40,7 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
     }
     case 'local': {
       const { LocalBackend } = await import('./local.js');
-      return new LocalBackend({ spoolDir: opts.spoolDir, cpus: opts.cpus, runner: opts.runner });
+      return new LocalBackend({ spoolDir: opts.spoolDir, cpus: opts.cpus, env: opts.env, runner: opts.runner });
     }
     default:
       return loadPlugin(kind, opts);

@@ -94,6 +94,13 @@ test('submit and query on the local backend, for real', async () => {
   }
   assert.is(line, `${fail.id} failed exit-record 3 FAILED\n`);
   assert.is(readFileSync(join(home, 'qdo-runs/bad/stderr'), 'utf8'), 'oops\n');
+  // Local jobs start with the environment of the qdo command (not of whatever process hosts it).
+  const env = JSON.parse((await qdo(['sched', 'submit', '--json', '--name', 'env', '--', 'sh', '-c', 'echo "$FROM_CALLER"'], { home, env: { FROM_CALLER: 'caller-env' } })).stdout);
+  for (let i = 0; i < 100; i++) {
+    if (/ completed /.test((await qdo(['sched', 'query', env.id], { home })).stdout)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.is(readFileSync(join(home, 'qdo-runs/env/stdout'), 'utf8'), 'caller-env\n');
   const q = await qdo(['sched', 'query', '999999', '--json'], { home });
   assert.equal(JSON.parse(q.stdout).jobs[0].state, 'unknown');
 });
