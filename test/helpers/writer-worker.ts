@@ -12,4 +12,5 @@ for (let i = 0; ; i++) {
   // Large objects widen the window in which a kill lands mid-write.
   const id = await writeObject(l, randomBytes(256 * 1024 + (i % 7)));
   await updateRef(l, { project, name: `job${i % 50}`, next: id });
+  process.stdout.write(`updated ${i}\n`);
 }

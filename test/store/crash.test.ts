@@ -14,10 +14,22 @@ import { fsck } from '../../src/core/fsck.js';
 
 const WORKER = fileURLToPath(new URL('../helpers/writer-worker.js', import.meta.url));
 
-function runAndKill(root: string, ms: number): Promise<void> {
+/**
+ * Starts a writer, lets it complete `updates` ref updates (so the test does not depend on
+ * the machine's speed), then kills it `ms` later, wherever it is.
+ */
+function runAndKill(root: string, updates: number, ms: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [WORKER, root, 'p'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), ms));
+    let seen = 0;
+    let armed = false;
+    child.stdout.on('data', (d: Buffer) => {
+      seen += (d.toString().match(/^updated /gm) ?? []).length;
+      if (!armed && seen >= updates) {
+        armed = true;
+        setTimeout(() => child.kill('SIGKILL'), ms);
+      }
+    });
     child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`worker ended without being killed (${signal})`))));
   });
 }
@@ -26,7 +38,7 @@ test('kill -9 during writes: objects are whole, refs readable, fsck --repair cle
   const dir = tempDir();
   try {
     const { layout } = await createAllocation(dir);
-    for (const ms of [40, 90, 150, 230, 310, 70]) await runAndKill(dir, ms);
+    for (const [updates, ms] of [[1, 0], [2, 3], [1, 7], [3, 1], [2, 13], [1, 29], [4, 2], [1, 50]] as const) await runAndKill(dir, updates, ms);
     let objects = 0;
     let temps = 0;
     for (const shard of readdirSync(layout.objects)) {
