@@ -4,15 +4,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, tempDir, removeDir, scrub, REPO, FIXED_NOW, type RunResult } from '../helpers/cli.js';
+import { qdo, tempDir, removeDir, scrub, FIXED_NOW, type RunResult } from '../helpers/cli.js';
+import { assertGolden } from '../helpers/golden.js';
 import { createAllocation, type Layout } from '../../src/store/layout.js';
 import { writeManifest } from '../../src/store/manifests.js';
 import { writeObject, objectPath } from '../../src/store/objects.js';
 import { refsPaths } from '../../src/store/refs.js';
 import { MANIFEST_SCHEMA, encodeManifest, type Manifest } from '../../src/model/manifest.js';
-
-const GOLDEN = join(REPO, 'test/cli/golden');
-const UPDATE = process.env.QDO_UPDATE_GOLDEN === '1';
 
 let home = '';
 let layout: Layout;
@@ -24,14 +22,7 @@ test.after.each(() => removeDir(home));
 
 /** Compares a run against test/cli/golden/<name>.txt (exit code, stdout, stderr). */
 function golden(name: string, r: RunResult): void {
-  const text = `exit ${r.code}\n--- stdout\n${scrub(r.stdout, home)}--- stderr\n${scrub(r.stderr, home)}`;
-  const file = join(GOLDEN, name + '.txt');
-  if (UPDATE || !existsSync(file)) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, text);
-    if (!UPDATE) assert.unreachable(`golden file ${file} was missing and has been written; check it in`);
-  }
-  assert.fixture(text, readFileSync(file, 'utf8'));
+  assertGolden(name + '.txt', `exit ${r.code}\n--- stdout\n${scrub(r.stdout, home)}--- stderr\n${scrub(r.stderr, home)}`);
 }
 
 async function job(project: string, name: string, n: number, parent: string | null, created: string): Promise<string> {

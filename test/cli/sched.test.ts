@@ -2,26 +2,15 @@
 // from one recorded job version, bad input, and a real run on the local backend.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, tempDir, removeDir, scrub, REPO } from '../helpers/cli.js';
+import { qdo, tempDir, removeDir, scrub } from '../helpers/cli.js';
+import { assertGolden } from '../helpers/golden.js';
 import { createAllocation } from '../../src/store/layout.js';
 import { writeManifest } from '../../src/store/manifests.js';
 import { writeObject } from '../../src/store/objects.js';
 import { updateRef } from '../../src/store/refs.js';
 import { MANIFEST_SCHEMA } from '../../src/model/manifest.js';
-
-const GOLDEN = join(REPO, 'test/cli/golden');
-const UPDATE = process.env.QDO_UPDATE_GOLDEN === '1';
-function golden(name: string, text: string): void {
-  const file = join(GOLDEN, name);
-  if (UPDATE || !existsSync(file)) {
-    mkdirSync(GOLDEN, { recursive: true });
-    writeFileSync(file, text);
-    if (!UPDATE) assert.unreachable(`golden file ${file} was missing and has been written; check it in`);
-  }
-  assert.fixture(text, readFileSync(file, 'utf8'));
-}
 
 let home = '';
 test.before.each(() => {
@@ -47,7 +36,7 @@ for (const kind of ['slurm', 'pbs', 'torque', 'local']) {
     await recordJob({ cpus: 4, nodes: 1, mem: 8192, time: 5400, ...(kind === 'local' ? {} : { partition: 'batch', account: 'proj42' }) });
     const r = await qdo(['sched', 'render', 'paper/train', '--for', kind], { home });
     assert.is(r.code, 0, r.stderr);
-    golden(`sched-render-${kind}.txt`, scrub(r.stdout, home));
+    assertGolden(`sched-render-${kind}.txt`, scrub(r.stdout, home));
     assert.ok(r.stdout.includes('echo "lr=$QDO_PARAM_lr on $QDO_NCPUS cpus, $FROM_PROLOGUE"'), 'the script is inside');
   });
 }
