@@ -125,7 +125,7 @@ await slurmSuite('slurm lifecycle (e2e)', (test) => {
         cpus: 2, tasks: 1, nodes: 1, mem: 1024, time: 90061, partition: 'batch', account: 'proj42', qos: 'normal',
         array: '1-4%2', job_name: 'all #1', mail: { user: 'a@b.org', events: ['begin', 'fail', 'end'] }, extra: { slurm: ['--exclusive'] },
       },
-      dependencies: [{ type: 'afterany' as const, ids: [(await ok).id] }],
+      dependencies: [{ type: 'afterany' as const, ids: [(await timeout).id] }], // a live job: sbatch refuses purged ones
       tag: 'test-only',
       script: 'true\n',
       runDir: join(root, 'runs', 'all'),
