@@ -14,7 +14,7 @@ import { readEndRecord, scratchDir, slurmSuite, started, submitSpec, waitState }
 const done = (s: { state: string }) => TERMINAL_STATES.has(s.state as never);
 
 await slurmSuite('slurm lifecycle (e2e)', (test) => {
-  const root = scratchDir('slurm-e2e');
+  const root = scratchDir('slurm-e2e', test);
   const b = new SlurmBackend();
   const tag = `e2e-${process.pid}-${Date.now()}`;
   const timeout = started(submitSpec(b, root, 'timeout', { resources: { time: 60 }, script: 'sleep 300\n' }));

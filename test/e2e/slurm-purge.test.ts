@@ -43,7 +43,7 @@ await slurmSuite('slurm purged jobs (e2e)', async (test) => {
     return;
   }
 
-  const root = scratchDir('slurm-purge');
+  const root = scratchDir('slurm-purge', test);
   const submitter = new SlurmBackend();
   const ok = started(submitSpec(submitter, root, 'ok', { script: 'echo done\n' }));
   const bad = started(submitSpec(submitter, root, 'bad', { script: 'exit 3\n' }));

@@ -1,7 +1,7 @@
 // Gating and small tools for tests against the real Slurm (test/e2e/slurm-*.test.ts).
 // Without Slurm the tests are skipped with one line saying why, unless QDO_REQUIRE_SLURM=1
 // (CI), which turns a missing Slurm into a failing test.
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { suite, type Test } from 'uvu';
@@ -63,9 +63,14 @@ export async function slurmSuite(name: string, register: (test: Test) => void | 
   test.run();
 }
 
-/** A fresh folder for run folders and scripts (jobs write into it as root or as the user). */
-export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(process.env.QDO_SLURM_SCRATCH ?? tmpdir(), `qdo-${prefix}-`));
+/**
+ * A fresh folder for run folders and scripts, removed after the suite unless
+ * QDO_KEEP_SCRATCH=1 (to look at a failed job's records and logs).
+ */
+export function scratchDir(prefix: string, test?: Test): string {
+  const dir = mkdtempSync(join(process.env.QDO_SLURM_SCRATCH ?? tmpdir(), `qdo-${prefix}-`));
+  if (test !== undefined && process.env.QDO_KEEP_SCRATCH !== '1') test.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
