@@ -6,7 +6,8 @@
 # Env: SLURMBOX=/tmp/slurmbox  state/log/pid dir
 #      SLURMBOX_NODE=$(hostname -s)  NodeName (need not resolve; slurmd is started with -N)
 #      SLURMBOX_CPUS=8  CPUs advertised (more than the real 2 is fine)
-#      SLURMBOX_MINJOBAGE=300  seconds finished jobs stay visible in squeue/scontrol
+#      SLURMBOX_MINJOBAGE=5  seconds finished jobs stay visible in squeue/scontrol (the tests
+#                          of purged jobs need it small; shared/cluster defaults to 300)
 #      SLURMBOX_FRESH=1  wipe job state on start (job ids restart at 1)
 #      SLURMBOX_ACCOUNTING=dbd  also run mariadb + slurmdbd so plain `sacct` works
 set -euo pipefail
@@ -14,7 +15,7 @@ set -euo pipefail
 BOX=${SLURMBOX:-/tmp/slurmbox}
 NODE=${SLURMBOX_NODE:-$(hostname -s)}
 CPUS=${SLURMBOX_CPUS:-8}
-MINJOBAGE=${SLURMBOX_MINJOBAGE:-300}
+MINJOBAGE=${SLURMBOX_MINJOBAGE:-5}
 ACCT=${SLURMBOX_ACCOUNTING:-none}
 CONF=/etc/slurm/slurm.conf
 T0=$(date +%s.%N)
