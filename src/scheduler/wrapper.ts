@@ -243,7 +243,9 @@ fi
     if ! kill -0 "$qdo_child" 2>/dev/null; then
       wait "$qdo_child" 2>/dev/null
       qdo_last=$?
-      [ "$qdo_last" = 127 ] || qdo_status=$qdo_last
+      # 127: already reaped. bash 5.2 can also answer -1 here when the whole process
+      # group got the signal (scancel); then the interrupted wait's 128+n stands.
+      case $qdo_last in 127 | -*) ;; *) qdo_status=$qdo_last ;; esac
       break
     fi
   done
