@@ -60,7 +60,13 @@ await slurmSuite('slurm lifecycle (e2e)', (test) => {
     // scancel sends TERM to every process of the job, so the script may die before the
     // wrapper sees the signal; either way the wrapper exits by itself and Slurm records
     // the wrapper's exit code, not a signal.
-    const end = readEndRecord(job.runDir);
+    // Slurm shows CANCELLED as soon as it starts signalling; the wrapper writes its final
+    // record a moment later, when the script has ended. Give it that moment.
+    let end = readEndRecord(job.runDir);
+    for (let i = 0; i < 100 && (end === null || end.exit_code === null); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      end = readEndRecord(job.runDir);
+    }
     assert.ok(end !== null, 'qdo-end.json written');
     assert.equal([s.exitCode, s.signal], [end!.exit_code, null]);
     await b.cancel([job.id]); // already ended: not an error
