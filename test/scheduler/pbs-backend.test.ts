@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SchedulerError } from '../../src/errors.js';
 import { PbsProBackend } from '../../src/scheduler/pbs/backend-pbspro.js';
 import type { JobState } from '../../src/scheduler/types.js';
 import { fakeRunner, type Expect } from './pbs-fake-runner.js';
+import { rejectsScheduler } from '../helpers/assert.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const fx = (p: string): string => readFileSync(join(root, 'test/fixtures/pbs', p), 'utf8');
@@ -20,17 +20,6 @@ function backend(script: Expect[], readExitRecord?: (id: string) => Promise<JobS
   return { b: new PbsProBackend({ runner: f.run, readExitRecord, user: 'alice' }), ...f };
 }
 
-async function rejects(p: Promise<unknown>, code: string): Promise<SchedulerError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, SchedulerError);
-    assert.is((e as SchedulerError).code, code, (e as Error).message);
-    return e as SchedulerError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 test('query: one qstat for all ids; walltime kill, success, user hold (Aurora 2022.1.7)', async () => {
   const ids = [`6617175.${A}`, `6631289.${A}`, `4905472.${A}`];
@@ -96,13 +85,13 @@ test('query: deleted while queued â†’ cancelled; system hold; queued; running (A
 test('query: server down (header on stdout, exit 255) is retried, then scheduler-unavailable', async () => {
   const reply = { stdout: fx('pbspro/errors/qstat_json_server_down_openpbs22.05.11.stdout'), stderr: fx('pbspro/errors/qstat_json_server_down_openpbs22.05.11.stderr'), exitCode: 255 };
   const { b, calls } = backend([1, 2, 3, 4].map(() => ({ argv: [...QSTAT, '1.s'], reply })));
-  const e = await rejects(b.query(['1.s']), 'scheduler-unavailable');
+  const e = await rejectsScheduler(b.query(['1.s']), 'scheduler-unavailable');
   assert.is(calls.length, 4);
   assert.ok(e.message.includes('cannot connect to server 6cfab3a0b8ac'), e.message);
   // "No route to host" on PBS 2025.2.0, same handling.
   const nr = { stdout: fx('pbspro/errors/qstat_json_no_route_pbspro2025.2.0.stdout'), stderr: fx('pbspro/errors/qstat_json_no_route_pbspro2025.2.0.stderr'), exitCode: 255 };
   const two = backend([1, 2, 3, 4].map(() => ({ argv: [...QSTAT, '1.s'], reply: nr })));
-  await rejects(two.b.query(['1.s']), 'scheduler-unavailable');
+  await rejectsScheduler(two.b.query(['1.s']), 'scheduler-unavailable');
 });
 
 test('query: a transient failure that clears on retry gives the answer', async () => {
@@ -123,7 +112,7 @@ test('query: ids that are not PBS ids are unknown without asking; only bad ids â
 
 test('query: conflicting options (exit 2) is a scheduler-rejected error with the message', async () => {
   const { b } = backend([{ argv: [...QSTAT, '1.s'], reply: { stderr: fx('pbspro/errors/qstat_conflicting_options_pbspro2022.1.1.stderr'), exitCode: 2 } }]);
-  const e = await rejects(b.query(['1.s']), 'scheduler-rejected');
+  const e = await rejectsScheduler(b.query(['1.s']), 'scheduler-rejected');
   assert.is(e.message, 'qstat failed (exit 2): conflicting options.');
 });
 
@@ -149,7 +138,7 @@ test('submit: limits and hook rejections are scheduler-rejected with the server\
   ] as const) {
     const stderr = fx(`pbspro/errors/${file}`);
     const { b, calls } = backend([{ argv: ['qsub', '/r/j.sh'], reply: { stderr, exitCode: exit } }]);
-    const e = await rejects(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
+    const e = await rejectsScheduler(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
     assert.ok(e.message.endsWith(stderr.trim().replace(/^qsub: /, '')), e.message);
     assert.is(calls.length, 1, 'never retried');
   }
@@ -157,18 +146,18 @@ test('submit: limits and hook rejections are scheduler-rejected with the server\
 
 test('submit: a lost reply or a timeout is scheduler-submit-ambiguous, never retried', async () => {
   const one = backend([{ argv: ['qsub', '/r/j.sh'], reply: { stderr: fx('pbspro/errors/qsub_premature_end_of_message_pbspro.stderr'), exitCode: 183 } }]);
-  await rejects(one.b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-submit-ambiguous');
+  await rejectsScheduler(one.b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-submit-ambiguous');
   assert.is(one.calls.length, 1);
   const two = backend([{ argv: ['qsub', '/r/j.sh'], reply: { timeout: true } }]);
-  await rejects(two.b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-submit-ambiguous');
+  await rejectsScheduler(two.b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-submit-ambiguous');
   const three = backend([{ argv: ['qsub', '/r/j.sh'], reply: { stdout: 'queued, thanks\n' } }]);
-  await rejects(three.b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-submit-ambiguous');
+  await rejectsScheduler(three.b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-submit-ambiguous');
 });
 
 test('submit: server down proves nothing was submitted: retried, then scheduler-unavailable', async () => {
   const reply = { stderr: fx('pbspro/errors/qstat_server_down_refused_pbspro2022.1.7.stderr').replace('qstat:', 'qsub:'), exitCode: 255 };
   const { b, calls } = backend([1, 2, 3, 4].map(() => ({ argv: ['qsub', '/r/j.sh'], reply })));
-  await rejects(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-unavailable');
+  await rejectsScheduler(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-unavailable');
   assert.is(calls.length, 4);
 });
 
@@ -188,9 +177,9 @@ test('cancel: qdel prints nothing on success; finished and unknown jobs are not 
 test('cancel: MoM unreachable is retried then scheduler-unavailable; bad ids are refused', async () => {
   const reply = { stderr: fx('pbspro/errors/qdel_cannot_connect_to_mom_pbspro2026.0.0.stderr'), exitCode: 222 };
   const { b } = backend([1, 2, 3, 4].map(() => ({ argv: ['qdel', '15382347.aqua'], reply })));
-  const e = await rejects(b.cancel(['15382347.aqua']), 'scheduler-unavailable');
+  const e = await rejectsScheduler(b.cancel(['15382347.aqua']), 'scheduler-unavailable');
   assert.ok(e.message.includes('Server could not connect to MOM 15382347.aqua'), e.message);
-  await rejects(backend([]).b.cancel(['12_3']), 'scheduler-bad-id');
+  await rejectsScheduler(backend([]).b.cancel(['12_3']), 'scheduler-bad-id');
 });
 
 test('hold / release: argv, and a refusal names the job', async () => {
@@ -201,7 +190,7 @@ test('hold / release: argv, and a refusal names the job', async () => {
   ]);
   await b.hold(['1.s', '2.s']);
   await b.release(['1.s']);
-  const e = await rejects(b.hold(['9.s']), 'scheduler-rejected');
+  const e = await rejectsScheduler(b.hold(['9.s']), 'scheduler-rejected');
   assert.is(e.message, 'qhold failed (exit 168): Request invalid for state of job 9.s');
   assert.equal(
     calls.map((c) => c.argv[0]),
@@ -229,7 +218,7 @@ test('findByTag: qselect the user\'s jobs, one qstat, match Variable_List QDO_TA
 test('findByTag: a server that is down is an error, never "not found"', async () => {
   const reply = { stdout: fx('pbspro/errors/qstat_json_server_down_openpbs22.05.11.stdout'), stderr: fx('pbspro/errors/qstat_json_server_down_openpbs22.05.11.stderr'), exitCode: 255 };
   const { b } = backend([{ argv: ['qselect', '-x', '-u', 'alice'], reply: { stdout: '1.s\n' } }, ...[1, 2, 3, 4].map(() => ({ argv: [...QSTAT, '1.s'], reply }))]);
-  await rejects(b.findByTag('m-1'), 'scheduler-unavailable');
+  await rejectsScheduler(b.findByTag('m-1'), 'scheduler-unavailable');
 });
 
 test('render is the PBS Pro renderer', () => {

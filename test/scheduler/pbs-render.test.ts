@@ -1,32 +1,18 @@
 // PBS Pro renderer: golden directive lists and whole scripts (spec/scheduler-pbs.md §PBS Pro directives).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UsageError } from '../../src/errors.js';
 import type { Resources } from '../../src/model/resources.js';
 import { PBS_JOB_VARS } from '../../src/scheduler/job-vars.js';
 import { pbsJobName } from '../../src/scheduler/pbs/render-common.js';
 import { pbsproArray, pbsproDirectives, pbsproSelect, renderPbsPro } from '../../src/scheduler/pbs/render-pbspro.js';
-import type { RenderSpec } from '../../src/scheduler/types.js';
 import { renderWrapper } from '../../src/scheduler/wrapper.js';
+import { throwsUsage } from '../helpers/assert.js';
+import { renderSpec } from '../helpers/render-spec.js';
 
-function spec(resources: Resources, more: Partial<RenderSpec> = {}): RenderSpec {
-  return { jobName: 'sim-1', resources, script: 'echo hi\n', runDir: '/scratch/u/p/runs/sim-1/3', submitDir: '/scratch/u/p', env: {}, ...more };
-}
 
-function usage(f: () => unknown, field: string): UsageError {
-  try {
-    f();
-  } catch (e) {
-    assert.instance(e, UsageError);
-    assert.ok((e as UsageError).message.includes(field), (e as UsageError).message);
-    return e as UsageError;
-  }
-  assert.unreachable(`expected a UsageError naming ${field}`);
-  throw new Error('unreachable');
-}
 
 test('whole script: shebang, #PBS lines, blank line, the common wrapper with PBS variables', () => {
-  const s = spec({ cpus: 2, time: 5400 });
+  const s = renderSpec({ cpus: 2, time: 5400 });
   const text = renderPbsPro(s);
   const head = [
     '#!/bin/bash',
@@ -44,7 +30,7 @@ test('whole script: shebang, #PBS lines, blank line, the common wrapper with PBS
 });
 
 test('everything at once: golden directive list', () => {
-  const s = spec(
+  const s = renderSpec(
     {
       cpus: 4,
       tasks: 5,
@@ -99,40 +85,40 @@ test('select: nodes, tasks and cpus (the mapping table in the spec)', () => {
 });
 
 test('select: what cannot be placed is a UsageError naming the field', () => {
-  usage(() => pbsproSelect({ tasks: 4, mem: 4096 }), 'resources.mem');
-  usage(() => pbsproSelect({ tasks: 4, gpus: 1 }), 'resources.gpus');
-  usage(() => pbsproSelect({ nodes: 4, tasks: 2 }), 'resources.tasks');
-  usage(() => pbsproSelect({ constraint: 'skylake' }), 'resources.constraint');
-  usage(() => pbsproSelect({ constraint: 'a=1|b=2' }), 'resources.constraint');
+  throwsUsage(() => pbsproSelect({ tasks: 4, mem: 4096 }), 'resources.mem');
+  throwsUsage(() => pbsproSelect({ tasks: 4, gpus: 1 }), 'resources.gpus');
+  throwsUsage(() => pbsproSelect({ nodes: 4, tasks: 2 }), 'resources.tasks');
+  throwsUsage(() => pbsproSelect({ constraint: 'skylake' }), 'resources.constraint');
+  throwsUsage(() => pbsproSelect({ constraint: 'a=1|b=2' }), 'resources.constraint');
 });
 
 test('arrays: ranges, steps and %max pass; lists and single indices are refused', () => {
   assert.is(pbsproArray('1-10'), '1-10');
   assert.is(pbsproArray('0-99:2'), '0-99:2');
   assert.is(pbsproArray('1-100%10'), '1-100%10');
-  const e = usage(() => pbsproArray('1,3,5'), 'resources.array');
+  const e = throwsUsage(() => pbsproArray('1,3,5'), 'resources.array');
   assert.is(e.code, 'bad-resource');
-  usage(() => pbsproArray('7'), 'resources.array');
-  usage(() => pbsproArray('5-5'), 'resources.array');
-  usage(() => renderPbsPro(spec({ array: '1-3,7' })), 'resources.array');
+  throwsUsage(() => pbsproArray('7'), 'resources.array');
+  throwsUsage(() => pbsproArray('5-5'), 'resources.array');
+  throwsUsage(() => renderPbsPro(renderSpec({ array: '1-3,7' })), 'resources.array');
 });
 
 test('qos is refused with a hint about resources.extra.pbs', () => {
-  const e = usage(() => pbsproDirectives(spec({ qos: 'high' })), 'resources.qos');
+  const e = throwsUsage(() => pbsproDirectives(renderSpec({ qos: 'high' })), 'resources.qos');
   assert.ok(e.hint!.includes('resources.extra.pbs'));
 });
 
 test('output: stdout alone takes stderr too; both given; relative paths are in the run folder', () => {
-  const d = (r: Resources) => pbsproDirectives(spec(r)).filter((x) => /^-(j|o|e) /.test(x));
+  const d = (r: Resources) => pbsproDirectives(renderSpec(r)).filter((x) => /^-(j|o|e) /.test(x));
   assert.equal(d({ stdout: 'out.txt' }), ['-j oe', '-o /scratch/u/p/runs/sim-1/3/out.txt']);
   assert.equal(d({ stdout: '/tmp/o', stderr: 'e' }), ['-o /tmp/o', '-e /scratch/u/p/runs/sim-1/3/e']);
   assert.equal(d({ stderr: '/tmp/e' }), ['-o /scratch/u/p/runs/sim-1/3/pbs.out', '-e /tmp/e']);
-  assert.equal(pbsproDirectives(spec({}, { runDir: '/a b/run' })).at(-1), '-o "/a b/run/pbs.out"');
-  usage(() => pbsproDirectives(spec({ stdout: 'a"b' })), 'resources.stdout');
+  assert.equal(pbsproDirectives(renderSpec({}, { runDir: '/a b/run' })).at(-1), '-o "/a b/run/pbs.out"');
+  throwsUsage(() => pbsproDirectives(renderSpec({ stdout: 'a"b' })), 'resources.stdout');
 });
 
 test('mail events map to a, b, e', () => {
-  const m = (events: string[]) => pbsproDirectives(spec({ mail: { events } })).filter((x) => x.startsWith('-m '));
+  const m = (events: string[]) => pbsproDirectives(renderSpec({ mail: { events } })).filter((x) => x.startsWith('-m '));
   assert.equal(m(['end']), ['-m e']);
   assert.equal(m(['fail', 'begin', 'end']), ['-m abe']);
   assert.equal(m(['all']), ['-m abe']);
@@ -145,18 +131,18 @@ test('job names follow PBS rules; resources.job_name wins over the qdo name', ()
   assert.is(pbsJobName('1run', 'torque'), 'q1run');
   assert.is(pbsJobName('a b/c#d', 'pbspro'), 'a_b_c_d');
   assert.is(pbsJobName('x'.repeat(300), 'pbspro').length, 230);
-  assert.is(pbsproDirectives(spec({ job_name: 'my name' }))[0], '-N my_name');
+  assert.is(pbsproDirectives(renderSpec({ job_name: 'my name' }))[0], '-N my_name');
 });
 
 test('tags and dependencies are checked', () => {
-  usage(() => pbsproDirectives(spec({}, { tag: 'a b' })), 'tag');
-  usage(() => pbsproDirectives(spec({}, { dependencies: [{ type: 'afterok', ids: ['12_3'] }] })), 'dependencies[0].ids');
-  usage(() => pbsproDirectives(spec({}, { dependencies: [{ type: 'afterok', ids: [] }] })), 'dependencies[0].ids');
-  usage(() => pbsproDirectives(spec({ extra: { pbs: ['place=excl'] } })), 'resources.extra.pbs[0]');
+  throwsUsage(() => pbsproDirectives(renderSpec({}, { tag: 'a b' })), 'tag');
+  throwsUsage(() => pbsproDirectives(renderSpec({}, { dependencies: [{ type: 'afterok', ids: ['12_3'] }] })), 'dependencies[0].ids');
+  throwsUsage(() => pbsproDirectives(renderSpec({}, { dependencies: [{ type: 'afterok', ids: [] }] })), 'dependencies[0].ids');
+  throwsUsage(() => pbsproDirectives(renderSpec({ extra: { pbs: ['place=excl'] } })), 'resources.extra.pbs[0]');
 });
 
 test('rendering is pure: same spec, same text', () => {
-  const s = spec({ cpus: 3, nodes: 2, tasks: 2 }, { tag: 't1', env: { B: '2', A: 'x y' } });
+  const s = renderSpec({ cpus: 3, nodes: 2, tasks: 2 }, { tag: 't1', env: { B: '2', A: 'x y' } });
   assert.is(renderPbsPro(s), renderPbsPro(structuredClone(s)));
 });
 

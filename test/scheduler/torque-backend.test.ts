@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SchedulerError } from '../../src/errors.js';
 import { TorqueBackend } from '../../src/scheduler/pbs/backend-torque.js';
 import type { JobState } from '../../src/scheduler/types.js';
 import { fakeRunner, type Expect } from './pbs-fake-runner.js';
+import { rejectsScheduler } from '../helpers/assert.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const fx = (p: string): string => readFileSync(join(root, 'test/fixtures/pbs', p), 'utf8');
@@ -17,17 +17,6 @@ function backend(script: Expect[], readExitRecord?: (id: string) => Promise<JobS
   return { b: new TorqueBackend({ runner: f.run, readExitRecord }), ...f };
 }
 
-async function rejects(p: Promise<unknown>, code: string): Promise<SchedulerError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.instance(e, SchedulerError);
-    assert.is((e as SchedulerError).code, code, (e as Error).message);
-    return e as SchedulerError;
-  }
-  assert.unreachable(`expected ${code}`);
-  throw new Error('unreachable');
-}
 
 test('query: one text qstat -f for all ids (ICHEC, 10 jobs)', async () => {
   const ids = ['549159', '555716', '546437', '547637'];
@@ -102,16 +91,16 @@ test('submit: ids, hold, TORQUE rejections keep the MSG= text', async () => {
   assert.is(await b.submit('/r/j.sh', { cwd: '/r' }), '141.torque01.bcgsc.ca');
   assert.is(await b.submit('/r/a.sh', { cwd: '/r', hold: true }), '142[].torque01.bcgsc.ca');
   assert.is(await b.submit('/r/j.sh', { cwd: '/r' }), '49');
-  const lim = await rejects(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
+  const lim = await rejectsScheduler(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
   assert.is(lim.message, 'qsub failed (exit 190): Job exceeds queue resource limits MSG=cannot locate feasible nodes');
-  const acl = await rejects(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
+  const acl = await rejectsScheduler(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
   assert.ok(acl.message.includes('MSG=user ACL rejected the submitting user'), acl.message);
 });
 
 test('submit: the wrapper\'s sbatch failure text (stdout) is the message', async () => {
   const out = "There was an error running the Slurm sbatch command.\nThe command was:\n'/usr/bin/sbatch j.sh 2>&1'\nand the output was:\n'sbatch: error: Batch job submission failed: Invalid partition name specified\n'\n";
   const { b } = backend([{ argv: ['qsub', '/r/j.sh'], reply: { stdout: out, exitCode: 1 } }]);
-  const e = await rejects(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
+  const e = await rejectsScheduler(b.submit('/r/j.sh', { cwd: '/r' }), 'scheduler-rejected');
   assert.ok(e.message.includes('Invalid partition name specified'), e.message);
 });
 
@@ -123,9 +112,9 @@ test('cancel/hold/release through the wrapper: silent qdel failure is "already g
     { argv: ['qrls', '30'], reply: {} },
   ]);
   await b.cancel(['999999']);
-  const denied = await rejects(b.cancel(['5']), 'scheduler-rejected');
+  const denied = await rejectsScheduler(b.cancel(['5']), 'scheduler-rejected');
   assert.ok(denied.message.includes('Access/permission denied'), denied.message);
-  const e = await rejects(b.hold(['999999']), 'scheduler-rejected');
+  const e = await rejectsScheduler(b.hold(['999999']), 'scheduler-rejected');
   assert.is(e.message, 'qhold failed (exit 1): Error on job id 999999: Invalid job id specified');
   await b.release(['30']);
   assert.is(calls.length, 4);

@@ -1,31 +1,17 @@
 // TORQUE renderer: golden directive lists and whole scripts (spec/scheduler-pbs.md §TORQUE directives).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UsageError } from '../../src/errors.js';
 import type { Resources } from '../../src/model/resources.js';
 import { TORQUE_JOB_VARS } from '../../src/scheduler/job-vars.js';
 import { renderTorque, torqueArray, torqueDirectives, torqueNodes } from '../../src/scheduler/pbs/render-torque.js';
-import type { RenderSpec } from '../../src/scheduler/types.js';
 import { renderWrapper } from '../../src/scheduler/wrapper.js';
+import { throwsUsage } from '../helpers/assert.js';
+import { renderSpec } from '../helpers/render-spec.js';
 
-function spec(resources: Resources, more: Partial<RenderSpec> = {}): RenderSpec {
-  return { jobName: 'sim-1', resources, script: 'echo hi\n', runDir: '/scratch/u/p/runs/sim-1/3', submitDir: '/scratch/u/p', env: {}, ...more };
-}
 
-function usage(f: () => unknown, field: string): UsageError {
-  try {
-    f();
-  } catch (e) {
-    assert.instance(e, UsageError);
-    assert.ok((e as UsageError).message.includes(field), (e as UsageError).message);
-    return e as UsageError;
-  }
-  assert.unreachable(`expected a UsageError naming ${field}`);
-  throw new Error('unreachable');
-}
 
 test('whole script: shebang, #PBS lines, the common wrapper with TORQUE variables', () => {
-  const s = spec({ cpus: 2, time: 90 });
+  const s = renderSpec({ cpus: 2, time: 90 });
   const head = ['#!/bin/bash', '#PBS -N sim-1', '#PBS -S /bin/bash', '#PBS -l nodes=1:ppn=2', '#PBS -l walltime=00:01:30', '#PBS -j oe', '#PBS -o /scratch/u/p/runs/sim-1/3/torque.out', '', ''].join(
     '\n',
   );
@@ -34,7 +20,7 @@ test('whole script: shebang, #PBS lines, the common wrapper with TORQUE variable
 });
 
 test('everything at once: golden directive list', () => {
-  const s = spec(
+  const s = renderSpec(
     {
       cpus: 4,
       tasks: 5,
@@ -80,12 +66,12 @@ test('nodes=N:ppn=P mapping', () => {
   assert.is(torqueNodes({ nodes: 3, tasks: 4 }), '2:ppn=1+1:ppn=2');
   assert.is(torqueNodes({ gpus: 2 }), '1:ppn=1:gpus=2');
   assert.is(torqueNodes({ constraint: 'fast,ib' }), '1:ppn=1:fast:ib');
-  usage(() => torqueNodes({ nodes: 3, tasks: 2 }), 'resources.tasks');
-  usage(() => torqueNodes({ constraint: 'a|b' }), 'resources.constraint');
+  throwsUsage(() => torqueNodes({ nodes: 3, tasks: 2 }), 'resources.tasks');
+  throwsUsage(() => torqueNodes({ constraint: 'a|b' }), 'resources.constraint');
 });
 
 test('memory: mem is per node (TORQUE mem is per job), mem_per_cpu is pmem', () => {
-  const d = (r: Resources) => torqueDirectives(spec(r)).filter((x) => x.startsWith('-l mem') || x.startsWith('-l pmem'));
+  const d = (r: Resources) => torqueDirectives(renderSpec(r)).filter((x) => x.startsWith('-l mem') || x.startsWith('-l pmem'));
   assert.equal(d({ mem: 1000 }), ['-l mem=1000mb']);
   assert.equal(d({ mem: 2048, nodes: 3 }), ['-l mem=6gb']);
   assert.equal(d({ mem_per_cpu: 512 }), ['-l pmem=512mb']);
@@ -100,14 +86,14 @@ test('arrays: lists and %max pass, steps are written out', () => {
 });
 
 test('qos is refused; extra must be options', () => {
-  const e = usage(() => torqueDirectives(spec({ qos: 'high' })), 'resources.qos');
+  const e = throwsUsage(() => torqueDirectives(renderSpec({ qos: 'high' })), 'resources.qos');
   assert.ok(e.hint!.includes('resources.extra.torque'));
-  usage(() => torqueDirectives(spec({ extra: { torque: ['nodes=2'] } })), 'resources.extra.torque[0]');
+  throwsUsage(() => torqueDirectives(renderSpec({ extra: { torque: ['nodes=2'] } })), 'resources.extra.torque[0]');
 });
 
 test('job names: first character must be a letter', () => {
-  assert.is(torqueDirectives(spec({ job_name: '2nd run' }))[0], '-N q2nd_run');
-  assert.is(torqueDirectives(spec({}, { jobName: 'fit.v2' }))[0], '-N fit.v2');
+  assert.is(torqueDirectives(renderSpec({ job_name: '2nd run' }))[0], '-N q2nd_run');
+  assert.is(torqueDirectives(renderSpec({}, { jobName: 'fit.v2' }))[0], '-N fit.v2');
 });
 
 test.run();
