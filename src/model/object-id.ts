@@ -18,7 +18,3 @@ export function isObjectId(s: string): boolean {
 export function isIdPrefix(s: string): boolean {
   return PREFIX_RE.test(s);
 }
-
-export function shortId(id: string): string {
-  return id.slice(0, 12);
-}

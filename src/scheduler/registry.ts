@@ -3,7 +3,7 @@
 // `createBackend(options)` returning an object with the Backend interface.
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { UsageError, QdoError, RepositoryError } from '../errors.js';
+import { UsageError, QdoError, RepositoryError, SchedulerError } from '../errors.js';
 import type { Runner } from './runner.js';
 import { BUILTIN_SCHEDULERS, type Backend, type JobState } from './types.js';
 
@@ -79,28 +79,52 @@ async function loadPlugin(kind: string, opts: BackendOptions): Promise<Backend> 
   return wrapPlugin(kind, b as unknown as Backend);
 }
 
-/** Checks what a plugin returns, so its mistakes are reported as its own. */
+/**
+ * Checks what a plugin returns, and turns its plain errors into qdo's: a render it refuses
+ * is bad input (exit 2, like an inexpressible resource), any other failure a scheduler
+ * error (exit 6); neither is reported as a bug in qdo.
+ */
 function wrapPlugin(kind: string, b: Backend): Backend {
+  const own = (e: unknown, what: string): QdoError =>
+    e instanceof QdoError
+      ? e
+      : what === 'render'
+        ? new UsageError(`scheduler plugin "${kind}" cannot render this job: ${(e as Error)?.message ?? String(e)}`, { code: 'plugin-refused' })
+        : new SchedulerError('plugin-failed', `scheduler plugin "${kind}" failed in ${what}: ${(e as Error)?.message ?? String(e)}`);
+  const guard = async <T>(what: string, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw own(e, what);
+    }
+  };
   return {
     kind,
     render: (spec) => {
-      const s = b.render(spec);
+      let s: unknown;
+      try {
+        s = b.render(spec);
+      } catch (e) {
+        throw own(e, 'render');
+      }
       if (typeof s !== 'string') throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": render() returned ${typeof s}, not a string`);
       return s;
     },
-    submit: async (path, o) => {
-      const id = await b.submit(path, o);
-      if (typeof id !== 'string' || id === '' || /\s/.test(id)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": submit() returned ${JSON.stringify(id)}, not a job id`);
-      return id;
-    },
-    query: async (ids) => {
-      const m = await b.query(ids);
-      if (!(m instanceof Map)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": query() must return a Map of id → state`);
-      return m;
-    },
-    cancel: (ids) => b.cancel(ids),
-    hold: (ids) => b.hold(ids),
-    release: (ids) => b.release(ids),
-    ...(b.findByTag ? { findByTag: (tag: string) => b.findByTag!(tag) } : {}),
+    submit: (path, o) =>
+      guard('submit', async () => {
+        const id = await b.submit(path, o);
+        if (typeof id !== 'string' || id === '' || /\s/.test(id)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": submit() returned ${JSON.stringify(id)}, not a job id`);
+        return id;
+      }),
+    query: (ids) =>
+      guard('query', async () => {
+        const m = await b.query(ids);
+        if (!(m instanceof Map)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": query() must return a Map of id → state`);
+        return m;
+      }),
+    cancel: (ids) => guard('cancel', () => b.cancel(ids)),
+    hold: (ids) => guard('hold', () => b.hold(ids)),
+    release: (ids) => guard('release', () => b.release(ids)),
+    ...(b.findByTag ? { findByTag: (tag: string) => guard('findByTag', () => b.findByTag!(tag)) } : {}),
   };
 }

@@ -2,7 +2,6 @@
 // `<target>.lock` is a folder whose mtime the holder refreshes; one older than STALE_MS
 // is stale and may be taken over. Locks guard short read-check-write sections only and are
 // never held across a scheduler call or any other slow operation.
-import { stat } from 'node:fs/promises';
 import { BusyError, RepositoryError, errnoCode } from '../errors.js';
 
 export const LOCK_SUFFIX = '.lock';
@@ -60,15 +59,4 @@ function lockCompromised(target: string, cause: Error): RepositoryError {
     hint: 'another process took it over as stale; re-run the command and check with qdo fsck',
     cause,
   });
-}
-
-/** Age in ms of a lock folder, or null if there is none. */
-export async function lockAge(lockDir: string, now: Date): Promise<number | null> {
-  try {
-    const st = await stat(lockDir);
-    return now.getTime() - st.mtimeMs;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return null;
-    throw e;
-  }
 }

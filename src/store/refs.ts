@@ -6,7 +6,7 @@
 import { open, readFile, stat, unlink, readdir, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConflictError, RepositoryError, errnoCode } from '../errors.js';
-import { isObjectId, ZERO_ID } from '../model/object-id.js';
+import { isObjectId } from '../model/object-id.js';
 import { isValidLeafName, projectFileKey, projectFromFileKey } from '../model/names.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
 import { withLock } from './locks.js';
@@ -361,5 +361,3 @@ export async function projectsWithRefs(l: Layout): Promise<string[]> {
   }
   return [...keys].map(projectFromFileKey).sort(byteOrder);
 }
-
-export { ZERO_ID };

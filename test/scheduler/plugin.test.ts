@@ -29,8 +29,10 @@ test('a plugin from config renders, submits and queries', async () => {
   // A fresh process would forget the in-memory state; in-process, the plugin module is cached but the backend is new.
   const q = await qdo(['sched', 'query', 'echo.100'], { home });
   assert.is(q.stdout, 'echo.100 unknown none - -\n');
+  // A plugin refusing a resource is bad input, reported as the plugin's, not as a qdo bug.
   const gpu = await qdo(['sched', 'render', '--gpus', '1', '--', 'true'], { home });
-  assert.is(gpu.code, 70, 'a plugin bug surfaces as internal');
+  assert.is(gpu.code, 2);
+  assert.is(gpu.stderr, 'qdo: scheduler plugin "echo" cannot render this job: echo cannot give GPUs\n');
 });
 
 test('relative plugin paths are relative to the allocation; --scheduler overrides config', async () => {
