@@ -19,7 +19,7 @@ export async function hashObject(ctx: Context, bytes: Buffer, opts: { write: boo
 /** Finds an object by full id or unique prefix in any allocation (the current one first). */
 export async function findObject(ctx: Context, idOrPrefix: string, allocOpt?: string): Promise<{ id: string; layout: Layout }> {
   const allocs = await allAllocations(ctx);
-  const first = await selectAllocation(ctx, allocOpt);
+  const first = await selectAllocation(ctx, allocOpt, allocs);
   const order = [first, ...allocs.filter((a) => a.layout && a.root !== first.root).map((a) => a.layout!)];
   const hits = new Map<string, Layout>();
   for (const l of allocOpt !== undefined ? [first] : order) {

@@ -131,8 +131,8 @@ export function allocationAt(dir: string, allocs: Allocation[]): Allocation {
 }
 
 /** The allocation a command works on: --alloc DIR if given, else the one around cwd. */
-export async function selectAllocation(ctx: Context, allocOpt?: string): Promise<Layout> {
-  const allocs = await allAllocations(ctx);
+export async function selectAllocation(ctx: Context, allocOpt?: string, known?: Allocation[]): Promise<Layout> {
+  const allocs = known ?? (await allAllocations(ctx));
   if (allocOpt !== undefined) {
     const root = resolve(ctx.cwd, allocOpt);
     const a = allocs.find((x) => x.root === root);
