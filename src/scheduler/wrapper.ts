@@ -135,14 +135,6 @@ export QDO_TASK_DIR="$QDO_RUN_DIR/$QDO_ARRAY_INDEX"
 fi
 qdo_host=$(hostname 2>/dev/null || uname -n 2>/dev/null || echo unknown)
 
-# Hosts of this job, one per line (§Job variables).
-export QDO_NODEFILE="${vars.nodeFile}"
-if [ -z "$QDO_NODEFILE" ] || [ ! -r "$QDO_NODEFILE" ]; then
-  QDO_NODEFILE="$QDO_TASK_DIR/qdo-nodefile"
-  { ${vars.nodeList !== undefined && vars.nodeList.trim() !== '' ? vars.nodeList : 'false'}; } </dev/null >"$QDO_NODEFILE" 2>/dev/null && [ -s "$QDO_NODEFILE" ] ||
-    printf '%s\\n' "$qdo_host" >"$QDO_NODEFILE"
-fi
-
 # A JSON string from a shell string.
 qdo_json() {
   local s=$1
@@ -171,16 +163,9 @@ qdo_write_end() {  # $1: exit code, or null while the job is still being stopped
 
 # A rerun (requeue) starts afresh: no stale end record.
 rm -f -- "$QDO_TASK_DIR/${END_RECORD}"
-qdo_record ${START_RECORD} "{\\"host\\":$(qdo_json "$qdo_host"),\\"time\\":\\"$(qdo_now)\\",\\"job_id\\":$(qdo_json "$QDO_JOB_ID"),\\"array_index\\":${isArray ? '$(qdo_json "$QDO_ARRAY_INDEX")' : 'null'},\\"pid\\":$$}"
-# From here on the end record is written however the wrapper exits (§Records).
-trap 'qdo_write_end $?' EXIT
 
-# The job's output goes to the run folder as it is produced (§Logs). Stdin stays as it
-# is: PBS and TORQUE feed this very script to bash on stdin; whatever we start gets
-# /dev/null instead.
-exec >"$QDO_TASK_DIR/${STDOUT_LOG}" 2>"$QDO_TASK_DIR/${STDERR_LOG}"
-
-# Signals are recorded and passed on to the running script (§Signals). A terminating
+# Signals are recorded and passed on to the running script (§Signals). Trapped before
+# anything slow: a scheduler may cancel a job the moment it starts running. A terminating
 # signal also writes a provisional end record (exit_code null): if the scheduler kills
 # the wrapper before the script ends, that record says why.
 qdo_child=''
@@ -199,6 +184,23 @@ qdo_on_signal() {
   esac
 }
 ${TRAPPED_SIGNALS.map((s) => `trap 'qdo_on_signal ${s}' ${s}`).join('\n')}
+
+qdo_record ${START_RECORD} "{\\"host\\":$(qdo_json "$qdo_host"),\\"time\\":\\"$(qdo_now)\\",\\"job_id\\":$(qdo_json "$QDO_JOB_ID"),\\"array_index\\":${isArray ? '$(qdo_json "$QDO_ARRAY_INDEX")' : 'null'},\\"pid\\":$$}"
+# From here on the end record is written however the wrapper exits (§Records).
+trap 'qdo_write_end $?' EXIT
+
+# The job's output goes to the run folder as it is produced (§Logs). Stdin stays as it
+# is: PBS and TORQUE feed this very script to bash on stdin; whatever we start gets
+# /dev/null instead.
+exec >"$QDO_TASK_DIR/${STDOUT_LOG}" 2>"$QDO_TASK_DIR/${STDERR_LOG}"
+
+# Hosts of this job, one per line (§Job variables).
+export QDO_NODEFILE="${vars.nodeFile}"
+if [ -z "$QDO_NODEFILE" ] || [ ! -r "$QDO_NODEFILE" ]; then
+  QDO_NODEFILE="$QDO_TASK_DIR/qdo-nodefile"
+  { ${vars.nodeList !== undefined && vars.nodeList.trim() !== '' ? vars.nodeList : 'false'}; } </dev/null >"$QDO_NODEFILE" 2>/dev/null && [ -s "$QDO_NODEFILE" ] ||
+    printf '%s\\n' "$qdo_host" >"$QDO_NODEFILE"
+fi
 
 `);
   add(`# The job script, exactly as rendered${hasShebang ? ' (run by its own #! line)' : ' (run by bash: it has no #! line)'}.\n`);

@@ -54,6 +54,8 @@ await slurmSuite('slurm lifecycle (e2e)', (test) => {
   test('cancelled while running; the wrapper still writes its end record', async () => {
     const job = await submitSpec(b, root, 'cancel', { script: 'sleep 300\n' });
     await waitState(b, job.id, (s) => s.state === 'running', 30_000, 'running');
+    // RUNNING in Slurm precedes the wrapper's first lines; cancel once it is under way.
+    for (let i = 0; i < 100 && !existsSync(join(job.runDir, 'qdo-start.json')); i++) await new Promise((r) => setTimeout(r, 100));
     await b.cancel([job.id]);
     const s = await waitState(b, job.id, done, 30_000, 'an end');
     assert.is(s.state, 'cancelled');
