@@ -10,4 +10,10 @@ export interface Context {
   home: string;
   /** Wall clock. */
   now(): Date;
+  /** This machine's host name (recorded with submissions; spec/submissions.md). */
+  host: string;
+  /** This process's id (a submission in progress names its submitter). */
+  pid: number;
+  /** True if a process with this id is alive on this host (recovery of interrupted submits). */
+  alive(pid: number): boolean;
 }

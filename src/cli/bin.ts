@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The qdo executable: builds the Context and Io from the real process, runs main.
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { main } from './main.js';
 import type { Io } from './io.js';
@@ -19,6 +19,16 @@ const io: Io = {
   // no-color.org: only a non-empty NO_COLOR turns colour off.
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
 };
+/** Signal 0 probes a pid: ESRCH means gone; EPERM means alive but someone else's. */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
-process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date() });
+process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host: hostname(), pid: process.pid, alive: pidAlive });

@@ -12,12 +12,16 @@ import { updateRefCommand } from './plumbing/update-ref.js';
 import { showRefCommand } from './plumbing/show-ref.js';
 import { fsckCommand } from './plumbing/fsck.js';
 import { schedCommand } from './plumbing/sched.js';
+import { submitCommand } from './porcelain/submit.js';
+import { statusCommand } from './porcelain/status.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
   allocCommand,
   projectCommand,
   resourceCommand,
+  submitCommand,
+  statusCommand,
   hashObjectCommand,
   catObjectCommand,
   revParseCommand,

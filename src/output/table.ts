@@ -3,17 +3,22 @@
 
 export interface TableOptions {
   color?: boolean;
+  /** Decorates a cell after padding widths are known (colour codes take no columns). */
+  cell?: (text: string, column: number) => string;
 }
 
 export function formatTable(headers: string[], rows: string[][], opts: TableOptions = {}): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
+  const line = (cells: string[], decorate: boolean) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .map((c, i) => {
+        const shown = decorate && opts.cell ? opts.cell(c, i) : c;
+        return i === cells.length - 1 ? shown : shown + ' '.repeat(Math.max(0, widths[i]! - c.length));
+      })
       .join('  ')
       .trimEnd() + '\n';
-  const head = line(headers);
-  return (opts.color ? `\x1b[1m${head.trimEnd()}\x1b[0m\n` : head) + rows.map(line).join('');
+  const head = line(headers, false);
+  return (opts.color ? `\x1b[1m${head.trimEnd()}\x1b[0m\n` : head) + rows.map((r) => line(r, true)).join('');
 }
 
 export function formatBytes(n: number): string {

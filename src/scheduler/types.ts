@@ -6,25 +6,8 @@ import type { Resources } from '../model/resources.js';
 export const BUILTIN_SCHEDULERS = ['slurm', 'pbs', 'torque', 'local'] as const;
 export type BuiltinScheduler = (typeof BUILTIN_SCHEDULERS)[number];
 
-export const NORMAL_STATES = [
-  'pending',
-  'held',
-  'running',
-  'suspended',
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-  'node-fail',
-  'out-of-memory',
-  'preempted',
-  'unknown',
-] as const;
-export type NormalState = (typeof NORMAL_STATES)[number];
-export const TERMINAL_STATES: ReadonlySet<NormalState> = new Set(['completed', 'failed', 'cancelled', 'timeout', 'node-fail', 'out-of-memory', 'preempted']);
-
-/** Where a state was learned, most to least live. */
-export type StateSource = 'queue' | 'accounting' | 'history' | 'exit-record' | 'none';
+import type { NormalState, StateSource } from '../model/states.js';
+export { NORMAL_STATES, TERMINAL_STATES, type NormalState, type StateSource } from '../model/states.js';
 
 export interface JobState {
   /** Scheduler job id as the scheduler prints it (e.g. "1234", "1234_7", "56.server"). */
@@ -64,6 +47,8 @@ export interface RenderSpec {
   tag?: string;
   prologue?: string;
   epilogue?: string;
+  /** Shell command the wrapper runs after the job ends, with the QDO_* variables and QDO_STATE. */
+  notify?: string;
 }
 
 export interface SubmitOptions {

@@ -41,7 +41,7 @@ export const FIXED_NOW = new Date('2026-11-21T09:30:00.000Z');
 export function testContext(opts: RunOptions): Context {
   const now = opts.now ?? FIXED_NOW;
   // PATH as a shell would have it: local jobs start with the command's environment.
-  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now: () => now };
+  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now: () => now, host: 'testhost', pid: process.pid, alive: (pid: number) => pid === process.pid };
 }
 
 /** Runs qdo in this process. */

@@ -1,0 +1,43 @@
+// qdo status [PATTERN…] (alias ls; spec/submissions.md §Refresh; man/qdo-status.1)
+import type { CommandDef } from '../command.js';
+import { bool, json, strs } from '../command.js';
+import { formatTable } from '../../output/table.js';
+import { formatAge, jobJson, stateCell, STATUS_HEADERS, statusRow } from '../job-format.js';
+
+export const statusCommand: CommandDef = {
+  command: ['status [patterns..]', 'ls [patterns..]'],
+  describe: 'Where every job stands: one table across allocations, or the current project',
+  builder: (y) =>
+    y
+      .positional('patterns', { type: 'string', array: true, describe: 'PROJECT, PROJECT/JOB or glob ("paper/*", "train-*")' })
+      .option('all-versions', { type: 'boolean', alias: 'a', describe: 'show superseded versions too' })
+      .option('refresh', { type: 'boolean', describe: 'ask the scheduler now, even within the status interval' })
+      .option('json', { type: 'boolean', describe: 'machine-readable output' }),
+  async run(args, { ctx, io }) {
+    const core = await import('../../core/status.js');
+    const all = bool(args, 'all-versions');
+    const r = await core.status(ctx, strs(args, 'patterns'), { allVersions: all, refresh: bool(args, 'refresh') });
+    const now = ctx.now();
+    if (bool(args, 'json')) {
+      io.stdout(
+        json({
+          version: 1,
+          jobs: r.jobs.map(jobJson),
+          sources: r.report.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, jobs: g.jobs, queried: g.queried, last_query: g.last, problem: g.problem })),
+        }),
+      );
+      return;
+    }
+    if (r.jobs.length === 0) {
+      io.stdout('no jobs yet (submit one with: qdo submit PROJECT/JOB --script FILE)\n');
+      return;
+    }
+    const rows = r.jobs.map((j) => statusRow(j, now, all));
+    io.stdout(formatTable(STATUS_HEADERS, rows, { color: io.color, cell: (c, i) => (i === 2 ? stateCell(c, io.color) : c) }));
+    for (const g of r.report.groups) {
+      const age = g.last ? `${formatAge(now.getTime() - Date.parse(g.last))} ago` : 'never';
+      if (g.problem) io.stderr(`qdo: ${g.jobs} job(s) not refreshed: ${g.problem}\n`);
+      else if (io.isTTY) io.stdout(`states from ${g.scheduler} (${g.cluster}) asked ${age}${g.queried ? '' : '; --refresh to ask now'}\n`);
+    }
+  },
+};

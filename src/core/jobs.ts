@@ -1,0 +1,185 @@
+// Finding job versions by name, revision or pattern (spec/addressing.md §Patterns), and
+// reading what is known of each without reading manifests: the refs give the latest id of
+// every name, and the version's submission record gives the rest (spec/submissions.md).
+import type { Context } from '../context.js';
+import { NotFoundError, QdoError } from '../errors.js';
+import type { Manifest } from '../model/manifest.js';
+import type { Submission } from '../model/submission.js';
+import type { Layout } from '../store/layout.js';
+import { readManifest } from '../store/manifests.js';
+import { readRefs } from '../store/refs.js';
+import { readSubmission } from '../store/submissions.js';
+import { didYouMean } from '../util/closest.js';
+import { resolveRev } from './revs.js';
+import { runDirOf } from './runs.js';
+import { allAllocations, projectAt, projectIndex, type Allocation, type ProjectLocation } from './world.js';
+
+/** One job version as the lifecycle commands see it. */
+export interface JobVersion {
+  layout: Layout;
+  project: string;
+  name: string;
+  id: string;
+  version: number;
+  /** True if the name's ref points at this version. */
+  latest: boolean;
+  /** Null for a version that was recorded but never submitted through qdo (plumbing). */
+  sub: Submission | null;
+}
+
+export function fullName(j: { project: string; name: string }): string {
+  return `${j.project}/${j.name}`;
+}
+
+export function runDirOfJob(j: JobVersion): string {
+  return runDirOf(j.layout, j, j.id);
+}
+
+const GLOB_CHARS = /[*?[]/;
+export function isPattern(s: string): boolean {
+  return GLOB_CHARS.test(s);
+}
+
+/** Glob → RegExp: `*` and `?` stay inside one path segment, `**` crosses them, `[...]` is a class. */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+      } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        re += `[${body}]`;
+        i = end;
+      }
+    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+export interface Selection {
+  jobs: JobVersion[];
+  allocs: Allocation[];
+  /** The project the command ran in, if any (status defaults to it). */
+  here: ProjectLocation | null;
+}
+
+async function versionOf(l: Layout, id: string, sub: Submission | null): Promise<number> {
+  return sub ? sub.version : (await readManifest(l, id)).version;
+}
+
+async function latestOf(loc: ProjectLocation, name: string, id: string): Promise<JobVersion> {
+  const sub = await readSubmission(loc.layout, id);
+  return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
+}
+
+/** Every version of one job, newest first (walks the parent chain; reads manifests). */
+export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string): Promise<{ job: JobVersion; manifest: Manifest }[]> {
+  const out: { job: JobVersion; manifest: Manifest }[] = [];
+  let id: string | null = j.id;
+  const seen = new Set<string>();
+  while (id !== null && !seen.has(id)) {
+    seen.add(id);
+    const m = await readManifest(j.layout, id);
+    const sub = await readSubmission(j.layout, id);
+    out.push({ job: { layout: j.layout, project: j.project, name: j.name, id, version: m.version, latest: id === (latestId ?? j.id), sub }, manifest: m });
+    id = m.parent;
+  }
+  return out;
+}
+
+/** Projects a pattern could concern, with the regexp over `project/name`. */
+function compile(pat: string, here: ProjectLocation | null): RegExp {
+  if (pat.includes('/')) return globToRegExp(pat);
+  // A bare pattern means names in the current project, or in every project outside one.
+  const name = globToRegExp(pat).source.slice(1, -1);
+  if (here) return new RegExp(`^${here.project.replace(/[.+^${}()|\\]/g, '\\$&')}/${name}$`);
+  return new RegExp(`^.*/${name}$`);
+}
+
+/**
+ * Latest versions matching any pattern; with no patterns, the current project's jobs (and
+ * its sub-projects') when run inside one, else every job of every allocation.
+ */
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[] } = {}): Promise<Selection> {
+  const allocs = opts.allocs ?? (await allAllocations(ctx));
+  const idx = projectIndex(allocs);
+  const here = projectAt(ctx.cwd, idx);
+  let regs: RegExp[];
+  let projects = [...idx.values()];
+  if (patterns.length === 0) {
+    if (here) projects = projects.filter((p) => p.project === here.project || p.project.startsWith(here.project + '/'));
+    regs = [/.*/];
+  } else {
+    regs = [];
+    for (const p of patterns) {
+      if (idx.has(p)) regs.push(new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&')}/[^/]+$`)); // a project: all its jobs
+      else regs.push(compile(p, here));
+    }
+  }
+  const jobs: JobVersion[] = [];
+  for (const loc of projects.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
+    const refs = await readRefs(loc.layout, loc.project);
+    const names = [...refs.keys()].sort();
+    for (const name of names) {
+      const full = `${loc.project}/${name}`;
+      if (!regs.some((r) => r.test(full))) continue;
+      jobs.push(await latestOf(loc, name, refs.get(name)!));
+    }
+  }
+  return { jobs, allocs, here };
+}
+
+/**
+ * Arguments of the commands that take `REV…|PATTERN`: a glob pattern selects the latest
+ * versions it matches; anything else is a revision (one version, maybe not the latest) or,
+ * failing that, a project (all its jobs). Every argument must select something.
+ */
+export async function selectJobs(ctx: Context, args: string[], what: string): Promise<Selection> {
+  const allocs = await allAllocations(ctx);
+  const idx = projectIndex(allocs);
+  const here = projectAt(ctx.cwd, idx);
+  const out = new Map<string, JobVersion>();
+  for (const a of args) {
+    if (isPattern(a) || idx.has(a)) {
+      const sel = await listLatest(ctx, [a], { allocs });
+      if (sel.jobs.length === 0) throw noMatch(a, what, await allNames(allocs));
+      for (const j of sel.jobs) out.set(j.id, j);
+      continue;
+    }
+    let r;
+    try {
+      r = await resolveRev(ctx, a, allocs);
+    } catch (e) {
+      if (e instanceof QdoError && e.code === 'unknown-job') {
+        const names = await allNames(allocs);
+        throw new NotFoundError('unknown-job', e.message, { hint: didYouMean(a, names) ?? e.hint });
+      }
+      throw e;
+    }
+    const refs = await readRefs(r.layout, r.project);
+    const sub = await readSubmission(r.layout, r.id);
+    out.set(r.id, { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: refs.get(r.name) === r.id, sub });
+  }
+  if (args.length === 0) throw new NotFoundError('nothing-selected', `${what}: no job given`, { hint: 'give PROJECT/JOB, a revision like JOB@2, or a pattern like "paper/*"' });
+  return { jobs: [...out.values()], allocs, here };
+}
+
+async function allNames(allocs: Allocation[]): Promise<string[]> {
+  const names: string[] = [];
+  for (const loc of projectIndex(allocs).values()) for (const n of (await readRefs(loc.layout, loc.project)).keys()) names.push(`${loc.project}/${n}`);
+  return names;
+}
+
+function noMatch(pattern: string, what: string, names: string[]): NotFoundError {
+  return new NotFoundError('no-match', `${what}: no job matches "${pattern}"`, {
+    hint: didYouMean(pattern, names) ?? (names.length ? `${names.length} job(s) exist; list them with: qdo status` : 'no jobs yet: submit one with qdo submit PROJECT/JOB'),
+  });
+}

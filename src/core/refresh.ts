@@ -1,0 +1,259 @@
+// Learning job states (spec/submissions.md §Refresh). In order of cost:
+//  1. a terminal state already recorded is final: nothing is read;
+//  2. a job's own end record in its run folder ends it without asking anyone;
+//  3. the remaining live jobs of one scheduler and cluster are asked in ONE query, at most
+//     once per status interval (default 30 s) across all qdo processes of the user; between
+//     queries the recorded states are shown with their age.
+// Jobs on another cluster are never queried from here. A submission whose submitter died
+// before recording the scheduler's answer is looked up by its tag (idempotent submit).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { QdoError } from '../errors.js';
+import { isTerminal } from '../model/states.js';
+import type { Submission } from '../model/submission.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import type { Layout } from '../store/layout.js';
+import { readManifest } from '../store/manifests.js';
+import { writeSubmission } from '../store/submissions.js';
+import type { Runner } from '../scheduler/runner.js';
+import type { Backend, JobState } from '../scheduler/types.js';
+import { runDirOfJob, type JobVersion } from './jobs.js';
+import { backendFor, chooseScheduler } from './scheduler-choice.js';
+import { homeAllocation } from './world.js';
+
+export const DEFAULT_STATUS_INTERVAL = 30;
+/** A submitter on another host that has not answered for this long is presumed dead. */
+export const SUBMIT_GRACE_MS = 10 * 60_000;
+
+export interface EndRecord {
+  exit_code: number | null;
+  signal: string | null;
+  time?: string;
+}
+
+export interface GroupReport {
+  scheduler: string;
+  cluster: string;
+  jobs: number;
+  /** True if this refresh asked the scheduler. */
+  queried: boolean;
+  /** When the scheduler was last asked about this group (by any qdo), if ever. */
+  last: string | null;
+  /** Not queried because the jobs are on another cluster, or the scheduler failed. */
+  problem: string | null;
+}
+
+export interface RefreshReport {
+  groups: GroupReport[];
+  /** Jobs this refresh saw end (for retry policies and notifications). */
+  ended: JobVersion[];
+}
+
+export interface RefreshOptions {
+  /** Ask the scheduler even within the interval (--refresh). */
+  force?: boolean;
+  /** Never ask the scheduler (exit records only). */
+  offline?: boolean;
+  runner?: Runner;
+}
+
+export async function readEndRecord(taskDir: string): Promise<EndRecord | null> {
+  try {
+    const v = JSON.parse(await readFile(join(taskDir, 'qdo-end.json'), 'utf8')) as Record<string, unknown>;
+    return {
+      exit_code: typeof v.exit_code === 'number' ? v.exit_code : null,
+      signal: typeof v.signal === 'string' ? v.signal : null,
+      time: typeof v.time === 'string' ? v.time : undefined,
+    };
+  } catch {
+    return null; // absent, or being replaced: the scheduler is asked instead
+  }
+}
+
+async function readStartTime(taskDir: string): Promise<string | null> {
+  try {
+    const v = JSON.parse(await readFile(join(taskDir, 'qdo-start.json'), 'utf8')) as { time?: unknown };
+    return typeof v.time === 'string' ? v.time : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An end record decides alone unless a signal stopped the job (then: time limit or cancel?). */
+export function stateFromEndRecord(r: EndRecord): { state: 'completed' | 'failed'; exitCode: number } | null {
+  if (r.exit_code === null || r.signal !== null) return null;
+  return { state: r.exit_code === 0 ? 'completed' : 'failed', exitCode: r.exit_code };
+}
+
+/** When the scheduler has forgotten a signalled job: ran to its time limit → timeout, else cancelled. */
+async function guessSignalled(j: JobVersion, r: EndRecord): Promise<{ state: 'timeout' | 'cancelled'; reason: string }> {
+  const dir = runDirOfJob(j);
+  const start = await readStartTime(dir);
+  const limit = (await readManifest(j.layout, j.id)).resources.time;
+  if (start && r.time && limit !== undefined && Date.parse(r.time) - Date.parse(start) >= (limit - 60) * 1000) {
+    return { state: 'timeout', reason: `stopped by SIG${r.signal} at its time limit (the scheduler no longer knows the job)` };
+  }
+  return { state: 'cancelled', reason: `stopped by SIG${r.signal} before its time limit (the scheduler no longer knows the job)` };
+}
+
+interface QueryCache {
+  [group: string]: { time: string; jobs: number };
+}
+
+function cachePath(home: Layout): string {
+  return join(home.cache, 'queries.json');
+}
+
+async function readCache(home: Layout): Promise<QueryCache> {
+  try {
+    const v = JSON.parse(await readFile(cachePath(home), 'utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as QueryCache) : {};
+  } catch {
+    return {}; // derived data: absent or damaged means "never asked"
+  }
+}
+
+async function update(j: JobVersion, next: Partial<Submission>): Promise<boolean> {
+  const cur = j.sub!;
+  const merged: Submission = { ...cur, ...next };
+  const same = (['state', 'state_source', 'exit_code', 'reason', 'sched_id'] as const).every((k) => merged[k] === cur[k]);
+  if (same) return false;
+  await writeSubmission(j.layout, merged);
+  j.sub = merged;
+  return true;
+}
+
+export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOptions = {}): Promise<RefreshReport> {
+  const ended: JobVersion[] = [];
+  const now = () => ctx.now().toISOString();
+  const live: JobVersion[] = [];
+  const signalled = new Map<JobVersion, EndRecord>();
+  const submitting: JobVersion[] = [];
+
+  for (const j of jobs) {
+    const s = j.sub;
+    if (!s || isTerminal(s.state)) continue;
+    if (s.state === 'submitting') {
+      submitting.push(j);
+      continue;
+    }
+    // Array jobs keep records per element (<runDir>/<index>); their state is the scheduler's.
+    const rec = s.array !== undefined ? null : await readEndRecord(runDirOfJob(j));
+    const fromRecord = rec && stateFromEndRecord(rec);
+    if (fromRecord) {
+      await update(j, { state: fromRecord.state, state_source: 'exit-record', state_time: now(), exit_code: fromRecord.exitCode, reason: null });
+      ended.push(j);
+      continue;
+    }
+    if (rec && rec.signal !== null) signalled.set(j, rec);
+    live.push(j);
+  }
+
+  const groups = new Map<string, { scheduler: string; cluster: string; jobs: JobVersion[] }>();
+  for (const j of [...live, ...submitting]) {
+    const key = `${j.sub!.scheduler}@${j.sub!.cluster}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { scheduler: j.sub!.scheduler, cluster: j.sub!.cluster, jobs: [] }));
+    g.jobs.push(j);
+  }
+  const reports: GroupReport[] = [];
+  if (groups.size === 0) return { groups: reports, ended };
+
+  const home = await homeAllocation(ctx);
+  const cache = await readCache(home);
+  let cacheChanged = false;
+  const { clusterName } = await import('../scheduler/cluster.js');
+  for (const [key, g] of groups) {
+    const report: GroupReport = { scheduler: g.scheduler, cluster: g.cluster, jobs: g.jobs.length, queried: false, last: cache[key]?.time ?? null, problem: null };
+    reports.push(report);
+    if (o.offline) continue;
+    const here = await clusterName(g.scheduler, ctx.env, ctx.host).catch(() => null);
+    if (here !== g.cluster) {
+      report.problem = `on ${g.scheduler} cluster ${g.cluster}; this machine is ${here ? `on ${here}` : `not on it`}`;
+      continue;
+    }
+    const choice = await chooseScheduler(ctx, home, g.scheduler, o.runner);
+    const interval = choice.config.status_interval ?? DEFAULT_STATUS_INTERVAL;
+    const stale = (j: JobVersion) => j.sub!.state === 'submitting' && isAbandoned(ctx, j.sub!);
+    const due = o.force || !report.last || ctx.now().getTime() - Date.parse(report.last) >= interval * 1000;
+    const needRecovery = g.jobs.filter(stale);
+    if (!due && needRecovery.length === 0) continue;
+
+    const runDirs = new Map<string, JobVersion>();
+    for (const j of g.jobs) if (j.sub!.sched_id) runDirs.set(j.sub!.sched_id, j);
+    let backend: Backend;
+    try {
+      backend = await backendFor(ctx, choice, { runner: o.runner, readExitRecord: (id) => exitRecordState(runDirs.get(id)) });
+    } catch (e) {
+      report.problem = e instanceof QdoError ? e.message : String(e);
+      continue;
+    }
+    try {
+      for (const j of needRecovery) await recover(ctx, backend, j);
+      const ids = due ? g.jobs.filter((j) => j.sub!.sched_id !== null && !isTerminal(j.sub!.state)).map((j) => j.sub!.sched_id!) : [];
+      if (ids.length > 0) {
+        const states = await backend.query(ids);
+        report.queried = true;
+        report.last = now();
+        cache[key] = { time: report.last, jobs: ids.length };
+        cacheChanged = true;
+        for (const j of g.jobs) {
+          const st = j.sub!.sched_id ? states.get(j.sub!.sched_id) : undefined;
+          if (!st) continue;
+          await applyState(j, st, signalled.get(j), now());
+          if (isTerminal(j.sub!.state)) ended.push(j);
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      report.problem = e.message;
+    }
+  }
+  if (cacheChanged) await writeFileAtomic(cachePath(home), JSON.stringify(cache, null, 1) + '\n', { mkdirs: true });
+  return { groups: reports, ended };
+}
+
+async function exitRecordState(j: JobVersion | undefined): Promise<JobState | null> {
+  if (!j) return null;
+  const rec = await readEndRecord(runDirOfJob(j));
+  const s = rec && stateFromEndRecord(rec);
+  if (!s) return null;
+  return { id: j.sub!.sched_id!, state: s.state, raw: `exit ${s.exitCode}`, source: 'exit-record', exitCode: s.exitCode };
+}
+
+async function applyState(j: JobVersion, st: JobState, signalledRec: EndRecord | undefined, time: string): Promise<void> {
+  if (st.state === 'unknown' && signalledRec) {
+    const g = await guessSignalled(j, signalledRec);
+    await update(j, { state: g.state, state_source: 'exit-record', state_time: time, exit_code: signalledRec.exit_code, reason: g.reason });
+    return;
+  }
+  if (st.state === 'unknown' && j.sub!.state !== 'unknown') {
+    // Keep what was known, and say why it could not be confirmed.
+    await update(j, { reason: st.reason ?? 'the scheduler does not know this job any more' });
+    return;
+  }
+  await update(j, {
+    state: st.state,
+    state_source: st.source,
+    state_time: time,
+    exit_code: st.exitCode ?? null,
+    reason: st.reason ?? null,
+  });
+}
+
+export function isAbandoned(ctx: Context, s: Submission): boolean {
+  if (s.host === ctx.host) return !ctx.alive(s.pid);
+  return ctx.now().getTime() - Date.parse(s.intent) > SUBMIT_GRACE_MS;
+}
+
+/** A submitter died between recording its intent and the scheduler's answer. */
+async function recover(ctx: Context, backend: Backend, j: JobVersion): Promise<void> {
+  const found = backend.findByTag ? await backend.findByTag(j.id) : null;
+  const time = ctx.now().toISOString();
+  if (found) {
+    await update(j, { sched_id: found, submitted: j.sub!.submitted ?? time, state: 'pending', state_source: 'qdo', state_time: time, reason: 'found by its tag after an interrupted submit' });
+  } else {
+    await update(j, { state: 'not-submitted', state_source: 'qdo', state_time: time, reason: 'the submitting qdo stopped before the scheduler took the job' });
+  }
+}

@@ -1,0 +1,34 @@
+// `qdo status` (spec/submissions.md §Refresh): the jobs matching the patterns, their states
+// refreshed as cheaply as refresh.ts allows.
+import type { Context } from '../context.js';
+import { NotFoundError } from '../errors.js';
+import type { Runner } from '../scheduler/runner.js';
+import { historyOf, listLatest, type JobVersion } from './jobs.js';
+import { refreshJobs, type RefreshReport } from './refresh.js';
+
+export interface StatusOptions {
+  allVersions?: boolean;
+  refresh?: boolean;
+  offline?: boolean;
+  runner?: Runner;
+}
+
+export interface StatusResult {
+  jobs: JobVersion[];
+  report: RefreshReport;
+}
+
+export async function status(ctx: Context, patterns: string[], o: StatusOptions = {}): Promise<StatusResult> {
+  const sel = await listLatest(ctx, patterns);
+  if (patterns.length > 0 && sel.jobs.length === 0) {
+    throw new NotFoundError('no-match', `no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
+  }
+  let jobs = sel.jobs;
+  if (o.allVersions) {
+    const all: JobVersion[] = [];
+    for (const j of jobs) for (const h of await historyOf(j)) all.push(h.job);
+    jobs = all;
+  }
+  const report = await refreshJobs(ctx, jobs, { force: o.refresh, offline: o.offline, runner: o.runner });
+  return { jobs, report };
+}

@@ -1,0 +1,443 @@
+// `qdo submit` (spec/submissions.md §Submitting): render the template, store the script and
+// the manifest as objects, record the intent, move the ref, then call the scheduler and
+// record its id. The intent is on disk before the scheduler call, and the job carries its
+// manifest id as a tag, so a qdo killed in between leaves a version that the next refresh
+// finds again (findByTag) instead of submitting it twice (refresh.ts §recover).
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Context } from '../context.js';
+import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError, errnoCode } from '../errors.js';
+import type { AllocationConfig } from '../model/config.js';
+import { encodeManifest, MANIFEST_SCHEMA, type Manifest } from '../model/manifest.js';
+import { parseResourceFlags } from '../model/resource-units.js';
+import type { Resources } from '../model/resources.js';
+import { SUBMISSION_SCHEMA, type Submission } from '../model/submission.js';
+import { isTerminal } from '../model/states.js';
+import { writeFileAtomic } from '../store/atomic.js';
+import { readProjectConfig } from '../store/config.js';
+import type { Layout } from '../store/layout.js';
+import { readManifest, writeManifest } from '../store/manifests.js';
+import { readObject, writeObject } from '../store/objects.js';
+import { readRefs, updateRef } from '../store/refs.js';
+import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
+import type { Runner } from '../scheduler/runner.js';
+import type { Backend, Dependency, RenderSpec } from '../scheduler/types.js';
+import { resolveJobPath, resolveRev } from './revs.js';
+import { runDirOf } from './runs.js';
+import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
+import { jobEnv } from './sched.js';
+import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
+
+/** Where a job's script template came from (manifest field `template`, spec/manifest.md). */
+export type TemplateSource =
+  | { kind: 'resource'; name: string; object: string }
+  | { kind: 'file'; path: string; object: string }
+  | { kind: 'command'; argv: string[] };
+
+/** Retry policy (manifest field `retry`): resubmit automatically after these ends. */
+export interface RetryPolicy {
+  on: string[];
+  max: number;
+}
+export const RETRYABLE_ENDS = ['node-fail', 'preempted', 'timeout', 'out-of-memory', 'failed'] as const;
+
+export interface SubmitRequest {
+  /** PROJECT/JOB, or JOB inside a project folder. */
+  job: string;
+  /** A resource of the project, or a file. */
+  script?: string;
+  /** The command after `--`: each word a one-line template. */
+  command?: string[];
+  params: Record<string, string>;
+  /** Resource flags as typed (`{time: "1h"}`). */
+  flags: Record<string, string | undefined>;
+  env: Record<string, string>;
+  after: string[];
+  prologue?: string;
+  epilogue?: string;
+  retryOn?: string;
+  notify?: string;
+  scheduler?: string;
+  hold?: boolean;
+  dryRun?: boolean;
+  runner?: Runner;
+}
+
+export interface SubmitResult {
+  project: string;
+  name: string;
+  id: string;
+  version: number;
+  parent: string | null;
+  scheduler: string;
+  cluster: string;
+  schedId: string | null;
+  runDir: string;
+  /** The exact script for the scheduler (also what --dry-run prints). */
+  script: string;
+  dryRun: boolean;
+  state: string;
+}
+
+/** Names the templates see besides the parameters themselves (spec/templates.md). */
+export const RESERVED_TEMPLATE_NAMES = ['params', 'resources', 'job', 'project', 'allocation', 'scheduler'];
+
+export function parseRetryOn(text: string): RetryPolicy {
+  const m = /^([a-z,-]+)(?::(\d+))?$/.exec(text.trim());
+  const hint = `expected ENDS[:N] with ENDS from ${RETRYABLE_ENDS.join(', ')}, e.g. node-fail,preempted:3`;
+  if (!m) throw new UsageError(`--retry-on ${JSON.stringify(text)}: ${hint}`, { code: 'bad-retry' });
+  const on = [...new Set(m[1]!.split(',').filter((s) => s !== ''))];
+  for (const e of on) {
+    if (!(RETRYABLE_ENDS as readonly string[]).includes(e)) throw new UsageError(`--retry-on: "${e}" is not a job end qdo can retry on`, { code: 'bad-retry', hint });
+  }
+  const max = m[2] === undefined ? 1 : Number(m[2]);
+  if (on.length === 0 || max < 1 || max > 100) throw new UsageError(`--retry-on ${JSON.stringify(text)}: ${hint} (N from 1 to 100)`, { code: 'bad-retry' });
+  return { on: on.sort(), max };
+}
+
+/** Defaults home < allocation < project < flags; mem and mem-per-cpu, partition and queue replace each other. */
+export function mergeResources(layers: Resources[]): Resources {
+  let out: Resources = {};
+  for (const r of layers) {
+    const next: Resources = { ...out };
+    if (r.mem !== undefined) delete next.mem_per_cpu;
+    if (r.mem_per_cpu !== undefined) delete next.mem;
+    out = { ...next, ...r };
+  }
+  return out;
+}
+
+function defaultsOf(cfg: AllocationConfig, where: string): Resources {
+  try {
+    return parseResourceFlags(cfg.defaults ?? {});
+  } catch (e) {
+    if (e instanceof QdoError) throw new UsageError(`${where}: defaults: ${e.message}`, { code: 'bad-config' });
+    throw e;
+  }
+}
+
+async function readFileOr(path: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') throw new NotFoundError('no-such-file', `${field}: no file ${path}`);
+    throw new UsageError(`${field}: cannot read ${path}: ${errnoCode(e) ?? String(e)}`);
+  }
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** `--script X`: a resource of the project if one has that name, else a file. */
+async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string): Promise<{ source: TemplateSource; text: string; label: string }> {
+  if (!script.includes('/')) {
+    const res = join(loc.dir, 'resources', script);
+    if (await isFile(res)) {
+      const bytes = await readFileOr(res, '--script');
+      return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: `resources/${script}` };
+    }
+  }
+  const p = resolve(ctx.cwd, script);
+  if (!(await isFile(p))) {
+    throw new NotFoundError('no-such-script', `--script ${script}: neither a resource of ${loc.project} nor a file`, {
+      hint: `resources are files in ${join(loc.dir, 'resources')} (add one with: qdo resource add ${loc.project} FILE)`,
+    });
+  }
+  const bytes = await readFileOr(p, '--script');
+  return { source: { kind: 'file', path: p, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: p };
+}
+
+/** Objects are only written once the whole submission is known to be valid (see pending). */
+const pending = new WeakMap<Layout, Map<string, Buffer>>();
+async function writeObjectLater(l: Layout, bytes: Buffer): Promise<string> {
+  const { objectId } = await import('../model/object-id.js');
+  const id = objectId(bytes);
+  let m = pending.get(l);
+  if (!m) pending.set(l, (m = new Map()));
+  m.set(id, bytes);
+  return id;
+}
+async function flushObjects(l: Layout): Promise<void> {
+  const m = pending.get(l);
+  if (!m) return;
+  for (const b of m.values()) await writeObject(l, b);
+  pending.delete(l);
+}
+
+export interface Prepared {
+  loc: ProjectLocation;
+  allocs: Allocation[];
+  choice: SchedulerChoice;
+  backend: Backend;
+  manifest: Manifest;
+  id: string;
+  parent: Manifest | null;
+  spec: RenderSpec;
+  script: string;
+  cluster: string;
+  deps: string[];
+}
+
+/** Everything up to the scheduler call, writing nothing (so --dry-run and bad input leave no trace). */
+export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<Prepared> {
+  const allocs = await allAllocations(ctx);
+  const addr = resolveJobPath(ctx, req.job, allocs);
+  const loc = addr.loc;
+  const l = loc.layout;
+  pending.delete(l);
+  const refs = await readRefs(l, loc.project);
+  const parentId = refs.get(addr.name) ?? null;
+  const parent = parentId ? await readManifest(l, parentId) : null;
+
+  for (const k of Object.keys(req.params)) {
+    if (RESERVED_TEMPLATE_NAMES.includes(k)) throw new UsageError(`--set ${k}=…: "${k}" is reserved in templates (${RESERVED_TEMPLATE_NAMES.join(', ')})`, { code: 'bad-key-value' });
+  }
+  // Scheduler and resource defaults: flag/env > project > allocation > home > detection.
+  const projectCfg = await readProjectConfig(l, loc.project);
+  const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
+  if (!req.scheduler && projectCfg.scheduler && !ctx.env.QDO_SCHEDULER) choice.evidence = 'project config';
+  const flagResources = parseResourceFlags(req.flags);
+  const inherited = parent && !req.script && !req.command?.length;
+
+  // What the job is: from the flags, or (a bare resubmit) from the latest version.
+  let template: { source: TemplateSource; text: string; label: string };
+  let params = req.params;
+  let env = req.env;
+  let resources: Resources;
+  let prologue: string | null = null;
+  let epilogue: string | null = null;
+  let retry: RetryPolicy | undefined = req.retryOn !== undefined ? parseRetryOn(req.retryOn) : undefined;
+  let notify = req.notify;
+  let afterRevs = req.after;
+  if (req.script !== undefined && req.command?.length) throw new UsageError('give --script or a command after --, not both', { code: 'two-scripts' });
+  if (req.script !== undefined) template = await templateFrom(ctx, loc, l, req.script);
+  else if (req.command?.length) template = { source: { kind: 'command', argv: req.command }, text: '', label: 'the command after --' };
+  else if (parent) template = await inheritTemplate(ctx, loc, l, parent);
+  else {
+    throw new UsageError(`${loc.project}/${addr.name} is a new job: give --script RESOURCE|FILE or a command after --`, { code: 'no-script' });
+  }
+  if (inherited && parent) {
+    params = { ...parent.params, ...req.params };
+    env = { ...parent.env, ...req.env };
+    resources = mergeResources([parent.resources, flagResources]);
+    prologue = parent.prologue;
+    epilogue = parent.epilogue;
+    retry ??= parent.retry as RetryPolicy | undefined;
+    notify ??= parent.notify as string | undefined;
+    if (afterRevs.length === 0 && Array.isArray(parent.after_revs)) afterRevs = parent.after_revs as string[];
+  } else {
+    const home = choice.home;
+    const homeCfg = home.root === l.root ? {} : (await import('../store/config.js')).readConfig(home);
+    const allocCfg = await (await import('../store/config.js')).readConfig(l);
+    resources = mergeResources([defaultsOf(await homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
+  }
+  if (req.prologue !== undefined) prologue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
+  if (req.epilogue !== undefined) epilogue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.epilogue), '--epilogue'));
+
+  const version = parent ? parent.version + 1 : 1;
+  const pdir = projectDir(l, loc.project);
+  const vars: Record<string, unknown> = {
+    ...params,
+    params,
+    resources,
+    job: { name: addr.name, version, project: loc.project },
+    project: { name: loc.project, dir: pdir },
+    allocation: { root: l.root },
+    scheduler: choice.kind,
+  };
+  const { renderTemplate } = await import('../template/render.js');
+  const searchPaths = [join(pdir, 'resources')];
+  let body: string;
+  if (template.source.kind === 'command') {
+    const { shellQuote } = await import('../scheduler/wrapper.js');
+    const words: string[] = [];
+    for (const [i, w] of template.source.argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}` }, vars, { searchPaths }));
+    body = `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+  } else {
+    body = await renderTemplate({ text: template.text, name: template.label }, vars, { searchPaths });
+  }
+  const scriptId = await writeObjectLater(l, Buffer.from(body, 'utf8'));
+
+  // Dependencies: each REV's scheduler id, on the same scheduler and cluster.
+  const backend = await backendFor(ctx, choice, { runner: req.runner });
+  const { clusterName } = await import('../scheduler/cluster.js');
+  const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
+  const deps: string[] = [];
+  const afterIds: string[] = [];
+  for (const rev of afterRevs) {
+    const r = await resolveRev(ctx, rev, allocs);
+    const sub = await readSubmission(r.layout, r.id);
+    const what = `--after ${rev}`;
+    if (!sub || sub.sched_id === null) throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} was never submitted`, { code: 'bad-dependency' });
+    if (sub.scheduler !== choice.kind || sub.cluster !== cluster) {
+      throw new UsageError(`${what}: that job ran on ${sub.scheduler} ${sub.cluster}, this one goes to ${choice.kind} ${cluster}`, { code: 'bad-dependency' });
+    }
+    afterIds.push(r.id);
+    if (sub.state === 'completed') continue; // already satisfied; the scheduler may have forgotten the id
+    if (isTerminal(sub.state)) {
+      throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} ended ${sub.state}; this job would never start`, { code: 'bad-dependency', hint: `retry it first: qdo retry ${rev}` });
+    }
+    deps.push(sub.sched_id);
+  }
+
+  const manifest: Manifest = {
+    schema: MANIFEST_SCHEMA,
+    project: loc.project,
+    name: addr.name,
+    version,
+    parent: parentId,
+    script: scriptId,
+    resources,
+    scheduler: choice.kind,
+    params,
+    env,
+    prologue,
+    epilogue,
+    created: ctx.now().toISOString(),
+    template: template.source,
+    ...(afterIds.length ? { after: afterIds, after_revs: afterRevs } : {}),
+    ...(retry ? { retry } : {}),
+    ...(notify !== undefined ? { notify } : {}),
+  };
+  const { id } = encodeManifest(manifest);
+  const text = async (oid: string | null) => (oid === null ? undefined : (pending.get(l)?.get(oid) ?? (await readObject(l, oid))).toString('utf8'));
+  const spec: RenderSpec = {
+    jobName: addr.name,
+    resources,
+    script: body,
+    runDir: runDirOf(l, manifest, id),
+    submitDir: pdir,
+    env: jobEnv(params, env),
+    tag: id,
+    prologue: await text(prologue),
+    epilogue: await text(epilogue),
+    ...(deps.length ? { dependencies: [{ type: 'afterok', ids: deps } satisfies Dependency] } : {}),
+    ...(notify !== undefined ? { notify } : {}),
+  };
+  const script = backend.render(spec);
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps };
+}
+
+/** A bare resubmit re-reads the template where it came from, so an edited resource is picked up. */
+async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, parent: Manifest): Promise<{ source: TemplateSource; text: string; label: string }> {
+  const src = parent.template as TemplateSource | undefined;
+  if (src?.kind === 'resource') return templateFrom(ctx, loc, l, src.name);
+  if (src?.kind === 'file') {
+    if (await isFile(src.path)) return templateFrom(ctx, loc, l, src.path);
+    const bytes = await readObject(l, src.object);
+    return { source: src, text: bytes.toString('utf8'), label: `${src.path} (as stored; the file is gone)` };
+  }
+  if (src?.kind === 'command') return { source: src, text: '', label: 'the command after --' };
+  // A manifest made without qdo submit: its rendered script is the template.
+  const bytes = await readObject(l, parent.script);
+  return { source: { kind: 'file', path: `${parent.project}/${parent.name}@${parent.version}`, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: `the script of ${parent.project}/${parent.name}@${parent.version}` };
+}
+
+export function newSubmission(ctx: Context, p: { manifest: Manifest; id: string; cluster: string; deps: string[] }): Submission {
+  const now = ctx.now().toISOString();
+  return {
+    schema: SUBMISSION_SCHEMA,
+    id: p.id,
+    project: p.manifest.project,
+    name: p.manifest.name,
+    version: p.manifest.version,
+    scheduler: p.manifest.scheduler,
+    cluster: p.cluster,
+    host: ctx.host,
+    pid: ctx.pid,
+    intent: now,
+    submitted: null,
+    sched_id: null,
+    after: p.deps,
+    state: 'submitting',
+    state_source: 'qdo',
+    state_time: now,
+    exit_code: null,
+    reason: null,
+    ...(p.manifest.resources.array !== undefined ? { array: p.manifest.resources.array } : {}),
+  };
+}
+
+export async function submit(ctx: Context, req: SubmitRequest): Promise<SubmitResult> {
+  const p = await prepareSubmit(ctx, req);
+  const l = p.loc.layout;
+  const result = (state: string, schedId: string | null, dryRun: boolean): SubmitResult => ({
+    project: p.manifest.project,
+    name: p.manifest.name,
+    id: p.id,
+    version: p.manifest.version,
+    parent: p.manifest.parent,
+    scheduler: p.choice.kind,
+    cluster: p.cluster,
+    schedId,
+    runDir: p.spec.runDir,
+    script: p.script,
+    dryRun,
+    state,
+  });
+  if (req.dryRun) {
+    pending.delete(l);
+    return result('dry-run', null, true);
+  }
+  return submitPrepared(ctx, p, { hold: req.hold }).then((s) => result(s.state, s.sched_id, false));
+}
+
+/** Records the intent, moves the ref, submits, records the answer. */
+export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: boolean } = {}): Promise<Submission> {
+  const l = p.loc.layout;
+  await flushObjects(l);
+  const written = await writeManifest(l, p.manifest);
+  if (written !== p.id) throw new Error(`manifest id mismatch ${written} != ${p.id}`);
+  const sub = newSubmission(ctx, p);
+  await writeSubmission(l, sub);
+  try {
+    await updateRef(l, { project: p.manifest.project, name: p.manifest.name, next: p.id, expect: p.manifest.parent });
+  } catch (e) {
+    await rm(submissionPath(l, p.id), { force: true });
+    if (e instanceof ConflictError) {
+      throw new ConflictError('job-moved', `${p.manifest.project}/${p.manifest.name} got a new version while this one was being prepared; nothing was submitted`, { hint: 'run the command again', cause: e });
+    }
+    throw e;
+  }
+  await mkdir(p.spec.runDir, { recursive: true });
+  const scriptPath = join(p.spec.runDir, `job.${p.backend.kind}.sh`);
+  await writeFileAtomic(scriptPath, p.script, { mode: 0o755 });
+
+  let schedId: string | null = null;
+  try {
+    schedId = await p.backend.submit(scriptPath, { cwd: p.spec.submitDir, hold: o.hold });
+  } catch (e) {
+    if (e instanceof QdoError && e.code === 'scheduler-submit-ambiguous' && p.backend.findByTag) {
+      schedId = await p.backend.findByTag(p.id).catch(() => null);
+      if (schedId === null) {
+        // Unknown whether the scheduler has it: leave the intent; the next refresh looks again.
+        await writeSubmission(l, { ...sub, reason: `submit ambiguous: ${e.message}`, state_time: ctx.now().toISOString() });
+        throw new SchedulerError('submit-ambiguous', `${e.message}; the job is recorded as "submitting" and qdo will look for it again on the next status`, { cause: e });
+      }
+    } else {
+      await undoSubmit(l, p, sub);
+      throw e;
+    }
+  }
+  const now = ctx.now().toISOString();
+  const done: Submission = { ...sub, sched_id: schedId, submitted: now, state: o.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now };
+  await writeSubmission(l, done);
+  return done;
+}
+
+/** The scheduler refused: put the ref back and remove what this attempt added, so it left no trace. */
+async function undoSubmit(l: Layout, p: Prepared, sub: Submission): Promise<void> {
+  try {
+    await updateRef(l, { project: p.manifest.project, name: p.manifest.name, next: p.manifest.parent, expect: p.id });
+    await rm(submissionPath(l, sub.id), { force: true });
+    await rm(p.spec.runDir, { recursive: true, force: true });
+  } catch {
+    // Someone moved the ref meanwhile: keep the version, marked as never submitted.
+    await writeSubmission(l, { ...sub, state: 'not-submitted', state_time: sub.intent, reason: 'the scheduler refused it' });
+  }
+}
