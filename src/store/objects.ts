@@ -1,6 +1,6 @@
 // Content-addressed objects (spec/objects.md): `objects/<id[0:2]>/<id[2:]>`, the exact
 // bytes whose sha256 is the id, read-only once written.
-import { readFile, readdir, stat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { readFile, readdir, stat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
 import { isIdPrefix, isObjectId, objectId, MIN_PREFIX } from '../model/object-id.js';
@@ -21,11 +21,11 @@ export async function hasObject(l: Layout, id: string): Promise<boolean> {
   }
 }
 
-/** Stores bytes as an object (a no-op if it exists) and returns the id. */
+/** Stores bytes as an object and returns the id. An existing one only gets a fresh mtime (gc's grace, spec/porcelain.md §qdo gc). */
 export async function writeObject(l: Layout, bytes: Buffer): Promise<string> {
   const id = objectId(bytes);
   const target = objectPath(l, id);
-  if (await hasObject(l, id)) return id;
+  if (await hasObject(l, id)) return await utimes(target, new Date(), new Date()).then(() => id, () => id);
   await mkdir(join(l.objects, id.slice(0, 2)), { recursive: true });
   const tmp = tempPathFor(target);
   const fh = await open(tmp, 'wx', 0o444);
