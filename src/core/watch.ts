@@ -1,0 +1,92 @@
+// `qdo watch [PATTERN…]` (spec/porcelain.md §qdo watch): status, again and again. Each round
+// re-lists the latest versions (a new submission shows up), refreshes them as cheaply as
+// refreshJobs allows, and reports what changed. A round runs when a job writes its end
+// record, and otherwise after --interval or when the next scheduler query is due.
+import type { Context } from '../context.js';
+import { NotFoundError } from '../errors.js';
+import { isTerminal } from '../model/states.js';
+import type { Runner } from '../scheduler/runner.js';
+import { listLatest, runDirOfJob, type JobVersion } from './jobs.js';
+import { refreshJobs, type RefreshReport } from './refresh.js';
+import { nextQueryDelay, realTimers, Sleeper, statusIntervals, watchEndRecords, type EndRecordWatcher, type Timers, type WatchEndRecords } from './wait.js';
+
+export interface WatchChange {
+  job: JobVersion;
+  /** The state shown before, or null for a job seen for the first time. */
+  from: string | null;
+  to: string;
+}
+
+export interface WatchUpdate {
+  /** Round number, from 1. */
+  round: number;
+  jobs: JobVersion[];
+  /** On the first round: every job (from null). */
+  changes: WatchChange[];
+  report: RefreshReport;
+  time: Date;
+}
+
+export interface WatchOptions {
+  /** Between rounds (ms); default: until the next scheduler query is due. */
+  intervalMs?: number;
+  /** Stop once every shown job is terminal (the plain, non-TTY view). */
+  untilDone?: boolean;
+  /** Stops the watch (q or Ctrl-C on a TTY). */
+  signal?: AbortSignal;
+  runner?: Runner;
+  timers?: Timers;
+  watch?: WatchEndRecords;
+  onUpdate(u: WatchUpdate): void | Promise<void>;
+}
+
+export function shownState(j: JobVersion): string {
+  return j.sub ? j.sub.state : 'unsubmitted';
+}
+
+/** Jobs that can still change: submitted through qdo and not terminal. */
+function open(j: JobVersion): boolean {
+  return j.sub !== null && !isTerminal(j.sub.state);
+}
+
+export async function watchStatus(ctx: Context, patterns: string[], o: WatchOptions): Promise<void> {
+  const timers = o.timers ?? realTimers;
+  const sleeper = new Sleeper(timers);
+  const onAbort = () => sleeper.kick();
+  o.signal?.addEventListener('abort', onAbort);
+  const seen = new Map<string, string>();
+  const watched = new Set<string>();
+  let watcher: EndRecordWatcher | null = null;
+  try {
+    for (let round = 1; !o.signal?.aborted; round++) {
+      sleeper.take();
+      const sel = await listLatest(ctx, patterns);
+      if (round === 1 && patterns.length > 0 && sel.jobs.length === 0) {
+        throw new NotFoundError('no-match', `qdo watch: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
+      }
+      const report = await refreshJobs(ctx, sel.jobs, { runner: o.runner });
+      const changes: WatchChange[] = [];
+      for (const j of sel.jobs) {
+        const to = shownState(j);
+        const from = seen.get(j.id) ?? null;
+        if (from !== to) changes.push({ job: j, from, to });
+        seen.set(j.id, to);
+      }
+      await o.onUpdate({ round, jobs: sel.jobs, changes, report, time: ctx.now() });
+      if (o.untilDone && !sel.jobs.some(open)) return;
+      const dirs = sel.jobs.filter(open).map(runDirOfJob).filter((d) => !watched.has(d));
+      if (dirs.length > 0) {
+        for (const d of dirs) watched.add(d);
+        if (!watcher) watcher = await (o.watch ?? watchEndRecords)(dirs, () => sleeper.kick());
+        else watcher.add(dirs);
+        continue; // a record written while the watcher started is seen by the next round
+      }
+      const delay = o.intervalMs ?? nextQueryDelay(report, await statusIntervals(ctx, sel.jobs.filter(open).map((j) => j.sub!.scheduler), o.runner), ctx.now());
+      if (o.signal?.aborted) break;
+      await sleeper.sleep(delay);
+    }
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await watcher?.close();
+  }
+}
