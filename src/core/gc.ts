@@ -1,0 +1,433 @@
+// `qdo gc [PATTERN…] [--keep N] [--prune] [--dry-run]` (spec/porcelain.md §qdo gc).
+//
+// Two independent sweeps, both planned in full before anything is removed (so a planning
+// error changes nothing):
+//  1. Run folders of superseded versions beyond the newest N of each selected job, but only
+//     of versions known to be over (terminal record, refreshed first): a superseded version
+//     may still be running. Manifests, refs and records stay, so history is intact; the
+//     record gets `collected` (when) so show/logs can say where the folder went.
+//  2. With --prune, per allocation: objects unreachable from the roots (every ref, every
+//     record of a version not yet over, every object younger than PRUNE_GRACE_MS), the
+//     records of the unreachable versions, and their run folders.
+// No lock is held over the walk; instead every candidate is re-checked right before it is
+// removed (spec/porcelain.md §qdo gc, "Concurrency").
+import { lstat, readFile, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Context } from '../context.js';
+import { NotFoundError, QdoError, RepositoryError, UsageError, errnoCode } from '../errors.js';
+import { looksLikeManifest, parseManifest, type Manifest } from '../model/manifest.js';
+import { isObjectId, objectId } from '../model/object-id.js';
+import { isTerminal } from '../model/states.js';
+import type { Submission } from '../model/submission.js';
+import { isTempName } from '../store/atomic.js';
+import type { Layout } from '../store/layout.js';
+import { readList } from '../store/lists.js';
+import { listObjectFiles, objectPath } from '../store/objects.js';
+import { projectsWithRefs, readRefs } from '../store/refs.js';
+import { listSubmissionIds, readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
+import type { Runner } from '../scheduler/runner.js';
+import { fullName, historyOf, listLatest, runDirOfJob, type JobVersion } from './jobs.js';
+import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
+import { runDirOf } from './runs.js';
+import { projectsList } from './world.js';
+
+/** The latest version and the one before it: enough to compare a resubmission with its predecessor. */
+export const DEFAULT_KEEP = 2;
+/**
+ * Unreachable objects younger than this are kept: `qdo submit` writes its objects, then the
+ * manifest and the record, and only then moves the ref; until then they are unreachable.
+ */
+export const PRUNE_GRACE_MS = 60 * 60_000;
+
+export interface GcOptions {
+  /** Versions of each job whose run folders are kept, the latest included (>= 1). */
+  keep?: number;
+  prune?: boolean;
+  dryRun?: boolean;
+  runner?: Runner;
+}
+
+export interface CollectedRun {
+  job: string;
+  version: number;
+  id: string;
+  path: string;
+  bytes: number;
+  /** superseded: beyond --keep; unreachable: its manifest is pruned. */
+  why: 'superseded' | 'unreachable';
+}
+
+export interface KeptRun {
+  job: string;
+  version: number;
+  id: string;
+  path: string;
+  state: string;
+  reason: string;
+}
+
+export interface PrunedObject {
+  allocation: string;
+  id: string;
+  kind: 'manifest' | 'content';
+  bytes: number;
+}
+
+export interface PrunedRecord {
+  allocation: string;
+  id: string;
+  bytes: number;
+}
+
+export interface GcResult {
+  dryRun: boolean;
+  keep: number;
+  prune: boolean;
+  runDirs: CollectedRun[];
+  kept: KeptRun[];
+  objects: PrunedObject[];
+  records: PrunedRecord[];
+  bytes: number;
+  /** Jobs or allocations that could not be handled (the rest were). */
+  problems: string[];
+}
+
+export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): Promise<GcResult> {
+  const keep = o.keep ?? DEFAULT_KEEP;
+  if (!Number.isSafeInteger(keep) || keep < 1) {
+    throw new UsageError(`--keep ${keep}: expected a whole number >= 1 (the latest version's run folder is never collected)`, { code: 'bad-keep' });
+  }
+  const dryRun = o.dryRun === true;
+  const sel = await listLatest(ctx, patterns);
+  if (patterns.length > 0 && sel.jobs.length === 0) {
+    throw new NotFoundError('no-match', `gc: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
+  }
+  const result: GcResult = { dryRun, keep, prune: o.prune === true, runDirs: [], kept: [], objects: [], records: [], bytes: 0, problems: [] };
+
+  // 1. Plan: superseded run folders.
+  const collect: { job: JobVersion; path: string }[] = [];
+  const unsure: { job: JobVersion; path: string }[] = [];
+  for (const latest of sel.jobs) {
+    let history;
+    try {
+      history = await historyOf(latest);
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      result.problems.push(`${fullName(latest)}: history unreadable, nothing collected: ${e.message}`);
+      continue;
+    }
+    for (const { job } of history.slice(keep)) {
+      const path = runDirOfJob(job);
+      if (!(await exists(path))) continue; // never ran, or collected before
+      if (job.sub === null) {
+        result.kept.push(keptOf(job, path, 'unsubmitted', 'no submission record (made without qdo submit): its state is unknown'));
+      } else if (isTerminal(job.sub.state)) collect.push({ job, path });
+      else unsure.push({ job, path });
+    }
+  }
+  // A superseded version may still be running: learn what can be learned first. A dry run
+  // writes nothing, so it reads end records itself and never asks the scheduler.
+  if (unsure.length > 0) {
+    if (dryRun) {
+      for (const u of unsure) {
+        const rec = u.job.sub!.array !== undefined ? null : await readEndRecord(u.path);
+        const ended = rec && stateFromEndRecord(rec);
+        if (ended) collect.push(u);
+        else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet (a dry run does not ask the scheduler)'));
+      }
+    } else {
+      await refreshJobs(ctx, unsure.map((u) => u.job), { runner: o.runner });
+      for (const u of unsure) {
+        if (isTerminal(u.job.sub!.state)) collect.push(u);
+        else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet: collected by a gc after it ends'));
+      }
+    }
+  }
+  collect.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const c of collect) {
+    result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: await diskBytes(c.path), why: 'superseded' });
+  }
+
+  // 2. Plan: unreachable objects, per allocation.
+  const plans: PrunePlan[] = [];
+  if (o.prune) {
+    for (const a of sel.allocs) {
+      if (!a.layout) continue;
+      const plan = await planPrune(ctx, a.layout);
+      plans.push(plan);
+      result.runDirs.push(...plan.runDirs);
+    }
+  }
+
+  // 3. Act.
+  if (!dryRun) {
+    const done: CollectedRun[] = [];
+    for (const c of collect) {
+      const r = result.runDirs.find((x) => x.path === c.path)!;
+      if (await collectRunDir(ctx, c.job, c.path)) done.push(r);
+    }
+    const objects: PrunedObject[] = [];
+    const records: PrunedRecord[] = [];
+    for (const plan of plans) {
+      const r = await executePrune(ctx, plan);
+      done.push(...r.runDirs);
+      objects.push(...r.objects);
+      records.push(...r.records);
+    }
+    result.runDirs = done;
+    result.objects = objects;
+    result.records = records;
+  } else {
+    for (const plan of plans) {
+      result.objects.push(...plan.objects.map((c) => c.out));
+      result.records.push(...plan.records.map((c) => c.out));
+    }
+  }
+  result.bytes = [...result.runDirs, ...result.objects, ...result.records].reduce((s, x) => s + x.bytes, 0);
+  return result;
+}
+
+function keptOf(j: JobVersion, path: string, state: string, reason: string): KeptRun {
+  return { job: fullName(j), version: j.version, id: j.id, path, state, reason };
+}
+
+/** Marks the record, then removes the folder: a crash in between leaves a folder the next gc removes. */
+async function collectRunDir(ctx: Context, j: JobVersion, path: string): Promise<boolean> {
+  // Re-read: the record is the truth, not what this process read minutes ago.
+  const sub = await readSubmission(j.layout, j.id);
+  if (!sub || !isTerminal(sub.state)) return false;
+  if (sub.collected === undefined) await writeSubmission(j.layout, { ...sub, collected: ctx.now().toISOString() });
+  await rm(path, { recursive: true, force: true });
+  return true;
+}
+
+// ---- pruning ---------------------------------------------------------------------------
+
+interface ObjInfo {
+  path: string;
+  bytes: number;
+  mtimeMs: number;
+}
+
+interface PrunePlan {
+  layout: Layout;
+  /** Everything reachable when planned (grown by the re-check before removal). */
+  reachable: Set<string>;
+  present: Map<string, ObjInfo>;
+  /** Unreachable manifests newest version first, then content objects. */
+  objects: { id: string; info: ObjInfo; out: PrunedObject }[];
+  records: { id: string; out: PrunedRecord }[];
+  runDirs: CollectedRun[];
+}
+
+async function planPrune(ctx: Context, l: Layout): Promise<PrunePlan> {
+  const now = ctx.now().getTime();
+  const present = new Map<string, ObjInfo>();
+  for await (const e of listObjectFiles(l)) {
+    if (e.id === null || isTempName(e.name)) continue; // fsck's business
+    const st = await lstatOrNull(e.path);
+    if (st?.isFile()) present.set(e.id, { path: e.path, bytes: st.size, mtimeMs: st.mtimeMs });
+  }
+  const reachable = new Set<string>();
+  const reachableRunDirs = new Set<string>();
+  const roots = await rootsOf(l);
+  for (const [id, info] of present) if (now - info.mtimeMs < PRUNE_GRACE_MS) roots.push(id);
+  await walk(l, roots, reachable, present, reachableRunDirs);
+
+  const plan: PrunePlan = { layout: l, reachable, present, objects: [], records: [], runDirs: [] };
+  const manifests: { id: string; m: Manifest; info: ObjInfo }[] = [];
+  for (const [id, info] of present) {
+    if (reachable.has(id)) continue;
+    const bytes = await readFile(info.path).catch(() => null);
+    if (bytes === null) continue;
+    let m: Manifest | null = null;
+    if (looksLikeManifest(bytes)) {
+      try {
+        m = parseManifest(bytes, info.path);
+      } catch {
+        m = null; // an invalid manifest is still unreachable bytes
+      }
+    }
+    if (m) manifests.push({ id, m, info });
+    else plan.objects.push({ id, info, out: { allocation: l.root, id, kind: 'content', bytes: info.bytes } });
+  }
+  // Children before parents, so an interrupted prune never leaves a manifest without its parent.
+  manifests.sort((a, b) => b.m.version - a.m.version || (a.id < b.id ? -1 : 1));
+  const content = plan.objects;
+  plan.objects = manifests.map(({ id, info }) => ({ id, info, out: { allocation: l.root, id, kind: 'manifest' as const, bytes: info.bytes } }));
+  plan.objects.push(...content.sort((a, b) => (a.id < b.id ? -1 : 1)));
+
+  for (const { id, m } of manifests) {
+    const recPath = submissionPath(l, id);
+    const st = await lstatOrNull(recPath);
+    if (st) plan.records.push({ id, out: { allocation: l.root, id, bytes: st.size } });
+    const dir = runDirOf(l, m, id);
+    // Two versions whose ids share 8 digits would share a folder: keep it if a live one does.
+    if (!reachableRunDirs.has(dir) && st && (await exists(dir))) {
+      plan.runDirs.push({ job: `${m.project}/${m.name}`, version: m.version, id, path: dir, bytes: await diskBytes(dir), why: 'unreachable' });
+    }
+  }
+  return plan;
+}
+
+/** Every ref of the allocation, and every record of a version not yet over (or unreadable). */
+async function rootsOf(l: Layout): Promise<string[]> {
+  const roots: string[] = [];
+  const projects = new Set(await projectsWithRefs(l));
+  for (const p of await readList(projectsList(l))) projects.add(p);
+  for (const p of [...projects].sort()) {
+    let refs;
+    try {
+      refs = await readRefs(l, p);
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      // Without every ref, reachability is unknown: prune nothing here.
+      throw new RepositoryError(e.code, `gc --prune: cannot read the refs of project ${p} in ${l.root}, so nothing was pruned: ${e.message}`, { hint: 'repair them first: qdo fsck --repair' });
+    }
+    roots.push(...refs.values());
+  }
+  for (const id of await listSubmissionIds(l)) {
+    let sub: Submission | null;
+    try {
+      sub = await readSubmission(l, id);
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      roots.push(id); // unreadable: assume the job may be alive
+      continue;
+    }
+    if (sub && !isTerminal(sub.state)) roots.push(id);
+  }
+  return roots;
+}
+
+/**
+ * Marks everything reachable from `from`. A manifest refers to every object whose id appears
+ * as a string anywhere in it (script, prologue, epilogue, template.object, parent, after, and
+ * fields added later), so no future field can make gc drop what it needs.
+ */
+async function walk(l: Layout, from: string[], reachable: Set<string>, present: Map<string, ObjInfo>, runDirs: Set<string>): Promise<void> {
+  const stack = from.filter((id) => !reachable.has(id));
+  for (const id of stack) reachable.add(id);
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (!present.has(id)) continue; // missing: fsck reports it
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(objectPath(l, id));
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') continue;
+      throw e;
+    }
+    if (!looksLikeManifest(bytes)) continue;
+    if (objectId(bytes) !== id) {
+      // A damaged manifest may have lost a reference: what it named cannot be known.
+      throw new RepositoryError('hash-mismatch', `gc --prune: ${objectPath(l, id)} does not hash to its name, so nothing was pruned in ${l.root}`, { hint: 'see qdo fsck' });
+    }
+    let v: unknown;
+    try {
+      v = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      continue;
+    }
+    const m = v as Partial<Manifest>;
+    if (typeof m.project === 'string' && typeof m.name === 'string' && typeof m.version === 'number') {
+      runDirs.add(runDirOf(l, { project: m.project, name: m.name, version: m.version }, id));
+    }
+    for (const ref of idsIn(v)) {
+      if (reachable.has(ref)) continue;
+      reachable.add(ref);
+      stack.push(ref);
+    }
+  }
+}
+
+export function idsIn(v: unknown, out: string[] = []): string[] {
+  if (typeof v === 'string') {
+    if (isObjectId(v)) out.push(v);
+  } else if (Array.isArray(v)) for (const x of v) idsIn(x, out);
+  else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) idsIn(x, out);
+  return out;
+}
+
+async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: CollectedRun[]; objects: PrunedObject[]; records: PrunedRecord[] }> {
+  const l = plan.layout;
+  // The re-check: refs and live records as they are now. A ref moved since the walk (a
+  // submit, an update-ref back to an old id) makes its target and everything it names
+  // reachable again before anything is removed.
+  const fresh = (await rootsOf(l)).filter((id) => !plan.reachable.has(id));
+  await walk(l, fresh, plan.reachable, plan.present, new Set());
+  const gone = (id: string) => !plan.reachable.has(id);
+  const out = { runDirs: [] as CollectedRun[], objects: [] as PrunedObject[], records: [] as PrunedRecord[] };
+
+  for (const r of plan.runDirs) {
+    if (!gone(r.id)) continue;
+    const sub = await readSubmission(l, r.id).catch(() => null);
+    if (!sub || !isTerminal(sub.state)) continue;
+    await rm(r.path, { recursive: true, force: true });
+    await rmdir(dirname(r.path)).catch(() => undefined); // the job's runs/<job>, if now empty
+    out.runDirs.push(r);
+  }
+  for (const r of plan.records) {
+    if (!gone(r.id)) continue;
+    const sub = await readSubmission(l, r.id).catch(() => null);
+    if (sub && !isTerminal(sub.state)) continue;
+    if (await unlinkIf(submissionPath(l, r.id))) out.records.push(r.out);
+  }
+  const now = ctx.now().getTime();
+  for (const c of plan.objects) {
+    if (!gone(c.id)) continue;
+    // Writing an object that exists refreshes its time (store/objects.ts), so a submit that
+    // is reusing this object right now shows up here as a young object.
+    const st = await lstatOrNull(c.info.path);
+    if (!st || now - st.mtimeMs < PRUNE_GRACE_MS) continue;
+    if (await unlinkIf(c.info.path)) out.objects.push(c.out);
+  }
+  await removeEmptyShards(l.objects);
+  await removeEmptyShards(join(l.dir, 'submissions'));
+  return out;
+}
+
+async function removeEmptyShards(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (/^[0-9a-f]{2}$/.test(n)) await rmdir(join(dir, n)).catch(() => undefined);
+}
+
+// ---- files -----------------------------------------------------------------------------
+
+async function lstatOrNull(p: string) {
+  try {
+    return await lstat(p);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await lstatOrNull(p)) !== null;
+}
+
+async function unlinkIf(p: string): Promise<boolean> {
+  try {
+    await unlink(p);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Bytes of the files in a folder tree (symbolic links are not followed). */
+export async function diskBytes(p: string): Promise<number> {
+  const st = await lstatOrNull(p);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.size;
+  let sum = 0;
+  for (const n of await readdir(p).catch(() => [] as string[])) sum += await diskBytes(join(p, n));
+  return sum;
+}
