@@ -14,6 +14,7 @@ import { fsckCommand } from './plumbing/fsck.js';
 import { schedCommand } from './plumbing/sched.js';
 import { submitCommand } from './porcelain/submit.js';
 import { statusCommand } from './porcelain/status.js';
+import { gcCommand } from './porcelain/gc.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -22,6 +23,7 @@ export const COMMANDS: CommandDef[] = [
   resourceCommand,
   submitCommand,
   statusCommand,
+  gcCommand,
   hashObjectCommand,
   catObjectCommand,
   revParseCommand,
