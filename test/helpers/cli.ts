@@ -17,8 +17,18 @@ export function tempDir(prefix = 'qdo-test-'): string {
   return realpathSync(mkdtempSync(join(tmpdir(), prefix)));
 }
 
+/** Removes a temp folder; jobs of the local backend may still be writing into it for a while. */
 export function removeDir(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  const end = Date.now() + 15_000;
+  for (;;) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || Date.now() > end) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
 }
 
 export interface RunResult {
