@@ -15,6 +15,7 @@ import { schedCommand } from './plumbing/sched.js';
 import { submitCommand } from './porcelain/submit.js';
 import { statusCommand } from './porcelain/status.js';
 import { gcCommand } from './porcelain/gc.js';
+import { retryCommand } from './porcelain/retry.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -23,6 +24,7 @@ export const COMMANDS: CommandDef[] = [
   resourceCommand,
   submitCommand,
   statusCommand,
+  retryCommand,
   gcCommand,
   hashObjectCommand,
   catObjectCommand,

@@ -5,6 +5,7 @@ import { NotFoundError } from '../errors.js';
 import type { Runner } from '../scheduler/runner.js';
 import { historyOf, listLatest, type JobVersion } from './jobs.js';
 import { refreshJobs, type RefreshReport } from './refresh.js';
+import { applyPolicies, type PolicyReport } from './policies.js';
 
 export interface StatusOptions {
   allVersions?: boolean;
@@ -16,6 +17,8 @@ export interface StatusOptions {
 export interface StatusResult {
   jobs: JobVersion[];
   report: RefreshReport;
+  /** Retry policies and notify fallbacks applied to the jobs that ended (policies.ts). */
+  policy: PolicyReport;
 }
 
 export async function status(ctx: Context, patterns: string[], o: StatusOptions = {}): Promise<StatusResult> {
@@ -30,5 +33,11 @@ export async function status(ctx: Context, patterns: string[], o: StatusOptions 
     jobs = all;
   }
   const report = await refreshJobs(ctx, jobs, { force: o.refresh, offline: o.offline, runner: o.runner });
-  return { jobs, report };
+  const policy = await applyPolicies(ctx, report.ended, { runner: o.runner });
+  // An automatic retry is the job's latest version now: show it (and, with --all-versions, both).
+  for (const r of policy.retried) {
+    const i = jobs.indexOf(r.from);
+    if (i >= 0) jobs.splice(i, o.allVersions ? 0 : 1, r.to);
+  }
+  return { jobs, report, policy };
 }

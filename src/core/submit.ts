@@ -441,3 +441,146 @@ async function undoSubmit(l: Layout, p: Prepared, sub: Submission): Promise<void
     await writeSubmission(l, { ...sub, state: 'not-submitted', state_time: sub.intent, reason: 'the scheduler refused it' });
   }
 }
+
+// ---- Versions derived from a stored manifest (qdo retry, retry policies) ----
+// Added for `qdo retry` (spec/porcelain.md §qdo retry): unlike a bare resubmit, which re-reads
+// the template where it came from, a retry re-renders the template bytes the old version
+// stored, so it reruns what ran, with new resources and parameters.
+
+/** A version to derive from: its manifest and where it lives. */
+export interface ManifestBase {
+  layout: Layout;
+  project: string;
+  name: string;
+  id: string;
+  manifest: Manifest;
+}
+
+export interface ManifestChanges {
+  /** The new version's resources, complete (the old ones with the changes applied). */
+  resources: Resources;
+  /** Parameters over the old ones (`--set`). */
+  params?: Record<string, string>;
+  /** Top-level manifest fields to set (e.g. `retry_of`, `auto_retry`); undefined removes one. */
+  fields?: Record<string, unknown>;
+  runner?: Runner;
+}
+
+/**
+ * Everything up to the scheduler call for a new version made from `base`'s manifest,
+ * writing nothing. Content (template bytes, params, env, prologue, epilogue, retry, notify,
+ * unknown fields) comes from `base`; the parent is the name's CURRENT latest version, so
+ * retrying JOB@1 while JOB@3 exists makes JOB@4 with the content of @1. The scheduler
+ * is the one `base` was for; dependencies (`after_revs`) are resolved again, as a resubmit does.
+ */
+export async function prepareFromManifest(ctx: Context, base: ManifestBase, changes: ManifestChanges): Promise<Prepared> {
+  const allocs = await allAllocations(ctx);
+  const { projectIndex } = await import('./world.js');
+  const loc = projectIndex(allocs).get(base.project);
+  if (!loc) throw new NotFoundError('unknown-project', `no project "${base.project}" in any allocation (needed to retry ${base.project}/${base.name}@${base.manifest.version})`);
+  const l = loc.layout;
+  pending.delete(l);
+  const old = base.manifest;
+  const label = `${base.project}/${base.name}@${old.version}`;
+  const parentId = (await readRefs(l, base.project)).get(base.name) ?? null;
+  if (parentId === null) throw new NotFoundError('unknown-job', `${base.project}/${base.name} has no versions any more (its ref was deleted); cannot retry ${label}`);
+  const parent = await readManifest(l, parentId);
+  const params = { ...old.params, ...(changes.params ?? {}) };
+  for (const k of Object.keys(changes.params ?? {})) {
+    if (RESERVED_TEMPLATE_NAMES.includes(k)) throw new UsageError(`--set ${k}=…: "${k}" is reserved in templates (${RESERVED_TEMPLATE_NAMES.join(', ')})`, { code: 'bad-key-value' });
+  }
+  const resources = changes.resources;
+  const choice = await chooseScheduler(ctx, l, old.scheduler, changes.runner);
+  const version = parent.version + 1;
+  const pdir = projectDir(l, base.project);
+  const vars: Record<string, unknown> = {
+    ...params,
+    params,
+    resources,
+    job: { name: base.name, version, project: base.project },
+    project: { name: base.project, dir: pdir },
+    allocation: { root: l.root },
+    scheduler: choice.kind,
+  };
+  const { renderTemplate } = await import('../template/render.js');
+  const searchPaths = [join(pdir, 'resources')];
+  const src = old.template as TemplateSource | undefined;
+  let body: string;
+  if (src?.kind === 'command') {
+    const { shellQuote } = await import('../scheduler/wrapper.js');
+    const words: string[] = [];
+    for (const [i, w] of src.argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1} of ${label}` }, vars, { searchPaths }));
+    body = `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+  } else if (src?.kind === 'resource' || src?.kind === 'file') {
+    const text = (await readObject(l, src.object)).toString('utf8');
+    const where = src.kind === 'resource' ? `resources/${src.name}` : src.path;
+    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, { searchPaths });
+  } else {
+    // Made without qdo submit: no template was kept, so the script runs again as it was.
+    body = (await readObject(l, old.script)).toString('utf8');
+  }
+  const scriptId = await writeObjectLater(l, Buffer.from(body, 'utf8'));
+
+  const backend = await backendFor(ctx, choice, { runner: changes.runner });
+  const { clusterName } = await import('../scheduler/cluster.js');
+  const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
+  const afterRevs = Array.isArray(old.after_revs) ? (old.after_revs as string[]) : [];
+  const deps: string[] = [];
+  const afterIds: string[] = [];
+  for (const rev of afterRevs) {
+    const r = await resolveRev(ctx, rev, allocs);
+    const sub = await readSubmission(r.layout, r.id);
+    const what = `${label} waits on ${rev}`;
+    if (!sub || sub.sched_id === null) throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} was never submitted`, { code: 'bad-dependency' });
+    if (sub.scheduler !== choice.kind || sub.cluster !== cluster) {
+      throw new UsageError(`${what}: that job ran on ${sub.scheduler} ${sub.cluster}, this one goes to ${choice.kind} ${cluster}`, { code: 'bad-dependency' });
+    }
+    afterIds.push(r.id);
+    if (sub.state === 'completed') continue;
+    if (isTerminal(sub.state)) {
+      throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} ended ${sub.state}; this job would never start`, { code: 'bad-dependency', hint: `retry it first: qdo retry ${rev}` });
+    }
+    deps.push(sub.sched_id);
+  }
+
+  const manifest: Manifest = {
+    ...old,
+    version,
+    parent: parentId,
+    script: scriptId,
+    resources,
+    scheduler: choice.kind,
+    params,
+    created: ctx.now().toISOString(),
+  };
+  delete manifest.after;
+  delete manifest.after_revs;
+  if (afterIds.length) Object.assign(manifest, { after: afterIds, after_revs: afterRevs });
+  for (const [k, v] of Object.entries(changes.fields ?? {})) {
+    if (v === undefined) delete manifest[k];
+    else manifest[k] = v;
+  }
+  const { id } = encodeManifest(manifest);
+  const text = async (oid: string | null) => (oid === null ? undefined : (await readObject(l, oid)).toString('utf8'));
+  const notify = typeof old.notify === 'string' ? old.notify : undefined;
+  const spec: RenderSpec = {
+    jobName: base.name,
+    resources,
+    script: body,
+    runDir: runDirOf(l, manifest, id),
+    submitDir: pdir,
+    env: jobEnv(params, old.env),
+    tag: id,
+    prologue: await text(old.prologue),
+    epilogue: await text(old.epilogue),
+    ...(deps.length ? { dependencies: [{ type: 'afterok', ids: deps } satisfies Dependency] } : {}),
+    ...(notify !== undefined ? { notify } : {}),
+  };
+  const script = backend.render(spec);
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps };
+}
+
+/** Forgets the objects a prepared-but-abandoned version would have written (--dry-run). */
+export function discardPrepared(p: Prepared): void {
+  pending.delete(p.loc.layout);
+}

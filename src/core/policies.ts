@@ -1,0 +1,191 @@
+// What happens after a job ends (spec/porcelain.md §qdo retry §Retry policies;
+// spec/scheduler-common.md §Notify): a manifest's retry policy (`submit --retry-on`) and
+// the notify fallback. Called with the jobs a refresh saw end (RefreshReport.ended) by
+// every command that refreshes: status, wait, watch, retry. Only those jobs' manifests are read.
+//
+// Idempotence without a lock: an automatic retry moves the name's ref by compare-and-swap
+// from the ended version's id, so of two qdo processes that saw the same end only one can
+// succeed; the other gets `job-moved` and does nothing. The ended version's record then
+// gets `retried_by`, so later refreshes need not even try.
+import { appendFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { ConflictError, QdoError } from '../errors.js';
+import type { Manifest } from '../model/manifest.js';
+import type { Submission } from '../model/submission.js';
+import { readManifest } from '../store/manifests.js';
+import { readRefs } from '../store/refs.js';
+import { readSubmission, writeSubmission } from '../store/submissions.js';
+import type { Runner } from '../scheduler/runner.js';
+import { fullName, runDirOfJob, type JobVersion } from './jobs.js';
+
+/** Written by the wrapper in the task folder when it runs the notify command itself. */
+export const NOTIFY_MARKER = 'qdo-notified';
+/** How long a notify command may run (the wrapper's limit too, spec/scheduler-common.md §Notify). */
+export const NOTIFY_TIMEOUT_MS = 60_000;
+
+export interface PolicyReport {
+  /** Automatic retries submitted: the ended version and its new version. */
+  retried: { from: JobVersion; to: JobVersion }[];
+  /** Ended versions whose notify command qdo ran itself (the wrapper could not). */
+  notified: JobVersion[];
+  /** What could not be done, per job (shown as warnings; never fails the command). */
+  problems: { job: JobVersion; message: string }[];
+}
+
+export interface PolicyOptions {
+  runner?: Runner;
+  /** Versions the command itself is about to retry (qdo retry): no automatic retry for them. */
+  exclude?: ReadonlySet<string>;
+}
+
+/** Count of consecutive automatic retries that led to this version (manifest `auto_retry`). */
+export function autoRetryCount(m: Manifest): number {
+  return typeof m.auto_retry === 'number' && Number.isSafeInteger(m.auto_retry) && m.auto_retry > 0 ? m.auto_retry : 0;
+}
+
+/** The policy of a manifest, if it has a well-formed one. */
+export function retryPolicyOf(m: Manifest): { on: string[]; max: number } | null {
+  const r = m.retry as { on?: unknown; max?: unknown } | undefined;
+  if (!r || !Array.isArray(r.on) || typeof r.max !== 'number') return null;
+  return { on: r.on.filter((s): s is string => typeof s === 'string'), max: r.max };
+}
+
+export async function applyPolicies(ctx: Context, ended: JobVersion[], o: PolicyOptions = {}): Promise<PolicyReport> {
+  const report: PolicyReport = { retried: [], notified: [], problems: [] };
+  for (const j of ended) {
+    if (!j.sub || j.sub.state === 'not-submitted') continue;
+    let m: Manifest;
+    try {
+      m = await readManifest(j.layout, j.id);
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      report.problems.push({ job: j, message: e.message });
+      continue;
+    }
+    try {
+      if (typeof m.notify === 'string' && (await notifyFallback(ctx, j, m, o.runner))) report.notified.push(j);
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      report.problems.push({ job: j, message: `notify: ${e.message}` });
+    }
+    if (o.exclude?.has(j.id)) continue;
+    try {
+      const to = await autoRetry(ctx, j, m, o.runner);
+      if (to) report.retried.push({ from: j, to });
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      report.problems.push({ job: j, message: `automatic retry: ${e.message}` });
+    }
+  }
+  return report;
+}
+
+/** Retries `j` if its policy says so, it is still the latest version and nobody did already. */
+async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runner): Promise<JobVersion | null> {
+  const policy = retryPolicyOf(m);
+  const sub = j.sub!;
+  if (!policy || !policy.on.includes(sub.state) || sub.retried_by !== undefined) return null;
+  const count = autoRetryCount(m);
+  if (count >= policy.max) return null;
+  if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id) return null; // superseded: the user moved on
+  const { prepareFromManifest, submitPrepared, discardPrepared } = await import('./submit.js');
+  const p = await prepareFromManifest(ctx, { layout: j.layout, project: j.project, name: j.name, id: j.id, manifest: m }, {
+    resources: m.resources,
+    fields: { retry_of: j.id, auto_retry: count + 1 },
+    runner,
+  });
+  // The ref was read again above; parent must still be j (else another qdo retried first).
+  if (p.manifest.parent !== j.id || (await readSubmission(j.layout, p.id)) !== null) {
+    discardPrepared(p);
+    return null;
+  }
+  let done: Submission;
+  try {
+    done = await submitPrepared(ctx, p);
+  } catch (e) {
+    if (e instanceof ConflictError && e.code === 'job-moved') return null; // another qdo won the CAS
+    throw e;
+  }
+  await markOld(j, { retried_by: p.id });
+  return { layout: j.layout, project: j.project, name: j.name, id: p.id, version: p.manifest.version, latest: true, sub: done };
+}
+
+/** Adds fields to an ended version's record (terminal: nobody else rewrites it). */
+export async function markOld(j: JobVersion, fields: Partial<Submission>): Promise<void> {
+  const cur = (await readSubmission(j.layout, j.id)) ?? j.sub;
+  if (!cur) return;
+  const next = { ...cur, ...fields } as Submission;
+  await writeSubmission(j.layout, next);
+  j.sub = next;
+  j.latest = false;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** True if a wrapper of this version wrote its notify marker (any task, for arrays). */
+async function wrapperNotified(j: JobVersion): Promise<boolean> {
+  const dir = runDirOfJob(j);
+  if (await exists(join(dir, NOTIFY_MARKER))) return true;
+  if (j.sub?.array === undefined) return false;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) if (e.isDirectory() && (await exists(join(dir, e.name, NOTIFY_MARKER)))) return true;
+  return false;
+}
+
+/**
+ * Runs the notify command of a version whose wrapper could not (killed hard, out of memory,
+ * node failure, cancelled before it started): once, recorded as `notified` in its
+ * submission record BEFORE running, so two refreshes never both run it.
+ */
+async function notifyFallback(ctx: Context, j: JobVersion, m: Manifest, runner?: Runner): Promise<boolean> {
+  const sub = j.sub!;
+  if (sub.notified !== undefined || (await wrapperNotified(j))) return false;
+  const time = ctx.now().toISOString();
+  const fresh = await readSubmission(j.layout, j.id);
+  if (fresh?.notified !== undefined) return false;
+  const next = { ...(fresh ?? sub), notified: time } as Submission;
+  await writeSubmission(j.layout, next);
+  j.sub = next;
+
+  const dir = runDirOfJob(j);
+  const { projectDir } = await import('./world.js');
+  const { jobEnv } = await import('./sched.js');
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
+  Object.assign(env, jobEnv(m.params, m.env), {
+    QDO_JOB_ID: sub.sched_id ?? '',
+    QDO_JOB_NAME: j.name,
+    QDO_ARRAY_INDEX: '',
+    QDO_NCPUS: String(m.resources.cpus ?? 1),
+    QDO_SUBMIT_DIR: projectDir(j.layout, j.project),
+    QDO_RUN_DIR: dir,
+    QDO_TASK_DIR: dir,
+    QDO_STATE: sub.state,
+    QDO_EXIT_CODE: sub.exit_code === null ? '' : String(sub.exit_code),
+    QDO_SIGNAL: '',
+  });
+  const run = runner ?? (await import('../scheduler/runner.js')).runCommand;
+  await mkdir(dir, { recursive: true });
+  const log = join(dir, 'stderr');
+  await appendFile(log, `qdo: ${fullName(j)}@${j.version} ended ${sub.state} without running its notify command; qdo runs it now (${time})\n`);
+  try {
+    const r = await run(['bash', '-c', m.notify as string], {
+      cwd: env.QDO_SUBMIT_DIR,
+      env,
+      timeoutMs: NOTIFY_TIMEOUT_MS,
+      retries: 0,
+      okExitCodes: Array.from({ length: 256 }, (_, i) => i),
+    });
+    await appendFile(log, r.stdout + r.stderr + (r.exitCode === 0 ? '' : `qdo: the notify command exited with ${r.exitCode}\n`));
+  } catch (e) {
+    if (!(e instanceof QdoError)) throw e;
+    await appendFile(log, `qdo: the notify command failed: ${e.message}\n`);
+  }
+  return true;
+}
