@@ -1,0 +1,108 @@
+// qdo show REV (spec/porcelain.md §qdo show; man/qdo-show.1)
+import type { CommandDef } from '../command.js';
+import { bool, json, str } from '../command.js';
+import { formatAge, jobJson, stateCell } from '../job-format.js';
+
+/** Where a state was learned, in words (spec/scheduler-common.md §States). */
+export const SOURCE_WORDS: Record<string, string> = {
+  queue: "the scheduler's queue",
+  accounting: "the scheduler's accounting",
+  history: "the scheduler's job history",
+  'exit-record': "the job's own exit record",
+  none: 'nowhere: the scheduler does not know the job',
+  qdo: 'qdo itself',
+};
+
+function kv(obj: Record<string, string>, quote: (v: string) => string): string {
+  const keys = Object.keys(obj).sort();
+  if (keys.length === 0) return '(none)';
+  return keys.map((k) => `${k}=${quote(obj[k]!)}`).join(' ');
+}
+
+export const showCommand: CommandDef = {
+  command: 'show <rev>',
+  describe: 'One job version: manifest, state and where it was learned, scheduler id, paths',
+  builder: (y) =>
+    y
+      .positional('rev', { type: 'string', describe: 'PROJECT/JOB, JOB@N, JOB~N or an id prefix' })
+      .option('json', { type: 'boolean', describe: 'machine-readable output' }),
+  async run(args, { ctx, io }) {
+    const core = await import('../../core/inspect.js');
+    const delta = await import('../../core/manifest-delta.js');
+    const r = await core.showJob(ctx, str(args, 'rev')!);
+    const { job: j, manifest: m, paths: p } = r;
+    const s = j.sub;
+    if (bool(args, 'json')) {
+      io.stdout(
+        json({
+          version: 1,
+          ...jobJson(j),
+          parent: m.parent,
+          created: m.created,
+          submit_host: s?.host ?? null,
+          intent: s?.intent ?? null,
+          after_sched_ids: s?.after ?? [],
+          manifest: m,
+          paths: {
+            run_dir: p.runDir,
+            run_dir_exists: p.runDirExists,
+            script: p.script,
+            script_exists: p.scriptExists,
+            array: p.array,
+            logs: p.logs.map((l) => ({ task: l.task, stdout: l.stdout, stdout_exists: l.stdoutExists, stderr: l.stderr, stderr_exists: l.stderrExists })),
+          },
+          refresh: r.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, queried: g.queried, last_query: g.last, problem: g.problem })),
+        }),
+      );
+      return;
+    }
+    const now = ctx.now();
+    const rows: [string, string][] = [];
+    const add = (k: string, v: string) => rows.push([k, v]);
+    add('job', `${core.versionLabel(j)}${j.latest ? ' (latest)' : r.latestId ? ' (superseded)' : ''}`);
+    add('id', j.id);
+    if (m.parent !== null) add('parent', `${m.parent} (@${m.version - 1})`);
+    add('created', m.created);
+    if (!s) {
+      add('state', 'unsubmitted (no submission record: this version was not submitted through qdo)');
+      add('scheduler', `${m.scheduler} (as written in the manifest)`);
+    } else {
+      add('state', `${stateCell(s.state, io.color)}${s.exit_code !== null ? `, exit ${s.exit_code}` : ''}`);
+      add('learned', `from ${SOURCE_WORDS[s.state_source] ?? s.state_source}, ${formatAge(now.getTime() - Date.parse(s.state_time))} ago (${s.state_time})`);
+      if (s.reason) add('reason', s.reason);
+      add('scheduler', `${s.scheduler} on ${s.cluster}, job ${s.sched_id ?? '(none yet)'}`);
+      add('submitted', `${s.submitted ?? `not yet (intent recorded ${s.intent})`} from ${s.host}`);
+      if (s.after.length) add('waits on', s.after.join(', '));
+    }
+    const res = m.resources as Record<string, unknown>;
+    const resText = Object.keys(res)
+      .sort()
+      .map((k) => `${k}=${delta.resourceText(k, res[k])}`)
+      .join(' ');
+    add('resources', resText || '(none: scheduler defaults)');
+    add('params', kv(m.params, delta.quoteValue));
+    add('env', kv(m.env, delta.quoteValue));
+    add('template', delta.templateText(m.template ?? null));
+    if (Array.isArray(m.after) && m.after.length) add('after', `${delta.afterText({ ids: m.after as string[], revs: Array.isArray(m.after_revs) ? (m.after_revs as string[]) : [] })} (${(m.after as string[]).map((i) => i.slice(0, 8)).join(', ')})`);
+    if (m.retry && typeof m.retry === 'object') {
+      const rp = m.retry as { on?: unknown; max?: unknown };
+      add('retry', `after ${Array.isArray(rp.on) ? rp.on.join(', ') : '?'}, up to ${String(rp.max)} time(s)`);
+    }
+    if (typeof m.notify === 'string') add('notify', m.notify);
+    if (m.prologue) add('prologue', `object ${m.prologue}`);
+    if (m.epilogue) add('epilogue', `object ${m.epilogue}`);
+    const missing = (e: boolean) => (e ? '' : ' (missing)');
+    add('run folder', `${p.runDir}${missing(p.runDirExists)}`);
+    add('script', `${p.script}${missing(p.scriptExists)}`);
+    if (!p.array) {
+      const l = p.logs[0]!;
+      add('stdout', `${l.stdout}${missing(l.stdoutExists)}`);
+      add('stderr', `${l.stderr}${missing(l.stderrExists)}`);
+    } else {
+      add('logs', `${p.logs.length} task folder(s) so far: ${p.runDir}/<index>/{stdout,stderr}`);
+    }
+    const width = Math.max(...rows.map(([k]) => k.length));
+    io.stdout(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join(''));
+    for (const g of r.groups) if (g.problem) io.stderr(`qdo: state not refreshed: ${g.problem}\n`);
+  },
+};
