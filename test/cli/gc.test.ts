@@ -1,0 +1,256 @@
+// qdo gc, in-process on the local backend (real jobs on this machine): superseded run
+// folders, a still-running version, --prune with its grace period, --dry-run; fsck after.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXED_NOW, qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
+import { submissionPath } from '../../src/store/submissions.js';
+import { layoutOf } from '../../src/store/layout.js';
+import { objectPath } from '../../src/store/objects.js';
+import { parseSubmission } from '../../src/model/submission.js';
+
+let home = '';
+let opts: RunOptions;
+test.before.each(async () => {
+  home = tempDir('qdo-gc-');
+  opts = { home, env: { QDO_SCHEDULER: 'local' } };
+  assert.is((await qdo(['project', 'add', 'p'], opts)).code, 0);
+});
+test.after.each(() => removeDir(home));
+
+/** Object files are written now (real time), after FIXED_NOW: "later" makes them old. */
+const later = (): RunOptions => ({ ...opts, now: new Date(Date.now() + 2 * 3600_000) });
+
+interface Sub {
+  id: string;
+  run_dir: string;
+  sched_id: string;
+}
+
+async function submit(job: string, ...cmd: string[]): Promise<Sub> {
+  const r = await qdo(['submit', job, '--json', '--', ...cmd], opts);
+  assert.is(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Sub;
+}
+
+const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout', 'node-fail', 'out-of-memory', 'preempted', 'not-submitted'];
+
+/** Refreshes until version `id` is terminal (the local backend runs it for real). */
+async function waitDone(job: string, id: string, deadlineMs = 20_000): Promise<string> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const r = await qdo(['status', '--json', '--refresh', '--all-versions', job], opts);
+    assert.is(r.code, 0, r.stderr);
+    const j = (JSON.parse(r.stdout).jobs as { id: string; state: string }[]).find((x) => x.id === id);
+    if (j && TERMINAL.includes(j.state)) return j.state;
+    if (Date.now() > end) throw new Error(`${job} ${id} still ${j?.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function gcJson(args: string[], o: RunOptions = opts) {
+  const r = await qdo(['gc', '--json', ...args], o);
+  assert.is(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as {
+    version: number;
+    dry_run: boolean;
+    keep: number;
+    run_dirs: { job: string; job_version: number; id: string; path: string; bytes: number; why: string }[];
+    kept: { job: string; job_version: number; id: string; state: string }[];
+    objects: { id: string; kind: string; bytes: number }[];
+    records: { id: string }[];
+    bytes: number;
+    problems: string[];
+  };
+}
+
+function record(id: string) {
+  return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
+}
+
+/** Every file (with a hash of its bytes) under the allocation, the local spool and query cache aside. */
+function snapshot(): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (r === '.qdo/local' || r === '.qdo/cache') continue;
+      if (e.isDirectory()) walk(join(d, e.name), r);
+      else out.push(`${r} ${createHash('sha256').update(readFileSync(join(d, e.name))).digest('hex').slice(0, 16)}`);
+    }
+  };
+  walk(home, '');
+  return out.sort();
+}
+
+async function fsckClean(): Promise<void> {
+  const f = await qdo(['fsck'], opts);
+  assert.is(f.stdout, '');
+  assert.is(f.code, 0);
+}
+
+async function threeVersions(): Promise<Sub[]> {
+  const v: Sub[] = [];
+  for (let i = 0; i < 3; i++) {
+    v.push(await submit('p/j', 'true'));
+    assert.is(await waitDone('p/j', v[i]!.id), 'completed');
+  }
+  return v;
+}
+
+test('gc --keep 1 removes the run folders of @1 and @2, keeps @3 and the history', async () => {
+  const [v1, v2, v3] = await threeVersions();
+  const g = await gcJson(['--keep', '1']);
+  assert.is(g.version, 1);
+  assert.is(g.dry_run, false);
+  assert.equal(
+    g.run_dirs.map((d) => [d.job, d.job_version, d.id, d.path, d.why]),
+    [
+      ['p/j', 1, v1!.id, v1!.run_dir, 'superseded'],
+      ['p/j', 2, v2!.id, v2!.run_dir, 'superseded'],
+    ],
+  );
+  assert.ok(g.run_dirs.every((d) => d.bytes > 0));
+  assert.is(g.bytes, g.run_dirs[0]!.bytes + g.run_dirs[1]!.bytes);
+  assert.equal(g.objects, []);
+  assert.not.ok(existsSync(v1!.run_dir));
+  assert.not.ok(existsSync(v2!.run_dir));
+  assert.ok(existsSync(join(v3!.run_dir, 'qdo-end.json')));
+  // The records say so; the latest is untouched.
+  assert.is(record(v1!.id).collected, FIXED_NOW.toISOString());
+  assert.is(record(v2!.id).collected, FIXED_NOW.toISOString());
+  assert.is(record(v3!.id).collected, undefined);
+  // History stays: every version is still listed and its manifest readable.
+  const st = JSON.parse((await qdo(['status', '--json', '-a', 'p/j'], opts)).stdout);
+  assert.equal(
+    st.jobs.map((j: { job_version: number; state: string }) => [j.job_version, j.state]),
+    [
+      [3, 'completed'],
+      [2, 'completed'],
+      [1, 'completed'],
+    ],
+  );
+  assert.is((await qdo(['cat-object', v1!.id], opts)).code, 0);
+  await fsckClean();
+  // Nothing left to do.
+  const again = await gcJson(['--keep', '1']);
+  assert.equal(again.run_dirs, []);
+  assert.is(again.bytes, 0);
+});
+
+test('the default keeps the latest two versions; the human summary says what went', async () => {
+  const [v1, v2] = await threeVersions();
+  const r = await qdo(['gc'], opts);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`^removed p/j@1 ${v1!.run_dir} \\(\\d+\\.\\d KiB\\)\nfreed \\d+\\.\\d KiB: 1 run folder \\(keeping the newest 2 versions of each job\\)\n$`));
+  assert.not.ok(existsSync(v1!.run_dir));
+  assert.ok(existsSync(v2!.run_dir));
+});
+
+test('--dry-run lists what would go and changes nothing', async () => {
+  const [v1, v2] = await threeVersions();
+  await qdo(['hash-object', '-w', '--stdin'], { ...opts, stdin: 'an orphan\n' });
+  const before = snapshot();
+  const g = await gcJson(['--keep', '1', '--prune', '--dry-run'], later());
+  assert.is(g.dry_run, true);
+  assert.equal(
+    g.run_dirs.map((d) => d.id),
+    [v1!.id, v2!.id],
+  );
+  assert.is(g.objects.length, 1);
+  assert.equal(snapshot(), before);
+  const h = await qdo(['gc', '--keep', '1', '--dry-run'], opts);
+  assert.match(h.stdout, /^would remove p\/j@1 .*\nwould remove p\/j@2 .*\nwould free .*\ndry run: nothing was changed\n$/);
+  assert.equal(snapshot(), before);
+});
+
+test('a superseded version that is still running keeps its run folder until it ends', async () => {
+  const slow = await submit('p/s', 'sleep', '300');
+  try {
+    const fast = await submit('p/s', 'true');
+    assert.is(await waitDone('p/s', fast.id), 'completed');
+    const g = await gcJson(['--keep', '1', 'p/s']);
+    assert.equal(g.run_dirs, []);
+    assert.is(g.kept.length, 1);
+    assert.is(g.kept[0]!.id, slow.id);
+    assert.ok(['pending', 'running'].includes(g.kept[0]!.state), g.kept[0]!.state);
+    assert.ok(existsSync(slow.run_dir));
+    assert.is(record(slow.id).collected, undefined);
+    const h = await qdo(['gc', '--keep', '1', 'p/s'], opts);
+    assert.match(h.stdout, new RegExp(`^kept p/s@1 ${slow.run_dir}: (pending|running), not over yet`));
+  } finally {
+    await qdo(['sched', 'cancel', slow.sched_id], opts);
+  }
+  assert.is(await waitDone('p/s', slow.id), 'cancelled');
+  const g = await gcJson(['--keep', '1', 'p/s']);
+  assert.equal(
+    g.run_dirs.map((d) => d.id),
+    [slow.id],
+  );
+  assert.not.ok(existsSync(slow.run_dir));
+});
+
+test('--prune drops an orphan object and an unreachable job, after the grace period, and keeps what is reachable', async () => {
+  const j1 = await submit('p/j', 'true');
+  await waitDone('p/j', j1.id);
+  const j2 = await submit('p/j', 'echo', 'two');
+  await waitDone('p/j', j2.id);
+  const k = await submit('p/k', 'echo', 'only k');
+  await waitDone('p/k', k.id);
+  const orphan = (await qdo(['hash-object', '-w', '--stdin'], { ...opts, stdin: 'an orphan\n' })).stdout.trim();
+  assert.is((await qdo(['update-ref', '-d', 'p/k'], opts)).code, 0);
+  const l = layoutOf(home);
+  const manifest = (id: string) => JSON.parse((readFileSync(objectPath(l, id), 'utf8'))) as { script: string };
+  const reachable = [j1.id, j2.id, manifest(j1.id).script, manifest(j2.id).script];
+  const kScript = manifest(k.id).script;
+
+  // Written just now: too young to prune (a submit may be between its objects and its ref).
+  const young = await gcJson(['--prune'], { ...opts, now: new Date() });
+  assert.equal(young.objects, []);
+  assert.equal(young.records, []);
+  assert.ok(existsSync(objectPath(l, orphan)));
+
+  const g = await gcJson(['--prune'], later());
+  assert.equal(g.objects.map((o) => [o.id, o.kind]).sort(), [[k.id, 'manifest'], [kScript, 'content'], [orphan, 'content']].sort());
+  assert.equal(g.records.map((r) => r.id), [k.id]);
+  assert.equal(g.run_dirs.map((d) => [d.id, d.why]), [[k.id, 'unreachable']]);
+  for (const id of [orphan, k.id, kScript]) assert.not.ok(existsSync(objectPath(l, id)), id);
+  assert.not.ok(existsSync(submissionPath(l, k.id)));
+  assert.not.ok(existsSync(k.run_dir));
+  for (const id of reachable) assert.ok(existsSync(objectPath(l, id)), id);
+  assert.ok(existsSync(submissionPath(l, j1.id)));
+  assert.ok(existsSync(j1.run_dir)); // within --keep 2
+  assert.is((await qdo(['status', '--json', '-a', 'p/j'], opts)).stdout.match(/"job_version"/g)!.length, 2);
+  await fsckClean();
+  // Idempotent.
+  const again = await gcJson(['--prune'], later());
+  assert.equal(again.objects, []);
+});
+
+test('--prune keeps the manifest of a job still running even when no ref reaches it', async () => {
+  const slow = await submit('p/r', 'sleep', '300');
+  try {
+    assert.is((await qdo(['update-ref', '-d', 'p/r'], opts)).code, 0);
+    const g = await gcJson(['--prune'], later());
+    assert.equal(g.objects, []);
+    assert.ok(existsSync(objectPath(layoutOf(home), slow.id)));
+    assert.ok(existsSync(slow.run_dir));
+  } finally {
+    await qdo(['sched', 'cancel', slow.sched_id], opts);
+  }
+});
+
+test('bad input: --keep 0, --keep x, a pattern that matches nothing', async () => {
+  for (const k of ['0', 'x', '1.5']) {
+    const r = await qdo(['gc', '--keep', k], opts);
+    assert.is(r.code, 2, k);
+    assert.match(r.stderr, /--keep .*expected a whole number >= 1/);
+  }
+  const n = await qdo(['gc', 'p/nothing*'], opts);
+  assert.is(n.code, 3);
+  assert.match(n.stderr, /gc: no job matches "p\/nothing\*"/);
+});
+
+test.run();
