@@ -1,11 +1,12 @@
 // qdo fsck [--repair] (spec/plumbing/fsck.md): checks every object's hash, manifests and
-// their parent chains, refs, lists, leftover temp files and stale locks; --repair removes
+// their parent chains, refs, submission records, lists, leftover temp files and stale locks; --repair removes
 // leftovers and rebuilds damaged refs from the manifests (newest by parent chain).
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { QdoError, errnoCode } from '../errors.js';
 import { looksLikeManifest, parseManifest, type Manifest } from '../model/manifest.js';
+import { parseSubmission, type Submission } from '../model/submission.js';
 import { objectId } from '../model/object-id.js';
 import { isTempName } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
@@ -13,6 +14,7 @@ import { LOCK_SUFFIX, STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles } from '../store/objects.js';
 import { byteOrder, projectsWithRefs, readRefs, refsPaths, writeAllRefs, type RefMap } from '../store/refs.js';
+import { SUBMISSIONS_DIR } from '../store/submissions.js';
 import { allAllocations, allocationsList, projectsList, selectAllocation } from './world.js';
 
 /** Temp files younger than this may belong to a writer still at work; they are left alone. */
@@ -176,6 +178,70 @@ async function checkAllocation(ctx: Context, l: Layout, repair: boolean, report:
     if (damaged && rebuild) {
       const last = report.findings.findLast((f) => f.code === 'bad-refs');
       if (last) last.fixed = true;
+    }
+  }
+
+  // 5. Submission records (spec/submissions.md): each parses, is filed under its own id,
+  // and belongs to a stored manifest of the same job version. Temp files there were
+  // reported by step 1. Nothing here is repaired: a record is the only copy of what the
+  // scheduler said (a partial sync may bring its manifest later).
+  await checkSubmissions(l, manifests, present, add);
+}
+
+async function checkSubmissions(l: Layout, manifests: Map<string, ManifestInfo>, present: Set<string>, add: Add): Promise<void> {
+  const root = join(l.dir, SUBMISSIONS_DIR);
+  let shards;
+  try {
+    shards = await readdir(root, { withFileTypes: true });
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return;
+    throw e;
+  }
+  for (const shard of shards.sort((a, b) => byteOrder(a.name, b.name))) {
+    const dir = join(root, shard.name);
+    if (isTempName(shard.name) || shard.name.endsWith(LOCK_SUFFIX)) continue;
+    if (!shard.isDirectory() || !/^[0-9a-f]{2}$/.test(shard.name)) {
+      add('stray-file', dir, 'not named like a submission record folder (two hex digits)');
+      continue;
+    }
+    for (const name of (await readdir(dir)).sort(byteOrder)) {
+      const p = join(dir, name);
+      if (isTempName(name)) continue;
+      const m = /^([0-9a-f]{62})\.json$/.exec(name);
+      if (!m) {
+        add('stray-file', p, 'not named like a submission record (<62 hex digits>.json)');
+        continue;
+      }
+      const id = shard.name + m[1];
+      let sub: Submission;
+      try {
+        sub = parseSubmission(await readFile(p), p);
+      } catch (e) {
+        if (errnoCode(e) === 'EISDIR') {
+          add('stray-file', p, 'a folder where a submission record belongs');
+          continue;
+        }
+        if (!(e instanceof QdoError)) {
+          if (errnoCode(e) === undefined) throw e;
+          add('bad-submission', p, `cannot read: ${errnoCode(e)}`);
+          continue;
+        }
+        add('bad-submission', p, e.message.replace(`${p}: `, ''));
+        continue;
+      }
+      if (sub.id !== id) {
+        add('bad-submission', p, `field id: the file is for ${id} but says ${sub.id}`);
+        continue;
+      }
+      const target = manifests.get(id);
+      if (!target) {
+        add('orphan-submission', id, `has a submission record but ${present.has(id) ? 'the object is not a valid manifest' : 'no manifest object'}`);
+        continue;
+      }
+      const mm = target.m;
+      if (mm.project !== sub.project || mm.name !== sub.name || mm.version !== sub.version) {
+        add('bad-submission', p, `says ${sub.project}/${sub.name}@${sub.version} but the manifest is ${mm.project}/${mm.name}@${mm.version}`);
+      }
     }
   }
 }
