@@ -7,8 +7,8 @@
 //     may still be running. Manifests, refs and records stay, so history is intact; the
 //     record gets `collected` (when) so show/logs can say where the folder went.
 //  2. With --prune, per allocation: objects unreachable from the roots (every ref, every
-//     record of a version not yet over, every object younger than PRUNE_GRACE_MS), the
-//     records of the unreachable versions, and their run folders.
+//     record of a version not yet over or of a job that still exists, every object younger
+//     than PRUNE_GRACE_MS), the records of the unreachable versions, and their run folders.
 // No lock is held over the walk; instead every candidate is re-checked right before it is
 // removed (spec/porcelain.md §qdo gc, "Concurrency").
 import { lstat, readFile, readdir, rm, rmdir, unlink } from 'node:fs/promises';
@@ -270,9 +270,15 @@ async function planPrune(ctx: Context, l: Layout): Promise<PrunePlan> {
   return plan;
 }
 
-/** Every ref of the allocation, and every record of a version not yet over (or unreadable). */
+/**
+ * Every ref of the allocation; every record of a version not yet over (or unreadable); and
+ * every record of a version that ran under a job name that still has a ref: a side branch
+ * left by a sync (fsck's rebuild rule picks one head) or by moving a ref back holds real
+ * results, so only a deleted job's versions and never-submitted attempts are pruned.
+ */
 async function rootsOf(l: Layout): Promise<string[]> {
   const roots: string[] = [];
+  const names = new Set<string>();
   const projects = new Set(await projectsWithRefs(l));
   for (const p of await readList(projectsList(l))) projects.add(p);
   for (const p of [...projects].sort()) {
@@ -285,6 +291,7 @@ async function rootsOf(l: Layout): Promise<string[]> {
       throw new RepositoryError(e.code, `gc --prune: cannot read the refs of project ${p} in ${l.root}, so nothing was pruned: ${e.message}`, { hint: 'repair them first: qdo fsck --repair' });
     }
     roots.push(...refs.values());
+    for (const n of refs.keys()) names.add(`${p}/${n}`);
   }
   for (const id of await listSubmissionIds(l)) {
     let sub: Submission | null;
@@ -295,7 +302,8 @@ async function rootsOf(l: Layout): Promise<string[]> {
       roots.push(id); // unreadable: assume the job may be alive
       continue;
     }
-    if (sub && !isTerminal(sub.state)) roots.push(id);
+    if (!sub) continue;
+    if (!isTerminal(sub.state) || (sub.state !== 'not-submitted' && names.has(`${sub.project}/${sub.name}`))) roots.push(id);
   }
   return roots;
 }

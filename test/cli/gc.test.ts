@@ -242,6 +242,22 @@ test('--prune keeps the manifest of a job still running even when no ref reaches
   }
 });
 
+test('--prune keeps a side branch of a job that still exists (a ref moved back, or a sync)', async () => {
+  const v1 = await submit('p/j', 'true');
+  await waitDone('p/j', v1.id);
+  const v2 = await submit('p/j', 'echo', 'two');
+  await waitDone('p/j', v2.id);
+  assert.is((await qdo(['update-ref', 'p/j', v1.id, v2.id], opts)).code, 0);
+  const g = await gcJson(['--prune'], later());
+  assert.equal(g.objects, []);
+  assert.equal(g.records, []);
+  assert.equal(g.run_dirs, []);
+  const l = layoutOf(home);
+  assert.ok(existsSync(objectPath(l, v2.id)));
+  assert.ok(existsSync(submissionPath(l, v2.id)));
+  assert.ok(existsSync(v2.run_dir));
+});
+
 test('bad input: --keep 0, --keep x, a pattern that matches nothing', async () => {
   for (const k of ['0', 'x', '1.5']) {
     const r = await qdo(['gc', '--keep', k], opts);
