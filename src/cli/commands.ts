@@ -14,6 +14,9 @@ import { fsckCommand } from './plumbing/fsck.js';
 import { schedCommand } from './plumbing/sched.js';
 import { submitCommand } from './porcelain/submit.js';
 import { statusCommand } from './porcelain/status.js';
+import { showCommand } from './porcelain/show.js';
+import { logCommand } from './porcelain/log.js';
+import { diffCommand } from './porcelain/diff.js';
 import { gcCommand } from './porcelain/gc.js';
 import { retryCommand } from './porcelain/retry.js';
 
@@ -24,6 +27,9 @@ export const COMMANDS: CommandDef[] = [
   resourceCommand,
   submitCommand,
   statusCommand,
+  showCommand,
+  logCommand,
+  diffCommand,
   retryCommand,
   gcCommand,
   hashObjectCommand,
