@@ -1,7 +1,7 @@
 // Benchmarks (run by `npm run bench`). Figures are ratios measured in one run, since these
 // machines are noisy: each case is compared with a baseline measured alongside it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +9,7 @@ import { createAllocation } from '../src/store/layout.js';
 import { encodePacked, readRefs, updateRef, writeAllRefs, type RefMap } from '../src/store/refs.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
 import { objectId } from '../src/model/object-id.js';
+import { canonicalBytes } from '../src/model/canonical-json.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -21,7 +22,7 @@ function timeProcess(argv: string[], runs: number, env: Record<string, string>):
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    const r = spawnSync(process.execPath, argv, { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, argv, { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', maxBuffer: 1 << 30 });
     times.push(performance.now() - t);
     if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
   }
@@ -104,5 +105,66 @@ async function refsAtScale(): Promise<void> {
   rmSync(small, { recursive: true, force: true });
 }
 
-await startup();
-await refsAtScale();
+/**
+ * An allocation of `jobs` names with `versions` versions each, as qdo submit leaves it:
+ * a manifest chain per name, a submission record per version (all ended), one refs file.
+ * Written without fsync (the layout is what matters, not how it got there).
+ */
+async function buildAllocation(dir: string, jobs: number, versions: number): Promise<void> {
+  const { layout } = await createAllocation(dir);
+  writeFileSync(layout.projects, 'big\n');
+  mkdirSync(join(dir, 'big'), { recursive: true });
+  const script = Buffer.from('#!/bin/bash\ntrue\n');
+  const scriptId = objectId(script);
+  const put = (id: string, bytes: Buffer, under: string, suffix = '') => {
+    const d = join(under, id.slice(0, 2));
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, id.slice(2) + suffix), bytes);
+  };
+  put(scriptId, script, layout.objects);
+  const refs: RefMap = new Map();
+  const subs = join(layout.dir, 'submissions');
+  for (let j = 0; j < jobs; j++) {
+    const name = `job${String(j).padStart(5, '0')}`;
+    let parent: string | null = null;
+    for (let v = 1; v <= versions; v++) {
+      const created = new Date(Date.UTC(2026, 0, 1) + (j * versions + v) * 1000).toISOString();
+      const m = { schema: 'qdo.job/v1', project: 'big', name, version: v, parent, script: scriptId, resources: { time: 60 }, scheduler: 'local', params: {}, env: {}, prologue: null, epilogue: null, created };
+      const bytes = canonicalBytes(m);
+      const id = objectId(bytes);
+      put(id, bytes, layout.objects);
+      const rec = { schema: 'qdo.submission/v1', id, project: 'big', name, version: v, scheduler: 'local', cluster: 'local@bench', host: 'bench', pid: 1, intent: created, submitted: created, sched_id: String(j * versions + v), after: [], state: 'completed', state_source: 'exit-record', state_time: created, exit_code: 0, reason: null };
+      put(id, canonicalBytes(rec), subs, '.json');
+      parent = id;
+    }
+    refs.set(name, parent!);
+  }
+  await writeAllRefs(layout, 'big', refs);
+}
+
+/** spec/submissions.md §Refresh: status reads the refs and one record per job shown. */
+async function statusAtScale(): Promise<void> {
+  const versions = Number(process.env.QDO_BENCH_VERSIONS ?? 100);
+  const cases: [string, number, number][] = [
+    ['1,000 jobs x 1 version', 1000, 1],
+    [`1,000 jobs x ${versions} versions`, 1000, versions],
+    ['10,000 jobs x 1 version', 10_000, 1],
+  ];
+  console.log(`\nqdo status --json over one allocation (process wall time, median of 5)`);
+  let base = 0;
+  for (const [label, jobs, v] of cases) {
+    const dir = mkdtempSync(join(tmpdir(), 'qdo-bench-status-'));
+    const t0 = performance.now();
+    await buildAllocation(dir, jobs, v);
+    const built = performance.now() - t0;
+    const t = timeProcess([join(REPO, 'dist/qdo.mjs'), 'status', '--json'], 5, { QDO_HOME: dir, QDO_SCHEDULER: 'local' });
+    if (base === 0) base = t;
+    console.log(`  ${label.padEnd(30)} ${(t / base).toFixed(2)}x   (${(jobs * v).toLocaleString('en')} versions stored; ${t.toFixed(0)} ms; fixture ${(built / 1000).toFixed(0)} s)`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const only = process.argv[2];
+if (!only || only === 'startup') await startup();
+if (!only || only === 'refs') await refsAtScale();
+if (!only || only === 'status') await statusAtScale();

@@ -80,6 +80,20 @@ async function latestOf(loc: ProjectLocation, name: string, id: string): Promise
   return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
 }
 
+/** Like Promise.all(items.map(fn)) with at most `limit` calls in flight, results in order. */
+export async function mapBounded<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Every version of one job, newest first (walks the parent chain; reads manifests). */
 export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string): Promise<{ job: JobVersion; manifest: Manifest }[]> {
   const out: { job: JobVersion; manifest: Manifest }[] = [];
@@ -124,16 +138,15 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       else regs.push(compile(p, here));
     }
   }
-  const jobs: JobVersion[] = [];
+  const wanted: { loc: ProjectLocation; name: string; id: string }[] = [];
   for (const loc of projects.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
     const refs = await readRefs(loc.layout, loc.project);
-    const names = [...refs.keys()].sort();
-    for (const name of names) {
-      const full = `${loc.project}/${name}`;
-      if (!regs.some((r) => r.test(full))) continue;
-      jobs.push(await latestOf(loc, name, refs.get(name)!));
+    for (const name of [...refs.keys()].sort()) {
+      if (regs.some((r) => r.test(`${loc.project}/${name}`))) wanted.push({ loc, name, id: refs.get(name)! });
     }
   }
+  // One small record per job shown: read them concurrently (bounded), keep the order.
+  const jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id));
   return { jobs, allocs, here };
 }
 
