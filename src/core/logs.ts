@@ -196,6 +196,11 @@ export async function logs(ctx: Context, rev: string, o: LogsOptions): Promise<L
 export const chokidarWatcher: WatchFactory = async (dirs) => {
   const { watch } = await import('chokidar');
   const w = watch(dirs, { ignoreInitial: true, depth: 1 });
+  // Changes before 'ready' may be missed; the caller reads the files after this returns.
+  await new Promise<void>((resolve) => {
+    w.once('ready', () => resolve());
+    w.once('error', () => resolve());
+  });
   let changed = false;
   let wake: (() => void) | null = null;
   w.on('all', () => {

@@ -15,6 +15,7 @@ export const logsCommand: CommandDef = {
     const core = await import('../../core/logs.js');
     const stream = bool(args, 'err') ? 'stderr' : 'stdout';
     const follow = bool(args, 'follow');
+    const task = str(args, 'task');
     // Array tasks are shown like tail(1) shows files: a header whenever the task changes.
     let current: string | null | undefined;
     let atLineStart = true;
@@ -25,11 +26,11 @@ export const logsCommand: CommandDef = {
     try {
       await core.logs(ctx, String(args.rev), {
         stream,
-        task: str(args, 'task'),
+        task,
         follow,
         signal: ac.signal,
         data(index, chunk) {
-          if (index !== null && index !== current) {
+          if (index !== null && task === undefined && index !== current) {
             io.stdout(`${started ? (atLineStart ? '\n' : '\n\n') : ''}==> ${index} <==\n`);
             atLineStart = true;
           }
