@@ -17,12 +17,9 @@ import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission, writeSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
+import { NOTIFY_MARKER, NOTIFY_TIMEOUT_SEC, STDERR_LOG } from '../scheduler/wrapper.js';
 import { fullName, runDirOfJob, type JobVersion } from './jobs.js';
 
-/** Written by the wrapper in the task folder when it runs the notify command itself. */
-export const NOTIFY_MARKER = 'qdo-notified';
-/** How long a notify command may run (the wrapper's limit too, spec/scheduler-common.md §Notify). */
-export const NOTIFY_TIMEOUT_MS = 60_000;
 
 export interface PolicyReport {
   /** Automatic retries submitted: the ended version and its new version. */
@@ -172,13 +169,13 @@ async function notifyFallback(ctx: Context, j: JobVersion, m: Manifest, runner?:
   });
   const run = runner ?? (await import('../scheduler/runner.js')).runCommand;
   await mkdir(dir, { recursive: true });
-  const log = join(dir, 'stderr');
+  const log = join(dir, STDERR_LOG);
   await appendFile(log, `qdo: ${fullName(j)}@${j.version} ended ${sub.state} without running its notify command; qdo runs it now (${time})\n`);
   try {
     const r = await run(['bash', '-c', m.notify as string], {
       cwd: env.QDO_SUBMIT_DIR,
       env,
-      timeoutMs: NOTIFY_TIMEOUT_MS,
+      timeoutMs: NOTIFY_TIMEOUT_SEC * 1000,
       retries: 0,
       okExitCodes: Array.from({ length: 256 }, (_, i) => i),
     });
