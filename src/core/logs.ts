@@ -35,7 +35,7 @@ export type LogEvent =
   | { kind: 'no-output'; name: string; state: string; following: boolean }
   /** The log was started again (requeue): what follows is the new run's output. */
   | { kind: 'restarted'; name: string; index: string | null }
-  /** Following stopped because the job ended (state as last known). */
+  /** Following stopped because the job ended (state as last known: maybe not terminal yet). */
   | { kind: 'ended'; name: string; state: string; exitCode: number | null };
 
 export interface LogsOptions {
@@ -174,7 +174,9 @@ export async function logs(ctx: Context, rev: string, o: LogsOptions): Promise<L
         ended = !j.sub || isTerminal(j.sub.state);
       }
       if (ended) {
-        if (j.sub && !isTerminal(j.sub.state)) await refreshJobs(ctx, [j], { offline: true }); // the state the end record gives
+        // The state the end record gives; a signalled end needs the scheduler's word.
+        if (j.sub && !isTerminal(j.sub.state)) await refreshJobs(ctx, [j], { offline: true });
+        if (j.sub && !isTerminal(j.sub.state)) await refreshJobs(ctx, [j], { runner: o.runner });
         await pumpAll(); // what was written between the look and the end
         if (printed() === 0) o.event({ kind: 'no-output', name, state: state(), following: false });
         o.event({ kind: 'ended', name, state: state(), exitCode: j.sub?.exit_code ?? null });

@@ -6,7 +6,7 @@
 //   4. a job revision (`p/j`, `p/j@2`, an id prefix): that version's run folder;
 //   5. else an existing local folder or file; otherwise the revision's error stands.
 // The destination is `<PROJECT folder>/pulled/<label>/` (label: the source's last path
-// segment, or `<job>@<version>` for a revision), or --to DIR.
+// segment, or `<job>@<version>` for a revision; a single file goes into `pulled/`), or --to DIR.
 import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
@@ -161,7 +161,8 @@ export async function planPull(ctx: Context, req: PullRequest): Promise<PullPlan
   if (src.label === '' || src.label === '.' || src.label === '..' || src.label === '/') {
     throw new UsageError(`cannot name a destination after SOURCE ${JSON.stringify(req.source)}`, { code: 'no-destination', hint: 'give one with --to DIR' });
   }
-  const destination = req.to !== undefined ? resolve(ctx.cwd, req.to) : resolve(target.dir, PULLED_DIR, src.label);
+  // A folder's content goes into a folder named after it; a single file into pulled/ itself.
+  const destination = req.to !== undefined ? resolve(ctx.cwd, req.to) : src.isDir ? resolve(target.dir, PULLED_DIR, src.label) : resolve(target.dir, PULLED_DIR);
   if (src.kind !== 'remote' && src.isDir && inside(destination, src.path)) {
     throw new UsageError(`the destination ${destination} is inside SOURCE ${src.path}: it would copy into itself`, { code: 'pull-into-source', hint: 'give another destination with --to DIR' });
   }

@@ -232,6 +232,9 @@ test('pull: a project folder, a local path, relative --to; refusals', async () =
   assert.is(path.kind, 'path');
   assert.is(path.from, join(other, 'far/data') + '/');
   assert.is(path.destination, join(home, 'p/pulled/data'));
+  const file = JSON.parse(ok(await run(['pull', join(other, 'far/data/d.txt'), 'p', '--json'])).stdout);
+  assert.is(file.destination, join(home, 'p/pulled'));
+  assert.is(readFileSync(join(home, 'p/pulled/d.txt'), 'utf8'), 'data\n', 'a single file goes into pulled/');
   const rel = ok(await run(['pull', './far/data', 'p', '--to', 'copy'], other));
   assert.match(rel.stdout, /^copied 1 file\(s\) \(5 B\) from /);
   assert.ok(existsSync(join(other, 'copy/d.txt')));

@@ -49,7 +49,8 @@ export const logsCommand: CommandDef = {
           } else if (e.kind === 'ended') {
             if (!atLineStart) io.stdout('\n');
             atLineStart = true;
-            io.stderr(`qdo: ${e.name} ${e.state}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}\n`);
+            if (isLive(e.state)) io.stderr(`qdo: ${e.name} has ended; how is not known yet (see qdo status --refresh)\n`);
+            else io.stderr(`qdo: ${e.name} ${e.state}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}\n`);
           }
         },
       });
