@@ -11,7 +11,7 @@
 //    changed start record, inode or a shorter file restarts reading from the beginning.
 // Waiting is injected (`watch`), so tests run the loop without real time.
 import { open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Context } from '../context.js';
 import { errnoCode } from '../errors.js';
 import { isTerminal } from '../model/states.js';
@@ -194,10 +194,25 @@ export async function logs(ctx: Context, rev: string, o: LogsOptions): Promise<L
   return { job: j, printed: printed() };
 }
 
-/** The default waiter: chokidar on the given folders and one level below (array tasks). */
+/**
+ * Whether the watcher should skip `path` under one of `roots`: it looks at the files of a
+ * run folder and of its array task folders (`<index>/`), never into the job's own
+ * sub-folders, which may hold many files.
+ */
+export function outsideTaskFolders(path: string, roots: string[]): boolean {
+  for (const root of roots) {
+    const rel = relative(root, path);
+    if (rel.startsWith('..') || isAbsolute(rel)) continue;
+    const parts = rel === '' ? [] : rel.split(sep);
+    return parts.length > 2 || (parts.length === 2 && !/^\d+$/.test(parts[0]!));
+  }
+  return true;
+}
+
+/** The default waiter: chokidar on the given run folders and their task folders. */
 export const chokidarWatcher: WatchFactory = async (dirs) => {
   const { watch } = await import('chokidar');
-  const w = watch(dirs, { ignoreInitial: true, depth: 1 });
+  const w = watch(dirs, { ignoreInitial: true, depth: 1, ignored: (p: string) => outsideTaskFolders(p, dirs) });
   // Changes before 'ready' may be missed; the caller reads the files after this returns.
   await new Promise<void>((resolve) => {
     w.once('ready', () => resolve());

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { qdo, tempDir, removeDir, testContext } from '../helpers/cli.js';
-import { chokidarWatcher, logs, type LogEvent, type Waiter } from '../../src/core/logs.js';
+import { chokidarWatcher, logs, outsideTaskFolders, type LogEvent, type Waiter } from '../../src/core/logs.js';
 
 const env = { QDO_SCHEDULER: 'local' };
 let home = '';
@@ -145,6 +145,17 @@ test('the chokidar waiter wakes on a change, else after its time', async () => {
   } finally {
     await w.close();
   }
+});
+
+test("the watcher looks at run and task folders, not into the job's own folders", () => {
+  const r = '/a/runs/j/1-abc';
+  assert.not.ok(outsideTaskFolders(r, [r]));
+  assert.not.ok(outsideTaskFolders(`${r}/stdout`, [r]));
+  assert.not.ok(outsideTaskFolders(`${r}/out`, [r]), 'a new folder is seen (it may be a task folder)');
+  assert.not.ok(outsideTaskFolders(`${r}/3/stdout`, [r]));
+  assert.ok(outsideTaskFolders(`${r}/out/data.h5`, [r]));
+  assert.ok(outsideTaskFolders(`${r}/3/out/x`, [r]));
+  assert.ok(outsideTaskFolders('/elsewhere', [r]));
 });
 
 test.run();
