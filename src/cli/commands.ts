@@ -14,6 +14,9 @@ import { fsckCommand } from './plumbing/fsck.js';
 import { schedCommand } from './plumbing/sched.js';
 import { submitCommand } from './porcelain/submit.js';
 import { statusCommand } from './porcelain/status.js';
+import { cancelCommand, holdCommand, releaseCommand } from './porcelain/control.js';
+import { waitCommand } from './porcelain/wait.js';
+import { watchCommand } from './porcelain/watch.js';
 import { showCommand } from './porcelain/show.js';
 import { logCommand } from './porcelain/log.js';
 import { diffCommand } from './porcelain/diff.js';
@@ -27,6 +30,11 @@ export const COMMANDS: CommandDef[] = [
   resourceCommand,
   submitCommand,
   statusCommand,
+  waitCommand,
+  watchCommand,
+  cancelCommand,
+  holdCommand,
+  releaseCommand,
   showCommand,
   logCommand,
   diffCommand,
