@@ -24,7 +24,10 @@ export interface ArtifactList {
   files: Artifact[];
 }
 
-const QDO_NAMES = [/^job\.[^/]+\.sh$/, /^qdo-start\.json$/, /^qdo-end\.json$/, /^qdo-script$/, /^qdo-[^/]*\.sh$/, /^qdo-nodefile$/];
+// The wrapper names every file it writes `qdo-*` (records, script copy, prologue, epilogue,
+// node file, notify marker: spec/scheduler-common.md); the script given to the scheduler is
+// `job.<scheduler>.sh`.
+const QDO_NAMES = [/^job\.[^/]+\.sh$/, /^qdo-/];
 const LOG_NAMES = new Set(['stdout', 'stderr']);
 
 /**

@@ -44,6 +44,7 @@ test("rsync's --out-format lines: files only, sizes summed by the caller", () =>
 test("artifact kinds: qdo's files and logs at the top of a run or task folder only", () => {
   assert.is(classify('job.slurm.sh', false), 'qdo');
   assert.is(classify('qdo-prologue.sh', false), 'qdo');
+  assert.is(classify('qdo-notified', false), 'qdo');
   assert.is(classify('.qdo-end.json.tmp-0a1b2c3d', false), 'qdo');
   assert.is(classify('stdout', false), 'log');
   assert.is(classify('3/stdout', true), 'log');
