@@ -3,10 +3,11 @@
 // the notify fallback. Called with the jobs a refresh saw end (RefreshReport.ended) by
 // every command that refreshes: status, wait, watch, retry. Only those jobs' manifests are read.
 //
-// Idempotence without a lock: an automatic retry moves the name's ref by compare-and-swap
-// from the ended version's id, so of two qdo processes that saw the same end only one can
-// succeed; the other gets `job-moved` and does nothing. The ended version's record then
-// gets `retried_by`, so later refreshes need not even try.
+// Idempotence: an automatic retry is claimed in the ended version's submission record
+// (`retried_by`, written under a short lock) before it is submitted, and the new version
+// moves the name's ref by compare-and-swap from the ended version's id. So of two qdo
+// processes that saw the same end only one submits; a version that is no longer the
+// latest (the user resubmitted or retried it) is never retried automatically.
 import { appendFile, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
@@ -15,7 +16,8 @@ import type { Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
-import { readSubmission, writeSubmission } from '../store/submissions.js';
+import { withLock } from '../store/locks.js';
+import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { NOTIFY_MARKER, NOTIFY_TIMEOUT_SEC, STDERR_LOG } from '../scheduler/wrapper.js';
 import { fullName, runDirOfJob, type JobVersion } from './jobs.js';
@@ -92,8 +94,19 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
     fields: { retry_of: j.id, auto_retry: count + 1 },
     runner,
   });
-  // The ref was read again above; parent must still be j (else another qdo retried first).
-  if (p.manifest.parent !== j.id || (await readSubmission(j.layout, p.id)) !== null) {
+  // Claim the retry in the ended version's record under a short lock (never held across the
+  // scheduler call): of two qdo processes that saw the same end, the second finds
+  // `retried_by` set. Two retries made in the same millisecond would have the same id, so
+  // the claim, not the ref's compare-and-swap alone, is what keeps them from colliding.
+  const path = submissionPath(j.layout, j.id);
+  const claimed = await withLock(path, async () => {
+    const cur = await readSubmission(j.layout, j.id);
+    if (!cur || cur.retried_by !== undefined) return false;
+    if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id || p.manifest.parent !== j.id) return false;
+    await writeSubmission(j.layout, { ...cur, retried_by: p.id });
+    return true;
+  });
+  if (!claimed) {
     discardPrepared(p);
     return null;
   }
@@ -101,10 +114,19 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
   try {
     done = await submitPrepared(ctx, p);
   } catch (e) {
-    if (e instanceof ConflictError && e.code === 'job-moved') return null; // another qdo won the CAS
+    // Not retried after all (the name moved, or the scheduler refused): drop the claim.
+    await withLock(path, async () => {
+      const cur = await readSubmission(j.layout, j.id);
+      if (cur?.retried_by === p.id) {
+        const { retried_by: _, ...rest } = cur;
+        await writeSubmission(j.layout, rest as Submission);
+      }
+    });
+    if (e instanceof ConflictError && e.code === 'job-moved') return null;
     throw e;
   }
-  await markOld(j, { retried_by: p.id });
+  j.sub = (await readSubmission(j.layout, j.id)) ?? j.sub;
+  j.latest = false;
   return { layout: j.layout, project: j.project, name: j.name, id: p.id, version: p.manifest.version, latest: true, sub: done };
 }
 

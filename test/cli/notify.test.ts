@@ -1,0 +1,82 @@
+// submit --notify on the local backend: the wrapper runs the command after a real job; qdo
+// runs it itself for a job that ended without a wrapper to do it (spec/scheduler-common.md §Notify).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
+import { submissionPath } from '../../src/store/submissions.js';
+import { layoutOf } from '../../src/store/layout.js';
+import { parseSubmission } from '../../src/model/submission.js';
+
+let home = '';
+let opts: RunOptions;
+test.before.each(async () => {
+  home = tempDir('qdo-notify-cli-');
+  opts = { home, env: { QDO_SCHEDULER: 'local' } };
+  assert.is((await qdo(['project', 'add', 'p'], opts)).code, 0);
+});
+test.after.each(() => removeDir(home));
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+async function ok(args: string[]): Promise<string> {
+  const r = await qdo(args, opts);
+  assert.is(r.code, 0, `qdo ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function waitDone(job: string, deadlineMs = 20_000): Promise<Json> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const j = JSON.parse(await ok(['status', '--refresh', '--json', job])).jobs[0] as Json;
+    if (['completed', 'failed', 'cancelled', 'timeout'].includes(j.state)) return j;
+    if (Date.now() > end) throw new Error(`${job} still ${j.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function waitFile(path: string, ms = 10_000): Promise<string> {
+  const end = Date.now() + ms;
+  while (!existsSync(path)) {
+    if (Date.now() > end) throw new Error(`no ${path}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return readFileSync(path, 'utf8');
+}
+
+const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
+const NOTIFY = (file: string) => `echo "$QDO_STATE [$QDO_EXIT_CODE] $QDO_JOB_NAME $LR" >>${file}`;
+
+test('a real job: the wrapper runs the command with QDO_STATE and QDO_EXIT_CODE, after the end record', async () => {
+  const file = join(home, 'notified');
+  const out = JSON.parse(await ok(['submit', 'p/j', '--json', '--env', 'LR=0.5', '--notify', NOTIFY(file), '--', 'bash', '-c', 'exit 3']));
+  const done = await waitDone('p/j');
+  assert.is(done.state, 'failed');
+  assert.is(await waitFile(file), 'failed [3] j 0.5\n');
+  const marker = JSON.parse(readFileSync(join(out.run_dir, 'qdo-notified'), 'utf8'));
+  assert.equal([marker.state, marker.exit_code], ['failed', 3]);
+  // The wrapper did it: qdo does not run it again.
+  await ok(['status', '--refresh', 'p/j']);
+  assert.is(record(out.id).notified, undefined);
+  assert.is(readFileSync(file, 'utf8'), 'failed [3] j 0.5\n');
+  // The manifest keeps the command; a retry keeps it too.
+  const m = JSON.parse(await ok(['cat-object', out.id]));
+  assert.is(m.notify, NOTIFY(file));
+});
+
+test('a job that never ran (cancelled while held): qdo runs the command once, records "notified"', async () => {
+  const file = join(home, 'notified');
+  const out = JSON.parse(await ok(['submit', 'p/h', '--hold', '--json', '--notify', NOTIFY(file), '--', 'true']));
+  await ok(['cancel', 'p/h']);
+  assert.is((await waitDone('p/h')).state, 'cancelled');
+  assert.is(readFileSync(file, 'utf8'), 'cancelled [] h \n');
+  const rec = record(out.id);
+  assert.is(rec.notified, '2026-11-21T09:30:00.000Z');
+  assert.match(readFileSync(join(out.run_dir, 'stderr'), 'utf8'), /^qdo: p\/h@1 ended cancelled without running its notify command; qdo runs it now \(2026-11-21T09:30:00\.000Z\)\n$/);
+  // Later refreshes do not run it again.
+  await ok(['status', '--refresh', 'p/h']);
+  assert.is(readFileSync(file, 'utf8'), 'cancelled [] h \n');
+});
+
+test.run();
