@@ -2,7 +2,7 @@
 // selected job, made from the selected version's manifest (its stored template re-rendered)
 // with changed resources. The new version's parent is the name's current latest version.
 import type { Context } from '../context.js';
-import { ConflictError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import { applyResourceChanges, parseResourceChanges, type ResourceChanges } from '../model/resource-change.js';
 import type { Resources } from '../model/resources.js';
@@ -71,7 +71,7 @@ export async function retry(ctx: Context, req: RetryRequest): Promise<RetryResul
   // Bad flags fail before anything is looked at.
   const changes: ResourceChanges = parseResourceChanges(req.flags);
   if (req.targets.length === 0 && !req.failed) {
-    throw new UsageError('retry: no job given', { code: 'nothing-selected', hint: 'give PROJECT/JOB, a revision like JOB@2 or a pattern like "paper/*"; or --failed for every failed job here' });
+    throw new NotFoundError('nothing-selected', 'retry: no job given', { hint: 'give PROJECT/JOB, a revision like JOB@2 or a pattern like "paper/*"; or --failed for every failed job here' });
   }
   const sel = req.targets.length === 0 ? await listLatest(ctx, []) : await selectJobs(ctx, req.targets, 'retry');
   const report = await refreshJobs(ctx, sel.jobs, { runner: req.runner });

@@ -175,7 +175,7 @@ test('bad input: one message, documented exit code', async () => {
   await submit('p/j', '--time', '5', '--', 'false');
   await waitDone('p/j');
   const cases: [string[], number, RegExp][] = [
-    [['retry'], 2, /^qdo: retry: no job given\nhint: .*--failed/],
+    [['retry'], 3, /^qdo: retry: no job given\nhint: .*--failed/],
     [['retry', 'p/j', '--time', 'x'], 2, /^qdo: --time: expected a value or a change like 2h, x2, \+30m, \+50%/],
     [['retry', 'p/j', '--mem', '+1G'], 2, /^qdo: --mem \+1G: the job has no mem to change\nhint: give an absolute value instead, e\.g\. --mem 8G/],
     [['retry', 'p/j', '--time', '-5'], 2, /^qdo: --time -5: 300 s would become 0 s; the least is 1 s/],
