@@ -29,6 +29,12 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+// `qdo logs big | head`: the reader went away; that is how pipelines end, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
 process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host: hostname(), pid: process.pid, alive: pidAlive });

@@ -14,13 +14,17 @@ import { fsckCommand } from './plumbing/fsck.js';
 import { schedCommand } from './plumbing/sched.js';
 import { submitCommand } from './porcelain/submit.js';
 import { statusCommand } from './porcelain/status.js';
-import { cancelCommand, holdCommand, releaseCommand } from './porcelain/control.js';
-import { waitCommand } from './porcelain/wait.js';
-import { watchCommand } from './porcelain/watch.js';
 import { showCommand } from './porcelain/show.js';
 import { logCommand } from './porcelain/log.js';
 import { diffCommand } from './porcelain/diff.js';
+import { cancelCommand, holdCommand, releaseCommand } from './porcelain/control.js';
+import { waitCommand } from './porcelain/wait.js';
+import { watchCommand } from './porcelain/watch.js';
 import { gcCommand } from './porcelain/gc.js';
+import { logsCommand } from './porcelain/logs.js';
+import { pathCommand } from './porcelain/path.js';
+import { artifactsCommand } from './porcelain/artifacts.js';
+import { pullCommand } from './porcelain/pull.js';
 import { retryCommand } from './porcelain/retry.js';
 
 export const COMMANDS: CommandDef[] = [
@@ -30,16 +34,20 @@ export const COMMANDS: CommandDef[] = [
   resourceCommand,
   submitCommand,
   statusCommand,
+  showCommand,
+  logCommand,
+  diffCommand,
   waitCommand,
   watchCommand,
   cancelCommand,
   holdCommand,
   releaseCommand,
-  showCommand,
-  logCommand,
-  diffCommand,
   retryCommand,
   gcCommand,
+  logsCommand,
+  pathCommand,
+  artifactsCommand,
+  pullCommand,
   hashObjectCommand,
   catObjectCommand,
   revParseCommand,

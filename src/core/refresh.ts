@@ -25,6 +25,8 @@ import { homeAllocation } from './world.js';
 export const DEFAULT_STATUS_INTERVAL = 30;
 /** A submitter on another host that has not answered for this long is presumed dead. */
 export const SUBMIT_GRACE_MS = 10 * 60_000;
+/** The least time between two queries made because a job's end record appeared. */
+export const ENDED_FLOOR_MS = 1000;
 
 export interface EndRecord {
   exit_code: number | null;
@@ -83,6 +85,10 @@ async function readStartTime(taskDir: string): Promise<string | null> {
 /** An end record decides alone unless a signal stopped the job (then: time limit or cancel?). */
 export function stateFromEndRecord(r: EndRecord): { state: 'completed' | 'failed'; exitCode: number } | null {
   if (r.exit_code === null || r.signal !== null) return null;
+  // 128+N without a trapped signal: the script died of signal N that the wrapper never saw
+  // (scancel signals every process of the job at once). A cancel or a kill by the scheduler
+  // looks the same as a crash here; only the scheduler can tell.
+  if (r.exit_code > 128) return null;
   return { state: r.exit_code === 0 ? 'completed' : 'failed', exitCode: r.exit_code };
 }
 
@@ -146,7 +152,7 @@ export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOp
       ended.push(j);
       continue;
     }
-    if (rec && rec.signal !== null) signalled.set(j, rec);
+    if (rec) signalled.set(j, rec);
     live.push(j);
   }
 
@@ -176,7 +182,11 @@ export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOp
     const choice = await chooseScheduler(ctx, home, g.scheduler, o.runner);
     const interval = choice.config.status_interval ?? DEFAULT_STATUS_INTERVAL;
     const stale = (j: JobVersion) => j.sub!.state === 'submitting' && isAbandoned(ctx, j.sub!);
-    const due = o.force || !report.last || ctx.now().getTime() - Date.parse(report.last) >= interval * 1000;
+    const since = report.last ? ctx.now().getTime() - Date.parse(report.last) : Infinity;
+    // A job whose end record is there but undecided (signalled) has ended: worth one query
+    // now rather than a whole interval later, at most once a second.
+    const hasEnded = g.jobs.some((j) => signalled.has(j));
+    const due = o.force || since >= interval * 1000 || (hasEnded && since >= ENDED_FLOOR_MS);
     const needRecovery = g.jobs.filter(stale);
     if (!due && needRecovery.length === 0) continue;
 
@@ -223,6 +233,10 @@ async function exitRecordState(j: JobVersion | undefined): Promise<JobState | nu
 }
 
 async function applyState(j: JobVersion, st: JobState, signalledRec: EndRecord | undefined, time: string): Promise<void> {
+  if (st.state === 'unknown' && signalledRec && signalledRec.signal === null && signalledRec.exit_code !== null) {
+    await update(j, { state: 'failed', state_source: 'exit-record', state_time: time, exit_code: signalledRec.exit_code, reason: `killed by signal ${signalledRec.exit_code - 128} (the scheduler no longer knows the job)` });
+    return;
+  }
   if (st.state === 'unknown' && signalledRec) {
     const g = await guessSignalled(j, signalledRec);
     await update(j, { state: g.state, state_source: 'exit-record', state_time: time, exit_code: signalledRec.exit_code, reason: g.reason });

@@ -42,16 +42,17 @@ export interface RunOptions {
   cwd?: string;
   stdin?: string | Buffer;
   env?: Record<string, string>;
-  /** Fixed clock (default 2026-11-21T09:30:00.000Z). */
-  now?: Date;
+  /** Fixed clock (default 2026-11-21T09:30:00.000Z), or 'real' for the wall clock (e2e). */
+  now?: Date | 'real';
 }
 
 export const FIXED_NOW = new Date('2026-11-21T09:30:00.000Z');
 
 export function testContext(opts: RunOptions): Context {
-  const now = opts.now ?? FIXED_NOW;
+  const fixed = opts.now ?? FIXED_NOW;
+  const now = () => (fixed === 'real' ? new Date() : fixed);
   // PATH as a shell would have it: local jobs start with the command's environment.
-  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now: () => now, host: 'testhost', pid: process.pid, alive: (pid: number) => pid === process.pid };
+  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', pid: process.pid, alive: (pid: number) => pid === process.pid };
 }
 
 /** Runs qdo in this process. */
