@@ -13,26 +13,30 @@ say qdo init "$scratch";                  qdo init "$scratch"
 say qdo project add paper/run --alloc "$scratch"; qdo project add paper/run --alloc "$scratch"
 cat > "$QDO_HOME/train.sh" <<'SCRIPT'
 #!/bin/bash
-echo "training with lr=$QDO_PARAM_lr on $(hostname), job $QDO_JOB_ID, $QDO_NCPUS cpu(s)"
-for epoch in 1 2 3; do sleep 0.3; echo "epoch $epoch loss 0.$((9 - epoch))"; done
+# {{ job.project }}/{{ job.name }} version {{ job.version }}, {{ resources.cpus }} cpu(s)
+echo "training with lr={{ lr }} on $(hostname), job $QDO_JOB_ID"
+for epoch in $(seq 1 {{ epochs }}); do sleep 0.3; echo "epoch $epoch loss 0.$((9 - epoch))"; done
 SCRIPT
 say qdo resource add paper/run train.sh;  (cd "$QDO_HOME" && qdo resource add paper/run train.sh)
-say qdo resource list;                    qdo resource list
 say qdo alloc list;                       qdo alloc list
 say qdo sched detect --for local;         qdo sched detect --for local
+export QDO_SCHEDULER=local
+say qdo submit paper/run/train --script train.sh --set lr=0.01 --set epochs=3 --cpus 1 --time 5m
+qdo submit paper/run/train --script train.sh --set lr=0.01 --set epochs=3 --cpus 1 --time 5m
+say qdo wait paper/run/train;             qdo wait paper/run/train --timeout 2m
+say qdo logs paper/run/train;             qdo logs paper/run/train
+say qdo submit paper/run/train --set lr=0.02 --time 10m   "# a new version, same template"
+qdo submit paper/run/train --set lr=0.02 --time 10m
+say qdo submit paper/run/broken -- false; qdo submit paper/run/broken -- false
+say qdo wait paper/run/train paper/run/broken; qdo wait paper/run/train paper/run/broken --timeout 2m || echo "(exit $?: one job failed, as intended)"
+say qdo status --all-versions;            qdo status --all-versions
+say qdo log paper/run/train;              qdo log paper/run/train
+say qdo diff paper/run/train@1 paper/run/train; qdo diff paper/run/train@1 paper/run/train
+say qdo show paper/run/train;             qdo show paper/run/train
 cd "$scratch/paper/run"
-say qdo sched submit --for local --script resources/train.sh --set lr=0.01 --cpus 1 --time 5m
-id=$(qdo sched submit --for local --script resources/train.sh --set lr=0.01 --cpus 1 --time 5m)
-echo "$id"
-say qdo sched query --for local "$id"
-for _ in $(seq 1 100); do
-  line=$(qdo sched query --for local "$id")
-  case "$line" in *" completed "*|*" failed "*) break;; esac
-  sleep 0.2
-done
-echo "$line"
-say cat qdo-runs/train/stdout;            cat qdo-runs/train/stdout
+say 'cd "$(qdo path train)" && ls';       (cd "$(qdo path train)" && ls)
 say qdo fsck;                             qdo fsck && echo "fsck: clean"
-case "$line" in *" completed "*) ;; *) echo "demo job did not complete" >&2; exit 1;; esac
+state=$(qdo status --json paper/run/train | grep -o '"state": "[a-z-]*"' | head -1)
+case "$state" in *completed*) ;; *) echo "demo job did not complete: $state" >&2; exit 1;; esac
 echo
 echo "demo home: $QDO_HOME"
