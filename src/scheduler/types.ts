@@ -29,6 +29,17 @@ export interface Dependency {
   ids: string[];
 }
 
+/** One element of a packed array (RenderSpec.elements): element i runs its own script. */
+export interface ElementSpec {
+  index: number;
+  jobName: string;
+  /** The element's own run folder: its records and logs go here. */
+  runDir: string;
+  script: string;
+  env: Record<string, string>;
+  tag?: string;
+}
+
 /** Everything a renderer needs; rendering is a pure function of this. */
 export interface RenderSpec {
   /** qdo job name (used as the scheduler job name unless resources.job_name is set). */
@@ -49,6 +60,8 @@ export interface RenderSpec {
   epilogue?: string;
   /** Shell command the wrapper runs after the job ends, with the QDO_* variables and QDO_STATE. */
   notify?: string;
+  /** Packed array: element i runs its own script; its records/logs go to its own runDir. */
+  elements?: ElementSpec[];
 }
 
 export interface SubmitOptions {
@@ -71,4 +84,8 @@ export interface Backend {
   release(ids: string[]): Promise<void>;
   /** Finds a job submitted with this tag, for recovery after an ambiguous submit. */
   findByTag?(tag: string): Promise<string | null>;
+  /** Scheduler id of element `index` of the array job `baseId` (packed arrays). */
+  elementId?(baseId: string, index: number): string;
+  /** Largest array this scheduler takes in one submit. */
+  maxArraySize?: number;
 }
