@@ -17,6 +17,7 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { writeSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
+import type { PolicyReport } from './policies.js';
 import type { Backend, JobState } from '../scheduler/types.js';
 import { runDirOfJob, type JobVersion } from './jobs.js';
 import { backendFor, chooseScheduler } from './scheduler-choice.js';
@@ -48,8 +49,10 @@ export interface GroupReport {
 
 export interface RefreshReport {
   groups: GroupReport[];
-  /** Jobs this refresh saw end (for retry policies and notifications). */
+  /** Jobs this refresh saw end. */
   ended: JobVersion[];
+  /** What the manifests' policies did about those ends (retry, notify; policies.ts). */
+  policy: PolicyReport;
 }
 
 export interface RefreshOptions {
@@ -57,6 +60,8 @@ export interface RefreshOptions {
   force?: boolean;
   /** Never ask the scheduler (exit records only). */
   offline?: boolean;
+  /** Do not apply retry/notify policies to the ends seen (qdo retry applies them itself). */
+  noPolicies?: boolean;
   runner?: Runner;
 }
 
@@ -130,7 +135,21 @@ async function update(j: JobVersion, next: Partial<Submission>): Promise<boolean
   return true;
 }
 
+/**
+ * Refreshes, then applies the manifests' policies to the jobs that ended, whoever asked:
+ * an end seen by wait, watch, show or logs is retried or notified just as one seen by status.
+ */
 export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOptions = {}): Promise<RefreshReport> {
+  const r = await refreshStates(ctx, jobs, o);
+  let policy: PolicyReport = { retried: [], notified: [], problems: [] };
+  if (r.ended.length > 0 && !o.noPolicies) {
+    const { applyPolicies } = await import('./policies.js');
+    policy = await applyPolicies(ctx, r.ended, { runner: o.runner });
+  }
+  return { ...r, policy };
+}
+
+async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions): Promise<Omit<RefreshReport, 'policy'>> {
   const ended: JobVersion[] = [];
   const now = () => ctx.now().toISOString();
   const live: JobVersion[] = [];

@@ -74,7 +74,7 @@ export async function retry(ctx: Context, req: RetryRequest): Promise<RetryResul
     throw new NotFoundError('nothing-selected', 'retry: no job given', { hint: 'give PROJECT/JOB, a revision like JOB@2 or a pattern like "paper/*"; or --failed for every failed job here' });
   }
   const sel = req.targets.length === 0 ? await listLatest(ctx, []) : await selectJobs(ctx, req.targets, 'retry');
-  const report = await refreshJobs(ctx, sel.jobs, { runner: req.runner });
+  const report = await refreshJobs(ctx, sel.jobs, { runner: req.runner, noPolicies: true });
 
   let chosen: JobVersion[];
   const skipped: RetryResult['skipped'] = [];

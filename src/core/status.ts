@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors.js';
 import type { Runner } from '../scheduler/runner.js';
 import { historyOf, listLatest, type JobVersion } from './jobs.js';
 import { refreshJobs, type RefreshReport } from './refresh.js';
-import { applyPolicies, type PolicyReport } from './policies.js';
+import type { PolicyReport } from './policies.js';
 
 export interface StatusOptions {
   allVersions?: boolean;
@@ -33,7 +33,7 @@ export async function status(ctx: Context, patterns: string[], o: StatusOptions 
     jobs = all;
   }
   const report = await refreshJobs(ctx, jobs, { force: o.refresh, offline: o.offline, runner: o.runner });
-  const policy = await applyPolicies(ctx, report.ended, { runner: o.runner });
+  const policy = report.policy;
   // An automatic retry is the job's latest version now: show it (and, with --all-versions, both).
   for (const r of policy.retried) {
     const i = jobs.indexOf(r.from);

@@ -97,7 +97,7 @@ test('the timeout timer ends the wait with the unfinished jobs', async () => {
 test('nextQueryDelay: until the earliest group is due, between 1 s and the interval', () => {
   const now = new Date('2026-11-21T09:30:00.000Z');
   const g = (scheduler: string, last: string | null) => ({ scheduler, cluster: 'c', jobs: 1, queried: false, last, problem: null });
-  const rep = (...groups: RefreshReport['groups']): RefreshReport => ({ groups, ended: [] });
+  const rep = (...groups: RefreshReport['groups']): RefreshReport => ({ groups, ended: [], policy: { retried: [], notified: [], problems: [] } });
   const iv = new Map([
     ['slurm', 60_000],
     ['local', 30_000],
