@@ -61,6 +61,8 @@ export interface SubmitRequest {
   hold?: boolean;
   dryRun?: boolean;
   runner?: Runner;
+  /** Top-level manifest fields to add (sweeps: `sweep`, and `after`/`after_revs` they resolve themselves). */
+  fields?: Record<string, unknown>;
 }
 
 export interface SubmitResult {
@@ -181,6 +183,8 @@ export interface Prepared {
   script: string;
   cluster: string;
   deps: string[];
+  /** The objects this version needs that are not stored yet (written by submitPrepared; sweeps write them per chunk). */
+  objects?: Map<string, Buffer>;
 }
 
 /** Everything up to the scheduler call, writing nothing (so --dry-run and bad input leave no trace). */
@@ -241,23 +245,12 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
 
   const version = parent ? parent.version + 1 : 1;
   const pdir = projectDir(l, loc.project);
-  const vars: Record<string, unknown> = {
-    ...params,
-    params,
-    resources,
-    job: { name: addr.name, version, project: loc.project },
-    project: { name: loc.project, dir: pdir },
-    allocation: { root: l.root },
-    scheduler: choice.kind,
-  };
+  const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
   const searchPaths = [join(pdir, 'resources')];
   let body: string;
   if (template.source.kind === 'command') {
-    const { shellQuote } = await import('../scheduler/wrapper.js');
-    const words: string[] = [];
-    for (const [i, w] of template.source.argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}` }, vars, { searchPaths }));
-    body = `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+    body = await renderCommand(template.source.argv, '', vars, searchPaths);
   } else {
     body = await renderTemplate({ text: template.text, name: template.label }, vars, { searchPaths });
   }
@@ -267,23 +260,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const backend = await backendFor(ctx, choice, { runner: req.runner });
   const { clusterName } = await import('../scheduler/cluster.js');
   const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
-  const deps: string[] = [];
-  const afterIds: string[] = [];
-  for (const rev of afterRevs) {
-    const r = await resolveRev(ctx, rev, allocs);
-    const sub = await readSubmission(r.layout, r.id);
-    const what = `--after ${rev}`;
-    if (!sub || sub.sched_id === null) throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} was never submitted`, { code: 'bad-dependency' });
-    if (sub.scheduler !== choice.kind || sub.cluster !== cluster) {
-      throw new UsageError(`${what}: that job ran on ${sub.scheduler} ${sub.cluster}, this one goes to ${choice.kind} ${cluster}`, { code: 'bad-dependency' });
-    }
-    afterIds.push(r.id);
-    if (sub.state === 'completed') continue; // already satisfied; the scheduler may have forgotten the id
-    if (isTerminal(sub.state)) {
-      throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} ended ${sub.state}; this job would never start`, { code: 'bad-dependency', hint: `retry it first: qdo retry ${rev}` });
-    }
-    deps.push(sub.sched_id);
-  }
+  const { deps, afterIds } = await resolveDependencies(ctx, allocs, afterRevs, choice.kind, cluster, (rev) => `--after ${rev}`);
 
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
@@ -303,6 +280,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     ...(afterIds.length ? { after: afterIds, after_revs: afterRevs } : {}),
     ...(retry ? { retry } : {}),
     ...(notify !== undefined ? { notify } : {}),
+    ...(req.fields ?? {}),
   };
   const { id } = encodeManifest(manifest);
   const text = async (oid: string | null) => (oid === null ? undefined : (pending.get(l)?.get(oid) ?? (await readObject(l, oid))).toString('utf8'));
@@ -320,7 +298,59 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     ...(notify !== undefined ? { notify } : {}),
   };
   const script = backend.render(spec);
-  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps };
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: new Map(pending.get(l) ?? []) };
+}
+
+/** Writes the objects a prepared version needs (its template, script, prologue, epilogue). */
+export async function writePreparedObjects(p: Prepared): Promise<void> {
+  for (const b of p.objects?.values() ?? []) await writeObject(p.loc.layout, b);
+}
+
+/** What a template sees (spec/templates.md §Variables). */
+function templateVars(params: Record<string, string>, resources: Resources, job: { name: string; version: number; project: string }, pdir: string, root: string, scheduler: string): Record<string, unknown> {
+  return { ...params, params, resources, job, project: { name: job.project, dir: pdir }, allocation: { root }, scheduler };
+}
+
+/** A command after `--`: each word a one-line template, rendered, then shell-quoted. */
+async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
+  const { renderTemplate } = await import('../template/render.js');
+  const { shellQuote } = await import('../scheduler/wrapper.js');
+  const words: string[] = [];
+  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, { searchPaths }));
+  return `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+}
+
+/**
+ * Dependencies as scheduler ids: each revision must have been submitted to the same
+ * scheduler and cluster; one that completed is dropped (the scheduler may have forgotten
+ * it), one that ended otherwise would keep this job from ever starting.
+ */
+async function resolveDependencies(
+  ctx: Context,
+  allocs: Allocation[],
+  revs: string[],
+  kind: string,
+  cluster: string,
+  what: (rev: string) => string,
+): Promise<{ deps: string[]; afterIds: string[] }> {
+  const deps: string[] = [];
+  const afterIds: string[] = [];
+  for (const rev of revs) {
+    const r = await resolveRev(ctx, rev, allocs);
+    const sub = await readSubmission(r.layout, r.id);
+    const label = `${r.project}/${r.name}@${r.manifest.version}`;
+    if (!sub || sub.sched_id === null) throw new UsageError(`${what(rev)}: ${label} was never submitted`, { code: 'bad-dependency' });
+    if (sub.scheduler !== kind || sub.cluster !== cluster) {
+      throw new UsageError(`${what(rev)}: that job ran on ${sub.scheduler} ${sub.cluster}, this one goes to ${kind} ${cluster}`, { code: 'bad-dependency' });
+    }
+    afterIds.push(r.id);
+    if (sub.state === 'completed') continue;
+    if (isTerminal(sub.state)) {
+      throw new UsageError(`${what(rev)}: ${label} ended ${sub.state}; this job would never start`, { code: 'bad-dependency', hint: `retry it first: qdo retry ${rev}` });
+    }
+    deps.push(sub.sched_id);
+  }
+  return { deps, afterIds };
 }
 
 /** A bare resubmit re-reads the template where it came from, so an edited resource is picked up. */
@@ -360,6 +390,8 @@ export function newSubmission(ctx: Context, p: { manifest: Manifest; id: string;
     exit_code: null,
     reason: null,
     ...(p.manifest.resources.array !== undefined ? { array: p.manifest.resources.array } : {}),
+    // A sweep's points (and their retries) carry its id, so `sweep:<id>` selects them from records alone.
+    ...(p.manifest.sweep !== undefined ? { sweep: p.manifest.sweep } : {}),
   };
 }
 
@@ -493,24 +525,13 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const choice = await chooseScheduler(ctx, l, old.scheduler, changes.runner);
   const version = parent.version + 1;
   const pdir = projectDir(l, base.project);
-  const vars: Record<string, unknown> = {
-    ...params,
-    params,
-    resources,
-    job: { name: base.name, version, project: base.project },
-    project: { name: base.project, dir: pdir },
-    allocation: { root: l.root },
-    scheduler: choice.kind,
-  };
+  const vars = templateVars(params, resources, { name: base.name, version, project: base.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
   const searchPaths = [join(pdir, 'resources')];
   const src = old.template as TemplateSource | undefined;
   let body: string;
   if (src?.kind === 'command') {
-    const { shellQuote } = await import('../scheduler/wrapper.js');
-    const words: string[] = [];
-    for (const [i, w] of src.argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1} of ${label}` }, vars, { searchPaths }));
-    body = `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+    body = await renderCommand(src.argv, ` of ${label}`, vars, searchPaths);
   } else if (src?.kind === 'resource' || src?.kind === 'file') {
     const text = (await readObject(l, src.object)).toString('utf8');
     const where = src.kind === 'resource' ? `resources/${src.name}` : src.path;
@@ -525,23 +546,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const { clusterName } = await import('../scheduler/cluster.js');
   const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
   const afterRevs = Array.isArray(old.after_revs) ? (old.after_revs as string[]) : [];
-  const deps: string[] = [];
-  const afterIds: string[] = [];
-  for (const rev of afterRevs) {
-    const r = await resolveRev(ctx, rev, allocs);
-    const sub = await readSubmission(r.layout, r.id);
-    const what = `${label} waits on ${rev}`;
-    if (!sub || sub.sched_id === null) throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} was never submitted`, { code: 'bad-dependency' });
-    if (sub.scheduler !== choice.kind || sub.cluster !== cluster) {
-      throw new UsageError(`${what}: that job ran on ${sub.scheduler} ${sub.cluster}, this one goes to ${choice.kind} ${cluster}`, { code: 'bad-dependency' });
-    }
-    afterIds.push(r.id);
-    if (sub.state === 'completed') continue;
-    if (isTerminal(sub.state)) {
-      throw new UsageError(`${what}: ${r.project}/${r.name}@${r.manifest.version} ended ${sub.state}; this job would never start`, { code: 'bad-dependency', hint: `retry it first: qdo retry ${rev}` });
-    }
-    deps.push(sub.sched_id);
-  }
+  const { deps, afterIds } = await resolveDependencies(ctx, allocs, afterRevs, choice.kind, cluster, (rev) => `${label} waits on ${rev}`);
 
   const manifest: Manifest = {
     ...old,
