@@ -15,7 +15,7 @@ export interface BackendOptions {
   /** Local backend: its spool folder and how many CPUs it may use. */
   spoolDir: string;
   cpus: number;
-  /** Environment local jobs start with (the submitter's, like Slurm's --export=ALL). */
+  /** Environment local jobs start with (the submitter's, like Slurm's --export=ALL); Slurm reads $SLURM_CONF from it. */
   env?: Readonly<Record<string, string | undefined>>;
   /** Plugin name → module path; relative paths are relative to pluginBase. */
   plugins?: Record<string, string>;
@@ -28,7 +28,9 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
   switch (kind) {
     case 'slurm': {
       const { SlurmBackend } = await import('./slurm/backend.js');
-      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+      const { readSlurmLimits } = await import('./slurm/conf.js');
+      const limits = await readSlurmLimits(opts.env ?? {});
+      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, ...limits });
     }
     case 'pbs': {
       const { PbsProBackend } = await import('./pbs/backend-pbspro.js');

@@ -29,14 +29,22 @@ export interface Dependency {
   ids: string[];
 }
 
-/** One element of a packed array (RenderSpec.elements): element i runs its own script. */
+/**
+ * One job of a packed array (RenderSpec.elements; spec/scheduler-common.md §Packed arrays):
+ * array element `index` runs its own job, with its own name, run folder, script and env.
+ */
 export interface ElementSpec {
+  /** The array index the scheduler gives this element (0-based, dense within one array job). */
   index: number;
+  /** The element's qdo job name (QDO_JOB_NAME). */
   jobName: string;
-  /** The element's own run folder: its records and logs go here. */
+  /** Absolute: the element's own run folder; its records and logs go here (not runDir/<index>). */
   runDir: string;
+  /** The element's rendered script body. */
   script: string;
+  /** The element's QDO_PARAM_* and --env, exported after (so over) RenderSpec.env. */
   env: Record<string, string>;
+  /** The element's manifest id, shown in the rendered script (the array job carries RenderSpec.tag). */
   tag?: string;
 }
 
@@ -60,7 +68,12 @@ export interface RenderSpec {
   epilogue?: string;
   /** Shell command the wrapper runs after the job ends, with the QDO_* variables and QDO_STATE. */
   notify?: string;
-  /** Packed array: element i runs its own script; its records/logs go to its own runDir. */
+  /**
+   * Packed array (§Packed arrays): one array job, indices 0..n-1, element i running
+   * elements[i]. resources.array must be unset. runDir is then the array's own folder (the
+   * scheduler's output files), `script` is unused, `env` is shared by every element, `tag`
+   * tags the whole array job; prologue, epilogue and notify apply to every element.
+   */
   elements?: ElementSpec[];
 }
 
@@ -84,8 +97,24 @@ export interface Backend {
   release(ids: string[]): Promise<void>;
   /** Finds a job submitted with this tag, for recovery after an ambiguous submit. */
   findByTag?(tag: string): Promise<string | null>;
-  /** Scheduler id of element `index` of the array job `baseId` (packed arrays). */
+  /**
+   * Scheduler id of element `index` of the packed array job whose submit returned `baseId`
+   * (Slurm and local `42_3`, PBS Pro and TORQUE `42[3].server`); query, cancel, hold and
+   * release take it, within each scheduler's limits (spec/scheduler-*.md §Packed arrays).
+   * Absent: this backend cannot pack (a plugin without it); submit one job per element.
+   */
   elementId?(baseId: string, index: number): string;
-  /** Largest array this scheduler takes in one submit. */
+  /** Most elements one packed array may have here (the scheduler's array size limit). */
   maxArraySize?: number;
+  /**
+   * Largest job script the scheduler takes, in bytes (Slurm: max_script_size, 4 MiB by
+   * default); undefined when there is no known limit. render() throws UsageError
+   * `script-too-large` (data: bytes, limit) above it: pack fewer elements per array.
+   */
+  maxScriptBytes?: number;
+  /**
+   * Whether RenderSpec.dependencies may name single elements (ids from elementId). Absent
+   * means yes; PBS Pro says false: its jobs can wait on a whole array only.
+   */
+  elementDependencies?: boolean;
 }

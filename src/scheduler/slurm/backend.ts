@@ -1,7 +1,7 @@
 // The Slurm backend (spec/scheduler-slurm.md): sbatch, one squeue for all ids, at most one
 // sacct for the ids squeue has forgotten, then the jobs' own exit records. Every command
 // goes through the injected runner (runner.ts), which retries transient failures.
-import { SchedulerError, isQdoError } from '../../errors.js';
+import { SchedulerError, UsageError, isQdoError } from '../../errors.js';
 import { runCommand, type RunOptions, type Runner } from '../runner.js';
 import { TERMINAL_STATES, type Backend, type JobState, type RenderSpec, type SubmitOptions } from '../types.js';
 import {
@@ -19,6 +19,8 @@ import {
   recordToState,
   type SlurmRecord,
 } from './parse.js';
+import { checkScriptSize, packedElements, SLURM_DEFAULT_MAX_SCRIPT_BYTES } from '../packing.js';
+import { SLURM_DEFAULT_MAX_ELEMENTS } from './conf.js';
 import { TAG_PREFIX, renderSlurm } from './render.js';
 
 export type AccountingMode = 'auto' | 'on' | 'off';
@@ -38,6 +40,10 @@ export interface SlurmBackendOptions {
   timeoutMs?: number;
   /** How far back findByTag looks in accounting (sacct --starttime). Default "now-7days". */
   tagLookback?: string;
+  /** Most elements of a packed array: slurm.conf MaxArraySize (conf.ts). Default 1000. */
+  maxArraySize?: number;
+  /** Largest script sbatch takes: SchedulerParameters max_script_size. Default 4 MiB. */
+  maxScriptBytes?: number;
 }
 
 const TRANSIENT = [...SLURM_TRANSIENT];
@@ -45,6 +51,8 @@ const SAFE_SUBMIT_RETRY = [...SLURM_SAFE_SUBMIT_RETRY];
 
 export class SlurmBackend implements Backend {
   readonly kind = 'slurm';
+  readonly maxArraySize: number;
+  readonly maxScriptBytes: number;
   private readonly run: Runner;
   private readonly mode: AccountingMode;
   private readonly readExitRecord: ((id: string) => Promise<JobState | null>) | undefined;
@@ -59,10 +67,30 @@ export class SlurmBackend implements Backend {
     this.readExitRecord = opts.readExitRecord;
     this.timeoutMs = opts.timeoutMs;
     this.tagLookback = opts.tagLookback ?? 'now-7days';
+    this.maxArraySize = opts.maxArraySize ?? SLURM_DEFAULT_MAX_ELEMENTS;
+    this.maxScriptBytes = opts.maxScriptBytes ?? SLURM_DEFAULT_MAX_SCRIPT_BYTES;
   }
 
   render(spec: RenderSpec): string {
-    return renderSlurm(spec);
+    const script = renderSlurm(spec);
+    const n = packedElements(spec)?.length;
+    if (n !== undefined && n > this.maxArraySize) {
+      throw new UsageError(`elements: ${n} elements, but this Slurm takes arrays of at most ${this.maxArraySize} (MaxArraySize)`, {
+        code: 'array-too-large',
+        hint: 'pack at most maxArraySize elements into each array job',
+        data: { elements: n, limit: this.maxArraySize },
+      });
+    }
+    checkScriptSize(script, this.maxScriptBytes, 'Slurm (max_script_size)', n);
+    return script;
+  }
+
+  /** Element i of packed array 42 is "42_i" (spec/scheduler-slurm.md §Packed arrays). */
+  elementId(baseId: string, index: number): string {
+    if (!/^\d+$/.test(baseId) || !Number.isInteger(index) || index < 0) {
+      throw new SchedulerError('scheduler-bad-id', `elementId: expected a Slurm array job id like "42" and an index >= 0, found ${JSON.stringify(baseId)} and ${index}`);
+    }
+    return `${baseId}_${index}`;
   }
 
   /**

@@ -4,6 +4,7 @@
 import { UsageError } from '../../errors.js';
 import { formatMemory, formatSlurmTime } from '../../model/resource-units.js';
 import { SLURM_JOB_VARS } from '../job-vars.js';
+import { packedElements, packedRange } from '../packing.js';
 import type { Dependency, RenderSpec } from '../types.js';
 import { renderWrapper } from '../wrapper.js';
 import { SLURM_ID_RE } from './parse.js';
@@ -24,6 +25,9 @@ export function slurmDirectives(spec: RenderSpec): string[] {
   const r = spec.resources;
   const out: string[] = [];
   const opt = (name: string, value: string, field: string) => out.push(`--${name}=${directiveValue(value, field)}`);
+  // A packed array (spec/scheduler-slurm.md §Packed arrays) is an array job 0..n-1.
+  const elements = packedElements(spec);
+  const array = r.array ?? (elements !== undefined ? packedRange(elements.length) : undefined);
 
   opt('job-name', r.job_name ?? spec.jobName, r.job_name !== undefined ? 'resources.job_name' : 'job name');
   if (r.cpus !== undefined) opt('cpus-per-task', String(r.cpus), 'resources.cpus');
@@ -39,12 +43,12 @@ export function slurmDirectives(spec: RenderSpec): string[] {
   if (r.account !== undefined) opt('account', r.account, 'resources.account');
   if (r.qos !== undefined) opt('qos', r.qos, 'resources.qos');
   if (r.constraint !== undefined) opt('constraint', r.constraint, 'resources.constraint');
-  if (r.array !== undefined) opt('array', r.array, 'resources.array');
+  if (array !== undefined) opt('array', array, r.array !== undefined ? 'resources.array' : 'elements');
   if (spec.dependencies !== undefined && spec.dependencies.length > 0) opt('dependency', dependencyValue(spec.dependencies), 'dependencies');
   // Slurm's own output (what the wrapper cannot capture: a failure before it redirects,
   // slurmstepd's "CANCELLED ... DUE TO TIME LIMIT") goes to the run folder, never to the
   // submit folder (§Output). '%' is Slurm's pattern character, so a literal one is doubled.
-  const own = `${spec.runDir.replace(/%/g, '%%')}/${r.array !== undefined ? 'slurm-%A_%a.out' : 'slurm-%j.out'}`;
+  const own = `${spec.runDir.replace(/%/g, '%%')}/${array !== undefined ? 'slurm-%A_%a.out' : 'slurm-%j.out'}`;
   opt('output', r.stdout ?? own, r.stdout !== undefined ? 'resources.stdout' : 'runDir');
   if (r.stderr !== undefined) opt('error', r.stderr, 'resources.stderr');
   if (r.mail?.user !== undefined) opt('mail-user', r.mail.user, 'resources.mail.user');
