@@ -7,6 +7,7 @@ import { isValidLeafName, isValidProjectName } from './names.js';
 import { isObjectId } from './object-id.js';
 import { show } from './resources.js';
 import { ALL_STATES, STATE_SOURCES, type JobStateName, type StateSource } from './states.js';
+import { sweepFieldProblems } from './sweep.js';
 
 export const SUBMISSION_SCHEMA = 'qdo.submission/v1';
 
@@ -69,6 +70,7 @@ export function submissionProblems(v: unknown): string[] {
   if ('exit_code' in o && o.exit_code !== null && (typeof o.exit_code !== 'number' || !Number.isSafeInteger(o.exit_code))) out.push(`exit_code: expected null or an integer, found ${show(o.exit_code)}`);
   if ('reason' in o && o.reason !== null && typeof o.reason !== 'string') out.push(`reason: expected null or a string, found ${show(o.reason)}`);
   if (o.state !== 'submitting' && o.state !== 'not-submitted' && 'sched_id' in o && o.sched_id === null) out.push(`sched_id: a job in state ${show(o.state)} needs a scheduler id`);
+  out.push(...sweepFieldProblems(o)); // optional fields of sweeps (spec/sweeps.md §Records)
   return out;
 }
 
