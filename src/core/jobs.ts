@@ -2,7 +2,7 @@
 // reading what is known of each without reading manifests: the refs give the latest id of
 // every name, and the version's submission record gives the rest (spec/submissions.md).
 import type { Context } from '../context.js';
-import { NotFoundError, QdoError } from '../errors.js';
+import { NotFoundError, QdoError, UsageError } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import type { Layout } from '../store/layout.js';
@@ -118,6 +118,22 @@ function compile(pat: string, here: ProjectLocation | null): RegExp {
   return new RegExp(`^.*/${name}$`);
 }
 
+/** `sweep:<id prefix>`: the latest versions a sweep made (spec/sweeps.md §Addressing). */
+export function isSweepSelector(s: string): boolean {
+  return s.startsWith('sweep:');
+}
+
+function sweepPrefix(s: string): string {
+  const p = s.slice('sweep:'.length).toLowerCase();
+  if (!/^[0-9a-f]{4,64}$/.test(p)) throw new UsageError(`${JSON.stringify(s)}: expected sweep:<the first 4 or more hex digits of a sweep id>`, { code: 'bad-pattern', hint: 'qdo submit --grid and qdo sweep print the sweep id' });
+  return p;
+}
+
+function inSweep(sub: Submission | null, prefixes: string[]): boolean {
+  const id = (sub?.sweep as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' && prefixes.some((p) => id.startsWith(p));
+}
+
 /**
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
@@ -128,7 +144,10 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   const here = projectAt(ctx.cwd, idx);
   let regs: RegExp[];
   let projects = [...idx.values()];
-  if (patterns.length === 0) {
+  const sweeps = patterns.filter(isSweepSelector).map(sweepPrefix);
+  patterns = patterns.filter((p) => !isSweepSelector(p));
+  if (patterns.length === 0 && sweeps.length > 0) regs = [];
+  else if (patterns.length === 0) {
     if (here) projects = projects.filter((p) => p.project === here.project || p.project.startsWith(here.project + '/'));
     regs = [/.*/];
   } else {
@@ -138,15 +157,20 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       else regs.push(compile(p, here));
     }
   }
-  const wanted: { loc: ProjectLocation; name: string; id: string }[] = [];
-  for (const loc of projects.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
+  const wanted: { loc: ProjectLocation; name: string; id: string; byPattern: boolean }[] = [];
+  // A sweep selector looks at every job (its record says which sweep made it).
+  const scan = sweeps.length > 0 ? [...idx.values()] : projects;
+  for (const loc of scan.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
     const refs = await readRefs(loc.layout, loc.project);
+    const listed = projects.includes(loc);
     for (const name of [...refs.keys()].sort()) {
-      if (regs.some((r) => r.test(`${loc.project}/${name}`))) wanted.push({ loc, name, id: refs.get(name)! });
+      const byPattern = listed && regs.some((r) => r.test(`${loc.project}/${name}`));
+      if (byPattern || sweeps.length > 0) wanted.push({ loc, name, id: refs.get(name)!, byPattern });
     }
   }
   // One small record per job shown: read them concurrently (bounded), keep the order.
-  const jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id));
+  let jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id));
+  if (sweeps.length > 0) jobs = jobs.filter((j, i) => wanted[i]!.byPattern || inSweep(j.sub, sweeps));
   return { jobs, allocs, here };
 }
 
@@ -161,7 +185,7 @@ export async function selectJobs(ctx: Context, args: string[], what: string): Pr
   const here = projectAt(ctx.cwd, idx);
   const out = new Map<string, JobVersion>();
   for (const a of args) {
-    if (isPattern(a) || idx.has(a)) {
+    if (isPattern(a) || idx.has(a) || isSweepSelector(a)) {
       const sel = await listLatest(ctx, [a], { allocs });
       if (sel.jobs.length === 0) throw noMatch(a, what, await allNames(allocs));
       for (const j of sel.jobs) out.set(j.id, j);

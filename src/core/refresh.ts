@@ -219,7 +219,8 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
       continue;
     }
     try {
-      for (const j of needRecovery) await recover(ctx, backend, j);
+      const byTag = new Map<string, Promise<string | null>>(); // one lookup per array chunk
+      for (const j of needRecovery) await recover(ctx, backend, j, byTag);
       const ids = due ? g.jobs.filter((j) => j.sub!.sched_id !== null && !isTerminal(j.sub!.state)).map((j) => j.sub!.sched_id!) : [];
       if (ids.length > 0) {
         const states = await backend.query(ids);
@@ -280,12 +281,22 @@ export function isAbandoned(ctx: Context, s: Submission): boolean {
   return ctx.now().getTime() - Date.parse(s.intent) > SUBMIT_GRACE_MS;
 }
 
-/** A submitter died between recording its intent and the scheduler's answer. */
-async function recover(ctx: Context, backend: Backend, j: JobVersion): Promise<void> {
-  const found = backend.findByTag ? await backend.findByTag(j.id) : null;
+/**
+ * A submitter died between recording its intent and the scheduler's answer. A point of a
+ * packed sweep chunk (record field `array_job`, spec/sweeps.md §Intent) went out in its
+ * chunk's array job: that is found by the chunk's tag, and the point is its element.
+ */
+async function recover(ctx: Context, backend: Backend, j: JobVersion, byTag = new Map<string, Promise<string | null>>()): Promise<void> {
+  const aj = j.sub!.array_job as { tag?: unknown; index?: unknown; base?: unknown } | undefined;
+  const chunk = typeof aj?.tag === 'string' && typeof aj.index === 'number' && backend.elementId ? { tag: aj.tag, index: aj.index } : null;
+  const tag = chunk ? chunk.tag : j.id;
+  let lookup = byTag.get(tag);
+  if (!lookup) byTag.set(tag, (lookup = backend.findByTag ? backend.findByTag(tag) : Promise.resolve(null)));
+  const base = await lookup;
+  const found = base && chunk ? backend.elementId!(base, chunk.index) : base;
   const time = ctx.now().toISOString();
   if (found) {
-    await update(j, { sched_id: found, submitted: j.sub!.submitted ?? time, state: 'pending', state_source: 'qdo', state_time: time, reason: 'found by its tag after an interrupted submit' });
+    await update(j, { sched_id: found, submitted: j.sub!.submitted ?? time, state: 'pending', state_source: 'qdo', state_time: time, reason: 'found by its tag after an interrupted submit', ...(chunk ? { array_job: { ...aj, base } } : {}) });
   } else {
     await update(j, { state: 'not-submitted', state_source: 'qdo', state_time: time, reason: 'the submitting qdo stopped before the scheduler took the job' });
   }
