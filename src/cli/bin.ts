@@ -18,6 +18,7 @@ const io: Io = {
   isTTY: process.stdout.isTTY === true,
   // no-color.org: only a non-empty NO_COLOR turns colour off.
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+  stderrTTY: process.stderr.isTTY === true,
 };
 /** Signal 0 probes a pid: ESRCH means gone; EPERM means alive but someone else's. */
 function pidAlive(pid: number): boolean {

@@ -7,6 +7,8 @@ export interface Io {
   isTTY: boolean;
   /** Colour allowed (TTY and NO_COLOR unset). */
   color: boolean;
+  /** stderr is a terminal (progress bars; spec/sweeps.md §Progress). Absent: no. */
+  stderrTTY?: boolean;
 }
 
 export interface CliEnv {

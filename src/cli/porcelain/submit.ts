@@ -1,7 +1,53 @@
 // qdo submit PROJECT/JOB (spec/submissions.md §Submitting; man/qdo-submit.1)
 import type { CommandDef } from '../command.js';
 import { bool, json, str, strs } from '../command.js';
+import type { Args } from '../command.js';
+import type { CliEnv } from '../io.js';
+import { UsageError } from '../../errors.js';
 import { keyValues, withResourceFlags } from '../plumbing/sched.js';
+
+/** `qdo submit NAME-TEMPLATE --grid …`: one sweep group (spec/sweeps.md). */
+async function runGridSweep(args: Args, { ctx, io }: CliEnv, noArray: boolean): Promise<void> {
+  const { runSweep } = await import('../../core/sweep.js');
+  const { parseParamList } = await import('../../model/sweep-points.js');
+  const { printSweep } = await import('../sweep-format.js');
+  const { progressBar } = await import('../progress.js');
+  const job = str(args, 'job')!;
+  const bar = progressBar(io);
+  try {
+    const r = await runSweep(ctx, {
+      groups: [
+        {
+          field: '--grid',
+          id: job,
+          job,
+          script: str(args, 'script'),
+          command: strs(args, '--'),
+          set: keyValues(args, 'set'),
+          grids: strs(args, 'grid').map((g) => parseParamList(g, 'grid')),
+          zips: strs(args, 'zip').map((z) => parseParamList(z, 'zip')),
+          flags: args as Record<string, string | undefined>,
+          env: keyValues(args, 'env'),
+          after: strs(args, 'after'),
+          afterGroups: [],
+          prologue: str(args, 'prologue'),
+          epilogue: str(args, 'epilogue'),
+          retryOn: str(args, 'retry-on'),
+          notify: str(args, 'notify'),
+        },
+      ],
+      scheduler: str(args, 'scheduler'),
+      noArray,
+      hold: bool(args, 'hold'),
+      dryRun: bool(args, 'dry-run'),
+      onProgress: (p) => bar.update(p.phase === 'prepare' ? 'preparing' : 'submitting', p.done, p.total),
+    });
+    bar.done();
+    printSweep(io, r, bool(args, 'json'));
+  } finally {
+    bar.done();
+  }
+}
 
 export const submitCommand: CommandDef = {
   command: 'submit <job>',
@@ -12,6 +58,8 @@ export const submitCommand: CommandDef = {
         .positional('job', { type: 'string', describe: 'PROJECT/JOB, or JOB inside a project folder' })
         .option('script', { type: 'string', describe: 'template: a resource of the project, or a file' })
         .option('set', { type: 'string', array: true, describe: 'template parameter KEY=VALUE (also QDO_PARAM_KEY in the job)' })
+        .option('grid', { type: 'string', array: true, describe: 'sweep: one job per value, KEY=V1,V2,… (repeatable: all combinations; the job name is a template); --no-array: one submit per job' })
+        .option('zip', { type: 'string', array: true, describe: 'sweep: lists advancing together, KEY=V1,V2,… (same lengths; combined with --grid)' })
         .option('env', { type: 'string', array: true, describe: 'environment KEY=VALUE for the job' })
         .option('after', { type: 'string', array: true, describe: 'start after this job succeeded (REV; repeatable)' })
         .option('prologue', { type: 'string', describe: 'file sourced before the script' })
@@ -24,6 +72,12 @@ export const submitCommand: CommandDef = {
         .option('json', { type: 'boolean', describe: 'machine-readable output' }),
     ),
   async run(args, { ctx, io }) {
+    // yargs reads --no-array as "array: false" (boolean negation of the resource flag --array).
+    const noArray = args.array === false || (Array.isArray(args.array) && args.array.includes(false));
+    if (noArray) args = { ...args, array: Array.isArray(args.array) ? args.array.filter((x) => x !== false) : undefined };
+    if (Array.isArray(args.array) && args.array.length <= 1) args.array = args.array[0];
+    if (strs(args, 'grid').length || strs(args, 'zip').length) return runGridSweep(args, { ctx, io }, noArray);
+    if (noArray) throw new UsageError('--no-array applies to sweeps (--grid, --zip)', { code: 'bad-flag' });
     const core = await import('../../core/submit.js');
     const r = await core.submit(ctx, {
       job: str(args, 'job')!,
