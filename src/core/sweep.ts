@@ -140,7 +140,8 @@ interface Group {
   template: TemplateRef;
   prologue?: { path: string; id: string };
   epilogue?: { path: string; id: string };
-  revDeps: { ids: string[]; revs: string[]; sched: string[] };
+  /** `after` revisions: manifest ids, as typed, and the records of those not yet completed. */
+  revDeps: { ids: string[]; revs: string[]; subs: Submission[] };
   points: Plan[];
 }
 
@@ -243,7 +244,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
     for (const c of chunks) {
       const g = groups[c.group]!;
       // Dependencies on groups of this run get their ids only when those are submitted.
-      c.script = renderChunk(g, c, g.req.afterGroups.length ? null : g.revDeps.sched);
+      c.script = renderChunk(g, c, g.req.afterGroups.length ? null : g.revDeps.subs.map((s) => depId(s, c.plans[0]!.prepared!.backend)));
     }
     return result(true);
   }
@@ -251,7 +252,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
   let done = 0;
   for (const c of chunks) {
     const g = groups[c.group]!;
-    const deps = schedDependencies(groups, g);
+    const deps = schedDependencies(groups, g, c.plans[0]!.prepared!.backend);
     await submitChunk(ctx, g, c, deps, req, chunks, () => req.onProgress?.({ phase: 'submit', done: ++done, total: todo.length }));
   }
   return result(false);
@@ -381,7 +382,7 @@ function definition(groups: Group[]): SweepDefinition {
  * job: same scheduler and cluster; a completed one is satisfied, a failed one is an error.
  */
 async function resolveRevDeps(ctx: Context, allocs: Allocation[], g: SweepGroupRequest, kind: string, cluster: string): Promise<Group['revDeps']> {
-  const out: Group['revDeps'] = { ids: [], revs: [], sched: [] };
+  const out: Group['revDeps'] = { ids: [], revs: [], subs: [] };
   for (const rev of g.after) {
     const r = await resolveRev(ctx, rev, allocs);
     const sub = await readSubmission(r.layout, r.id);
@@ -393,7 +394,7 @@ async function resolveRevDeps(ctx: Context, allocs: Allocation[], g: SweepGroupR
     out.revs.push(rev);
     if (sub.state === 'completed') continue;
     if (isTerminal(sub.state)) throw new UsageError(`${what}: ${label} ended ${sub.state}; these jobs would never start`, { code: 'bad-dependency', hint: `retry it first: qdo retry ${rev}` });
-    out.sched.push(sub.sched_id);
+    out.subs.push(sub);
   }
   return out;
 }
@@ -424,16 +425,25 @@ function checkSkippedDependency(a: Group, p: Plan, g: Group): void {
   });
 }
 
-/** Scheduler ids a group waits on, known once the groups before it are submitted. */
-function schedDependencies(groups: Group[], g: Group): string[] {
-  const ids = [...g.revDeps.sched];
+/**
+ * Scheduler ids a group waits on, known once the groups before it are submitted: a whole
+ * array for points this run packed (Slurm `afterok:<base>` covers every element), else each
+ * job's own id — or its array's, where the scheduler cannot wait on single elements.
+ */
+function schedDependencies(groups: Group[], g: Group, backend: Backend): string[] {
+  const ids = g.revDeps.subs.map((s) => depId(s, backend));
   for (const gi of g.req.afterGroups) {
     for (const p of groups[gi]!.points) {
       if (!p.skip) ids.push(p.schedForDeps!);
-      else if (p.existing!.sub!.state !== 'completed' && p.existing!.sub!.sched_id) ids.push(p.existing!.sub!.sched_id);
+      else if (p.existing!.sub!.state !== 'completed' && p.existing!.sub!.sched_id) ids.push(depId(p.existing!.sub!, backend));
     }
   }
   return [...new Set(ids)];
+}
+
+function depId(sub: Submission, backend: Backend): string {
+  const base = (sub.array_job as ArrayJobRef | undefined)?.base;
+  return backend.elementDependencies === false && typeof base === 'string' ? base : sub.sched_id!;
 }
 
 // ---- Packing (spec/sweeps.md §Packing) ----
@@ -448,13 +458,17 @@ interface Chunk {
   script: string;
 }
 
-/** Whether this backend can take a group's points as one array job. */
-function canPack(b: Backend, req: SweepRequest): boolean {
-  return !req.noArray && b.kind !== 'local' && typeof b.elementId === 'function';
+/** Whether this backend can take a group's points as one array job (spec/sweeps.md §Packing). */
+function canPack(b: Backend, req: SweepRequest, spec: RenderSpec): boolean {
+  return !req.noArray && b.kind !== 'local' && typeof b.elementId === 'function' && (b.maxArraySize ?? DEFAULT_MAX_ARRAY) >= 2 && spec.resources.array === undefined;
 }
 
 function planChunks(groups: Group[], sweep: string, req: SweepRequest): Chunk[] {
   const out: Chunk[] = [];
+  const add = (gi: number, plans: Plan[], packed: boolean) => {
+    const number = out.length + 1;
+    out.push({ number, group: gi, packed: packed && plans.length > 1, tag: chunkTag(sweep, number, plans.map((p) => p.prepared!.id)), plans, base: null, script: '' });
+  };
   for (const [gi, g] of groups.entries()) {
     const todo = g.points.filter((p) => !p.skip);
     if (todo.length === 0) continue;
@@ -469,17 +483,38 @@ function planChunks(groups: Group[], sweep: string, req: SweepRequest): Chunk[] 
       else packs.set(key, [p]);
     }
     for (const plans of packs.values()) {
-      const backend = plans[0]!.prepared!.backend;
-      const packed = canPack(backend, req) && plans.length > 1;
-      const size = Math.max(1, Math.min(backend.maxArraySize ?? DEFAULT_MAX_ARRAY, DEFAULT_MAX_ARRAY));
+      const first = plans[0]!.prepared!;
+      const packed = canPack(first.backend, req, first.spec) && plans.length > 1;
+      // One submit per job still records intents a chunk at a time (one lock per chunk).
+      const size = packed ? first.backend.maxArraySize ?? DEFAULT_MAX_ARRAY : DEFAULT_MAX_ARRAY;
       for (let i = 0; i < plans.length; i += size) {
         const part = plans.slice(i, i + size);
-        const number = out.length + 1;
-        out.push({ number, group: gi, packed: packed && part.length > 1, tag: chunkTag(sweep, number, part.map((p) => p.prepared!.id)), plans: part, base: null, script: '' });
+        if (packed) for (const piece of fitScript(g, part)) add(gi, piece, true);
+        else add(gi, part, false);
       }
     }
   }
   return out;
+}
+
+/**
+ * Splits a chunk whose array script would exceed the scheduler's script size limit
+ * (render() says `script-too-large` with the bytes and the limit) into pieces that fit.
+ */
+function fitScript(g: Group, plans: Plan[]): Plan[][] {
+  if (plans.length < 2) return [plans];
+  try {
+    renderChunk(g, { number: 1, group: 0, packed: true, tag: 'probe.0.000000000000', plans, base: null, script: '' }, null);
+    return [plans];
+  } catch (e) {
+    if (!(e instanceof QdoError) || e.code !== 'script-too-large') throw e;
+    const bytes = Number(e.data.bytes);
+    const limit = Number(e.data.limit);
+    const n = Math.max(1, Math.min(plans.length - 1, Math.floor(((plans.length * limit) / bytes) * 0.95)));
+    const out: Plan[][] = [];
+    for (let i = 0; i < plans.length; i += n) out.push(...fitScript(g, plans.slice(i, i + n)));
+    return out;
+  }
 }
 
 /** The script of a chunk: the array script (packed), else its first job's. Dependencies: scheduler ids, or none yet (dry run). */
