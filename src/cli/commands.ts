@@ -13,6 +13,7 @@ import { showRefCommand } from './plumbing/show-ref.js';
 import { fsckCommand } from './plumbing/fsck.js';
 import { schedCommand } from './plumbing/sched.js';
 import { submitCommand } from './porcelain/submit.js';
+import { sweepCommand } from './porcelain/sweep.js';
 import { statusCommand } from './porcelain/status.js';
 import { showCommand } from './porcelain/show.js';
 import { logCommand } from './porcelain/log.js';
@@ -33,6 +34,7 @@ export const COMMANDS: CommandDef[] = [
   projectCommand,
   resourceCommand,
   submitCommand,
+  sweepCommand,
   statusCommand,
   showCommand,
   logCommand,

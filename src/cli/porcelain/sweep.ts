@@ -1,0 +1,38 @@
+// qdo sweep FILE (spec/sweeps.md; man/qdo-sweep.1; --json: spec/porcelain.md §qdo sweep)
+import type { CommandDef } from '../command.js';
+import { bool, str } from '../command.js';
+
+export const sweepCommand: CommandDef = {
+  command: 'sweep <file>',
+  describe: 'Submit the job groups of a sweep file (YAML or JSON), packed into array jobs',
+  builder: (y) =>
+    y
+      .positional('file', { type: 'string', describe: 'sweep file: .json, else YAML' })
+      .option('scheduler', { type: 'string', describe: 'slurm, pbs, torque, local or a plugin (over the file and the defaults)' })
+      .option('array', { type: 'boolean', default: true, describe: 'pack each group into array jobs (--no-array: one submit per job)' })
+      .option('hold', { type: 'boolean', describe: 'submit held (release with qdo release)' })
+      .option('dry-run', { type: 'boolean', describe: 'list every point and show the array script; change nothing' })
+      .option('json', { type: 'boolean', describe: 'machine-readable output' }),
+  async run(args, { ctx, io }) {
+    const { readSweepFile } = await import('../../core/sweep-file.js');
+    const { runSweep } = await import('../../core/sweep.js');
+    const { printSweep } = await import('../sweep-format.js');
+    const { progressBar } = await import('../progress.js');
+    const f = await readSweepFile(ctx, str(args, 'file')!);
+    const bar = progressBar(io);
+    try {
+      const r = await runSweep(ctx, {
+        groups: f.groups,
+        scheduler: str(args, 'scheduler') ?? f.def.scheduler,
+        noArray: args.array === false,
+        hold: bool(args, 'hold'),
+        dryRun: bool(args, 'dry-run'),
+        onProgress: (p) => bar.update(p.phase === 'prepare' ? 'preparing' : 'submitting', p.done, p.total),
+      });
+      bar.done();
+      printSweep(io, r, bool(args, 'json'));
+    } finally {
+      bar.done();
+    }
+  },
+};
