@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
+import { waitDone as waitDoneIn } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { objectPath } from '../../src/store/objects.js';
@@ -35,20 +36,8 @@ async function submit(job: string, ...cmd: string[]): Promise<Sub> {
   return JSON.parse(r.stdout) as Sub;
 }
 
-const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout', 'node-fail', 'out-of-memory', 'preempted', 'not-submitted'];
 
-/** Refreshes until version `id` is terminal (the local backend runs it for real). */
-async function waitDone(job: string, id: string, deadlineMs = 20_000): Promise<string> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const r = await qdo(['status', '--json', '--refresh', '--all-versions', job], opts);
-    assert.is(r.code, 0, r.stderr);
-    const j = (JSON.parse(r.stdout).jobs as { id: string; state: string }[]).find((x) => x.id === id);
-    if (j && TERMINAL.includes(j.state)) return j.state;
-    if (Date.now() > end) throw new Error(`${job} ${id} still ${j?.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitDone = async (job: string, id: string): Promise<string> => (await waitDoneIn(opts, job, { id })).state;
 
 async function gcJson(args: string[], o: RunOptions = opts) {
   const r = await qdo(['gc', '--json', ...args], o);

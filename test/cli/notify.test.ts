@@ -4,37 +4,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
+import { ok as okIn, useLocalHome, waitDone as waitDoneIn, type Json } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { parseSubmission } from '../../src/model/submission.js';
 
-let home = '';
-let opts: RunOptions;
-test.before.each(async () => {
-  home = tempDir('qdo-notify-cli-');
-  opts = { home, env: { QDO_SCHEDULER: 'local' } };
-  assert.is((await qdo(['project', 'add', 'p'], opts)).code, 0);
-});
-test.after.each(() => removeDir(home));
+const local = useLocalHome(test, 'qdo-notify-cli-');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function ok(args: string[]): Promise<string> {
-  const r = await qdo(args, opts);
-  assert.is(r.code, 0, `qdo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => okIn(local.opts, args);
 
-async function waitDone(job: string, deadlineMs = 20_000): Promise<Json> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const j = JSON.parse(await ok(['status', '--refresh', '--json', job])).jobs[0] as Json;
-    if (['completed', 'failed', 'cancelled', 'timeout'].includes(j.state)) return j;
-    if (Date.now() > end) throw new Error(`${job} still ${j.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitDone = (job: string): Promise<Json> => waitDoneIn(local.opts, job);
 
 async function waitFile(path: string, ms = 10_000): Promise<string> {
   const end = Date.now() + ms;
@@ -45,11 +25,11 @@ async function waitFile(path: string, ms = 10_000): Promise<string> {
   return readFileSync(path, 'utf8');
 }
 
-const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
+const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(local.home), id)), 'record');
 const NOTIFY = (file: string) => `echo "$QDO_STATE [$QDO_EXIT_CODE] $QDO_JOB_NAME $LR" >>${file}`;
 
 test('a real job: the wrapper runs the command with QDO_STATE and QDO_EXIT_CODE, after the end record', async () => {
-  const file = join(home, 'notified');
+  const file = join(local.home, 'notified');
   const out = JSON.parse(await ok(['submit', 'p/j', '--json', '--env', 'LR=0.5', '--notify', NOTIFY(file), '--', 'bash', '-c', 'exit 3']));
   const done = await waitDone('p/j');
   assert.is(done.state, 'failed');
@@ -66,7 +46,7 @@ test('a real job: the wrapper runs the command with QDO_STATE and QDO_EXIT_CODE,
 });
 
 test('a job that never ran (cancelled while held): qdo runs the command once, records "notified"', async () => {
-  const file = join(home, 'notified');
+  const file = join(local.home, 'notified');
   const out = JSON.parse(await ok(['submit', 'p/h', '--hold', '--json', '--notify', NOTIFY(file), '--', 'true']));
   await ok(['cancel', 'p/h']);
   assert.is((await waitDone('p/h')).state, 'cancelled');

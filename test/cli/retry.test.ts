@@ -3,48 +3,28 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
+import { qdo } from '../helpers/cli.js';
+import { ok as okIn, useLocalHome, waitDone as waitDoneIn, type Json } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { parseSubmission } from '../../src/model/submission.js';
 
-let home = '';
-let opts: RunOptions;
-test.before.each(async () => {
-  home = tempDir('qdo-retry-');
-  opts = { home, env: { QDO_SCHEDULER: 'local' } };
-  assert.is((await qdo(['project', 'add', 'p'], opts)).code, 0);
-});
-test.after.each(() => removeDir(home));
+const local = useLocalHome(test, 'qdo-retry-');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function ok(args: string[]): Promise<string> {
-  const r = await qdo(args, opts);
-  assert.is(r.code, 0, `qdo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => okIn(local.opts, args);
 
 async function submit(job: string, ...rest: string[]): Promise<Json> {
   return JSON.parse(await ok(['submit', job, '--json', ...rest]));
 }
 
-/** Refreshes until the job is terminal (the local backend runs it for real). */
-async function waitDone(job: string, deadlineMs = 20_000): Promise<Json> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const j = JSON.parse(await ok(['status', '--refresh', '--json', job])).jobs[0] as Json;
-    if (['completed', 'failed', 'cancelled', 'timeout'].includes(j.state)) return j;
-    if (Date.now() > end) throw new Error(`${job} still ${j.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitDone = (job: string): Promise<Json> => waitDoneIn(local.opts, job);
 
 const manifest = async (id: string): Promise<Json> => JSON.parse(await ok(['cat-object', id]));
-const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
+const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(local.home), id)), 'record');
 const refs = (): string => {
   try {
-    return readFileSync(join(home, '.qdo', 'refs', 'p.refs'), 'utf8') + readdirSync(join(home, '.qdo', 'refs')).join(',');
+    return readFileSync(join(local.home, '.qdo', 'refs', 'p.refs'), 'utf8') + readdirSync(join(local.home, '.qdo', 'refs')).join(',');
   } catch {
     return '';
   }
@@ -53,7 +33,7 @@ const refs = (): string => {
 test('retry --time x2 after a failure: version 2, time doubled, parent v1, template re-rendered', async () => {
   const v1 = await submit('p/j', '--time', '1m', '--set', 'lr=0.1', '--set', 'code=1', '--', 'bash', '-c', 'echo "limit {{ resources.time }} lr {{ lr }}"; exit {{ code }}');
   assert.is((await waitDone('p/j')).state, 'failed');
-  const r = await qdo(['retry', 'p/j', '--time', 'x2', '--set', 'code=0', '--json'], opts);
+  const r = await qdo(['retry', 'p/j', '--time', 'x2', '--set', 'code=0', '--json'], local.opts);
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.is(out.version, 1);
@@ -90,10 +70,10 @@ test('human output names the change; an older REV gives its content a new versio
   await waitDone('p/j');
   const v2 = await submit('p/j', '--', 'echo', 'two');
   await waitDone('p/j');
-  const twice = await qdo(['retry', 'p/j@1', 'p/j'], opts);
+  const twice = await qdo(['retry', 'p/j@1', 'p/j'], local.opts);
   assert.is(twice.code, 2);
   assert.is(twice.stderr, 'qdo: retry: p/j@1 and p/j@2 are versions of the same job; retry one of them at a time\n');
-  const r = await qdo(['retry', 'p/j@1', '--time', '+30m', '--mem', '+50%'], opts);
+  const r = await qdo(['retry', 'p/j@1', '--time', '+30m', '--mem', '+50%'], local.opts);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, 'p/j@3 pending: local job 3 (retry of @1, failed; mem 1G -> 1536M, time 01:00:00 -> 01:30:00)\n');
   const latest = JSON.parse(await ok(['status', '--json', 'p/j'])).jobs[0];
@@ -104,14 +84,14 @@ test('human output names the change; an older REV gives its content a new versio
   assert.equal(m3.template, { kind: 'command', argv: ['bash', '-c', 'echo one; exit 2'] });
   assert.equal(m3.resources, { mem: 1536, time: 5400 });
   await waitDone('p/j');
-  assert.is(readFileSync(join(home, 'p', 'runs', 'j', `3-${latest.id.slice(0, 8)}`, 'stdout'), 'utf8'), 'one\n');
+  assert.is(readFileSync(join(local.home, 'p', 'runs', 'j', `3-${latest.id.slice(0, 8)}`, 'stdout'), 'utf8'), 'one\n');
 });
 
 test('a resource template is re-rendered from the bytes stored, not the edited file', async () => {
-  writeFileSync(join(home, 'tpl.sh'), '#!/bin/bash\necho "v1 {{ resources.cpus }}"\nexit 1\n');
-  await submit('p/r', '--script', join(home, 'tpl.sh'), '--cpus', '1');
+  writeFileSync(join(local.home, 'tpl.sh'), '#!/bin/bash\necho "v1 {{ resources.cpus }}"\nexit 1\n');
+  await submit('p/r', '--script', join(local.home, 'tpl.sh'), '--cpus', '1');
   await waitDone('p/r');
-  writeFileSync(join(home, 'tpl.sh'), '#!/bin/bash\necho "edited"\n');
+  writeFileSync(join(local.home, 'tpl.sh'), '#!/bin/bash\necho "edited"\n');
   const out = JSON.parse(await ok(['retry', 'p/r', '--cpus', '+1', '--json']));
   const script = (await ok(['cat-object', (await manifest(out.retried[0].id)).script])).toString();
   assert.is(script, '#!/bin/bash\necho "v1 2"\nexit 1\n');
@@ -121,7 +101,7 @@ test('--dry-run prints the exact script and writes nothing', async () => {
   await submit('p/j', '--time', '10', '--', 'bash', '-c', 'echo {{ resources.time }}; exit 1');
   await waitDone('p/j');
   const before = refs();
-  const r = await qdo(['retry', 'p/j', '--time', 'x3', '--dry-run'], opts);
+  const r = await qdo(['retry', 'p/j', '--time', 'x3', '--dry-run'], local.opts);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /^#!\/bin\/bash\n/);
   assert.match(r.stdout, /#QDO_LOCAL time=1800\n/);
@@ -129,7 +109,7 @@ test('--dry-run prints the exact script and writes nothing', async () => {
   assert.is(refs(), before);
   const st = JSON.parse(await ok(['status', '--json', '-a']));
   assert.is(st.jobs.length, 1);
-  const j = JSON.parse((await qdo(['retry', 'p/j', '--dry-run', '--json'], opts)).stdout);
+  const j = JSON.parse((await qdo(['retry', 'p/j', '--dry-run', '--json'], local.opts)).stdout);
   assert.is(j.dry_run, true);
   assert.is(j.retried[0].state, 'dry-run');
   assert.is(j.retried[0].sched_id, null);
@@ -140,19 +120,19 @@ test('--failed retries failed ends only; cancelled only when named; none left: e
   await submit('p/bad', '--set', 'code=3', '--', 'bash', '-c', 'exit {{ code }}');
   await submit('p/good', '--', 'true');
   await submit('p/stop', '--hold', '--', 'true');
-  assert.is((await qdo(['cancel', 'p/stop'], opts)).code, 0);
+  assert.is((await qdo(['cancel', 'p/stop'], local.opts)).code, 0);
   await waitDone('p/bad');
   await waitDone('p/good');
   assert.is((await waitDone('p/stop')).state, 'cancelled');
 
-  const r = await qdo(['retry', '--failed', '--set', 'code=0', '--json'], opts);
+  const r = await qdo(['retry', '--failed', '--set', 'code=0', '--json'], local.opts);
   assert.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.retried.map((x: Json) => `${x.job}@${x.job_version}`), ['p/bad@2']);
   assert.equal(out.skipped.map((x: Json) => `${x.job} ${x.state}`), ['p/good completed', 'p/stop cancelled']);
   assert.is((await waitDone('p/bad')).state, 'completed');
 
-  const none = await qdo(['retry', '--failed', 'p/*'], opts);
+  const none = await qdo(['retry', '--failed', 'p/*'], local.opts);
   assert.is(none.code, 0, none.stderr);
   assert.is(none.stdout, 'nothing to retry: none of the 3 selected job(s) ended failed, timeout, out-of-memory, node-fail or preempted\n');
 
@@ -164,11 +144,11 @@ test('--failed retries failed ends only; cancelled only when named; none left: e
 test('a running job: exit 4 "still running; cancel it first", nothing written', async () => {
   await submit('p/slow', '--', 'sleep', '30');
   const before = refs();
-  const r = await qdo(['retry', 'p/slow', '--time', '2h'], opts);
+  const r = await qdo(['retry', 'p/slow', '--time', '2h'], local.opts);
   assert.is(r.code, 4);
   assert.match(r.stderr, /^qdo: p\/slow@1 is still (pending|running); cancel it first\nhint: qdo cancel p\/slow@1/);
   assert.is(refs(), before);
-  assert.is((await qdo(['cancel', 'p/slow'], opts)).code, 0);
+  assert.is((await qdo(['cancel', 'p/slow'], local.opts)).code, 0);
 });
 
 test('bad input: one message, documented exit code', async () => {
@@ -185,7 +165,7 @@ test('bad input: one message, documented exit code', async () => {
   ];
   const before = refs();
   for (const [args, code, re] of cases) {
-    const r = await qdo(args, opts);
+    const r = await qdo(args, local.opts);
     assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(' '));
   }

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, scrub, tempDir, type RunOptions } from '../helpers/cli.js';
 import { assertGolden } from '../helpers/golden.js';
+import { waitDone as waitDoneIn } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { parseSubmission } from '../../src/model/submission.js';
@@ -41,16 +42,7 @@ async function statusJson(args: string[] = [], o: RunOptions = opts): Promise<{ 
   return JSON.parse(r.stdout);
 }
 
-/** Refreshes until the job is terminal (the local backend runs it for real). */
-async function waitDone(job: string, deadlineMs = 20_000): Promise<Record<string, unknown>> {
-  const end = Date.now() + deadlineMs;
-  for (let i = 0; ; i++) {
-    const j = (await statusJson(['--refresh', job])).jobs[0]!;
-    if (['completed', 'failed', 'cancelled', 'timeout'].includes(j.state as string)) return j;
-    if (Date.now() > end) throw new Error(`${job} still ${j.state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitDone = (job: string) => waitDoneIn(opts, job);
 
 function record(id: string) {
   return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { qdo, removeDir, tempDir, testContext, type RunOptions } from '../helpers/cli.js';
+import { testContext } from '../helpers/cli.js';
+import { ok as okIn, useLocalHome, type Json } from '../helpers/jobs.js';
 import { applyPolicies } from '../../src/core/policies.js';
 import { selectJobs, type JobVersion } from '../../src/core/jobs.js';
 import { layoutOf } from '../../src/store/layout.js';
@@ -11,29 +12,17 @@ import { readRefs } from '../../src/store/refs.js';
 import { submissionPath, writeSubmission } from '../../src/store/submissions.js';
 import { parseSubmission } from '../../src/model/submission.js';
 
-let home = '';
-let opts: RunOptions;
-test.before.each(async () => {
-  home = tempDir('qdo-policy-');
-  opts = { home, env: { QDO_SCHEDULER: 'local' } };
-  assert.is((await qdo(['project', 'add', 'p'], opts)).code, 0);
-});
-test.after.each(() => removeDir(home));
+const local = useLocalHome(test, 'qdo-policy-');
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-async function ok(args: string[]): Promise<string> {
-  const r = await qdo(args, opts);
-  assert.is(r.code, 0, `qdo ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = (args: string[]): Promise<string> => okIn(local.opts, args);
 const manifest = async (id: string): Promise<Json> => JSON.parse(await ok(['cat-object', id]));
-const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
-const latestId = async (name: string): Promise<string> => (await readRefs(layoutOf(home), 'p')).get(name)!;
+const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(local.home), id)), 'record');
+const latestId = async (name: string): Promise<string> => (await readRefs(layoutOf(local.home), 'p')).get(name)!;
 
 /** The version REV, as a refresh would have handed it over, after the scheduler said `state`. */
 async function endedAs(rev: string, state: 'node-fail' | 'preempted' | 'failed'): Promise<JobVersion> {
-  const ctx = testContext(opts);
+  const ctx = testContext(local.opts);
   const j = (await selectJobs(ctx, [rev], 'test')).jobs[0]!;
   const ended = { ...j.sub!, state, state_source: 'queue' as const, exit_code: null, reason: 'simulated' };
   await writeSubmission(j.layout, ended);
@@ -42,13 +31,13 @@ async function endedAs(rev: string, state: 'node-fail' | 'preempted' | 'failed')
 
 /** A fresh view of the same version (a second qdo process would have its own). */
 async function view(rev: string): Promise<JobVersion> {
-  return (await selectJobs(testContext(opts), [rev], 'test')).jobs[0]!;
+  return (await selectJobs(testContext(local.opts), [rev], 'test')).jobs[0]!;
 }
 
 test('node-fail with --retry-on node-fail,preempted:2: one retry per end, never two, up to 2', async () => {
   // Held: the job never runs, its end is what the test writes.
   const v1 = JSON.parse(await ok(['submit', 'p/n', '--hold', '--time', '5', '--retry-on', 'node-fail,preempted:2', '--json', '--', 'true']));
-  const ctx = testContext(opts);
+  const ctx = testContext(local.opts);
   const ended = await endedAs('p/n@1', 'node-fail');
 
   const first = await applyPolicies(ctx, [ended]);
@@ -87,7 +76,7 @@ test('node-fail with --retry-on node-fail,preempted:2: one retry per end, never 
 test('two qdo processes seeing the same end at once: exactly one retry', async () => {
   await ok(['submit', 'p/c', '--hold', '--retry-on', 'node-fail', '--', 'true']);
   await endedAs('p/c@1', 'node-fail');
-  const ctx = testContext(opts);
+  const ctx = testContext(local.opts);
   const [a, b] = await Promise.all([applyPolicies(ctx, [await view('p/c@1')]), applyPolicies(ctx, [await view('p/c@1')])]);
   assert.is(a.retried.length + b.retried.length, 1);
   assert.equal([...a.problems, ...b.problems], []);
@@ -100,7 +89,7 @@ test('no retry for an end not in the policy, without a policy, or for a supersed
   await ok(['submit', 'p/a', '--hold', '--retry-on', 'node-fail', '--', 'true']);
   await ok(['submit', 'p/b', '--hold', '--', 'true']);
   await ok(['submit', 'p/s', '--hold', '--retry-on', 'node-fail', '--', 'true']);
-  const ctx = testContext(opts);
+  const ctx = testContext(local.opts);
   const s1 = await endedAs('p/s@1', 'node-fail');
   await ok(['submit', 'p/s', '--hold']); // the user resubmitted meanwhile
   const r = await applyPolicies(ctx, [await endedAs('p/a@1', 'failed'), await endedAs('p/b@1', 'node-fail'), s1]);
@@ -118,7 +107,7 @@ test('qdo retry of a version its policy would retry: only the user\'s retry happ
   const m = await manifest(r.retried[0].id);
   assert.is(m.auto_retry, undefined, 'a manual retry starts the count again');
   assert.equal(m.retry, { on: ['node-fail'], max: 1 }, 'the policy is kept');
-  assert.equal((await applyPolicies(testContext(opts), [await view('p/u@1')])).retried, []);
+  assert.equal((await applyPolicies(testContext(local.opts), [await view('p/u@1')])).retried, []);
   await ok(['cancel', 'p/u']);
 });
 

@@ -1,0 +1,46 @@
+// Shared by the lifecycle tests: a temp home with project "p" on the local backend (real
+// jobs on this machine), running qdo expecting success, and waiting for a job to end.
+import * as assert from 'uvu/assert';
+import type { Test } from 'uvu';
+import { qdo, removeDir, tempDir, type RunOptions } from './cli.js';
+
+export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export const TERMINAL = ['completed', 'failed', 'cancelled', 'timeout', 'node-fail', 'out-of-memory', 'preempted', 'not-submitted'];
+
+/** The home of the running test; `opts` runs qdo in it with QDO_SCHEDULER=local. */
+export interface LocalHome {
+  home: string;
+  opts: RunOptions;
+}
+
+/** Registers before/after hooks: a fresh home with project "p" for each test. */
+export function useLocalHome(test: Test, prefix: string): LocalHome {
+  const h: LocalHome = { home: '', opts: { home: '' } };
+  test.before.each(async () => {
+    h.home = tempDir(prefix);
+    h.opts = { home: h.home, env: { QDO_SCHEDULER: 'local' } };
+    assert.is((await qdo(['project', 'add', 'p'], h.opts)).code, 0);
+  });
+  test.after.each(() => removeDir(h.home));
+  return h;
+}
+
+/** Runs qdo and asserts exit 0; returns stdout. */
+export async function ok(opts: RunOptions, args: string[]): Promise<string> {
+  const r = await qdo(args, opts);
+  assert.is(r.code, 0, `qdo ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Refreshes until the job (its latest version, or version `id`) has ended; returns its status entry. */
+export async function waitDone(opts: RunOptions, job: string, o: { id?: string; deadlineMs?: number } = {}): Promise<Json> {
+  const end = Date.now() + (o.deadlineMs ?? 20_000);
+  for (;;) {
+    const jobs = JSON.parse(await ok(opts, ['status', '--refresh', '--json', ...(o.id ? ['--all-versions'] : []), job])).jobs as Json[];
+    const j = o.id ? jobs.find((x) => x.id === o.id) : jobs[0];
+    if (j && TERMINAL.includes(j.state)) return j;
+    if (Date.now() > end) throw new Error(`${job}${o.id ? ` ${o.id}` : ''} still ${j?.state}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
