@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SchedulerError, UsageError, errnoCode } from '../errors.js';
-import { expandArray, parseDirectives, renderDirectives } from './local/directives.js';
+import { MAX_ARRAY_TASKS, expandArray, parseDirectives, renderDirectives } from './local/directives.js';
 import { SpoolPaths, entryKey, exists, pidAlive, prepareSpool, putFile, readText, withSpoolLock } from './local/spool.js';
 import { spawnDetached, type Runner } from './runner.js';
 import type { Backend, JobState, NormalState, RenderSpec, SubmitOptions } from './types.js';
@@ -62,6 +62,8 @@ function parseId(text: string): JobId | undefined {
 
 export class LocalBackend implements Backend {
   readonly kind = 'local';
+  /** Packed arrays are local arrays: at most MAX_ARRAY_TASKS tasks. */
+  readonly maxArraySize = MAX_ARRAY_TASKS;
   private readonly paths: SpoolPaths;
   private readonly slots: number;
   private readonly env: Readonly<Record<string, string | undefined>>;
@@ -76,6 +78,14 @@ export class LocalBackend implements Backend {
     this.env = opts.env ?? process.env;
     this.grace = Math.max(0, Math.floor(opts.killGraceSec ?? 10));
     this.spawn = opts.spawn ?? spawnDetached;
+  }
+
+  /** Element i of packed array 7 is its array task "7_i" (spec/local-backend.md §Packed arrays). */
+  elementId(baseId: string, index: number): string {
+    if (!/^\d+$/.test(baseId) || !Number.isInteger(index) || index < 0) {
+      throw new SchedulerError('scheduler-bad-id', `elementId: expected a local job id like "7" and an index >= 0, found ${JSON.stringify(baseId)} and ${index}`);
+    }
+    return `${baseId}_${index}`;
   }
 
   /** `#!/bin/bash`, `#QDO_LOCAL` directives, then the common wrapper. */
@@ -118,9 +128,10 @@ export class LocalBackend implements Backend {
     await this.prepare();
     const { value: id } = await withSpoolLock(this.paths, async () => {
       if (d.depend !== undefined) {
-        for (const dep of d.depend.matchAll(/:(\d+)/g)) {
-          if (!(await exists(this.paths.job(Number(dep[1]))))) {
-            throw new SchedulerError('local-unknown-dependency', `dependency on local job ${dep[1]}, which does not exist in ${this.paths.root}`);
+        for (const dep of d.depend.matchAll(/:(\d+)(?:_(\d+))?/g)) {
+          const there = dep[2] === undefined ? this.paths.job(Number(dep[1])) : this.paths.task(Number(dep[1]), String(Number(dep[2])));
+          if (!(await exists(there))) {
+            throw new SchedulerError('local-unknown-dependency', `dependency on local job ${dep[0].slice(1)}, which does not exist in ${this.paths.root}`);
           }
         }
       }

@@ -103,6 +103,12 @@ function wrapPlugin(kind: string, b: Backend): Backend {
   return {
     kind,
     render: (spec) => {
+      if (spec.elements !== undefined && typeof b.elementId !== 'function') {
+        throw new UsageError(`scheduler plugin "${kind}" cannot pack jobs into an array (it has no elementId)`, {
+          code: 'packing-unsupported',
+          hint: 'submit one job per element',
+        });
+      }
       let s: unknown;
       try {
         s = b.render(spec);
@@ -128,5 +134,29 @@ function wrapPlugin(kind: string, b: Backend): Backend {
     hold: (ids) => guard('hold', () => b.hold(ids)),
     release: (ids) => guard('release', () => b.release(ids)),
     ...(b.findByTag ? { findByTag: (tag: string) => guard('findByTag', () => b.findByTag!(tag)) } : {}),
+    // Packed arrays (spec/scheduler-plugins.md): only for a plugin that names its elements.
+    ...(typeof b.elementId === 'function'
+      ? {
+          elementId: (baseId: string, index: number): string => {
+            let id: unknown;
+            try {
+              id = b.elementId!(baseId, index);
+            } catch (e) {
+              throw own(e, 'elementId');
+            }
+            if (typeof id !== 'string' || id === '' || /\s/.test(id)) {
+              throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": elementId() returned ${JSON.stringify(id)}, not a job id`);
+            }
+            return id;
+          },
+        }
+      : {}),
+    ...(typeof b.elementId === 'function' && isCount(b.maxArraySize) ? { maxArraySize: b.maxArraySize } : {}),
+    ...(isCount(b.maxScriptBytes) ? { maxScriptBytes: b.maxScriptBytes } : {}),
+    ...(typeof b.elementDependencies === 'boolean' ? { elementDependencies: b.elementDependencies } : {}),
   };
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0;
 }

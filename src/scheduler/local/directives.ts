@@ -2,6 +2,7 @@
 // submit, like #SBATCH lines do for Slurm (spec/local-backend.md §Directives). Pure.
 import { UsageError } from '../../errors.js';
 import { formatMemory } from '../../model/resource-units.js';
+import { packedElements, packedRange } from '../packing.js';
 import type { RenderSpec } from '../types.js';
 
 export const DIRECTIVE = '#QDO_LOCAL';
@@ -71,14 +72,22 @@ export function renderDirectives(spec: RenderSpec): string[] {
   lines.push(`${DIRECTIVE} name=${oneLine('job name', r.job_name ?? spec.jobName)}`);
   lines.push(`${DIRECTIVE} slots=${Math.max(1, (r.cpus ?? 1) * (r.tasks ?? 1))}`);
   if (r.time !== undefined) lines.push(`${DIRECTIVE} time=${r.time}`);
+  // A packed array (spec/local-backend.md §Packed arrays) is the array 0..n-1.
+  const elements = packedElements(spec);
   if (r.array !== undefined) {
     expandArray(r.array, 'resources.array');
     lines.push(`${DIRECTIVE} array=${r.array}`);
+  } else if (elements !== undefined) {
+    const range = packedRange(elements.length);
+    expandArray(range, 'elements');
+    lines.push(`${DIRECTIVE} array=${range}`);
   }
   if (spec.dependencies !== undefined && spec.dependencies.length > 0) {
     const parts = spec.dependencies.map((d) => {
       for (const id of d.ids) {
-        if (!/^\d+$/.test(id)) throw new UsageError(`dependency: ${JSON.stringify(id)} is not a local job id (a number)`, { code: 'bad-dependency' });
+        if (!/^\d+(_\d+)?$/.test(id)) {
+          throw new UsageError(`dependency: ${JSON.stringify(id)} is not a local job id (a number, or an array task like 7_3)`, { code: 'bad-dependency' });
+        }
       }
       return [d.type, ...d.ids].join(':');
     });
@@ -127,7 +136,7 @@ export function parseDirectives(script: string, file = 'script'): LocalDirective
         d.array = value;
         break;
       case 'depend':
-        if (!/^(after|afterok|afternotok|afterany)(:\d+)+(,(after|afterok|afternotok|afterany)(:\d+)+)*$/.test(value)) throw bad('e.g. afterok:12:13,afterany:14');
+        if (!/^(after|afterok|afternotok|afterany)(:\d+(_\d+)?)+(,(after|afterok|afternotok|afterany)(:\d+(_\d+)?)+)*$/.test(value)) throw bad('e.g. afterok:12:13_2,afterany:14');
         d.depend = value;
         break;
       case 'tag':

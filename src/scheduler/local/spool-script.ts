@@ -93,18 +93,23 @@ result_state() {
   r_state=\${r_state%%\\"*}
 }
 
-# deps_state DEPEND: sets d_ok to yes, wait or never (§Dependencies).
+# deps_state DEPEND: sets d_ok to yes, wait or never (§Dependencies). An id is a job
+# ("7": all its tasks) or one array task ("7_3").
 deps_state() {
-  local item type ids dep t n_all n_done n_ok started
+  local item type ids dep dtask t n_all n_done n_ok started
   d_ok=yes
   for item in \${1//,/ }; do
     type=\${item%%:*}
     ids=\${item#*:}
     for dep in \${ids//:/ }; do
+      dtask=''
+      case $dep in *_*) dtask=$((10#\${dep#*_})); dep=\${dep%%_*} ;; esac
       if [ ! -d "$spool/jobs/$dep" ]; then d_ok=never; return; fi
+      if [ -n "$dtask" ] && [ ! -d "$spool/jobs/$dep/tasks/$dtask" ]; then d_ok=never; return; fi
       n_all=0 n_done=0 n_ok=0 started=0
       for t in "$spool/jobs/$dep/tasks/"*; do
         [ -d "$t" ] || continue
+        [ -z "$dtask" ] || [ "\${t##*/}" = "$dtask" ] || continue
         n_all=$((n_all + 1))
         [ -e "$t/started" ] && started=1
         result_state "$t"

@@ -19,6 +19,18 @@ export interface PbsBackendOptions {
   timeoutMs?: number;
   /** Whose jobs findByTag searches (PBS Pro `qselect -u`). Default: the current user. */
   user?: string;
+  /** Most elements of a packed array (PBS Pro max_array_size; TORQUE max_job_array_size). */
+  maxArraySize?: number;
+}
+
+/**
+ * Element `index` of a packed array: "123[].server" → "123[4].server" (the subjob id both
+ * PBS Pro and TORQUE print). Undefined when baseId is not an array id.
+ */
+export function subjobId(baseId: string, index: number): string | undefined {
+  if (!Number.isInteger(index) || index < 0) return undefined;
+  const m = /^(\d+)\[\](.*)$/.exec(baseId);
+  return m ? `${m[1]}[${index}]${m[2]}` : undefined;
 }
 
 /** Failures that prove qsub submitted nothing, so it may be retried. */

@@ -1,9 +1,9 @@
 // The PBS Pro / OpenPBS backend (spec/scheduler-pbs.md §PBS Pro backend): qsub, one
 // `qstat -x -f -F json` for all ids (finished jobs included while the server keeps
 // history), qdel, qhold, qrls, and findByTag through the job's Variable_List.
-import { isQdoError } from '../../errors.js';
+import { SchedulerError, isQdoError } from '../../errors.js';
 import type { Backend, JobState, RenderSpec, SubmitOptions } from '../types.js';
-import { PbsCommands, splitIds, type PbsBackendOptions } from './backend-common.js';
+import { PbsCommands, splitIds, subjobId, type PbsBackendOptions } from './backend-common.js';
 import { classifyPbsStderr } from './parse-errors.js';
 import { parseQstatJson } from './parse-json.js';
 import { isPbsJobId } from './parse-qsub.js';
@@ -16,12 +16,30 @@ export type { PbsBackendOptions } from './backend-common.js';
 /** `qstat -x -f -F json` exit codes that still carry an answer for the other ids. */
 const QSTAT_PARTIAL = [0, 35, 153];
 
+/** PBS Pro's default max_array_size server attribute (pbs_server_attributes.7B). */
+export const PBSPRO_DEFAULT_MAX_ARRAY_SIZE = 10_000;
+
 export class PbsProBackend implements Backend {
   readonly kind = 'pbs';
+  readonly maxArraySize: number;
+  /** A PBS Pro job cannot wait on one subjob (render-pbspro.ts checkNoSubjobs). */
+  readonly elementDependencies = false;
   private readonly cmd: PbsCommands;
 
   constructor(opts: PbsBackendOptions = {}) {
     this.cmd = new PbsCommands('pbspro', opts);
+    this.maxArraySize = opts.maxArraySize ?? PBSPRO_DEFAULT_MAX_ARRAY_SIZE;
+  }
+
+  /**
+   * "123[].server" → "123[4].server". A one-element packed array is a plain job (PBS Pro
+   * has no one-index arrays): its element 0 is the job itself (spec/scheduler-pbs.md §Packed arrays).
+   */
+  elementId(baseId: string, index: number): string {
+    const sub = subjobId(baseId, index);
+    if (sub !== undefined) return sub;
+    if (index === 0 && isPbsJobId(baseId) && !baseId.includes('[')) return baseId;
+    throw new SchedulerError('scheduler-bad-id', `elementId: expected a PBS Pro array id like "123[].server" (or a plain job id with index 0), found ${JSON.stringify(baseId)} and ${index}`);
   }
 
   render(spec: RenderSpec): string {
@@ -54,10 +72,12 @@ export class PbsProBackend implements Backend {
   }
 
   hold(ids: string[]): Promise<void> {
+    refuseSubjobs(ids, 'hold');
     return this.cmd.holdOrRelease('qhold', ids);
   }
 
   release(ids: string[]): Promise<void> {
+    refuseSubjobs(ids, 'release');
     return this.cmd.holdOrRelease('qrls', ids);
   }
 
@@ -88,4 +108,17 @@ export class PbsProBackend implements Backend {
       .map((j) => j.id);
     return hits.length === 0 ? null : hits.sort((a, b) => parseInt(a, 10) - parseInt(b, 10))[0]!;
   }
+}
+
+/**
+ * qhold and qrls take jobs and whole arrays, "but not subjobs or ranges of subjobs"
+ * (qhold.1B, qrls.1B): refused before any command, naming the array that can be.
+ */
+function refuseSubjobs(ids: string[], verb: 'hold' | 'release'): void {
+  const sub = ids.find((id) => /\[\d+\]/.test(id));
+  if (sub === undefined) return;
+  throw new SchedulerError('scheduler-unsupported', `${verb}: PBS Pro cannot ${verb} one subjob of an array, found ${JSON.stringify(sub)}`, {
+    hint: `${verb} the whole array (${sub.replace(/\[\d+\]/, '[]')}), or cancel the element instead`,
+    data: { ids: [sub] },
+  });
 }

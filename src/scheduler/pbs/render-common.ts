@@ -95,11 +95,14 @@ export function extraDirectives(r: Resources, key: string): string[] {
   });
 }
 
-/** Checks dependency ids are PBS job ids ("123", "123.server", "123[].server"). */
-export function checkDependencyIds(ids: readonly string[], index: number, scheduler: string): void {
+/**
+ * Checks dependency ids are PBS job ids ("123", "123.server", "123[].server", a subjob
+ * "123[4].server"); `alsoOk` admits more (TORQUE under Slurm's wrapper: "123_4").
+ */
+export function checkDependencyIds(ids: readonly string[], index: number, scheduler: string, alsoOk?: RegExp): void {
   if (ids.length === 0) throw new UsageError(`dependencies[${index}].ids: expected at least one ${scheduler} job id, found none`, { code: 'bad-dependency' });
   for (const id of ids) {
-    if (!isPbsJobId(id)) {
+    if (!isPbsJobId(id) && !(alsoOk?.test(id) ?? false)) {
       throw new UsageError(`dependencies[${index}].ids: expected ${scheduler} job ids like "123.server" or "123[].server", found ${JSON.stringify(id)}`, {
         code: 'bad-dependency',
       });

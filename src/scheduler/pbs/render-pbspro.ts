@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { formatHms } from '../../model/resource-units.js';
 import type { Resources } from '../../model/resources.js';
 import { PBS_JOB_VARS } from '../job-vars.js';
+import { packedElements, packedRange } from '../packing.js';
 import type { Dependency, RenderSpec } from '../types.js';
 import { renderWrapper } from '../wrapper.js';
 import {
@@ -30,6 +31,11 @@ export function renderPbsPro(spec: RenderSpec): string {
 export function pbsproDirectives(spec: RenderSpec): string[] {
   const r = spec.resources;
   const out: string[] = [];
+  // A packed array (spec/scheduler-pbs.md §Packed arrays) is -J 0-(n-1); PBS Pro has no
+  // one-index arrays, so a single element is a plain job (its id is the element's).
+  const n = packedElements(spec)?.length;
+  const packedJ = n !== undefined && n >= 2 ? packedRange(n) : undefined;
+  const arrayJob = r.array !== undefined || packedJ !== undefined;
   out.push(`-N ${directiveValue(pbsJobName(r.job_name ?? spec.jobName, 'pbspro'), 'resources.job_name', S)}`);
   // The wrapper is bash; do not depend on the user's login shell.
   out.push('-S /bin/bash');
@@ -48,9 +54,13 @@ export function pbsproDirectives(spec: RenderSpec): string[] {
     });
   }
   if (r.array !== undefined) out.push(`-J ${pbsproArray(r.array)}`);
-  if (spec.dependencies !== undefined && spec.dependencies.length > 0) out.push(`-W depend=${pbsDependValue(spec.dependencies, S)}`);
+  else if (packedJ !== undefined) out.push(`-J ${packedJ}`);
+  if (spec.dependencies !== undefined && spec.dependencies.length > 0) {
+    checkNoSubjobs(spec.dependencies);
+    out.push(`-W depend=${pbsDependValue(spec.dependencies, S)}`);
+  }
   // PBS Pro replaces ^array_index^ in -o/-e paths with the subjob index (qsub.1B -o).
-  out.push(...outputDirectives(spec, r.array !== undefined ? 'pbs.^array_index^.out' : 'pbs.out', S));
+  out.push(...outputDirectives(spec, arrayJob ? 'pbs.^array_index^.out' : 'pbs.out', S));
   out.push(...mailDirectives(r, S));
   out.push(...tagDirective(spec.tag));
   out.push(...extraDirectives(r, 'pbs'));
@@ -148,11 +158,28 @@ export function pbsproArray(spec: string): string {
   return spec;
 }
 
+/**
+ * PBS Pro refuses a dependency on a subjob: the server rejects any id with an index
+ * between the brackets (OpenPBS src/server/req_register.c depend_on_que, PBSE_IVALREQ).
+ * A job can wait on a whole array ("123[].server") only (spec/scheduler-pbs.md §Packed arrays).
+ */
+export function checkNoSubjobs(deps: Dependency[]): void {
+  deps.forEach((d, i) => {
+    const sub = d.ids.find((id) => /\[\d+\]/.test(id));
+    if (sub !== undefined) {
+      throw new UsageError(`dependencies[${i}].ids: PBS Pro cannot make a job wait on one subjob, found ${JSON.stringify(sub)}`, {
+        code: 'bad-dependency',
+        hint: `wait on the whole array (${sub.replace(/\[\d+\]/, '[]')}), or submit the job it waits on unpacked`,
+      });
+    }
+  });
+}
+
 /** "afterok:1.s:2.s,afterany:3.s" (qsub.1B -W depend). Several types: all must hold. */
-export function pbsDependValue(deps: Dependency[], scheduler: string, arrayTypes = false): string {
+export function pbsDependValue(deps: Dependency[], scheduler: string, arrayTypes = false, alsoOk?: RegExp): string {
   return deps
     .map((d, i) => {
-      checkDependencyIds(d.ids, i, scheduler);
+      checkDependencyIds(d.ids, i, scheduler, alsoOk);
       if (!arrayTypes) return `${d.type}:${d.ids.join(':')}`;
       // TORQUE waits on a whole array with the *array variants (qsub.1 -W depend).
       const plain = d.ids.filter((id) => !id.includes('[]'));

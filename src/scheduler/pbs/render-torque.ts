@@ -6,6 +6,7 @@ import { UsageError } from '../../errors.js';
 import { formatHms } from '../../model/resource-units.js';
 import type { Resources } from '../../model/resources.js';
 import { TORQUE_JOB_VARS } from '../job-vars.js';
+import { packedElements, packedRange } from '../packing.js';
 import type { RenderSpec } from '../types.js';
 import { renderWrapper } from '../wrapper.js';
 import { directiveValue, extraDirectives, mailDirectives, outputDirectives, pbsJobName, pbsMem, tagDirective } from './render-common.js';
@@ -18,9 +19,14 @@ export function renderTorque(spec: RenderSpec): string {
   return `#!/bin/bash\n${head.join('\n')}\n\n${renderWrapper(spec, TORQUE_JOB_VARS)}`;
 }
 
+/** An array element id under Slurm's TORQUE wrapper ("123_4"): the wrapper passes it to Slurm. */
+export const SLURM_ELEMENT_ID = /^\d+_\d+$/;
+
 export function torqueDirectives(spec: RenderSpec): string[] {
   const r = spec.resources;
   const out: string[] = [];
+  // A packed array (spec/scheduler-pbs.md §Packed arrays) is -t 0-(n-1).
+  const n = packedElements(spec)?.length;
   out.push(`-N ${directiveValue(pbsJobName(r.job_name ?? spec.jobName, 'torque'), 'resources.job_name', S)}`);
   out.push('-S /bin/bash');
   const nodes = torqueNodes(r);
@@ -39,7 +45,8 @@ export function torqueDirectives(spec: RenderSpec): string[] {
     });
   }
   if (r.array !== undefined) out.push(`-t ${torqueArray(r.array)}`);
-  if (spec.dependencies !== undefined && spec.dependencies.length > 0) out.push(`-W depend=${pbsDependValue(spec.dependencies, S, true)}`);
+  else if (n !== undefined) out.push(`-t ${packedRange(n)}`);
+  if (spec.dependencies !== undefined && spec.dependencies.length > 0) out.push(`-W depend=${pbsDependValue(spec.dependencies, S, true, SLURM_ELEMENT_ID)}`);
   // TORQUE appends "-<index>" to the output path of each array task itself.
   out.push(...outputDirectives(spec, 'torque.out', S));
   out.push(...mailDirectives(r, S));
