@@ -62,7 +62,7 @@ function parseJson(text: string, name: string): unknown {
 /** YAML to plain values, scalars as written (plain `0.10` → "0.10"); `~`/empty → null. */
 export async function parseYaml(text: string, name: string): Promise<unknown> {
   const Y = await import('yaml');
-  const doc = Y.parseDocument(text, { prettyErrors: false });
+  const doc = Y.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const at = e.linePos?.[0];

@@ -6,8 +6,8 @@
 //  2. prepare every point to submit (prepareSubmit: rendered and checked, nothing written);
 //  3. per chunk: under the allocation's sweep lock record the intents and move the refs;
 //     release; one scheduler call (packed) or one per job; record the ids (§Intent).
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError, errnoCode } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
@@ -704,6 +704,7 @@ async function undo(l: Layout, g: Group, plans: Plan[]): Promise<void> {
       await updateRef(l, { project: g.loc.project, name: p.name, next: pr.manifest.parent, expect: pr.id });
       await rm(submissionPath(l, pr.id), { force: true });
       await rm(pr.spec.runDir, { recursive: true, force: true });
+      await rmdir(dirname(pr.spec.runDir)).catch(() => undefined); // the job's runs folder, if this was its only version
     } catch {
       // The ref moved meanwhile (or never moved): keep the version, marked as never submitted.
       if (p.sub) await writeSubmission(l, { ...p.sub, state: 'not-submitted', state_time: p.sub.intent, reason: 'the scheduler refused its chunk' });
