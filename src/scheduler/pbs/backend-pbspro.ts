@@ -71,12 +71,12 @@ export class PbsProBackend implements Backend {
     return this.cmd.cancel(ids);
   }
 
-  hold(ids: string[]): Promise<void> {
+  async hold(ids: string[]): Promise<void> {
     refuseSubjobs(ids, 'hold');
     return this.cmd.holdOrRelease('qhold', ids);
   }
 
-  release(ids: string[]): Promise<void> {
+  async release(ids: string[]): Promise<void> {
     refuseSubjobs(ids, 'release');
     return this.cmd.holdOrRelease('qrls', ids);
   }

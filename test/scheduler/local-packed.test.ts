@@ -1,0 +1,95 @@
+// Packed arrays on the local backend, for real (spec/local-backend.md §Packed arrays):
+// each element runs its own script into its own run folder; element ids ("7_3") answer
+// query, cancel and dependencies.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalBackend } from '../../src/scheduler/local.js';
+import type { Dependency, JobState, NormalState, RenderSpec } from '../../src/scheduler/types.js';
+
+const root = mkdtempSync(join(tmpdir(), 'qdo-local-packed-'));
+test.after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+
+function setup(cpus: number): { b: LocalBackend; dir: string } {
+  const dir = join(root, `s${++n}`);
+  mkdirSync(dir, { recursive: true });
+  return { b: new LocalBackend({ spoolDir: join(dir, 'spool'), cpus, killGraceSec: 1, env: { PATH: process.env.PATH } }), dir };
+}
+
+async function submit(b: LocalBackend, dir: string, name: string, spec: Partial<RenderSpec>): Promise<string> {
+  const full: RenderSpec = { jobName: name, resources: {}, script: 'true\n', runDir: join(dir, 'arrays', name), submitDir: dir, env: {}, ...spec };
+  mkdirSync(full.runDir, { recursive: true });
+  const file = join(full.runDir, 'job.sh');
+  writeFileSync(file, b.render(full));
+  return b.submit(file, { cwd: dir });
+}
+
+const elements = (dir: string, scripts: string[]) =>
+  scripts.map((script, i) => ({ index: i, jobName: `p-${i}`, runDir: join(dir, 'runs', `p-${i}`), script, env: { QDO_PARAM_I: String(i) } }));
+
+async function waitState(b: LocalBackend, id: string, want: NormalState, ms = 20000): Promise<JobState> {
+  const t0 = Date.now();
+  for (;;) {
+    const s = (await b.query([id])).get(id)!;
+    if (s.state === want) return s;
+    if (Date.now() - t0 > ms) throw new Error(`job ${id}: still ${s.state} after ${ms} ms, wanted ${want}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const read = (dir: string, f: string): string => readFileSync(join(dir, f), 'utf8');
+
+test('a packed array: each element runs its own job in its own run folder; element ids answer', async () => {
+  const { b, dir } = setup(4);
+  const els = elements(dir, ['echo "one $QDO_PARAM_I $QDO_JOB_NAME"\n', 'echo "two $QDO_PARAM_I"\nexit 4\n', '#!/bin/sh\necho "three $QDO_PARAM_I"\n']);
+  const id = await submit(b, dir, 'arr', { elements: els });
+  assert.is(b.elementId(id, 1), `${id}_1`);
+  await waitState(b, id, 'failed');
+  const m = await b.query([0, 1, 2].map((i) => b.elementId(id, i)));
+  assert.equal(
+    [...m.values()].map((s) => [s.state, s.exitCode]),
+    [
+      ['completed', 0],
+      ['failed', 4],
+      ['completed', 0],
+    ],
+  );
+  assert.is(read(els[0]!.runDir, 'stdout'), 'one 0 p-0\n');
+  assert.is(read(els[1]!.runDir, 'stdout'), 'two 1\n');
+  assert.is(read(els[2]!.runDir, 'stdout'), 'three 2\n');
+  for (const e of els) assert.ok(existsSync(join(e.runDir, 'qdo-end.json')), e.runDir);
+  assert.is(JSON.parse(read(els[1]!.runDir, 'qdo-end.json')).exit_code, 4);
+});
+
+test('dependencies on one element: afterok waits for it; a failed element makes afterok never', async () => {
+  const { b, dir } = setup(4);
+  const log = join(dir, 'log');
+  const els = elements(dir, [`sleep 0.5; echo "element 0 done" >> ${log}\n`, 'exit 1\n', `sleep 3; echo "element 2 done" >> ${log}\n`]);
+  const id = await submit(b, dir, 'arr', { elements: els });
+  const dep = (ids: string[]): Dependency[] => [{ type: 'afterok', ids }];
+  const after0 = await submit(b, dir, 'after0', { script: `echo "after 0" >> ${log}\n`, dependencies: dep([b.elementId(id, 0)]) });
+  const after1 = await submit(b, dir, 'after1', { dependencies: dep([b.elementId(id, 1)]) });
+  await waitState(b, after0, 'completed');
+  const s1 = await waitState(b, after1, 'cancelled');
+  assert.is(s1.reason, 'DependencyNeverSatisfied');
+  // after0 ran once element 0 was done, without waiting for element 2
+  assert.equal(read(dir, 'log').trim().split('\n'), ['element 0 done', 'after 0']);
+  await waitState(b, id, 'failed');
+});
+
+test('cancelling one element of a running array leaves the others running to the end', async () => {
+  const { b, dir } = setup(4);
+  const els = elements(dir, ['sleep 30\n', 'sleep 1; echo ok\n']);
+  const id = await submit(b, dir, 'arr', { elements: els });
+  await waitState(b, b.elementId(id, 0), 'running');
+  await b.cancel([b.elementId(id, 0)]);
+  await waitState(b, b.elementId(id, 0), 'cancelled');
+  await waitState(b, b.elementId(id, 1), 'completed');
+  assert.is(read(els[1]!.runDir, 'stdout'), 'ok\n');
+  assert.is(JSON.parse(read(els[0]!.runDir, 'qdo-end.json')).signal, 'TERM');
+});
+
+test.run();
