@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
+import { TorqueBackend } from '../../src/scheduler/pbs/backend-torque.js';
 import { SlurmBackend } from '../../src/scheduler/slurm/backend.js';
 import { TERMINAL_STATES, type ElementSpec, type JobState } from '../../src/scheduler/types.js';
 import { readEndRecord, scratchDir, slurmSuite, started, submitSpec, waitFor, waitState } from '../helpers/slurm.js';
@@ -34,6 +35,17 @@ await slurmSuite('packed array on Slurm (e2e)', (test) => {
   );
   const sleepers: ElementSpec[] = [0, 1, 2].map((i) => ({ index: i, jobName: `sleep-${i}`, runDir: runsOf(`sleep-${i}`), script: 'sleep 300\n', env: {} }));
   const sleeper = started(submitSpec(b, root, 'sleepers', { jobName: 'sleepers', elements: sleepers }));
+  // The same through Slurm's TORQUE wrapper (qsub -t): elements are Slurm's <id>_<i>,
+  // which the TORQUE backend asks Slurm's own commands about (spec/scheduler-pbs.md §Packed arrays).
+  const t = new TorqueBackend();
+  const torqueEls: ElementSpec[] = [0, 1, 2].map((i) => ({
+    index: i,
+    jobName: `tq-${i}`,
+    runDir: runsOf(`tq-${i}`),
+    script: i === 2 ? 'sleep 300\n' : 'echo "tq $QDO_PARAM_I"\n',
+    env: { QDO_PARAM_I: String(i) },
+  }));
+  const torque = started(submitSpec(t, root, 'torque', { jobName: 'tq', elements: torqueEls }));
 
   test('a 3×4 grid is one array job; every element ends completed with its own output and records', async () => {
     const g = await grid;
@@ -92,6 +104,22 @@ await slurmSuite('packed array on Slurm (e2e)', (test) => {
     assert.ok(!existsSync(join(sleepers[0]!.runDir, 'qdo-end.json')), 'element 0 still running');
     await b.cancel([sl.id]);
     await waitState(b, sl.id, (x) => x.state === 'cancelled', 30_000, 'cancelled');
+  });
+
+  test("TORQUE (Slurm's wrapper): qsub -t packs; element ids query and cancel through Slurm", async () => {
+    const j = await torque;
+    assert.match(readFileSync(j.scriptPath, 'utf8'), /^#PBS -t 0-2$/m);
+    assert.match(j.id, /^\d+$/);
+    for (const i of [0, 1]) {
+      const s = await waitState(t, t.elementId(j.id, i), done, 120_000, 'an end');
+      assert.equal([s.state, s.exitCode], ['completed', 0]);
+      assert.is(readFileSync(join(torqueEls[i]!.runDir, 'stdout'), 'utf8'), `tq ${i}\n`);
+    }
+    const last = t.elementId(j.id, 2);
+    await waitState(t, last, (s) => s.state === 'running', 60_000, 'running');
+    await waitFor('element 2 start record', async () => (existsSync(join(torqueEls[2]!.runDir, 'qdo-start.json')) ? true : undefined), 30_000, 100);
+    await t.cancel([last]);
+    assert.is((await waitState(t, last, done, 30_000, 'an end')).state, 'cancelled');
   });
 
   test('1,000 elements: sbatch takes the script; element 999 is addressable while held', async () => {
