@@ -242,6 +242,7 @@ ${packed === undefined ? `export QDO_JOB_NAME=${shellQuote(spec.jobName)}\nexpor
     add('\n');
   }
   if (packed !== undefined) {
+    if (env.length === 0) add('\n');
     add(packed.text);
     add(`# Each element keeps its records and logs in its own run folder, as a single job does.
 export QDO_TASK_DIR="$QDO_RUN_DIR"
