@@ -24,8 +24,11 @@ await slurmSuite('the job lifecycle on Slurm', async (test) => {
   mkdirSync(join(home, 'paper/resources'), { recursive: true });
   writeFileSync(join(home, 'paper/resources/train.sh'), '#!/bin/bash\necho "lr={{ lr }} on $QDO_JOB_ID"\nsleep {{ secs }}\necho done >&2\n');
 
-  // Started first: Slurm enforces time limits in whole minutes, checked every ~30 s.
-  const slow = JSON.parse((await run(['submit', 'paper/slow', '--script', 'train.sh', '--set', 'lr=0', '--set', 'secs=80', '--time', '1', '--json'])).stdout);
+  // Started first: Slurm enforces time limits in whole minutes, checked about every 30 s, so
+  // a 1-minute job is stopped between 60 and ~95 s. 110 s is surely past that, and surely
+  // within the 2 minutes of the retry (a job ending near the check can be recorded TIMEOUT
+  // even though its script exited 0).
+  const slow = JSON.parse((await run(['submit', 'paper/slow', '--script', 'train.sh', '--set', 'lr=0', '--set', 'secs=110', '--time', '1', '--json'])).stdout);
 
   test('submit from a template, wait, logs', async () => {
     const s = JSON.parse((await run(['submit', 'paper/train', '--script', 'train.sh', '--set', 'lr=0.1', '--set', 'secs=1', '--time', '5m', '--json'])).stdout);
