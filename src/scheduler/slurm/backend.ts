@@ -198,7 +198,11 @@ export class SlurmBackend implements Backend {
   }
 
   private sacct(ids: string[]): Promise<SlurmRecord[] | { unavailable: string }> {
-    return this.sacctRun(['-j', ids.join(',')]);
+    // An element that never started (its array cancelled while pending) is in accounting
+    // only as the array's own record "42_[0-2]", which `sacct -j 42_2` does not list and
+    // `sacct -j 42` does (checked on Slurm 22.05): ask for the arrays too.
+    const bases = ids.map((id) => /^(\d+)_\d+$/.exec(id)?.[1]).filter((b): b is string => b !== undefined);
+    return this.sacctRun(['-j', [...new Set([...ids, ...bases])].join(',')]);
   }
 
   /** Runs sacct with the fixed format; says why when accounting cannot answer (§Accounting). */
@@ -279,7 +283,8 @@ export function resolve(ids: string[], recs: SlurmRecord[], out: Map<string, Job
       out.set(id, aggregateArray(id, elements));
       continue;
     }
-    const hit = recs.find((r) => r.id === id || r.elements.includes(id)) ?? recs.find((r) => r.arrayBase === undefined && r.rawId === id) ?? recs.find((r) => r.rawId === id && r.elements.length === 1);
+    // An element's own record beats its array's record that still lists it as a range.
+    const hit = recs.find((r) => r.id === id) ?? recs.find((r) => r.elements.includes(id)) ?? recs.find((r) => r.arrayBase === undefined && r.rawId === id) ?? recs.find((r) => r.rawId === id && r.elements.length === 1);
     if (hit !== undefined) out.set(id, recordToState(id, hit));
     else open.push(id);
   }
