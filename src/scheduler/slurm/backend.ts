@@ -184,7 +184,7 @@ export class SlurmBackend implements Backend {
   }
 
   private async squeue(ids: string[]): Promise<SlurmRecord[]> {
-    const argv = ['squeue', '-h', '-r', '-t', 'all', '-j', ids.join(','), '-O', SQUEUE_FORMAT];
+    const argv = ['squeue', '-h', '-r', '-t', 'all', '-j', withArrays(ids).join(','), '-O', SQUEUE_FORMAT];
     try {
       // SLURM_BITSTR_LEN=0: never cut array index lists short.
       const { stdout } = await this.run(argv, this.opts({ transient: TRANSIENT, env: { SLURM_BITSTR_LEN: '0' } }));
@@ -201,8 +201,7 @@ export class SlurmBackend implements Backend {
     // An element that never started (its array cancelled while pending) is in accounting
     // only as the array's own record "42_[0-2]", which `sacct -j 42_2` does not list and
     // `sacct -j 42` does (checked on Slurm 22.05): ask for the arrays too.
-    const bases = ids.map((id) => /^(\d+)_\d+$/.exec(id)?.[1]).filter((b): b is string => b !== undefined);
-    return this.sacctRun(['-j', [...new Set([...ids, ...bases])].join(',')]);
+    return this.sacctRun(['-j', withArrays(ids).join(',')]);
   }
 
   /** Runs sacct with the fixed format; says why when accounting cannot answer (§Accounting). */
@@ -283,12 +282,20 @@ export function resolve(ids: string[], recs: SlurmRecord[], out: Map<string, Job
       out.set(id, aggregateArray(id, elements));
       continue;
     }
-    // An element's own record beats its array's record that still lists it as a range.
-    const hit = recs.find((r) => r.id === id) ?? recs.find((r) => r.elements.includes(id)) ?? recs.find((r) => r.arrayBase === undefined && r.rawId === id) ?? recs.find((r) => r.rawId === id && r.elements.length === 1);
+    // An element's own record beats its array's record that still lists it as a range; an
+    // array cancelled before any element started is listed whole, as "42" (Slurm 22.05).
+    const base = /^(\d+)_\d+$/.exec(id)?.[1];
+    const hit = recs.find((r) => r.id === id) ?? recs.find((r) => r.elements.includes(id)) ?? (base !== undefined ? recs.find((r) => r.id === base && r.rawId === base) : undefined) ?? recs.find((r) => r.arrayBase === undefined && r.rawId === id) ?? recs.find((r) => r.rawId === id && r.elements.length === 1);
     if (hit !== undefined) out.set(id, recordToState(id, hit));
     else open.push(id);
   }
   return open;
+}
+
+/** The ids plus the arrays of the element ids among them ("42_3" → "42"): squeue and sacct list an element that never ran only under its array. */
+function withArrays(ids: string[]): string[] {
+  const bases = ids.map((id) => /^(\d+)_\d+$/.exec(id)?.[1]).filter((b): b is string => b !== undefined);
+  return [...new Set([...ids, ...bases])];
 }
 
 function pickTagged(recs: SlurmRecord[], comment: string): string | null {
