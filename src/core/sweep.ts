@@ -21,17 +21,21 @@ import { writeFileAtomic } from '../store/atomic.js';
 import { readProjectConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest, writeManifest } from '../store/manifests.js';
-import { readRefs, updateRef } from '../store/refs.js';
+import { readRefs, updateRef, updateRefs } from '../store/refs.js';
 import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
 import { chunkDir, withSweepLock } from '../store/sweeps.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { Backend, Dependency, ElementSpec, RenderSpec } from '../scheduler/types.js';
-import type { JobVersion } from './jobs.js';
+import { mapBounded, type JobVersion } from './jobs.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
 import { chooseScheduler } from './scheduler-choice.js';
 import { discardPrepared, newSubmission, parseRetryOn, prepareSubmit, writePreparedObjects, type Prepared } from './submit.js';
+import { prepareSibling } from './sweep-prepare.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
+
+/** Files of this many points are written at once (independent files; their fsyncs overlap). */
+const WRITE_CONCURRENCY = 16;
 
 /** Array size when the backend does not say (spec/sweeps.md §Packing). */
 export const DEFAULT_MAX_ARRAY = 1000;
@@ -151,6 +155,7 @@ interface Plan {
   params: Record<string, string>;
   name: string;
   parentId: string | null;
+  parentManifest?: Manifest;
   /** The name's latest version when this sweep made it (skipped, unless it was never submitted). */
   existing: { id: string; manifest: Manifest; sub: Submission | null } | null;
   skip: boolean;
@@ -181,6 +186,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
       p.parentId = refs.get(p.name) ?? null;
       if (p.parentId === null) continue;
       const m = await readManifest(g.loc.layout, p.parentId);
+      p.parentManifest = m;
       const ref = m.sweep as SweepRef | undefined;
       if (ref?.id !== id) continue;
       const sub = await readSubmission(g.loc.layout, p.parentId);
@@ -205,9 +211,17 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
   let prepared = 0;
   for (const g of groups) {
     const deps = groupDependencies(groups, g);
+    let first: Prepared | undefined;
     for (const p of g.points) {
       if (p.skip) continue;
-      p.prepared = await prepareSubmit(ctx, {
+      const fields = { sweep: { id, index: p.index } satisfies SweepRef };
+      if (first) {
+        // The others differ only in name, parameters and parent (sweep-prepare.ts).
+        p.prepared = await prepareSibling(ctx, first, { name: p.name, params: p.params, parent: p.parentId && p.parentManifest ? { id: p.parentId, manifest: p.parentManifest } : null, fields });
+        req.onProgress?.({ phase: 'prepare', done: ++prepared, total: todo.length });
+        continue;
+      }
+      first = p.prepared = await prepareSubmit(ctx, {
         job: `${g.loc.project}/${p.name}`,
         script: g.template.arg,
         command: g.template.command,
@@ -221,7 +235,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
         notify: g.req.notify,
         scheduler: g.kind,
         runner: req.runner,
-        fields: { sweep: { id, index: p.index } satisfies SweepRef, ...(deps.ids.length ? { after: deps.ids, after_revs: deps.revs } : {}) },
+        fields: { ...fields, ...(deps.ids.length ? { after: deps.ids, after_revs: deps.revs } : {}) },
       });
       // The parent prepareSubmit read is the one the ref must still be at (checked under the lock).
       p.parentId = p.prepared.manifest.parent;
@@ -581,9 +595,11 @@ async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string[], req
       c.plans = kept;
       if (c.packed && kept.length > 0) c.script = renderChunk(g, c, deps);
     }
-    const written: Plan[] = [];
+    const moved = new Set<Plan>();
     try {
-      for (const [i, p] of c.plans.entries()) {
+      // Intents first, the files of different points written side by side (their fsyncs
+      // overlap); then the refs, one compare-and-swap each.
+      await mapBounded([...c.plans.entries()], WRITE_CONCURRENCY, async ([i, p]) => {
         const pr = p.prepared!;
         await writePreparedObjects(pr);
         const mid = await writeManifest(l, pr.manifest);
@@ -591,11 +607,11 @@ async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string[], req
         const sub: Submission = { ...newSubmission(ctx, pr), ...(c.packed ? { array_job: { base: null, index: i, chunk: c.number, tag: c.tag } satisfies ArrayJobRef } : {}) };
         await writeSubmission(l, sub);
         p.sub = sub;
-        written.push(p);
-        await updateRef(l, { project: g.loc.project, name: p.name, next: pr.id, expect: pr.manifest.parent });
-      }
+      });
+      await updateRefs(l, g.loc.project, c.plans.map((p) => ({ name: p.name, next: p.prepared!.id, expect: p.prepared!.manifest.parent })));
+      for (const p of c.plans) moved.add(p);
     } catch (e) {
-      await undo(l, g, written);
+      await undo(l, g, c.plans, moved);
       if (e instanceof ConflictError) {
         throw new ConflictError('job-moved', `a job of chunk ${c.number} got a new version meanwhile; nothing of that chunk was submitted`, { hint: 'run the command again: the points already submitted are skipped', cause: e });
       }
@@ -609,11 +625,11 @@ async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string[], req
 }
 
 async function writeRunFolders(plans: Plan[]): Promise<void> {
-  for (const p of plans) {
+  await mapBounded(plans, WRITE_CONCURRENCY, async (p) => {
     const pr = p.prepared!;
     await mkdir(pr.spec.runDir, { recursive: true });
     await writeFileAtomic(join(pr.spec.runDir, `job.${pr.backend.kind}.sh`), renderAlone(pr, pr.deps), { mode: 0o755 });
-  }
+  });
 }
 
 async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest, all: Chunk[], tick: () => void): Promise<void> {
@@ -641,13 +657,13 @@ async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest,
   }
   c.base = base;
   const now = ctx.now().toISOString();
-  for (const [i, p] of c.plans.entries()) {
+  await mapBounded([...c.plans.entries()], WRITE_CONCURRENCY, async ([i, p]) => {
     const sched = backend.elementId!(base, i);
     p.schedForDeps = base; // afterok on the array covers all its elements
     p.sub = { ...p.sub!, sched_id: sched, submitted: now, state: req.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, array_job: { ...(p.sub!.array_job as ArrayJobRef), base } };
     await writeSubmission(l, p.sub);
     tick();
-  }
+  });
 }
 
 async function submitOneByOne(ctx: Context, g: Group, c: Chunk, req: SweepRequest, all: Chunk[], tick: () => void): Promise<void> {
@@ -697,11 +713,11 @@ function refused(e: unknown, c: Chunk, all: Chunk[], within = 0): unknown {
 }
 
 /** Takes back recorded intents: refs back to their parents, records and run folders removed (as submit's undo). */
-async function undo(l: Layout, g: Group, plans: Plan[]): Promise<void> {
+async function undo(l: Layout, g: Group, plans: Plan[], moved?: Set<Plan>): Promise<void> {
   for (const p of [...plans].reverse()) {
     const pr = p.prepared!;
     try {
-      await updateRef(l, { project: g.loc.project, name: p.name, next: pr.manifest.parent, expect: pr.id });
+      if (!moved || moved.has(p)) await updateRef(l, { project: g.loc.project, name: p.name, next: pr.manifest.parent, expect: pr.id });
       await rm(submissionPath(l, pr.id), { force: true });
       await rm(pr.spec.runDir, { recursive: true, force: true });
       await rmdir(dirname(pr.spec.runDir)).catch(() => undefined); // the job's runs folder, if this was its only version

@@ -297,6 +297,55 @@ export async function updateRef(l: Layout, u: RefUpdate): Promise<string | null>
   }
 }
 
+/**
+ * Many compare-and-swaps of one project's refs under ONE lock and ONE journal append
+ * (spec/refs.md §Updating, batches; sweeps move a chunk's refs this way). Every expected
+ * value is checked before anything is written: one mismatch fails the whole batch (exit 4
+ * `ref-moved`) and changes nothing. Entries whose ref is already at `next` are left out.
+ */
+export async function updateRefs(l: Layout, project: string, updates: Omit<RefUpdate, 'project'>[]): Promise<void> {
+  if (updates.length === 0) return;
+  const { packed, journal } = refsPaths(l, project);
+  await withLock(packed, async () => {
+    const snap = await readSnapshot(l, project);
+    const names = new Set<string>();
+    let lines = '';
+    let count = 0;
+    for (const u of updates) {
+      if (names.has(u.name)) throw new Error(`updateRefs: ${project}/${u.name} given twice`);
+      names.add(u.name);
+      const current = snap.map.get(u.name) ?? null;
+      if (u.expect !== undefined && u.expect !== current) throw refMoved({ ...u, project }, current);
+      if (current === u.next) continue;
+      lines += encodeJournalEntry({ name: u.name, next: u.next, prev: current });
+      count++;
+    }
+    if (count === 0) return;
+    if (snap.journalText !== null && snap.journalCompleteLength !== Buffer.byteLength(snap.journalText)) {
+      await truncate(journal, snap.journalCompleteLength);
+    }
+    const fh = await open(journal, 'a', 0o644);
+    let offset: number;
+    try {
+      offset = (await fh.stat()).size;
+      await fh.appendFile(lines);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (snap.journalText === null) await fsyncDir(l.refs);
+    if (!(await appendedAlone(journal, offset, lines))) {
+      // The lock was taken over as stale meanwhile (see updateRef): say which did not apply.
+      const after = (await readSnapshot(l, project)).map;
+      const lost = updates.find((u) => (after.get(u.name) ?? null) !== u.next);
+      if (lost) throw refMoved({ ...lost, project }, after.get(lost.name) ?? null);
+    }
+    if (snap.journalLines + count >= Math.max(COMPACT_MIN, Math.floor(snap.packedCount / COMPACT_DIVISOR))) {
+      await fold(packed, journal, (await readSnapshot(l, project)).map);
+    }
+  });
+}
+
 function refMoved(u: RefUpdate, current: string | null): ConflictError {
   return new ConflictError('ref-moved', `ref ${u.project}/${u.name} is at ${current ?? '(none)'}, not at ${u.expect === undefined ? 'what it was when read' : (u.expect ?? '(none)')}`, {
     data: { current, expected: u.expect },

@@ -1,0 +1,82 @@
+// The other points of a sweep group, derived from its first one (spec/sweeps.md §Each
+// point is a job). The first point goes through prepareSubmit, which resolves and checks
+// everything (project, scheduler, resources and their defaults, template, prologue,
+// epilogue, backend, cluster); the points of a group differ only in name, parameters and
+// parent, so each of the others only renders the template again, in memory. A thousand
+// points then cost a thousand renders, not a thousand rounds of reading configuration,
+// allocations and refs. test/core/sweep-prepare.test.ts checks that a derived point is
+// byte for byte what prepareSubmit makes.
+import type { Context } from '../context.js';
+import { encodeManifest, type Manifest } from '../model/manifest.js';
+import { objectId } from '../model/object-id.js';
+import { readObject } from '../store/objects.js';
+import type { RenderSpec } from '../scheduler/types.js';
+import { runDirOf } from './runs.js';
+import { jobEnv } from './sched.js';
+import type { Prepared, TemplateSource } from './submit.js';
+
+export interface Sibling {
+  name: string;
+  params: Record<string, string>;
+  /** The name's latest version now (null for a new name). */
+  parent: { id: string; manifest: Manifest } | null;
+  /** Top-level manifest fields that differ per point (`sweep`). */
+  fields: Record<string, unknown>;
+}
+
+/** What prepareSubmit would return for `s` with the same request otherwise, writing nothing. */
+export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling): Promise<Prepared> {
+  const l = first.loc.layout;
+  const m0 = first.manifest;
+  const version = s.parent ? s.parent.manifest.version + 1 : 1;
+  // The template context, as prepareSubmit builds it (spec/templates.md §Variables).
+  const vars: Record<string, unknown> = {
+    ...s.params,
+    params: s.params,
+    resources: m0.resources,
+    job: { name: s.name, version, project: m0.project },
+    project: { name: m0.project, dir: first.spec.submitDir },
+    allocation: { root: l.root },
+    scheduler: first.choice.kind,
+  };
+  const { renderTemplate } = await import('../template/render.js');
+  const searchPaths = [`${first.spec.submitDir}/resources`];
+  const src = m0.template as TemplateSource;
+  let body: string;
+  if (src.kind === 'command') {
+    const { shellQuote } = await import('../scheduler/wrapper.js');
+    const words: string[] = [];
+    for (const [i, w] of src.argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}` }, vars, { searchPaths }));
+    body = `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+  } else {
+    const bytes = first.objects?.get(src.object) ?? (await readObject(l, src.object));
+    const label = src.kind === 'resource' ? `resources/${src.name}` : src.path;
+    body = await renderTemplate({ text: bytes.toString('utf8'), name: label }, vars, { searchPaths });
+  }
+  const scriptBytes = Buffer.from(body, 'utf8');
+  const scriptId = objectId(scriptBytes);
+  const manifest: Manifest = {
+    ...m0,
+    name: s.name,
+    version,
+    parent: s.parent?.id ?? null,
+    script: scriptId,
+    params: s.params,
+    created: ctx.now().toISOString(),
+    ...s.fields,
+  };
+  const { id } = encodeManifest(manifest);
+  const spec: RenderSpec = {
+    ...first.spec,
+    jobName: s.name,
+    script: body,
+    runDir: runDirOf(l, manifest, id),
+    env: jobEnv(s.params, m0.env),
+    tag: id,
+  };
+  // Shared with the first point: the template, prologue and epilogue objects; own: the script.
+  const shared = new Set([src.kind === 'command' ? '' : src.object, m0.prologue ?? '', m0.epilogue ?? '']);
+  const objects = new Map([...(first.objects ?? [])].filter(([oid]) => shared.has(oid)));
+  objects.set(scriptId, scriptBytes);
+  return { ...first, manifest, id, parent: s.parent?.manifest ?? null, spec, script: first.backend.render(spec), deps: [...first.deps], objects };
+}
