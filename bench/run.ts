@@ -10,6 +10,7 @@ import { encodePacked, readRefs, updateRef, writeAllRefs, type RefMap } from '..
 import { writeFileAtomic } from '../src/store/atomic.js';
 import { objectId } from '../src/model/object-id.js';
 import { canonicalBytes } from '../src/model/canonical-json.js';
+import { sweepBench } from './sweep.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -168,3 +169,4 @@ const only = process.argv[2];
 if (!only || only === 'startup') await startup();
 if (!only || only === 'refs') await refsAtScale();
 if (!only || only === 'status') await statusAtScale();
+if (!only || only === 'sweep') await sweepBench();
