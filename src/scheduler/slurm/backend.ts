@@ -184,7 +184,7 @@ export class SlurmBackend implements Backend {
   }
 
   private async squeue(ids: string[]): Promise<SlurmRecord[]> {
-    const argv = ['squeue', '-h', '-r', '-t', 'all', '-j', withArrays(ids).join(','), '-O', SQUEUE_FORMAT];
+    const argv = ['squeue', '-h', '-r', '-t', 'all', '-j', ids.join(','), '-O', SQUEUE_FORMAT];
     try {
       // SLURM_BITSTR_LEN=0: never cut array index lists short.
       const { stdout } = await this.run(argv, this.opts({ transient: TRANSIENT, env: { SLURM_BITSTR_LEN: '0' } }));
@@ -292,7 +292,7 @@ export function resolve(ids: string[], recs: SlurmRecord[], out: Map<string, Job
   return open;
 }
 
-/** The ids plus the arrays of the element ids among them ("42_3" → "42"): squeue and sacct list an element that never ran only under its array. */
+/** The ids plus the arrays of the element ids among them ("42_3" → "42"): accounting lists an element that never ran only under its array. */
 function withArrays(ids: string[]): string[] {
   const bases = ids.map((id) => /^(\d+)_\d+$/.exec(id)?.[1]).filter((b): b is string => b !== undefined);
   return [...new Set([...ids, ...bases])];
