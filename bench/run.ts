@@ -41,6 +41,8 @@ async function startup(): Promise<void> {
     ['tree    qdo --version', [join(REPO, 'dist/src/cli/bin.js'), '--version']],
     ['tree    qdo project list', [join(REPO, 'dist/src/cli/bin.js'), 'project', 'list']],
     ['bundle  qdo sched detect --for local', [join(REPO, 'dist/qdo.mjs'), 'sched', 'detect', '--for', 'local']],
+    ['bundle  qdo status (no jobs)', [join(REPO, 'dist/qdo.mjs'), 'status']],
+    ['tree    qdo status (no jobs)', [join(REPO, 'dist/src/cli/bin.js'), 'status']],
   ];
   console.log(`\nstart-up (median of ${runs}; baseline node -e 0 = ${base.toFixed(0)} ms)`);
   for (const [name, argv] of rows) {
