@@ -118,7 +118,8 @@ function defaultsOf(cfg: AllocationConfig, where: string): Resources {
   }
 }
 
-async function readFileOr(path: string, field: string): Promise<Buffer> {
+/** A file a flag names; errors name the flag (exported for sweeps). */
+export async function readFileOr(path: string, field: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (e) {
@@ -127,7 +128,7 @@ async function readFileOr(path: string, field: string): Promise<Buffer> {
   }
 }
 
-async function isFile(p: string): Promise<boolean> {
+export async function isFile(p: string): Promise<boolean> {
   try {
     return (await stat(p)).isFile();
   } catch {

@@ -6,10 +6,10 @@
 //  2. prepare every point to submit (prepareSubmit: rendered and checked, nothing written);
 //  3. per chunk: under the allocation's sweep lock record the intents and move the refs;
 //     release; one scheduler call (packed) or one per job; record the ids (§Intent).
-import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError, errnoCode } from '../errors.js';
+import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import { objectId } from '../model/object-id.js';
 import { parseResourceFlags } from '../model/resource-units.js';
@@ -30,7 +30,7 @@ import { mapBounded, type JobVersion } from './jobs.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
 import { chooseScheduler } from './scheduler-choice.js';
-import { discardPrepared, newSubmission, parseRetryOn, prepareSubmit, writePreparedObjects, type Prepared } from './submit.js';
+import { discardPrepared, isFile, newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
 import { prepareSibling } from './sweep-prepare.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
 
@@ -339,22 +339,6 @@ async function templateRef(loc: ProjectLocation, script: string, base: string, f
   return { arg: path, identity: { kind: 'file', object: objectId(await readFileOr(path, `${field}: script`)) } };
 }
 
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-async function readFileOr(path: string, field: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') throw new NotFoundError('no-such-file', `${field}: no file ${path}`);
-    throw new UsageError(`${field}: cannot read ${path}: ${errnoCode(e) ?? String(e)}`);
-  }
-}
 
 /** Two points with one name would be one job: refuse, naming them (spec/sweeps.md §Names). */
 function checkNames(groups: Group[]): void {
