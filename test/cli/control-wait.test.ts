@@ -2,13 +2,11 @@
 // this machine; spec/porcelain.md).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
+import { fileListing, readRecord } from '../helpers/jobs.js';
 import { assertGolden } from '../helpers/golden.js';
 import { layoutOf } from '../../src/store/layout.js';
-import { submissionPath, writeSubmission } from '../../src/store/submissions.js';
-import { parseSubmission, type Submission } from '../../src/model/submission.js';
+import { writeSubmission } from '../../src/store/submissions.js';
 
 let home = '';
 let opts: RunOptions;
@@ -47,25 +45,6 @@ async function until(job: string, want: (s: string) => boolean, ms = 20_000): Pr
   }
 }
 
-function record(id: string): Submission {
-  return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
-}
-
-/** Every file of the allocation but the local spool, for "nothing written" checks. */
-function listing(): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (r === '.qdo/local' || r.startsWith('.qdo/local/') || r.startsWith('.qdo/cache/')) continue;
-      if (e.isDirectory()) walk(join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(home, '');
-  return out.sort();
-}
-
 test('release a held submit: recorded pending at once, then it runs and wait exits 0', async () => {
   const s = await submit('p/held', ['true'], ['--hold']);
   assert.is(s.state, 'held');
@@ -76,7 +55,7 @@ test('release a held submit: recorded pending at once, then it runs and wait exi
   const r = await qdo(['release', 'p/held'], opts);
   assert.is(r.code, 0, r.stderr);
   assertGolden('release.txt', r.stdout);
-  const rec = record(s.id);
+  const rec = readRecord(home, s.id);
   assert.is(rec.state, 'pending');
   assert.is(rec.state_source, 'qdo');
   assert.is(rec.reason, 'released with qdo release');
@@ -134,8 +113,8 @@ test('refused: a job still being submitted, a job on another cluster (exit 4, no
   const a = await submit('p/a', ['true'], ['--hold']);
   const b = await submit('p/b', ['true'], ['--hold']);
   const l = layoutOf(home);
-  await writeSubmission(l, { ...record(a.id), state: 'submitting', sched_id: null, submitted: null });
-  await writeSubmission(l, { ...record(b.id), cluster: 'local@elsewhere' });
+  await writeSubmission(l, { ...readRecord(home, a.id), state: 'submitting', sched_id: null, submitted: null });
+  await writeSubmission(l, { ...readRecord(home, b.id), cluster: 'local@elsewhere' });
   const r = await qdo(['release', 'p/*'], opts);
   assert.is(r.code, 4);
   assert.is(r.stdout, '');
@@ -149,7 +128,7 @@ test('refused: a job still being submitted, a job on another cluster (exit 4, no
     ],
   );
   // p/b's local job was not released: still held in the spool.
-  await writeSubmission(l, { ...record(b.id), cluster: 'local@testhost' });
+  await writeSubmission(l, { ...readRecord(home, b.id), cluster: 'local@testhost' });
   assert.is((await statusOf('p/b')).state, 'held');
 });
 
@@ -197,7 +176,7 @@ test('wait --timeout: exit 5 with the unfinished jobs, after about that long', a
 test('wait on nothing: one message, exit 3, nothing written', async () => {
   await submit('p/x', ['true']);
   await qdo(['wait', 'p/x'], opts);
-  const before = listing();
+  const before = fileListing(home, { skip: ['.qdo/local', '.qdo/cache'] });
   const none = await qdo(['wait', 'p/zz*'], opts);
   assert.is(none.code, 3);
   assert.is(none.stdout, '');
@@ -207,7 +186,7 @@ test('wait on nothing: one message, exit 3, nothing written', async () => {
   assert.match(empty.stderr, /^qdo: qdo wait: no job given\n/);
   const unknown = await qdo(['cancel', 'p/nope'], opts);
   assert.is(unknown.code, 3);
-  assert.equal(listing(), before);
+  assert.equal(fileListing(home, { skip: ['.qdo/local', '.qdo/cache'] }), before);
 });
 
 test('watch (not a TTY): a line per job, then a line per change, until all ended', async () => {

@@ -2,15 +2,13 @@
 // folders, a still-running version, --prune with its grace period, --dry-run; fsck after.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
-import { waitDone as waitDoneIn } from '../helpers/jobs.js';
+import { waitDone as waitDoneIn, fileListing, readRecord } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { objectPath } from '../../src/store/objects.js';
-import { parseSubmission } from '../../src/model/submission.js';
 
 let home = '';
 let opts: RunOptions;
@@ -36,7 +34,6 @@ async function submit(job: string, ...cmd: string[]): Promise<Sub> {
   return JSON.parse(r.stdout) as Sub;
 }
 
-
 const waitDone = async (job: string, id: string): Promise<string> => (await waitDoneIn(opts, job, { id })).state;
 
 async function gcJson(args: string[], o: RunOptions = opts) {
@@ -53,25 +50,6 @@ async function gcJson(args: string[], o: RunOptions = opts) {
     bytes: number;
     problems: string[];
   };
-}
-
-function record(id: string) {
-  return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
-}
-
-/** Every file (with a hash of its bytes) under the allocation, the local spool and query cache aside. */
-function snapshot(): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (r === '.qdo/local' || r === '.qdo/cache') continue;
-      if (e.isDirectory()) walk(join(d, e.name), r);
-      else out.push(`${r} ${createHash('sha256').update(readFileSync(join(d, e.name))).digest('hex').slice(0, 16)}`);
-    }
-  };
-  walk(home, '');
-  return out.sort();
 }
 
 async function fsckClean(): Promise<void> {
@@ -108,9 +86,9 @@ test('gc --keep 1 removes the run folders of @1 and @2, keeps @3 and the history
   assert.not.ok(existsSync(v2!.run_dir));
   assert.ok(existsSync(join(v3!.run_dir, 'qdo-end.json')));
   // The records say so; the latest is untouched.
-  assert.is(record(v1!.id).collected, FIXED_NOW.toISOString());
-  assert.is(record(v2!.id).collected, FIXED_NOW.toISOString());
-  assert.is(record(v3!.id).collected, undefined);
+  assert.is(readRecord(home, v1!.id).collected, FIXED_NOW.toISOString());
+  assert.is(readRecord(home, v2!.id).collected, FIXED_NOW.toISOString());
+  assert.is(readRecord(home, v3!.id).collected, undefined);
   // History stays: every version is still listed and its manifest readable.
   const st = JSON.parse((await qdo(['status', '--json', '-a', 'p/j'], opts)).stdout);
   assert.equal(
@@ -141,7 +119,7 @@ test('the default keeps the latest two versions; the human summary says what wen
 test('--dry-run lists what would go and changes nothing', async () => {
   const [v1, v2] = await threeVersions();
   await qdo(['hash-object', '-w', '--stdin'], { ...opts, stdin: 'an orphan\n' });
-  const before = snapshot();
+  const before = fileListing(home, { skip: ['.qdo/local', '.qdo/cache'], hashes: true });
   const g = await gcJson(['--keep', '1', '--prune', '--dry-run'], later());
   assert.is(g.dry_run, true);
   assert.equal(
@@ -149,10 +127,10 @@ test('--dry-run lists what would go and changes nothing', async () => {
     [v1!.id, v2!.id],
   );
   assert.is(g.objects.length, 1);
-  assert.equal(snapshot(), before);
+  assert.equal(fileListing(home, { skip: ['.qdo/local', '.qdo/cache'], hashes: true }), before);
   const h = await qdo(['gc', '--keep', '1', '--dry-run'], opts);
   assert.match(h.stdout, /^would remove p\/j@1 .*\nwould remove p\/j@2 .*\nwould free .*\ndry run: nothing was changed\n$/);
-  assert.equal(snapshot(), before);
+  assert.equal(fileListing(home, { skip: ['.qdo/local', '.qdo/cache'], hashes: true }), before);
 });
 
 test('a superseded version that is still running keeps its run folder until it ends', async () => {
@@ -166,7 +144,7 @@ test('a superseded version that is still running keeps its run folder until it e
     assert.is(g.kept[0]!.id, slow.id);
     assert.ok(['pending', 'running'].includes(g.kept[0]!.state), g.kept[0]!.state);
     assert.ok(existsSync(slow.run_dir));
-    assert.is(record(slow.id).collected, undefined);
+    assert.is(readRecord(home, slow.id).collected, undefined);
     const h = await qdo(['gc', '--keep', '1', 'p/s'], opts);
     assert.match(h.stdout, new RegExp(`^kept p/s@1 ${slow.run_dir}: (pending|running), not over yet`));
   } finally {

@@ -4,13 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ok as okIn, useLocalHome, waitDone as waitDoneIn, type Json } from '../helpers/jobs.js';
-import { submissionPath } from '../../src/store/submissions.js';
-import { layoutOf } from '../../src/store/layout.js';
-import { parseSubmission } from '../../src/model/submission.js';
+import { ok as okIn, useLocalHome, waitDone as waitDoneIn, type Json, readRecord } from '../helpers/jobs.js';
 
 const local = useLocalHome(test, 'qdo-notify-cli-');
-
 
 const ok = (args: string[]): Promise<string> => okIn(local.opts, args);
 
@@ -25,7 +21,7 @@ async function waitFile(path: string, ms = 10_000): Promise<string> {
   return readFileSync(path, 'utf8');
 }
 
-const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(local.home), id)), 'record');
+const record = (id: string) => readRecord(local.home, id);
 const NOTIFY = (file: string) => `echo "$QDO_STATE [$QDO_EXIT_CODE] $QDO_JOB_NAME $LR" >>${file}`;
 
 test('a real job: the wrapper runs the command with QDO_STATE and QDO_EXIT_CODE, after the end record', async () => {

@@ -4,13 +4,9 @@ import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { qdo } from '../helpers/cli.js';
-import { ok as okIn, useLocalHome, waitDone as waitDoneIn, type Json } from '../helpers/jobs.js';
-import { submissionPath } from '../../src/store/submissions.js';
-import { layoutOf } from '../../src/store/layout.js';
-import { parseSubmission } from '../../src/model/submission.js';
+import { ok as okIn, useLocalHome, waitDone as waitDoneIn, type Json, readRecord } from '../helpers/jobs.js';
 
 const local = useLocalHome(test, 'qdo-retry-');
-
 
 const ok = (args: string[]): Promise<string> => okIn(local.opts, args);
 
@@ -21,7 +17,7 @@ async function submit(job: string, ...rest: string[]): Promise<Json> {
 const waitDone = (job: string): Promise<Json> => waitDoneIn(local.opts, job);
 
 const manifest = async (id: string): Promise<Json> => JSON.parse(await ok(['cat-object', id]));
-const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(local.home), id)), 'record');
+const record = (id: string) => readRecord(local.home, id);
 const refs = (): string => {
   try {
     return readFileSync(join(local.home, '.qdo', 'refs', 'p.refs'), 'utf8') + readdirSync(join(local.home, '.qdo', 'refs')).join(',');

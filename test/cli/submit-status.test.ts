@@ -1,14 +1,13 @@
 // qdo submit and qdo status, in-process on the local backend (real jobs on this machine).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, scrub, tempDir, type RunOptions } from '../helpers/cli.js';
 import { assertGolden } from '../helpers/golden.js';
-import { waitDone as waitDoneIn } from '../helpers/jobs.js';
+import { waitDone as waitDoneIn, fileListing, readRecord } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
-import { parseSubmission } from '../../src/model/submission.js';
 
 let home = '';
 let opts: RunOptions;
@@ -21,21 +20,6 @@ test.after.each(() => removeDir(home));
 
 const at = (sec: number): RunOptions => ({ ...opts, now: new Date(FIXED_NOW.getTime() + sec * 1000) });
 
-/** Every file under .qdo and the project, for "nothing written" checks (the local spool aside). */
-function listing(): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (r === '.qdo/local' || r.startsWith('.qdo/local/')) continue;
-      if (e.isDirectory()) walk(join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(home, '');
-  return out.sort();
-}
-
 async function statusJson(args: string[] = [], o: RunOptions = opts): Promise<{ jobs: Record<string, unknown>[]; sources: Record<string, unknown>[] }> {
   const r = await qdo(['status', '--json', ...args], o);
   assert.is(r.code, 0, r.stderr);
@@ -43,10 +27,6 @@ async function statusJson(args: string[] = [], o: RunOptions = opts): Promise<{ 
 }
 
 const waitDone = (job: string) => waitDoneIn(opts, job);
-
-function record(id: string) {
-  return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
-}
 
 test('submit a command: manifest, record, ref, run folder; the job runs', async () => {
   const r = await qdo(['submit', 'p/hello', '--json', '--', 'echo', 'hello {{ job.name }} {{ scheduler }}'], opts);
@@ -61,7 +41,7 @@ test('submit a command: manifest, record, ref, run folder; the job runs', async 
   assert.is(out.state, 'pending');
   assert.is(scrub(out.run_dir, home), `$HOME/p/runs/hello/1-${out.id.slice(0, 8)}`);
   assert.ok(existsSync(join(out.run_dir, 'job.local.sh')));
-  const rec = record(out.id);
+  const rec = readRecord(home, out.id);
   assert.is(rec.sched_id, '1');
   assert.is(rec.host, 'testhost');
   const m = JSON.parse((await qdo(['cat-object', out.id], opts)).stdout);
@@ -96,12 +76,12 @@ test('supersede: a new version whose parent is the old; status shows the latest,
 test('a resource template with parameters and resources; --dry-run writes nothing', async () => {
   mkdirSync(join(home, 'p/resources'), { recursive: true });
   writeFileSync(join(home, 'p/resources/train.sh'), '#!/bin/bash\n# {{ job.project }}/{{ job.name }} v{{ job.version }}\necho lr={{ lr }} time={{ resources.time }} cpus={{ resources.cpus }} ${QDO_JOB_NAME:+x}\n');
-  const before = listing();
+  const before = fileListing(home);
   const d = await qdo(['submit', 'p/train', '--script', 'train.sh', '--set', 'lr=0.1', '--time', '1h', '--cpus', '2', '--dry-run'], opts);
   assert.is(d.code, 0, d.stderr);
   assert.match(d.stdout, /echo lr=0\.1 time=3600 cpus=2 \$\{QDO_JOB_NAME:\+x\}/);
   assert.match(d.stdout, /# p\/train v1/);
-  assert.equal(listing(), before);
+  assert.equal(fileListing(home), before);
   const r = JSON.parse((await qdo(['submit', 'p/train', '--script', 'train.sh', '--set', 'lr=0.1', '--time', '1h', '--cpus', '2', '--json'], opts)).stdout);
   const m = JSON.parse((await qdo(['cat-object', r.id], opts)).stdout);
   assert.equal(m.params, { lr: '0.1' });
@@ -151,7 +131,7 @@ test('bad input: one clear message, the documented exit code, nothing written', 
   mkdirSync(join(home, 'p/resources'), { recursive: true });
   writeFileSync(join(home, 'p/resources/bad.sh'), 'echo ok\necho {{ lr }\n');
   writeFileSync(join(home, 'p/resources/undef.sh'), 'echo ok\necho {{ lrr }}\n');
-  const before = listing();
+  const before = fileListing(home);
   const cases: [string[], number, RegExp][] = [
     [['submit', 'nope/j', '--', 'true'], 3, /no project matches "nope\/j"/],
     [['submit', 'pp/j', '--', 'true'], 3, /hint: did you mean "p"\?/],
@@ -172,7 +152,7 @@ test('bad input: one clear message, the documented exit code, nothing written', 
     assert.is(r.code, code, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(' '));
     assert.not.match(r.stderr, /at .*\.js:\d+/, 'no stack trace');
-    assert.equal(listing(), before, `${args.join(' ')} wrote something`);
+    assert.equal(fileListing(home), before, `${args.join(' ')} wrote something`);
   }
 });
 
@@ -184,7 +164,7 @@ test('--after: the dependency is passed to the scheduler; a failed one is refuse
   assert.match(r.stderr, /p\/a@1 ended failed; this job would never start/);
   await qdo(['submit', 'p/a', '--', 'sleep', '1'], opts);
   const b = JSON.parse((await qdo(['submit', 'p/b', '--after', 'p/a', '--json', '--', 'true'], opts)).stdout);
-  const rec = record(b.id);
+  const rec = readRecord(home, b.id);
   assert.equal(rec.after, ['2']);
   const m = JSON.parse((await qdo(['cat-object', b.id], opts)).stdout);
   assert.equal(m.after_revs, ['p/a']);
@@ -207,16 +187,16 @@ test('status asks the scheduler at most once per interval; --refresh asks now', 
 test('an interrupted submit is found by its tag, never submitted twice; a lost one is not-submitted', async () => {
   const r = JSON.parse((await qdo(['submit', 'p/k', '--json', '--', 'true'], opts)).stdout);
   const l = layoutOf(home);
-  const rec = record(r.id);
+  const rec = readRecord(home, r.id);
   // As if qdo had died between the scheduler call and recording its answer.
   writeFileSync(submissionPath(l, r.id), JSON.stringify({ ...rec, sched_id: null, submitted: null, state: 'submitting', pid: 999999999 }) + '\n');
   const j = (await statusJson(['p/k'])).jobs[0]!;
   assert.is(j.sched_id, '1');
-  assert.is(record(r.id).sched_id, '1');
+  assert.is(readRecord(home, r.id).sched_id, '1');
   assert.ok(['pending', 'running', 'completed'].includes(j.state as string), String(j.state));
   // A version whose intent never reached the scheduler.
   const s = JSON.parse((await qdo(['submit', 'p/k', '--json', '--', 'true'], at(10))).stdout);
-  const rec2 = record(s.id);
+  const rec2 = readRecord(home, s.id);
   // Make the scheduler forget the tag: as if it never got the job.
   const spool = join(home, '.qdo/local/jobs', s.sched_id, 'job.json');
   writeFileSync(spool, JSON.stringify({ ...JSON.parse(readFileSync(spool, 'utf8')), tag: 'someone-else' }));
@@ -231,7 +211,7 @@ test('an interrupted submit is found by its tag, never submitted twice; a lost o
 
 test('jobs of another cluster are not queried here', async () => {
   const r = JSON.parse((await qdo(['submit', 'p/far', '--json', '--', 'sleep', '3'], opts)).stdout);
-  const rec = record(r.id);
+  const rec = readRecord(home, r.id);
   writeFileSync(submissionPath(layoutOf(home), r.id), JSON.stringify({ ...rec, cluster: 'local@elsewhere' }) + '\n');
   const s = await qdo(['status', '--refresh'], opts);
   assert.is(s.code, 0);

@@ -3,12 +3,10 @@
 // refuses one job to check the fault rules.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
-import { layoutOf } from '../../src/store/layout.js';
-import { submissionPath } from '../../src/store/submissions.js';
-import { parseSubmission } from '../../src/model/submission.js';
+import { fileListing, readRecord } from '../helpers/jobs.js';
 
 let home = '';
 let opts: RunOptions;
@@ -28,25 +26,6 @@ async function json(args: string[], o: RunOptions = opts): Promise<Record<string
   return JSON.parse(r.stdout);
 }
 
-function record(id: string) {
-  return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
-}
-
-/** Every file under .qdo and the project, the local spool aside ("nothing written" checks). */
-function listing(): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (r === '.qdo/local' || r.startsWith('.qdo/local/')) continue;
-      if (e.isDirectory()) walk(join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  walk(home, '');
-  return out.sort();
-}
-
 test('a 2×3 grid: six named jobs with their own parameters; status and wait address them; a re-run submits nothing', async () => {
   const r = await json(GRID);
   assert.is(r.version, 1);
@@ -63,7 +42,7 @@ test('a 2×3 grid: six named jobs with their own parameters; status and wait add
   // Each point is an ordinary job whose manifest and record name the sweep.
   const m = JSON.parse((await qdo(['cat-object', r.points[0].id], opts)).stdout);
   assert.equal(m.sweep, { id: r.sweep, index: 0 });
-  assert.equal(record(r.points[5].id).sweep, { id: r.sweep, index: 5 });
+  assert.equal(readRecord(home, r.points[5].id).sweep, { id: r.sweep, index: 5 });
 
   const w = await qdo(['wait', `sweep:${r.sweep.slice(0, 8)}`], opts);
   assert.is(w.code, 0, w.stderr);
@@ -104,12 +83,12 @@ test('human output: the sweep id, a line per job, how to follow them', async () 
 });
 
 test('two points giving one name: exit 2 naming them, nothing written', async () => {
-  const before = listing();
+  const before = fileListing(home);
   const r = await qdo(['submit', 'p/train-{{lr}}', '--grid', 'lr=1,2', '--grid', 'bs=8,16', '--', 'true'], opts);
   assert.is(r.code, 2);
   assert.match(r.stderr, /^qdo: 2 name\(s\) are given by more than one point:\n  p\/train-1: \{lr=1 bs=8\}, \{lr=1 bs=16\}\n  p\/train-2: \{lr=2 bs=8\}, \{lr=2 bs=16\}\n/);
   assert.match(r.stderr, /put every parameter that varies into the name template/);
-  assert.equal(listing(), before);
+  assert.equal(fileListing(home), before);
   // A name template that gives an invalid name names the template.
   const bad = await qdo(['submit', 'p/run-{{x}}', '--grid', 'x=a/b', '--', 'true'], opts);
   assert.is(bad.code, 2);
@@ -119,11 +98,11 @@ test('two points giving one name: exit 2 naming them, nothing written', async ()
   const na = await qdo(['submit', 'p/x', '--no-array', '--', 'true'], opts);
   assert.is(na.code, 2);
   assert.match(na.stderr, /--no-array applies to sweeps/);
-  assert.equal(listing(), before);
+  assert.equal(fileListing(home), before);
 });
 
 test('--dry-run lists every point and the script, writes nothing; --json has every script', async () => {
-  const before = listing();
+  const before = fileListing(home);
   const r = await qdo([...GRID.slice(0, 8), '--dry-run', ...GRID.slice(8)], opts);
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
@@ -132,12 +111,12 @@ test('--dry-run lists every point and the script, writes nothing; --json has eve
   assert.is(lines[6], '  p/train-lr0.01-bs128  epochs=3 lr=0.01 bs=128');
   assert.is(lines[7], '# ---- script of p/train-lr0.1-bs32 (each point is submitted alone) ----');
   assert.match(r.stdout, /echo 'lr=0\.1 bs=32 epochs=3'/);
-  assert.equal(listing(), before);
+  assert.equal(fileListing(home), before);
   const j = await json([...GRID.slice(0, 8), '--dry-run', ...GRID.slice(8)]);
   assert.equal([j.dry_run, j.submitted], [true, 6]);
   assert.ok(j.points.every((p: any) => p.state === 'dry-run' && p.sched_id === null));
   assert.match(j.chunks[0].script, /^#!\/bin\/bash\n/);
-  assert.equal(listing(), before);
+  assert.equal(fileListing(home), before);
 });
 
 test('a refused job stops the sweep: the jobs before stay submitted, it and the rest leave no trace; the same command then submits only those', async () => {
@@ -190,7 +169,7 @@ jobs:
   const m = JSON.parse((await qdo(['cat-object', r.points[3].id], opts)).stdout);
   assert.equal(m.after, [r.points[0].id, r.points[1].id]);
   assert.equal(m.after_revs, ['p/prep-0.10', 'p/prep-1e-3']);
-  assert.equal(record(r.points[3].id).after, [r.points[0].sched_id, r.points[1].sched_id]);
+  assert.equal(readRecord(home, r.points[3].id).after, [r.points[0].sched_id, r.points[1].sched_id]);
   const w = await qdo(['wait', `sweep:${r.sweep.slice(0, 10)}`], opts);
   assert.is(w.code, 0, w.stderr);
   assert.is(readFileSync(join(r.points[4].run_dir, 'stdout'), 'utf8'), 'train-1e-3-s1 lr=1e-3 stage=two\n');

@@ -2,22 +2,19 @@
 // a policy reacts to (node-fail, preempted) is simulated by writing the submission record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import { testContext } from '../helpers/cli.js';
-import { ok as okIn, useLocalHome, type Json } from '../helpers/jobs.js';
+import { ok as okIn, useLocalHome, type Json, readRecord } from '../helpers/jobs.js';
 import { applyPolicies } from '../../src/core/policies.js';
 import { selectJobs, type JobVersion } from '../../src/core/jobs.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
-import { submissionPath, writeSubmission } from '../../src/store/submissions.js';
-import { parseSubmission } from '../../src/model/submission.js';
+import { writeSubmission } from '../../src/store/submissions.js';
 
 const local = useLocalHome(test, 'qdo-policy-');
 
-
 const ok = (args: string[]): Promise<string> => okIn(local.opts, args);
 const manifest = async (id: string): Promise<Json> => JSON.parse(await ok(['cat-object', id]));
-const record = (id: string) => parseSubmission(readFileSync(submissionPath(layoutOf(local.home), id)), 'record');
+const record = (id: string) => readRecord(local.home, id);
 const latestId = async (name: string): Promise<string> => (await readRefs(layoutOf(local.home), 'p')).get(name)!;
 
 /** The version REV, as a refresh would have handed it over, after the scheduler said `state`. */

@@ -2,7 +2,13 @@
 // jobs on this machine), running qdo expecting success, and waiting for a job to end.
 import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { qdo, removeDir, tempDir, type RunOptions } from './cli.js';
+import { layoutOf } from '../../src/store/layout.js';
+import { submissionPath } from '../../src/store/submissions.js';
+import { parseSubmission, type Submission } from '../../src/model/submission.js';
 
 export type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -43,4 +49,29 @@ export async function waitDone(opts: RunOptions, job: string, o: { id?: string; 
     if (Date.now() > end) throw new Error(`${job}${o.id ? ` ${o.id}` : ''} still ${j?.state}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The submission record of version `id` in the allocation at `home`. */
+export function readRecord(home: string, id: string): Submission {
+  return parseSubmission(readFileSync(submissionPath(layoutOf(home), id)), 'record');
+}
+
+/**
+ * Every file under `home` as a sorted list of relative paths (with a hash of the bytes when
+ * asked), leaving out the folders that change on their own (the local spool, caches): for
+ * "nothing written" checks.
+ */
+export function fileListing(home: string, o: { skip?: string[]; hashes?: boolean } = {}): string[] {
+  const skip = o.skip ?? ['.qdo/local'];
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (skip.includes(r)) continue;
+      if (e.isDirectory()) walk(join(d, e.name), r);
+      else out.push(o.hashes ? `${r} ${createHash('sha256').update(readFileSync(join(d, e.name))).digest('hex').slice(0, 16)}` : r);
+    }
+  };
+  walk(home, '');
+  return out.sort();
 }
