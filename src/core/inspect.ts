@@ -2,7 +2,7 @@
 // paths), `qdo log` (a job's versions, newest first, each with what changed) and `qdo diff`
 // (two versions field by field, scripts as unified diffs). Spec: spec/porcelain.md.
 // Nothing here writes except the state refresh, which is refresh.ts's (cheap, rate-limited).
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { NotFoundError, QdoError, UsageError } from '../errors.js';
@@ -21,6 +21,7 @@ import { changedFields, compareManifests, deltaSummary, type ManifestDelta } fro
 import { refreshJobs, type GroupReport } from './refresh.js';
 import { resolveRev, type Resolved } from './revs.js';
 import { allAllocations, projectIndex, type Allocation } from './world.js';
+import { exists } from '../util/fs.js';
 
 export interface OneVersion {
   job: JobVersion;
@@ -104,14 +105,6 @@ export interface ShowResult extends OneVersion {
   groups: GroupReport[];
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function logFiles(dir: string, task: string | null): Promise<LogFiles> {
   const stdout = join(dir, STDOUT_LOG);

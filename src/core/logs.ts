@@ -10,16 +10,16 @@
 //  - a requeued job starts a new log (the wrapper truncates it, or it is re-created): a
 //    changed start record, inode or a shorter file restarts reading from the beginning.
 // Waiting is injected (`watch`), so tests run the loop without real time.
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Context } from '../context.js';
-import { errnoCode } from '../errors.js';
 import { isTerminal } from '../model/states.js';
 import { START_RECORD, STDERR_LOG, STDOUT_LOG } from '../scheduler/wrapper.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs } from './refresh.js';
 import { arrayIndices, arrayOf, existingRunDir, selectOne, taskDirs, versionName, type TaskDir } from './run-folder.js';
+import { statOrNull } from '../util/fs.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -75,14 +75,6 @@ interface Tracked {
   hadBytes: boolean;
 }
 
-async function statOrNull(p: string): Promise<import('node:fs').Stats | null> {
-  try {
-    return await stat(p);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
-    throw e;
-  }
-}
 
 /** Emits what `t.file` holds beyond what was already emitted. */
 async function pump(t: Tracked, name: string, o: LogsOptions): Promise<void> {

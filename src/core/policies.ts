@@ -8,7 +8,7 @@
 // moves the name's ref by compare-and-swap from the ended version's id. So of two qdo
 // processes that saw the same end only one submits; a version that is no longer the
 // latest (the user resubmitted or retried it) is never retried automatically.
-import { appendFile, mkdir, readdir, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, QdoError } from '../errors.js';
@@ -21,6 +21,7 @@ import { readSubmission, submissionPath, writeSubmission } from '../store/submis
 import type { Runner } from '../scheduler/runner.js';
 import { NOTIFY_MARKER, NOTIFY_TIMEOUT_SEC, STDERR_LOG } from '../scheduler/wrapper.js';
 import { fullName, runDirOfJob, type JobVersion } from './jobs.js';
+import { exists } from '../util/fs.js';
 
 
 export interface PolicyReport {
@@ -140,12 +141,6 @@ export async function markOld(j: JobVersion, fields: Partial<Submission>): Promi
   j.latest = false;
 }
 
-async function exists(p: string): Promise<boolean> {
-  return stat(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** True if a wrapper of this version wrote its notify marker (any task, for arrays). */
 async function wrapperNotified(j: JobVersion): Promise<boolean> {

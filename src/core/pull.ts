@@ -7,14 +7,15 @@
 //   5. else an existing local folder or file; otherwise the revision's error stands.
 // The destination is `<PROJECT folder>/pulled/<label>/` (label: the source's last path
 // segment, or `<job>@<version>` for a revision; a single file goes into `pulled/`), or --to DIR.
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, rmdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ExitCode, NotFoundError, QdoError, UsageError, errnoCode } from '../errors.js';
+import { ExitCode, NotFoundError, QdoError, UsageError } from '../errors.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { JobVersion } from './jobs.js';
 import { existingRunDir, selectOne } from './run-folder.js';
 import { allAllocations, locateProject, projectIndex } from './world.js';
+import { statOrNull } from '../util/fs.js';
 
 export const PULLED_DIR = 'pulled';
 
@@ -98,14 +99,6 @@ export function parseRsyncOutput(stdout: string): PulledFile[] {
   return out;
 }
 
-async function statOrNull(p: string): Promise<import('node:fs').Stats | null> {
-  try {
-    return await stat(p);
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
-    throw e;
-  }
-}
 
 function inside(child: string, parent: string): boolean {
   const rel = relative(parent, child);

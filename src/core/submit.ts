@@ -3,7 +3,7 @@
 // record its id. The intent is on disk before the scheduler call, and the job carries its
 // manifest id as a tag, so a qdo killed in between leaves a version that the next refresh
 // finds again (findByTag) instead of submitting it twice (refresh.ts §recover).
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError, errnoCode } from '../errors.js';
@@ -27,6 +27,7 @@ import { runDirOf } from './runs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
 import { jobEnv } from './sched.js';
 import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
+import { isFile } from '../util/fs.js';
 
 /** Where a job's script template came from (manifest field `template`, spec/manifest.md). */
 export type TemplateSource =
@@ -128,13 +129,6 @@ export async function readFileOr(path: string, field: string): Promise<Buffer> {
   }
 }
 
-export async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 /** `--script X`: a resource of the project if one has that name, else a file. */
 async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string): Promise<{ source: TemplateSource; text: string; label: string }> {

@@ -30,9 +30,10 @@ import { mapBounded, type JobVersion } from './jobs.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
 import { chooseScheduler } from './scheduler-choice.js';
-import { discardPrepared, isFile, newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
+import { discardPrepared, newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
 import { prepareSibling } from './sweep-prepare.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
+import { isFile } from '../util/fs.js';
 
 /** Files of this many points are written at once (independent files; their fsyncs overlap). */
 const WRITE_CONCURRENCY = 16;

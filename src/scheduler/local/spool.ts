@@ -71,15 +71,8 @@ export async function readText(path: string): Promise<string | undefined> {
   }
 }
 
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return false;
-    throw e;
-  }
-}
+import { exists } from '../../util/fs.js';
+export { exists };
 
 /** The process exists and is not a zombie (some inits are slow to reap orphans). */
 export function pidAlive(pid: number): boolean {
