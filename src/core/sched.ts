@@ -43,8 +43,20 @@ export function jobEnv(params: Record<string, string>, env: Record<string, strin
   return { ...out, ...env };
 }
 
-async function specFromManifest(l: Layout, m: Manifest, id: string): Promise<RenderSpec> {
-  const text = async (oid: string | null) => (oid === null ? undefined : (await readObject(l, oid)).toString('utf8'));
+/**
+ * The RenderSpec of a job version, from its manifest: what `sched render REV` shows and what
+ * submit, retry and sweeps send. `read` finds object bytes (submit passes objects it has not
+ * written yet); `dependencies` are scheduler ids (afterok).
+ */
+export async function specFromManifest(
+  l: Layout,
+  m: Manifest,
+  id: string,
+  o: { read?: (oid: string) => Promise<Buffer>; dependencies?: string[] } = {},
+): Promise<RenderSpec> {
+  const read = o.read ?? ((oid: string) => readObject(l, oid));
+  const text = async (oid: string | null) => (oid === null ? undefined : (await read(oid)).toString('utf8'));
+  const notify = typeof m.notify === 'string' ? m.notify : undefined;
   return {
     jobName: m.name,
     resources: m.resources,
@@ -55,6 +67,8 @@ async function specFromManifest(l: Layout, m: Manifest, id: string): Promise<Ren
     tag: id,
     prologue: await text(m.prologue),
     epilogue: await text(m.epilogue),
+    ...(o.dependencies?.length ? { dependencies: [{ type: 'afterok', ids: o.dependencies }] } : {}),
+    ...(notify !== undefined ? { notify } : {}),
   };
 }
 

@@ -21,11 +21,10 @@ import { readObject, writeObject } from '../store/objects.js';
 import { readRefs, updateRef } from '../store/refs.js';
 import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
-import type { Backend, Dependency, RenderSpec } from '../scheduler/types.js';
+import type { Backend, RenderSpec } from '../scheduler/types.js';
 import { resolveJobPath, resolveRev } from './revs.js';
-import { runDirOf } from './runs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
-import { jobEnv } from './sched.js';
+import { specFromManifest } from './sched.js';
 import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
 
@@ -278,20 +277,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     ...(req.fields ?? {}),
   };
   const { id } = encodeManifest(manifest);
-  const text = async (oid: string | null) => (oid === null ? undefined : (pending.get(l)?.get(oid) ?? (await readObject(l, oid))).toString('utf8'));
-  const spec: RenderSpec = {
-    jobName: addr.name,
-    resources,
-    script: body,
-    runDir: runDirOf(l, manifest, id),
-    submitDir: pdir,
-    env: jobEnv(params, env),
-    tag: id,
-    prologue: await text(prologue),
-    epilogue: await text(epilogue),
-    ...(deps.length ? { dependencies: [{ type: 'afterok', ids: deps } satisfies Dependency] } : {}),
-    ...(notify !== undefined ? { notify } : {}),
-  };
+  const spec = await specFromManifest(l, manifest, id, { read: async (oid) => pending.get(l)?.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
   return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: new Map(pending.get(l) ?? []) };
 }
@@ -302,12 +288,12 @@ export async function writePreparedObjects(p: Prepared): Promise<void> {
 }
 
 /** What a template sees (spec/templates.md §Variables). */
-function templateVars(params: Record<string, string>, resources: Resources, job: { name: string; version: number; project: string }, pdir: string, root: string, scheduler: string): Record<string, unknown> {
+export function templateVars(params: Record<string, string>, resources: Resources, job: { name: string; version: number; project: string }, pdir: string, root: string, scheduler: string): Record<string, unknown> {
   return { ...params, params, resources, job, project: { name: job.project, dir: pdir }, allocation: { root }, scheduler };
 }
 
 /** A command after `--`: each word a one-line template, rendered, then shell-quoted. */
-async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
+export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
   const { renderTemplate } = await import('../template/render.js');
   const { shellQuote } = await import('../scheduler/wrapper.js');
   const words: string[] = [];
@@ -561,21 +547,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
     else manifest[k] = v;
   }
   const { id } = encodeManifest(manifest);
-  const text = async (oid: string | null) => (oid === null ? undefined : (await readObject(l, oid)).toString('utf8'));
-  const notify = typeof old.notify === 'string' ? old.notify : undefined;
-  const spec: RenderSpec = {
-    jobName: base.name,
-    resources,
-    script: body,
-    runDir: runDirOf(l, manifest, id),
-    submitDir: pdir,
-    env: jobEnv(params, old.env),
-    tag: id,
-    prologue: await text(old.prologue),
-    epilogue: await text(old.epilogue),
-    ...(deps.length ? { dependencies: [{ type: 'afterok', ids: deps } satisfies Dependency] } : {}),
-    ...(notify !== undefined ? { notify } : {}),
-  };
+  const spec = await specFromManifest(l, manifest, id, { read: async (oid) => pending.get(l)?.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
   return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps };
 }

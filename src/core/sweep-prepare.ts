@@ -13,7 +13,7 @@ import { readObject } from '../store/objects.js';
 import type { RenderSpec } from '../scheduler/types.js';
 import { runDirOf } from './runs.js';
 import { jobEnv } from './sched.js';
-import type { Prepared, TemplateSource } from './submit.js';
+import { renderCommand, templateVars, type Prepared, type TemplateSource } from './submit.js';
 
 export interface Sibling {
   name: string;
@@ -29,25 +29,13 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
   const l = first.loc.layout;
   const m0 = first.manifest;
   const version = s.parent ? s.parent.manifest.version + 1 : 1;
-  // The template context, as prepareSubmit builds it (spec/templates.md §Variables).
-  const vars: Record<string, unknown> = {
-    ...s.params,
-    params: s.params,
-    resources: m0.resources,
-    job: { name: s.name, version, project: m0.project },
-    project: { name: m0.project, dir: first.spec.submitDir },
-    allocation: { root: l.root },
-    scheduler: first.choice.kind,
-  };
+  const vars = templateVars(s.params, m0.resources, { name: s.name, version, project: m0.project }, first.spec.submitDir, l.root, first.choice.kind);
   const { renderTemplate } = await import('../template/render.js');
   const searchPaths = [`${first.spec.submitDir}/resources`];
   const src = m0.template as TemplateSource;
   let body: string;
   if (src.kind === 'command') {
-    const { shellQuote } = await import('../scheduler/wrapper.js');
-    const words: string[] = [];
-    for (const [i, w] of src.argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}` }, vars, { searchPaths }));
-    body = `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
+    body = await renderCommand(src.argv, '', vars, searchPaths);
   } else {
     const bytes = first.objects?.get(src.object) ?? (await readObject(l, src.object));
     const label = src.kind === 'resource' ? `resources/${src.name}` : src.path;
