@@ -153,7 +153,7 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
   const ended: JobVersion[] = [];
   const now = () => ctx.now().toISOString();
   const live: JobVersion[] = [];
-  const signalled = new Map<JobVersion, EndRecord>();
+  const undecided = new Map<JobVersion, EndRecord>();
   const submitting: JobVersion[] = [];
 
   for (const j of jobs) {
@@ -171,7 +171,7 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
       ended.push(j);
       continue;
     }
-    if (rec) signalled.set(j, rec);
+    if (rec) undecided.set(j, rec);
     live.push(j);
   }
 
@@ -202,9 +202,9 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
     const interval = choice.config.status_interval ?? DEFAULT_STATUS_INTERVAL;
     const stale = (j: JobVersion) => j.sub!.state === 'submitting' && isAbandoned(ctx, j.sub!);
     const since = report.last ? ctx.now().getTime() - Date.parse(report.last) : Infinity;
-    // A job whose end record is there but undecided (signalled) has ended: worth one query
+    // A job whose end record is there but undecided (a signal, or a status above 128) has ended: worth one query
     // now rather than a whole interval later, at most once a second.
-    const hasEnded = g.jobs.some((j) => signalled.has(j));
+    const hasEnded = g.jobs.some((j) => undecided.has(j));
     const due = o.force || since >= interval * 1000 || (hasEnded && since >= ENDED_FLOOR_MS);
     const needRecovery = g.jobs.filter(stale);
     if (!due && needRecovery.length === 0) continue;
@@ -231,7 +231,7 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
         for (const j of g.jobs) {
           const st = j.sub!.sched_id ? states.get(j.sub!.sched_id) : undefined;
           if (!st) continue;
-          await applyState(j, st, signalled.get(j), now());
+          await applyState(j, st, undecided.get(j), now());
           if (isTerminal(j.sub!.state)) ended.push(j);
         }
       }
@@ -252,14 +252,14 @@ async function exitRecordState(j: JobVersion | undefined): Promise<JobState | nu
   return { id: j.sub!.sched_id!, state: s.state, raw: `exit ${s.exitCode}`, source: 'exit-record', exitCode: s.exitCode };
 }
 
-async function applyState(j: JobVersion, st: JobState, signalledRec: EndRecord | undefined, time: string): Promise<void> {
-  if (st.state === 'unknown' && signalledRec && signalledRec.signal === null && signalledRec.exit_code !== null) {
-    await update(j, { state: 'failed', state_source: 'exit-record', state_time: time, exit_code: signalledRec.exit_code, reason: `killed by signal ${signalledRec.exit_code - 128} (the scheduler no longer knows the job)` });
+async function applyState(j: JobVersion, st: JobState, undecidedRec: EndRecord | undefined, time: string): Promise<void> {
+  if (st.state === 'unknown' && undecidedRec && undecidedRec.signal === null && undecidedRec.exit_code !== null) {
+    await update(j, { state: 'failed', state_source: 'exit-record', state_time: time, exit_code: undecidedRec.exit_code, reason: `killed by signal ${undecidedRec.exit_code - 128} (the scheduler no longer knows the job)` });
     return;
   }
-  if (st.state === 'unknown' && signalledRec) {
-    const g = await guessSignalled(j, signalledRec);
-    await update(j, { state: g.state, state_source: 'exit-record', state_time: time, exit_code: signalledRec.exit_code, reason: g.reason });
+  if (st.state === 'unknown' && undecidedRec) {
+    const g = await guessSignalled(j, undecidedRec);
+    await update(j, { state: g.state, state_source: 'exit-record', state_time: time, exit_code: undecidedRec.exit_code, reason: g.reason });
     return;
   }
   if (st.state === 'unknown' && j.sub!.state !== 'unknown') {

@@ -14,7 +14,7 @@ import type { Resources } from '../model/resources.js';
 import { SUBMISSION_SCHEMA, type Submission } from '../model/submission.js';
 import { isTerminal } from '../model/states.js';
 import { writeFileAtomic } from '../store/atomic.js';
-import { readProjectConfig } from '../store/config.js';
+import { readConfig, readProjectConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest, writeManifest } from '../store/manifests.js';
 import { readObject, writeObject } from '../store/objects.js';
@@ -230,9 +230,9 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (afterRevs.length === 0 && Array.isArray(parent.after_revs)) afterRevs = parent.after_revs as string[];
   } else {
     const home = choice.home;
-    const homeCfg = home.root === l.root ? {} : (await import('../store/config.js')).readConfig(home);
-    const allocCfg = await (await import('../store/config.js')).readConfig(l);
-    resources = mergeResources([defaultsOf(await homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
+    const homeCfg = home.root === l.root ? {} : await readConfig(home);
+    const allocCfg = await readConfig(l);
+    resources = mergeResources([defaultsOf(homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
   }
   if (req.prologue !== undefined) prologue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
   if (req.epilogue !== undefined) epilogue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.epilogue), '--epilogue'));
