@@ -89,7 +89,7 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
   const count = autoRetryCount(m);
   if (count >= policy.max) return null;
   if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id) return null; // superseded: the user moved on
-  const { prepareFromManifest, submitPrepared, discardPrepared } = await import('./submit.js');
+  const { prepareFromManifest, submitPrepared } = await import('./submit.js');
   const p = await prepareFromManifest(ctx, { layout: j.layout, project: j.project, name: j.name, id: j.id, manifest: m }, {
     resources: m.resources,
     fields: { retry_of: j.id, auto_retry: count + 1 },
@@ -107,10 +107,7 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
     await writeSubmission(j.layout, { ...cur, retried_by: p.id });
     return true;
   });
-  if (!claimed) {
-    discardPrepared(p);
-    return null;
-  }
+  if (!claimed) return null;
   let done: Submission;
   try {
     done = await submitPrepared(ctx, p);

@@ -103,7 +103,7 @@ export async function retry(ctx: Context, req: RetryRequest): Promise<RetryResul
   // Everything is prepared (rendered, checked) before anything is submitted, so a bad
   // template or flag leaves no trace; each is then prepared again right before its own
   // submit, because the latest version (the parent) may have just changed.
-  const { prepareFromManifest, submitPrepared, discardPrepared } = await import('./submit.js');
+  const { prepareFromManifest, submitPrepared } = await import('./submit.js');
   const manifests = new Map<string, Manifest>();
   const prep = async (j: JobVersion): Promise<Prepared> => {
     let m = manifests.get(j.id);
@@ -136,7 +136,6 @@ export async function retry(ctx: Context, req: RetryRequest): Promise<RetryResul
   const retried: RetryItem[] = [];
   for (const j of chosen) {
     const p = await prep(j);
-    discardPrepared(p);
     if (req.dryRun) retried.push(item(j, p, null, 'dry-run'));
   }
   if (req.dryRun) return { retried, skipped, dryRun: true, policy };

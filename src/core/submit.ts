@@ -158,11 +158,11 @@ async function writeObjectLater(l: Layout, bytes: Buffer): Promise<string> {
   m.set(id, bytes);
   return id;
 }
-async function flushObjects(l: Layout): Promise<void> {
-  const m = pending.get(l);
-  if (!m) return;
-  for (const b of m.values()) await writeObject(l, b);
+/** Hands the objects gathered by one prepare to its Prepared (and forgets them here). */
+function takePending(l: Layout): Map<string, Buffer> {
+  const m = pending.get(l) ?? new Map<string, Buffer>();
   pending.delete(l);
+  return m;
 }
 
 export interface Prepared {
@@ -178,7 +178,7 @@ export interface Prepared {
   cluster: string;
   deps: string[];
   /** The objects this version needs that are not stored yet (written by submitPrepared; sweeps write them per chunk). */
-  objects?: Map<string, Buffer>;
+  objects: Map<string, Buffer>;
 }
 
 /** Everything up to the scheduler call, writing nothing (so --dry-run and bad input leave no trace). */
@@ -279,12 +279,12 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const { id } = encodeManifest(manifest);
   const spec = await specFromManifest(l, manifest, id, { read: async (oid) => pending.get(l)?.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
-  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: new Map(pending.get(l) ?? []) };
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: takePending(l) };
 }
 
 /** Writes the objects a prepared version needs (its template, script, prologue, epilogue). */
 export async function writePreparedObjects(p: Prepared): Promise<void> {
-  for (const b of p.objects?.values() ?? []) await writeObject(p.loc.layout, b);
+  for (const b of p.objects.values()) await writeObject(p.loc.layout, b);
 }
 
 /** What a template sees (spec/templates.md §Variables). */
@@ -378,7 +378,6 @@ export function newSubmission(ctx: Context, p: { manifest: Manifest; id: string;
 
 export async function submit(ctx: Context, req: SubmitRequest): Promise<SubmitResult> {
   const p = await prepareSubmit(ctx, req);
-  const l = p.loc.layout;
   const result = (state: string, schedId: string | null, dryRun: boolean): SubmitResult => ({
     project: p.manifest.project,
     name: p.manifest.name,
@@ -393,17 +392,14 @@ export async function submit(ctx: Context, req: SubmitRequest): Promise<SubmitRe
     dryRun,
     state,
   });
-  if (req.dryRun) {
-    pending.delete(l);
-    return result('dry-run', null, true);
-  }
+  if (req.dryRun) return result('dry-run', null, true);
   return submitPrepared(ctx, p, { hold: req.hold }).then((s) => result(s.state, s.sched_id, false));
 }
 
 /** Records the intent, moves the ref, submits, records the answer. */
 export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: boolean } = {}): Promise<Submission> {
   const l = p.loc.layout;
-  await flushObjects(l);
+  await writePreparedObjects(p);
   const written = await writeManifest(l, p.manifest);
   if (written !== p.id) throw new Error(`manifest id mismatch ${written} != ${p.id}`);
   const sub = newSubmission(ctx, p);
@@ -549,10 +545,5 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const { id } = encodeManifest(manifest);
   const spec = await specFromManifest(l, manifest, id, { read: async (oid) => pending.get(l)?.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
-  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps };
-}
-
-/** Forgets the objects a prepared-but-abandoned version would have written (--dry-run). */
-export function discardPrepared(p: Prepared): void {
-  pending.delete(p.loc.layout);
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: takePending(l) };
 }

@@ -37,7 +37,7 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
   if (src.kind === 'command') {
     body = await renderCommand(src.argv, '', vars, searchPaths);
   } else {
-    const bytes = first.objects?.get(src.object) ?? (await readObject(l, src.object));
+    const bytes = first.objects.get(src.object) ?? (await readObject(l, src.object));
     const label = src.kind === 'resource' ? `resources/${src.name}` : src.path;
     body = await renderTemplate({ text: bytes.toString('utf8'), name: label }, vars, { searchPaths });
   }
@@ -64,7 +64,7 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
   };
   // Shared with the first point: the template, prologue and epilogue objects; own: the script.
   const shared = new Set([src.kind === 'command' ? '' : src.object, m0.prologue ?? '', m0.epilogue ?? '']);
-  const objects = new Map([...(first.objects ?? [])].filter(([oid]) => shared.has(oid)));
+  const objects = new Map([...first.objects].filter(([oid]) => shared.has(oid)));
   objects.set(scriptId, scriptBytes);
   return { ...first, manifest, id, parent: s.parent?.manifest ?? null, spec, script: first.backend.render(spec), deps: [...first.deps], objects };
 }

@@ -30,7 +30,7 @@ import { mapBounded, type JobVersion } from './jobs.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
 import { chooseScheduler } from './scheduler-choice.js';
-import { discardPrepared, newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
+import { newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
 import { prepareSibling } from './sweep-prepare.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
@@ -242,8 +242,6 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
       p.parentId = p.prepared.manifest.parent;
       req.onProgress?.({ phase: 'prepare', done: ++prepared, total: todo.length });
     }
-    const last = g.points.findLast((p) => p.prepared);
-    if (last?.prepared) discardPrepared(last.prepared);
   }
 
   const chunks = planChunks(groups, sweep.id, req);

@@ -112,6 +112,18 @@ test('--dry-run prints the exact script and writes nothing', async () => {
   assert.match(j.retried[0].script, /#QDO_LOCAL time=600\n/);
 });
 
+test('several jobs retried in one command: every new version has its objects stored (fsck clean)', async () => {
+  await submit('p/a', '--', 'bash', '-c', 'exit 1');
+  await submit('p/b', '--', 'bash', '-c', 'exit 2');
+  await waitDone('p/a');
+  await waitDone('p/b');
+  const r = JSON.parse(await ok(['retry', 'p/a', 'p/b', '--json']));
+  assert.equal(r.retried.map((x: Json) => `${x.job}@${x.job_version}`), ['p/a@2', 'p/b@2']);
+  for (const x of r.retried) assert.is(JSON.parse(await ok(['cat-object', x.id])).version, 2);
+  const f = await qdo(['fsck'], local.opts);
+  assert.is(f.code, 0, f.stdout + f.stderr);
+});
+
 test('--failed retries failed ends only; cancelled only when named; none left: exit 0 with a message', async () => {
   await submit('p/bad', '--set', 'code=3', '--', 'bash', '-c', 'exit {{ code }}');
   await submit('p/good', '--', 'true');
