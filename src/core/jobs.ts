@@ -180,6 +180,7 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
  * failing that, a project (all its jobs). Every argument must select something.
  */
 export async function selectJobs(ctx: Context, args: string[], what: string): Promise<Selection> {
+  if (args.length === 0) throw new NotFoundError('nothing-selected', `${what}: no job given`, { hint: 'give PROJECT/JOB, a revision like JOB@2, or a pattern like "paper/*"' });
   const allocs = await allAllocations(ctx);
   const idx = projectIndex(allocs);
   const here = projectAt(ctx.cwd, idx);
@@ -205,7 +206,6 @@ export async function selectJobs(ctx: Context, args: string[], what: string): Pr
     const sub = await readSubmission(r.layout, r.id);
     out.set(r.id, { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: refs.get(r.name) === r.id, sub });
   }
-  if (args.length === 0) throw new NotFoundError('nothing-selected', `${what}: no job given`, { hint: 'give PROJECT/JOB, a revision like JOB@2, or a pattern like "paper/*"' });
   return { jobs: [...out.values()], allocs, here };
 }
 
