@@ -9,7 +9,7 @@ import { isTerminal } from '../model/states.js';
 import type { Submission } from '../model/submission.js';
 import { clusterName } from '../scheduler/cluster.js';
 import type { Runner } from '../scheduler/runner.js';
-import { writeSubmission } from '../store/submissions.js';
+import { changeSubmission } from '../store/submissions.js';
 import { fullName, selectJobs, type JobVersion } from './jobs.js';
 import { refreshJobs } from './refresh.js';
 import { backendFor, chooseScheduler } from './scheduler-choice.js';
@@ -117,8 +117,9 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
       }
       const time = ctx.now().toISOString();
       for (const j of g.jobs) {
-        await writeSubmission(j.layout, (j.sub = recorded(action, j.sub!, time)));
-        results.set(j, { job: j, outcome: 'done', code: null, message: `${fullName(j)}@${j.version}: ${PAST[action]} (${g.scheduler} job ${j.sub.sched_id})` });
+        // On the record as it is now: a job seen to end meanwhile keeps its end.
+        j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? recorded(action, cur, time) : null))) ?? j.sub;
+        results.set(j, { job: j, outcome: 'done', code: null, message: `${fullName(j)}@${j.version}: ${PAST[action]} (${g.scheduler} job ${j.sub?.sched_id})` });
       }
     }
   }

@@ -206,7 +206,7 @@ async function checkSubmissions(l: Layout, manifests: Map<string, ManifestInfo>,
     }
     for (const name of (await readdir(dir)).sort(byteOrder)) {
       const p = join(dir, name);
-      if (isTempName(name)) continue;
+      if (isTempName(name) || name.endsWith(LOCK_SUFFIX)) continue; // record locks (§Writes): step 1 reports stale ones
       const m = /^([0-9a-f]{62})\.json$/.exec(name);
       if (!m) {
         add('stray-file', p, 'not named like a submission record (<62 hex digits>.json)');

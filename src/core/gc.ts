@@ -24,7 +24,7 @@ import type { Layout } from '../store/layout.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles, objectPath } from '../store/objects.js';
 import { projectsWithRefs, readRefs } from '../store/refs.js';
-import { listSubmissionIds, readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
+import { changeSubmission, listSubmissionIds, readSubmission, submissionPath } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, historyOf, listLatest, runDirOfJob, type JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
@@ -194,9 +194,13 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
 /** Marks the record, then removes the folder: a crash in between leaves a folder the next gc removes. */
 async function collectRunDir(ctx: Context, j: JobVersion, path: string): Promise<boolean> {
   // Re-read: the record is the truth, not what this process read minutes ago.
-  const sub = await readSubmission(j.layout, j.id);
-  if (!sub || !isTerminal(sub.state)) return false;
-  if (sub.collected === undefined) await writeSubmission(j.layout, { ...sub, collected: ctx.now().toISOString() });
+  let ended = false;
+  await changeSubmission(j.layout, j.id, (cur) => {
+    if (!cur || !isTerminal(cur.state)) return null;
+    ended = true;
+    return cur.collected === undefined ? { ...cur, collected: ctx.now().toISOString() } : null;
+  });
+  if (!ended) return false;
   await rm(path, { recursive: true, force: true });
   return true;
 }
@@ -377,9 +381,19 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
   }
   for (const r of plan.records) {
     if (!gone(r.id)) continue;
-    const sub = await readSubmission(l, r.id).catch(() => null);
-    if (sub && !isTerminal(sub.state)) continue;
-    if (await unlinkIf(submissionPath(l, r.id))) out.records.push(r.out);
+    // Under the record's lock: a record that came alive meanwhile (a requeue, a sync) stays.
+    let removed = false;
+    try {
+      await changeSubmission(l, r.id, (cur) => {
+        if (cur && !isTerminal(cur.state)) return null;
+        removed = cur !== null;
+        return 'delete';
+      });
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      removed = await unlinkIf(submissionPath(l, r.id)); // unreadable and unreachable: as before
+    }
+    if (removed) out.records.push(r.out);
   }
   const now = ctx.now().getTime();
   for (const c of plan.objects) {

@@ -16,8 +16,7 @@ import type { Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
-import { withLock } from '../store/locks.js';
-import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
+import { changeSubmission, readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { NOTIFY_MARKER, NOTIFY_TIMEOUT_SEC, STDERR_LOG } from '../scheduler/wrapper.js';
 import { fullName, runDirOfJob, type JobVersion } from './jobs.js';
@@ -99,13 +98,12 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
   // scheduler call): of two qdo processes that saw the same end, the second finds
   // `retried_by` set. Two retries made in the same millisecond would have the same id, so
   // the claim, not the ref's compare-and-swap alone, is what keeps them from colliding.
-  const path = submissionPath(j.layout, j.id);
-  const claimed = await withLock(path, async () => {
-    const cur = await readSubmission(j.layout, j.id);
-    if (!cur || cur.retried_by !== undefined) return false;
-    if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id || p.manifest.parent !== j.id) return false;
-    await writeSubmission(j.layout, { ...cur, retried_by: p.id });
-    return true;
+  if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id || p.manifest.parent !== j.id) return null;
+  let claimed = false;
+  await changeSubmission(j.layout, j.id, (cur) => {
+    if (!cur || cur.retried_by !== undefined) return null;
+    claimed = true;
+    return { ...cur, retried_by: p.id };
   });
   if (!claimed) return null;
   let done: Submission;
@@ -113,12 +111,10 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
     done = await submitPrepared(ctx, p);
   } catch (e) {
     // Not retried after all (the name moved, or the scheduler refused): drop the claim.
-    await withLock(path, async () => {
-      const cur = await readSubmission(j.layout, j.id);
-      if (cur?.retried_by === p.id) {
-        const { retried_by: _, ...rest } = cur;
-        await writeSubmission(j.layout, rest as Submission);
-      }
+    await changeSubmission(j.layout, j.id, (cur) => {
+      if (cur?.retried_by !== p.id) return null;
+      const { retried_by: _, ...rest } = cur;
+      return rest as Submission;
     });
     if (e instanceof ConflictError && e.code === 'job-moved') return null;
     throw e;
@@ -130,11 +126,8 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
 
 /** Adds fields to an ended version's record (terminal: nobody else rewrites it). */
 export async function markOld(j: JobVersion, fields: Partial<Submission>): Promise<void> {
-  const cur = (await readSubmission(j.layout, j.id)) ?? j.sub;
-  if (!cur) return;
-  const next = { ...cur, ...fields } as Submission;
-  await writeSubmission(j.layout, next);
-  j.sub = next;
+  const next = await changeSubmission(j.layout, j.id, (cur) => (cur ? ({ ...cur, ...fields } as Submission) : null));
+  if (next) j.sub = next;
   j.latest = false;
 }
 
@@ -158,11 +151,15 @@ async function notifyFallback(ctx: Context, j: JobVersion, m: Manifest, runner?:
   const sub = j.sub!;
   if (sub.notified !== undefined || (await wrapperNotified(j))) return false;
   const time = ctx.now().toISOString();
-  const fresh = await readSubmission(j.layout, j.id);
-  if (fresh?.notified !== undefined) return false;
-  const next = { ...(fresh ?? sub), notified: time } as Submission;
-  await writeSubmission(j.layout, next);
-  j.sub = next;
+  // Claimed under the record's lock: of two refreshes that saw the same end, one runs it.
+  let claimed = false;
+  const next = await changeSubmission(j.layout, j.id, (cur) => {
+    if (!cur || cur.notified !== undefined) return null;
+    claimed = true;
+    return { ...cur, notified: time } as Submission;
+  });
+  if (next) j.sub = next;
+  if (!claimed) return false;
 
   const dir = runDirOfJob(j);
   const { projectDir } = await import('./world.js');

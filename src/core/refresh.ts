@@ -15,7 +15,7 @@ import type { Submission } from '../model/submission.js';
 import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
-import { writeSubmission } from '../store/submissions.js';
+import { casSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { PolicyReport } from './policies.js';
 import type { Backend, JobState } from '../scheduler/types.js';
@@ -125,14 +125,20 @@ async function readCache(home: Layout): Promise<QueryCache> {
   }
 }
 
+/**
+ * Writes what this refresh learned, as a compare-and-swap against the record it decided
+ * from (spec/submissions.md §Writes): if another qdo changed the record meanwhile (the
+ * submitter recorded the scheduler's answer, another refresh got there first), theirs is
+ * newer and stays; this process then goes on with the record as it is now.
+ */
 async function update(j: JobVersion, next: Partial<Submission>): Promise<boolean> {
-  const cur = j.sub!;
-  const merged: Submission = { ...cur, ...next };
-  const same = (['state', 'state_source', 'exit_code', 'reason', 'sched_id'] as const).every((k) => merged[k] === cur[k]);
+  const read = j.sub!;
+  const merged: Submission = { ...read, ...next };
+  const same = (['state', 'state_source', 'exit_code', 'reason', 'sched_id'] as const).every((k) => merged[k] === read[k]);
   if (same) return false;
-  await writeSubmission(j.layout, merged);
-  j.sub = merged;
-  return true;
+  const { ok, current } = await casSubmission(j.layout, read, merged);
+  j.sub = current ?? read;
+  return ok;
 }
 
 /**
@@ -167,8 +173,8 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
     const rec = s.array !== undefined ? null : await readEndRecord(runDirOfJob(j));
     const fromRecord = rec && stateFromEndRecord(rec);
     if (fromRecord) {
-      await update(j, { state: fromRecord.state, state_source: 'exit-record', state_time: now(), exit_code: fromRecord.exitCode, reason: null });
-      ended.push(j);
+      // Only the process whose write ended the job applies its policies (another may have won).
+      if (await update(j, { state: fromRecord.state, state_source: 'exit-record', state_time: now(), exit_code: fromRecord.exitCode, reason: null })) ended.push(j);
       continue;
     }
     if (rec) undecided.set(j, rec);
@@ -231,8 +237,8 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
         for (const j of g.jobs) {
           const st = j.sub!.sched_id ? states.get(j.sub!.sched_id) : undefined;
           if (!st) continue;
-          await applyState(j, st, undecided.get(j), now());
-          if (isTerminal(j.sub!.state)) ended.push(j);
+          const wasLive = !isTerminal(j.sub!.state);
+          if ((await applyState(j, st, undecided.get(j), now())) && wasLive && isTerminal(j.sub!.state)) ended.push(j);
         }
       }
     } catch (e) {
@@ -252,22 +258,19 @@ async function exitRecordState(j: JobVersion | undefined): Promise<JobState | nu
   return { id: j.sub!.sched_id!, state: s.state, raw: `exit ${s.exitCode}`, source: 'exit-record', exitCode: s.exitCode };
 }
 
-async function applyState(j: JobVersion, st: JobState, undecidedRec: EndRecord | undefined, time: string): Promise<void> {
+async function applyState(j: JobVersion, st: JobState, undecidedRec: EndRecord | undefined, time: string): Promise<boolean> {
   if (st.state === 'unknown' && undecidedRec && undecidedRec.signal === null && undecidedRec.exit_code !== null) {
-    await update(j, { state: 'failed', state_source: 'exit-record', state_time: time, exit_code: undecidedRec.exit_code, reason: `killed by signal ${undecidedRec.exit_code - 128} (the scheduler no longer knows the job)` });
-    return;
+    return update(j, { state: 'failed', state_source: 'exit-record', state_time: time, exit_code: undecidedRec.exit_code, reason: `killed by signal ${undecidedRec.exit_code - 128} (the scheduler no longer knows the job)` });
   }
   if (st.state === 'unknown' && undecidedRec) {
     const g = await guessSignalled(j, undecidedRec);
-    await update(j, { state: g.state, state_source: 'exit-record', state_time: time, exit_code: undecidedRec.exit_code, reason: g.reason });
-    return;
+    return update(j, { state: g.state, state_source: 'exit-record', state_time: time, exit_code: undecidedRec.exit_code, reason: g.reason });
   }
   if (st.state === 'unknown' && j.sub!.state !== 'unknown') {
     // Keep what was known, and say why it could not be confirmed.
-    await update(j, { reason: st.reason ?? 'the scheduler does not know this job any more' });
-    return;
+    return update(j, { reason: st.reason ?? 'the scheduler does not know this job any more' });
   }
-  await update(j, {
+  return update(j, {
     state: st.state,
     state_source: st.source,
     state_time: time,

@@ -19,7 +19,7 @@ import type { Layout } from '../store/layout.js';
 import { readManifest, writeManifest } from '../store/manifests.js';
 import { readObject, writeObject } from '../store/objects.js';
 import { readRefs, updateRef } from '../store/refs.js';
-import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
+import { changeSubmission, createSubmission, readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { Backend, RenderSpec } from '../scheduler/types.js';
 import { resolveJobPath, resolveRev } from './revs.js';
@@ -403,11 +403,11 @@ export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: bool
   const written = await writeManifest(l, p.manifest);
   if (written !== p.id) throw new Error(`manifest id mismatch ${written} != ${p.id}`);
   const sub = newSubmission(ctx, p);
-  await writeSubmission(l, sub);
+  await createSubmission(l, sub);
   try {
     await updateRef(l, { project: p.manifest.project, name: p.manifest.name, next: p.id, expect: p.manifest.parent });
   } catch (e) {
-    await rm(submissionPath(l, p.id), { force: true });
+    await changeSubmission(l, p.id, (cur) => (cur?.state === 'submitting' ? 'delete' : null));
     if (e instanceof ConflictError) {
       throw new ConflictError('job-moved', `${p.manifest.project}/${p.manifest.name} got a new version while this one was being prepared; nothing was submitted`, { hint: 'run the command again', cause: e });
     }
@@ -425,7 +425,7 @@ export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: bool
       schedId = await p.backend.findByTag(p.id).catch(() => null);
       if (schedId === null) {
         // Unknown whether the scheduler has it: leave the intent; the next refresh looks again.
-        await writeSubmission(l, { ...sub, reason: `submit ambiguous: ${e.message}`, state_time: ctx.now().toISOString() });
+        await changeSubmission(l, p.id, (cur) => (cur?.state === 'submitting' ? { ...cur, reason: `submit ambiguous: ${e.message}`, state_time: ctx.now().toISOString() } : null));
         throw new SchedulerError('submit-ambiguous', `${e.message}; the job is recorded as "submitting" and qdo will look for it again on the next status`, { cause: e });
       }
     } else {
@@ -434,20 +434,25 @@ export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: bool
     }
   }
   const now = ctx.now().toISOString();
-  const done: Submission = { ...sub, sched_id: schedId, submitted: now, state: o.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now };
-  await writeSubmission(l, done);
-  return done;
+  // The scheduler's answer is the truth about this submission: it replaces whatever a
+  // concurrent refresh guessed meanwhile (e.g. not-submitted), unless one already found the
+  // job (same id) and learned more of it since.
+  const done = await changeSubmission(l, p.id, (cur) => {
+    if (cur && cur.sched_id === schedId && cur.state !== 'not-submitted') return null;
+    return { ...(cur ?? sub), sched_id: schedId, submitted: now, state: o.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null };
+  });
+  return done!;
 }
 
 /** The scheduler refused: put the ref back and remove what this attempt added, so it left no trace. */
 async function undoSubmit(l: Layout, p: Prepared, sub: Submission): Promise<void> {
   try {
     await updateRef(l, { project: p.manifest.project, name: p.manifest.name, next: p.manifest.parent, expect: p.id });
-    await rm(submissionPath(l, sub.id), { force: true });
+    await changeSubmission(l, sub.id, () => 'delete');
     await rm(p.spec.runDir, { recursive: true, force: true });
   } catch {
     // Someone moved the ref meanwhile: keep the version, marked as never submitted.
-    await writeSubmission(l, { ...sub, state: 'not-submitted', state_time: sub.intent, reason: 'the scheduler refused it' });
+    await changeSubmission(l, sub.id, (cur) => ({ ...(cur ?? sub), state: 'not-submitted', state_source: 'qdo', state_time: sub.intent, reason: 'the scheduler refused it' }));
   }
 }
 

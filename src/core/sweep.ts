@@ -22,7 +22,7 @@ import { readProjectConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest, writeManifest } from '../store/manifests.js';
 import { readRefs, updateRef, updateRefs } from '../store/refs.js';
-import { readSubmission, submissionPath, writeSubmission } from '../store/submissions.js';
+import { changeSubmission, createSubmission, readSubmission, type SubmissionChange } from '../store/submissions.js';
 import { chunkDir, withSweepLock } from '../store/sweeps.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { Backend, Dependency, ElementSpec, RenderSpec } from '../scheduler/types.js';
@@ -588,7 +588,7 @@ async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string[], req
         const mid = await writeManifest(l, pr.manifest);
         if (mid !== pr.id) throw new Error(`manifest id mismatch ${mid} != ${pr.id}`);
         const sub: Submission = { ...newSubmission(ctx, pr), ...(c.packed ? { array_job: { base: null, index: i, chunk: c.number, tag: c.tag } satisfies ArrayJobRef } : {}) };
-        await writeSubmission(l, sub);
+        await createSubmission(l, sub);
         p.sub = sub;
       });
       await updateRefs(l, g.loc.project, c.plans.map((p) => ({ name: p.name, next: p.prepared!.id, expect: p.prepared!.manifest.parent })));
@@ -628,7 +628,7 @@ async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest,
   } catch (e) {
     const found = await lookUpAmbiguous(e, backend, c.tag);
     if (found === 'unknown') {
-      await Promise.all(c.plans.map((p) => writeSubmission(l, { ...p.sub!, reason: `submit ambiguous: ${(e as Error).message}`, state_time: ctx.now().toISOString() })));
+      await Promise.all(c.plans.map((p) => changeSubmission(l, p.sub!.id, stillSubmitting({ reason: `submit ambiguous: ${(e as Error).message}`, state_time: ctx.now().toISOString() }))));
       throw new SchedulerError('submit-ambiguous', `${(e as Error).message}; the ${c.plans.length} points of chunk ${c.number} are recorded as "submitting" and qdo will look for their array job again on the next status`, { cause: e });
     }
     if (found === null) {
@@ -643,8 +643,7 @@ async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest,
   await mapBounded([...c.plans.entries()], WRITE_CONCURRENCY, async ([i, p]) => {
     const sched = backend.elementId!(base, i);
     p.schedForDeps = base; // afterok on the array covers all its elements
-    p.sub = { ...p.sub!, sched_id: sched, submitted: now, state: req.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, array_job: { ...(p.sub!.array_job as ArrayJobRef), base } };
-    await writeSubmission(l, p.sub);
+    p.sub = (await changeSubmission(l, p.sub!.id, answered(p.sub!, { sched_id: sched, submitted: now, state: req.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null, array_job: { ...(p.sub!.array_job as ArrayJobRef), base } })))!;
     tick();
   });
 }
@@ -662,7 +661,7 @@ async function submitOneByOne(ctx: Context, g: Group, c: Chunk, req: SweepReques
       const rest = c.plans.slice(i + 1);
       const found = await lookUpAmbiguous(e, pr.backend, pr.id);
       if (found === 'unknown') {
-        await writeSubmission(l, { ...p.sub!, reason: `submit ambiguous: ${(e as Error).message}`, state_time: ctx.now().toISOString() });
+        await changeSubmission(l, p.sub!.id, stillSubmitting({ reason: `submit ambiguous: ${(e as Error).message}`, state_time: ctx.now().toISOString() }));
         await undo(l, g, rest);
         throw new SchedulerError('submit-ambiguous', `${(e as Error).message}; ${g.loc.project}/${p.name} is recorded as "submitting" (qdo looks for it again on the next status); the ${rest.length} points after it were not submitted`, { cause: e });
       }
@@ -674,8 +673,7 @@ async function submitOneByOne(ctx: Context, g: Group, c: Chunk, req: SweepReques
     }
     const now = ctx.now().toISOString();
     p.schedForDeps = sched;
-    p.sub = { ...p.sub!, sched_id: sched, submitted: now, state: req.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now };
-    await writeSubmission(l, p.sub);
+    p.sub = (await changeSubmission(l, p.sub!.id, answered(p.sub!, { sched_id: sched, submitted: now, state: req.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null })))!;
     tick();
   }
 }
@@ -701,15 +699,29 @@ async function undo(l: Layout, g: Group, plans: Plan[], moved?: Set<Plan>): Prom
     const pr = p.prepared!;
     try {
       if (!moved || moved.has(p)) await updateRef(l, { project: g.loc.project, name: p.name, next: pr.manifest.parent, expect: pr.id });
-      await rm(submissionPath(l, pr.id), { force: true });
+      await changeSubmission(l, pr.id, () => 'delete');
       await rm(pr.spec.runDir, { recursive: true, force: true });
       await rmdir(dirname(pr.spec.runDir)).catch(() => undefined); // the job's runs folder, if this was its only version
     } catch {
       // The ref moved meanwhile (or never moved): keep the version, marked as never submitted.
-      if (p.sub) await writeSubmission(l, { ...p.sub, state: 'not-submitted', state_time: p.sub.intent, reason: 'the scheduler refused its chunk' });
+      const sub = p.sub;
+      if (sub) await changeSubmission(l, sub.id, (cur) => ({ ...(cur ?? sub), state: 'not-submitted', state_source: 'qdo', state_time: sub.intent, reason: 'the scheduler refused its chunk' }));
     }
     p.sub = undefined;
   }
+}
+
+/** Notes on a record that is still waiting for the scheduler's answer; leaves any other state alone. */
+function stillSubmitting(fields: Partial<Submission>): SubmissionChange {
+  return (cur) => (cur?.state === 'submitting' ? { ...cur, ...fields } : null);
+}
+
+/**
+ * The scheduler's answer replaces what a concurrent refresh guessed meanwhile (e.g.
+ * not-submitted), unless one already found the job by its tag (same id) and learned more.
+ */
+function answered(intent: Submission, fields: Partial<Submission>): SubmissionChange {
+  return (cur) => (cur && cur.sched_id === fields.sched_id && cur.state !== 'not-submitted' ? null : ({ ...(cur ?? intent), ...fields } as Submission));
 }
 
 function pointResult(g: Group, p: Plan, dryRun: boolean): SweepPoint {
