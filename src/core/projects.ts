@@ -29,6 +29,10 @@ export async function addProject(ctx: Context, name: string, allocOpt?: string):
   if (reserved) {
     throw new UsageError(`invalid project name "${name}": "${reserved}" is reserved for the folder qdo keeps inside the parent project`, { code: 'bad-name' });
   }
+  // At the top, `resources` is the allocation's shared resources folder, `.qdo…` its state.
+  if (segs[0] === 'resources' || segs[0]!.startsWith('.qdo')) {
+    throw new UsageError(`invalid project name "${name}": "${segs[0]}" is reserved at the top of an allocation (${segs[0] === 'resources' ? 'its shared resources folder' : "qdo's own folder"})`, { code: 'bad-name' });
+  }
   const home = await homeAllocation(ctx);
   return withLock(allocationsList(home).file, async () => {
     const allocs = await allAllocations(ctx);
