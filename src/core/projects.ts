@@ -39,7 +39,7 @@ export async function addProject(ctx: Context, name: string, allocOpt?: string):
     const target = pickAllocation(ctx, allocs, allocOpt);
     const idx = projectIndex(allocs);
     const existing = idx.get(name);
-    const warnings = allocs.filter((a) => !a.layout).map((a) => `allocation ${a.root} is unreachable (${a.problem}); its project names were not checked`);
+    const warnings = allocs.filter((a) => !a.layout).map((a) => `allocation ${a.root} is unreachable (${a.problem}); its project names were not checked\nhint: mount it, or if it is gone for good: qdo alloc remove ${a.root}`);
     if (existing) {
       if (existing.alloc.root === target.root) return { project: name, alloc: target.root, dir: existing.dir, created: false, warnings };
       throw new ConflictError('project-exists', `project "${name}" already exists in allocation ${existing.alloc.root}`, {

@@ -43,7 +43,8 @@ export const resourceCommand: CommandDef = {
       case 'list': {
         if (file !== undefined) throw new UsageError('resource list takes at most a PROJECT');
         const l = await core.listResources(ctx, target);
-        for (const a of l.unreachable) io.stderr(`qdo: warning: allocation ${a.root} is unreachable (${a.problem}); its resources are not listed\nhint: if it is gone for good: qdo alloc remove ${a.root}\n`);
+        const { unreachableWarning } = await import('../../core/world.js');
+        for (const a of l.unreachable) io.stderr(unreachableWarning(a, 'its resources are not listed'));
         if (bool(args, 'json')) {
           io.stdout(
             json({
