@@ -264,4 +264,28 @@ test('alloc move of the archive allocation: records follow, the config naming it
   assert.ok(existsSync(join(moved, `p/runs/v/1-${j.id.slice(0, 8)}/out.csv`)));
 });
 
+test('hostile: gc killed between marking and removing is finished by the next gc; archive and gc --archived at once never lose a file', async () => {
+  setArchive(arch);
+  const j = await submitJob('k', 'x');
+  await waitDone(opts, 'p/k');
+  // The state a gc killed after writing `collected` leaves: the folder is still there.
+  const { changeSubmission } = await import('../../src/store/submissions.js');
+  const { layoutOf } = await import('../../src/store/layout.js');
+  await changeSubmission(layoutOf(home), j.id, (cur) => (cur ? { ...cur, collected: '2026-11-21T09:31:00.000Z' } : null));
+  const g = JSON.parse(await ok(opts, ['gc', '--archived', '--json']));
+  assert.is(g.archived.length, 1);
+  assert.not.ok(existsSync(j.run_dir));
+  // Racing: fetch back, then archive (with a new file) and drop at the same time, a few times.
+  const copy = join(arch, `p/runs/k/1-${j.id.slice(0, 8)}`);
+  for (let i = 0; i < 4; i++) {
+    await ok(opts, ['pull', 'p/k']);
+    writeFileSync(join(j.run_dir, `new-${i}.txt`), `round ${i}\n`);
+    await Promise.all([qdo(['archive', 'p/k'], opts), qdo(['gc', '--archived'], opts)]);
+    if (!existsSync(j.run_dir)) {
+      // Dropped: then the archive had every file, the new one included.
+      assert.is(readFileSync(join(copy, `new-${i}.txt`), 'utf8'), `round ${i}\n`, `round ${i}`);
+    }
+  }
+});
+
 test.run();
