@@ -75,4 +75,16 @@ test('an include missing from every root names the first folder; a parent shadow
   assert.match(e.stderr, /missing\.sh/);
 });
 
+test("a sweep in a nested project takes its parent's template too; its points match a plain submit", async () => {
+  put(join(home, 'a/resources/g.sh'), '#!/bin/bash\n{% include "env.sh" %}echo {{ lr }}\n');
+  put(join(scratch, 'resources/env.sh'), 'echo env\n');
+  const r = await qdo(['submit', 'a/b/c/g-{{lr}}', '--script', 'g.sh', '--grid', 'lr=1,2', '--dry-run', '--json'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.total, 2);
+  assert.match(out.chunks[0].script, /echo env\n/);
+  const one = JSON.parse((await qdo(['submit', 'a/b/c/g-2', '--script', 'g.sh', '--set', 'lr=2', '--dry-run', '--json'], opts)).stdout);
+  assert.match(one.script, /echo env\necho 2\n/);
+});
+
 test.run();
