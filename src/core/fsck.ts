@@ -26,6 +26,8 @@ export interface Finding {
   detail: string;
   /** Set when --repair fixed it. */
   fixed: boolean;
+  /** Not damage: reported, but fsck does not fail for it (an unreachable allocation). */
+  warning?: boolean;
 }
 
 export interface FsckReport {
@@ -45,7 +47,9 @@ export async function fsck(ctx: Context, opts: { repair: boolean; alloc?: string
   const report: FsckReport = { allocations: [], findings: [], objects: 0, manifests: 0 };
   for (const a of allocs) {
     if (typeof a === 'string') {
-      report.findings.push({ code: 'unreachable-allocation', subject: a, detail: 'cannot be read; not checked', fixed: false });
+      // Not damage qdo can see: a warning with the way out (spec/plumbing/fsck.md), so a
+      // scratch registered by mistake or gone for good does not fail every fsck from then on.
+      report.findings.push({ code: 'unreachable-allocation', subject: a, detail: `cannot be read; not checked (mount it, or if it is gone for good: qdo alloc remove ${a})`, fixed: false, warning: true });
       continue;
     }
     report.allocations.push(a.root);

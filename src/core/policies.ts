@@ -30,6 +30,8 @@ export interface PolicyReport {
   notified: JobVersion[];
   /** What could not be done, per job (shown as warnings; never fails the command). */
   problems: { job: JobVersion; message: string }[];
+  /** Ended versions copied to their project's archive (core/archive.ts archiveEnded). */
+  archived?: JobVersion[];
 }
 
 export interface PolicyOptions {
@@ -77,6 +79,12 @@ export async function applyPolicies(ctx: Context, ended: JobVersion[], o: Policy
       report.problems.push({ job: j, message: `automatic retry: ${e.message}` });
     }
   }
+  // Archiving is its own step (spec/config.md §Archive), after retries and notifications.
+  // rsync runs through the real runner (the given one is the scheduler's, maybe a fake).
+  const { archiveEnded } = await import('./archive.js');
+  const a = await archiveEnded(ctx, ended);
+  report.archived = a.archived;
+  report.problems.push(...a.problems);
   return report;
 }
 

@@ -29,13 +29,17 @@ export async function addProject(ctx: Context, name: string, allocOpt?: string):
   if (reserved) {
     throw new UsageError(`invalid project name "${name}": "${reserved}" is reserved for the folder qdo keeps inside the parent project`, { code: 'bad-name' });
   }
+  // At the top, `resources` is the allocation's shared resources folder, `.qdo…` its state.
+  if (segs[0] === 'resources' || segs[0]!.startsWith('.qdo')) {
+    throw new UsageError(`invalid project name "${name}": "${segs[0]}" is reserved at the top of an allocation (${segs[0] === 'resources' ? 'its shared resources folder' : "qdo's own folder"})`, { code: 'bad-name' });
+  }
   const home = await homeAllocation(ctx);
   return withLock(allocationsList(home).file, async () => {
     const allocs = await allAllocations(ctx);
     const target = pickAllocation(ctx, allocs, allocOpt);
     const idx = projectIndex(allocs);
     const existing = idx.get(name);
-    const warnings = allocs.filter((a) => !a.layout).map((a) => `allocation ${a.root} is unreachable (${a.problem}); its project names were not checked`);
+    const warnings = allocs.filter((a) => !a.layout).map((a) => `allocation ${a.root} is unreachable (${a.problem}); its project names were not checked\nhint: mount it, or if it is gone for good: qdo alloc remove ${a.root}`);
     if (existing) {
       if (existing.alloc.root === target.root) return { project: name, alloc: target.root, dir: existing.dir, created: false, warnings };
       throw new ConflictError('project-exists', `project "${name}" already exists in allocation ${existing.alloc.root}`, {

@@ -129,19 +129,18 @@ export async function readFileOr(path: string, field: string): Promise<Buffer> {
 }
 
 
-/** `--script X`: a resource of the project if one has that name, else a file. */
-async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string): Promise<{ source: TemplateSource; text: string; label: string }> {
-  if (!script.includes('/')) {
-    const res = join(loc.dir, 'resources', script);
-    if (await isFile(res)) {
-      const bytes = await readFileOr(res, '--script');
-      return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: `resources/${script}` };
-    }
+/** `--script X`: a resource the project sees (or `PROJECT:NAME`), else a file (core/resources.ts). */
+async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
+  const { resolveScriptResource } = await import('./resources.js');
+  const res = await resolveScriptResource(loc, allocs, script);
+  if (res) {
+    const bytes = await readFileOr(res.path, '--script');
+    return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: res.label };
   }
   const p = resolve(ctx.cwd, script);
   if (!(await isFile(p))) {
     throw new NotFoundError('no-such-script', `--script ${script}: neither a resource of ${loc.project} nor a file`, {
-      hint: `resources are files in ${join(loc.dir, 'resources')} (add one with: qdo resource add ${loc.project} FILE)`,
+      hint: `resources are files in ${join(loc.dir, 'resources')}, its parents' and the allocation's (qdo resource list ${loc.project} shows them; add one with: qdo resource add ${loc.project} FILE)`,
     });
   }
   const bytes = await readFileOr(p, '--script');
@@ -213,9 +212,9 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   let notify = req.notify;
   let afterRevs = req.after;
   if (req.script !== undefined && req.command?.length) throw new UsageError('give --script or a command after --, not both', { code: 'two-scripts' });
-  if (req.script !== undefined) template = await templateFrom(ctx, loc, l, req.script);
+  if (req.script !== undefined) template = await templateFrom(ctx, loc, l, req.script, allocs);
   else if (req.command?.length) template = { source: { kind: 'command', argv: req.command }, text: '', label: 'the command after --' };
-  else if (parent) template = await inheritTemplate(ctx, loc, l, parent);
+  else if (parent) template = await inheritTemplate(ctx, loc, l, parent, allocs);
   else {
     throw new UsageError(`${loc.project}/${addr.name} is a new job: give --script RESOURCE|FILE or a command after --`, { code: 'no-script' });
   }
@@ -241,7 +240,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const pdir = projectDir(l, loc.project);
   const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const searchPaths = await resourceDirs(loc, allocs);
   let body: string;
   if (template.source.kind === 'command') {
     body = await renderCommand(template.source.argv, '', vars, searchPaths);
@@ -285,6 +284,12 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
 /** Writes the objects a prepared version needs (its template, script, prologue, epilogue). */
 export async function writePreparedObjects(p: Prepared): Promise<void> {
   for (const b of p.objects.values()) await writeObject(p.loc.layout, b);
+}
+
+/** Where includes are looked up: the resource folders the project sees, in order (spec/templates.md §Includes). */
+export async function resourceDirs(loc: ProjectLocation, allocs: Allocation[]): Promise<string[]> {
+  const { resourceSearchRoots } = await import('./resources.js');
+  return resourceSearchRoots(loc, allocs).map((r) => r.dir);
 }
 
 /** What a template sees (spec/templates.md §Variables). */
@@ -335,11 +340,11 @@ async function resolveDependencies(
 }
 
 /** A bare resubmit re-reads the template where it came from, so an edited resource is picked up. */
-async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, parent: Manifest): Promise<{ source: TemplateSource; text: string; label: string }> {
+async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, parent: Manifest, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
   const src = parent.template as TemplateSource | undefined;
-  if (src?.kind === 'resource') return templateFrom(ctx, loc, l, src.name);
+  if (src?.kind === 'resource') return templateFrom(ctx, loc, l, src.name, allocs);
   if (src?.kind === 'file') {
-    if (await isFile(src.path)) return templateFrom(ctx, loc, l, src.path);
+    if (await isFile(src.path)) return templateFrom(ctx, loc, l, src.path, allocs);
     const bytes = await readObject(l, src.object);
     return { source: src, text: bytes.toString('utf8'), label: `${src.path} (as stored; the file is gone)` };
   }
@@ -509,7 +514,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const pdir = projectDir(l, base.project);
   const vars = templateVars(params, resources, { name: base.name, version, project: base.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const searchPaths = await resourceDirs(loc, allocs);
   const src = old.template as TemplateSource | undefined;
   let body: string;
   if (src?.kind === 'command') {

@@ -13,7 +13,7 @@ import { readObject } from '../store/objects.js';
 import type { RenderSpec } from '../scheduler/types.js';
 import { runDirOf } from './runs.js';
 import { jobEnv } from './sched.js';
-import { renderCommand, templateVars, type Prepared, type TemplateSource } from './submit.js';
+import { renderCommand, resourceDirs, templateVars, type Prepared, type TemplateSource } from './submit.js';
 
 export interface Sibling {
   name: string;
@@ -31,7 +31,7 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
   const version = s.parent ? s.parent.manifest.version + 1 : 1;
   const vars = templateVars(s.params, m0.resources, { name: s.name, version, project: m0.project }, first.spec.submitDir, l.root, first.choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [`${first.spec.submitDir}/resources`];
+  const searchPaths = await resourceDirs(first.loc, first.allocs);
   const src = m0.template as TemplateSource;
   let body: string;
   if (src.kind === 'command') {

@@ -309,7 +309,7 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   let template: TemplateRef;
   if (g.script !== undefined && g.command?.length) throw new UsageError(`${g.field}: give a script or a command, not both`, { code: 'two-scripts' });
   if (g.command?.length) template = { command: g.command, identity: { kind: 'command', argv: g.command } };
-  else if (g.script !== undefined) template = await templateRef(loc, g.script, base, g.field);
+  else if (g.script !== undefined) template = await templateRef(loc, allocs, g.script, base, g.field);
   else throw new UsageError(`${g.field}: a sweep needs a script (--script RESOURCE|FILE) or a command after --`, { code: 'no-script' });
   const file = async (p: string | undefined, what: string) => {
     if (p === undefined) return undefined;
@@ -323,12 +323,11 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   return { req: g, loc, leaf, kind: choice.kind, cluster, template, prologue: await file(g.prologue, 'prologue'), epilogue: await file(g.epilogue, 'epilogue'), revDeps, points };
 }
 
-/** As prepareSubmit reads `--script`: a resource of the project if one has that name, else a file. */
-async function templateRef(loc: ProjectLocation, script: string, base: string, field: string): Promise<TemplateRef> {
-  if (!script.includes('/')) {
-    const res = join(projectDir(loc.layout, loc.project), 'resources', script);
-    if (await isFile(res)) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(await readFileOr(res, `${field}: script`)) } };
-  }
+/** As prepareSubmit reads `--script`: a resource the project sees (core/resources.ts), else a file. */
+async function templateRef(loc: ProjectLocation, allocs: Allocation[], script: string, base: string, field: string): Promise<TemplateRef> {
+  const { resolveScriptResource } = await import('./resources.js');
+  const res = await resolveScriptResource(loc, allocs, script);
+  if (res) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(await readFileOr(res.path, `${field}: script`)) } };
   const path = resolve(base, script);
   if (!(await isFile(path))) {
     throw new NotFoundError('no-such-script', `${field}: script ${script}: neither a resource of ${loc.project} nor a file`, {

@@ -44,7 +44,7 @@ export async function allAllocations(ctx: Context): Promise<Allocation[]> {
   return out;
 }
 
-async function loadAllocation(root: string, home: boolean): Promise<Allocation> {
+export async function loadAllocation(root: string, home: boolean): Promise<Allocation> {
   try {
     const p = await probeAllocation(root);
     if (p.kind === 'absent') return { root, home, layout: null, problem: `no ${QDO_DIR} folder (not mounted, moved or deleted?)`, projects: [] };
@@ -56,6 +56,14 @@ async function loadAllocation(root: string, home: boolean): Promise<Allocation> 
     if (e instanceof QdoError) return { root, home, layout: null, problem: e.message, projects: [] };
     throw e;
   }
+}
+
+/**
+ * The one warning about an allocation that cannot be read (spec/layout.md §Unreachable
+ * allocations), with the way out when it is gone for good.
+ */
+export function unreachableWarning(a: Allocation, consequence?: string): string {
+  return `qdo: warning: allocation ${a.root} is unreachable (${a.problem})${consequence ? `; ${consequence}` : ''}\nhint: mount it, or if it is gone for good: qdo alloc remove ${a.root}\n`;
 }
 
 export interface ProjectLocation {

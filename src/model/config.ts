@@ -1,6 +1,7 @@
 // Allocation settings, `.qdo/config.json` (spec/config.md). Written by people; every
 // problem names the file and the key.
 import { RepositoryError } from '../errors.js';
+import { parseArchiveSetting, type ArchiveSetting } from './archive.js';
 import { RESOURCE_FLAGS } from './resource-units.js';
 import { show } from './resources.js';
 
@@ -15,9 +16,11 @@ export interface AllocationConfig {
   status_interval?: number;
   /** Local backend: how many CPUs it may use (default: all). */
   local_cpus?: number;
+  /** Where finished run folders are copied (spec/config.md §Archive); null: explicitly none. */
+  archive?: ArchiveSetting | null;
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus'];
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive'];
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -51,7 +54,9 @@ export function parseConfig(text: string, file: string): AllocationConfig {
     const n = o[k];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
   }
+  const archive = o.archive === undefined ? undefined : parseArchiveSetting(o.archive, fail);
   const cfg = o as AllocationConfig;
+  if (archive !== undefined) cfg.archive = archive;
   if (cfg.defaults) cfg.defaults = Object.fromEntries(Object.entries(cfg.defaults).map(([k, d]) => [k, String(d)]));
   return cfg;
 }

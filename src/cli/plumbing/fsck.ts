@@ -13,8 +13,8 @@ export const fsckCommand: CommandDef = {
     const { fsck } = await import('../../core/fsck.js');
     const r = await fsck(ctx, { repair: bool(args, 'repair'), alloc: str(args, 'alloc') });
     let out = '';
-    for (const f of r.findings) out += `${f.fixed ? 'fixed' : 'error'} ${f.code} ${f.subject}: ${f.detail}\n`;
+    for (const f of r.findings) out += `${f.fixed ? 'fixed' : f.warning ? 'warning' : 'error'} ${f.code} ${f.subject}: ${f.detail}\n`;
     io.stdout(out);
-    return r.findings.some((f) => !f.fixed) ? 1 : 0;
+    return r.findings.some((f) => !f.fixed && !f.warning) ? 1 : 0;
   },
 };
