@@ -31,6 +31,7 @@ export async function chooseScheduler(ctx: Context, alloc: Layout, flag?: string
     ...config,
     plugins: { ...(homeConfig.plugins ?? {}), ...(config.plugins ?? {}) },
     defaults: { ...(homeConfig.defaults ?? {}), ...(config.defaults ?? {}) },
+    limits: { ...(homeConfig.limits ?? {}), ...(config.limits ?? {}) },
   };
   const base = { config: merged, home, alloc, version: null };
   if (flag) return { ...base, kind: flag, source: 'flag', evidence: '--scheduler' };

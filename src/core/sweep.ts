@@ -10,6 +10,7 @@ import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError } from '../errors.js';
+import { limitsOf } from '../model/config.js';
 import type { Manifest } from '../model/manifest.js';
 import { objectId } from '../model/object-id.js';
 import { parseResourceFlags } from '../model/resource-units.js';
@@ -171,7 +172,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
   const allocs = await allAllocations(ctx);
   const groups: Group[] = [];
   let next = 0;
-  for (const [gi, g] of req.groups.entries()) groups.push(await planGroup(ctx, allocs, req, g, gi, () => next++));
+  for (const [gi, g] of req.groups.entries()) groups.push(await planGroup(ctx, allocs, req, g, gi, () => next++, next));
   checkNames(groups);
   const id = hashSweep(definition(groups));
   const sweep = { id };
@@ -273,7 +274,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
 
 // ---- Planning ----
 
-async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, g: SweepGroupRequest, gi: number, nextIndex: () => number): Promise<Group> {
+async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, g: SweepGroupRequest, gi: number, nextIndex: () => number, pointsBefore: number): Promise<Group> {
   const idx = projectIndex(allocs);
   let loc: ProjectLocation | null = null;
   let leaf = g.job;
@@ -298,7 +299,7 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   const { clusterName } = await import('../scheduler/cluster.js');
   const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
 
-  const params = sweepPoints({ set: g.set, grids: g.grids, zips: g.zips, points: g.points });
+  const params = sweepPoints({ set: g.set, grids: g.grids, zips: g.zips, points: g.points }, { max: limitsOf(choice.config).sweep_points, before: pointsBefore });
   const { renderNameTemplate } = await import('../template/render.js');
   const points: Plan[] = [];
   for (const p of params) {
