@@ -24,6 +24,8 @@ import type { Runner } from '../scheduler/runner.js';
 import type { Backend, RenderSpec } from '../scheduler/types.js';
 import { resolveJobPath, resolveRev } from './revs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
+import { templateOptions } from './template-options.js';
+import type { RenderOptions } from '../template/render.js';
 import { specFromManifest } from './sched.js';
 import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
@@ -132,9 +134,11 @@ export async function readFileOr(path: string, field: string): Promise<Buffer> {
 /** `--script X`: a resource of the project if one has that name, else a file. */
 async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string): Promise<{ source: TemplateSource; text: string; label: string }> {
   if (!script.includes('/')) {
-    const res = join(loc.dir, 'resources', script);
-    if (await isFile(res)) {
-      const bytes = await readFileOr(res, '--script');
+    // Read as an include is: a symlink out of resources/ is refused (spec/templates.md §Includes).
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([join(loc.dir, 'resources')], script, '--script');
+    if (res) {
+      const bytes = res.bytes;
       return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: `resources/${script}` };
     }
   }
@@ -241,12 +245,12 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const pdir = projectDir(l, loc.project);
   const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const renderOpts = templateOptions(ctx, choice.config, [join(pdir, 'resources')]);
   let body: string;
   if (template.source.kind === 'command') {
-    body = await renderCommand(template.source.argv, '', vars, searchPaths);
+    body = await renderCommand(template.source.argv, '', vars, renderOpts);
   } else {
-    body = await renderTemplate({ text: template.text, name: template.label }, vars, { searchPaths });
+    body = await renderTemplate({ text: template.text, name: template.label }, vars, renderOpts);
   }
   const scriptId = await writeObjectLater(l, Buffer.from(body, 'utf8'));
 
@@ -293,11 +297,11 @@ export function templateVars(params: Record<string, string>, resources: Resource
 }
 
 /** A command after `--`: each word a one-line template, rendered, then shell-quoted. */
-export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
+export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, opts: RenderOptions): Promise<string> {
   const { renderTemplate } = await import('../template/render.js');
   const { shellQuote } = await import('../scheduler/wrapper.js');
   const words: string[] = [];
-  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, { searchPaths }));
+  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, opts));
   return `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
 }
 
@@ -509,15 +513,15 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const pdir = projectDir(l, base.project);
   const vars = templateVars(params, resources, { name: base.name, version, project: base.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const renderOpts = templateOptions(ctx, choice.config, [join(pdir, 'resources')]);
   const src = old.template as TemplateSource | undefined;
   let body: string;
   if (src?.kind === 'command') {
-    body = await renderCommand(src.argv, ` of ${label}`, vars, searchPaths);
+    body = await renderCommand(src.argv, ` of ${label}`, vars, renderOpts);
   } else if (src?.kind === 'resource' || src?.kind === 'file') {
     const text = (await readObject(l, src.object)).toString('utf8');
     const where = src.kind === 'resource' ? `resources/${src.name}` : src.path;
-    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, { searchPaths });
+    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, renderOpts);
   } else {
     // Made without qdo submit: no template was kept, so the script runs again as it was.
     body = (await readObject(l, old.script)).toString('utf8');

@@ -33,6 +33,7 @@ import { runDirOf } from './runs.js';
 import { chooseScheduler } from './scheduler-choice.js';
 import { newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
 import { prepareSibling } from './sweep-prepare.js';
+import { templateOptions } from './template-options.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
 
@@ -303,7 +304,7 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   const { renderNameTemplate } = await import('../template/render.js');
   const points: Plan[] = [];
   for (const p of params) {
-    const name = await renderNameTemplate(leaf, p, `${g.field === '--grid' ? 'name template' : g.field}`);
+    const name = await renderNameTemplate(leaf, p, `${g.field === '--grid' ? 'name template' : g.field}`, templateOptions(ctx, choice.config, []));
     points.push({ index: nextIndex(), group: gi, params: p, name, parentId: null, existing: null, skip: false });
   }
 
@@ -327,8 +328,9 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
 /** As prepareSubmit reads `--script`: a resource of the project if one has that name, else a file. */
 async function templateRef(loc: ProjectLocation, script: string, base: string, field: string): Promise<TemplateRef> {
   if (!script.includes('/')) {
-    const res = join(projectDir(loc.layout, loc.project), 'resources', script);
-    if (await isFile(res)) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(await readFileOr(res, `${field}: script`)) } };
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([join(projectDir(loc.layout, loc.project), 'resources')], script, `${field}: script`);
+    if (res) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(res.bytes) } };
   }
   const path = resolve(base, script);
   if (!(await isFile(path))) {

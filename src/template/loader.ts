@@ -96,6 +96,17 @@ export class ContainedLoader implements NjLoader {
     return within ? { kind: 'missing' } : { kind: 'outside' };
   }
 
+  /** The bytes of a file under the same rules as an include (core reads a `--script` resource so). */
+  readBytes(name: string): { kind: 'found'; path: string; bytes: Buffer } | Exclude<Located, { kind: 'found' }> {
+    const at = this.open(name);
+    if (at.kind !== 'found') return at;
+    try {
+      return { kind: 'found', path: at.path, bytes: readFileSync(at.fd) };
+    } finally {
+      closeSync(at.fd);
+    }
+  }
+
   getSource(name: string): { src: string; path: string; noCache: boolean } | null {
     const at = this.open(name);
     if (at.kind !== 'found') return null;
