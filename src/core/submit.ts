@@ -200,7 +200,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (RESERVED_TEMPLATE_NAMES.includes(k)) throw new UsageError(`--set ${k}=…: "${k}" is reserved in templates (${RESERVED_TEMPLATE_NAMES.join(', ')})`, { code: 'bad-key-value' });
   }
   // Scheduler and resource defaults: flag/env > project > allocation > home > detection.
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   if (!req.scheduler && projectCfg.scheduler && !ctx.env.QDO_SCHEDULER) choice.evidence = 'project config';
   const flagResources = parseResourceFlags(req.flags);
@@ -234,8 +234,8 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (afterRevs.length === 0 && Array.isArray(parent.after_revs)) afterRevs = parent.after_revs as string[];
   } else {
     const home = choice.home;
-    const homeCfg = home.root === l.root ? {} : await readConfig(home);
-    const allocCfg = await readConfig(l);
+    const homeCfg = home.root === l.root ? {} : await readConfig(home, ctx.user);
+    const allocCfg = await readConfig(l, ctx.user);
     resources = mergeResources([defaultsOf(homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
   }
   if (req.prologue !== undefined) prologue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));

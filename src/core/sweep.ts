@@ -295,7 +295,7 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   }
   const l = loc.layout;
   const base = g.baseDir ?? ctx.cwd;
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   const { clusterName } = await import('../scheduler/cluster.js');
   const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
