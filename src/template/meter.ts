@@ -4,10 +4,11 @@
 // through Frame.set, every printed value through suppressValue, every call through
 // callWrap, every filter and method through the sandbox's wrappers (sandbox.ts).
 //
-// Why in-process and not a worker thread with resourceLimits: a worker costs ~42 ms to
-// start and ~24 ms to load nunjucks again on this machine (bench/README.md §Templates),
-// paid by every submit; the meter costs nothing measurable on a small template, and a
-// template without tags never reaches nunjucks at all.
+// Why in-process and not a worker thread with resourceLimits: a worker costs 66-115 ms to
+// start and load nunjucks again (bench/README.md, Templates), paid by every submit; the
+// meter costs 1.1-1.5x plain nunjucks per render (tens of µs), and a template without tags
+// never reaches nunjucks at all. The price: no hard memory cap, so every way a value can
+// grow is bounded where it passes (frames, prints, filters, methods, range).
 import { DEFAULT_LIMITS } from '../model/config.js';
 import type { Failure } from './failure.js';
 import type { Nunjucks } from './nunjucks.js';
