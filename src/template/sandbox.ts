@@ -63,8 +63,12 @@ const ARRAY_METHODS: ReadonlySet<string> = new Set(['join', 'slice', 'indexOf', 
 
 const NUMBER_METHODS: ReadonlySet<string> = new Set(['toFixed', 'toPrecision', 'toExponential', 'toString']);
 
-/** nunjucks filters qdo does not offer: HTML helpers whose regular expressions backtrack badly on crafted input. */
-export const REMOVED_FILTERS: readonly string[] = ['striptags', 'urlize'];
+/**
+ * nunjucks filters qdo does not offer: HTML helpers whose regular expressions backtrack
+ * badly on crafted input, and `random`, which would make the same template and context
+ * render different bytes (spec/templates.md §Variables).
+ */
+export const REMOVED_FILTERS: readonly string[] = ['striptags', 'urlize', 'random'];
 
 export type Refuse = (what: string, hint?: string) => Error;
 

@@ -37,8 +37,8 @@ test('init registers once; re-running is harmless', async () => {
   assert.equal(j, {
     version: 1,
     allocations: [
-      { path: home, home: true, reachable: true, problem: null, projects: [] },
-      { path: scratch, home: false, reachable: true, problem: null, projects: [] },
+      { path: home, home: true, reachable: true, shared: false, problem: null, projects: [] },
+      { path: scratch, home: false, reachable: true, shared: false, problem: null, projects: [] },
     ],
   });
 });

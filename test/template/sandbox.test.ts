@@ -139,6 +139,7 @@ const ESCAPES: [string, string, RegExp][] = [
   ['{{ lr | valueOf }}', 'template-error', /unknown filter "valueOf"/],
   ['{{ lr | __proto__ }}', 'template-error', /unknown filter "__proto__"/],
   ['{{ "<a>" | striptags }}', 'template-error', /unknown filter "striptags"/],
+  ['{{ [1, 2] | random }}', 'template-error', /unknown filter "random"/],
   ['{% if lr is constructor %}x{% endif %}', 'template-error', /test not found: constructor/],
   // no JavaScript globals
   ['{{ process }}', 'template-undefined', /undefined variable "process"/],
