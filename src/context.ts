@@ -16,4 +16,14 @@ export interface Context {
   pid: number;
   /** True if a process with this id is alive on this host (recovery of interrupted submits). */
   alive(pid: number): boolean;
+  /** Who runs qdo: what is trusted to run code as them (spec/trust.md). */
+  user: UserId;
+}
+
+/** The invoking user, as the trust rules need it (spec/trust.md). */
+export interface UserId {
+  uid: number;
+  /** Primary group (a group-writable file of one's own private group is not shared). */
+  gid: number;
+  name: string;
 }

@@ -5,7 +5,8 @@ import { ConflictError, NotFoundError, QdoError, RepositoryError, UsageError } f
 import type { Manifest } from '../model/manifest.js';
 import { isTerminal } from '../model/states.js';
 import { readConfig, readProjectConfig } from '../store/config.js';
-import { createAllocation, openAllocation, probeAllocation, type Layout } from '../store/layout.js';
+import { createAllocation, layoutOf, openAllocation, probeAllocation, type Layout } from '../store/layout.js';
+import { addShared, checkAllocation, readShared, shareWithGroup } from '../store/trust.js';
 import { updateList } from '../store/lists.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
@@ -18,17 +19,38 @@ export interface InitResult {
   created: boolean;
   registered: boolean;
   home: boolean;
+  /** The user shares this allocation with its group (spec/trust.md §Shared allocations). */
+  shared: boolean;
 }
 
-export async function initAllocation(ctx: Context, dir: string | undefined): Promise<InitResult> {
+export interface InitOptions {
+  /** Record that the user trusts the group of this allocation with it (opt-in; spec/trust.md). */
+  sharedGroup?: boolean;
+}
+
+/**
+ * qdo init [--shared-group] DIR. The folders on the way to DIR/.qdo are checked before
+ * anything is made (spec/trust.md §Allocations): a folder others could change is refused,
+ * naming it and its mode; one the group can change only with --shared-group.
+ */
+export async function initAllocation(ctx: Context, dir: string | undefined, o: InitOptions = {}): Promise<InitResult> {
   const home = await homeAllocation(ctx);
   const root = dir === undefined ? ctx.cwd : await checkFolder(ctx, dir, 'allocation folder');
-  if (root === home.root) return { root, created: false, registered: false, home: true };
-  const { created } = await createAllocation(root);
+  if (root === home.root) {
+    if (o.sharedGroup) throw new UsageError(`${root} is the home allocation; it cannot be shared`, { code: 'bad-flag', hint: 'share another folder: qdo init --shared-group DIR' });
+    return { root, created: false, registered: false, home: true, shared: false };
+  }
+  const shared = o.sharedGroup === true || (await readShared(home)).includes(root);
+  await checkAllocation(layoutOf(root), ctx.user, { shared });
+  const { layout, created } = await createAllocation(root);
+  if (created && o.sharedGroup) await shareWithGroup(layout);
+  // Checked again: what was just made has the modes the umask gave it.
+  if (created) await checkAllocation(layout, ctx.user, { shared });
   const registered = await updateList(allocationsList(home), (items) =>
     items.includes(root) ? { items: null, result: false } : { items: [...items, root], result: true },
   );
-  return { root, created, registered, home: false };
+  if (o.sharedGroup) await addShared(home, root);
+  return { root, created, registered, home: false, shared };
 }
 
 export async function listAllocations(ctx: Context): Promise<Allocation[]> {
@@ -83,7 +105,7 @@ export async function removeAllocation(ctx: Context, dir: string, opts: { force?
       hint: `pass --force to unregister it anyway (no file is deleted; qdo init ${root} registers it again)`,
     });
   }
-  const notes = await archiveSettingsNaming(allocs.filter((x) => x.root !== root), root, (file) => `${file} archives to ${root}; archiving there fails until it is registered again or the setting changes`);
+  const notes = await archiveSettingsNaming(ctx, allocs.filter((x) => x.root !== root), root, (file) => `${file} archives to ${root}; archiving there fails until it is registered again or the setting changes`);
   await updateList(allocationsList(home), (items) => (items.includes(root) ? { items: items.filter((x) => x !== root), result: undefined } : { items: null, result: undefined }));
   return { root, reachable: a.layout !== null, projects: a.layout ? a.projects : [], notes };
 }
@@ -136,7 +158,9 @@ export async function moveAllocation(ctx: Context, oldDir: string, newDir: strin
       hint: `if you copied it, decide which copy qdo uses: pass --force to use ${newRoot} from now on (nothing is deleted), or keep ${oldRoot} and leave it registered`,
     });
   }
-  const moved = await loadAllocation(newRoot, false);
+  // A shared allocation stays shared at its new place (spec/trust.md §Shared allocations).
+  const wasShared = (await readShared(home)).includes(oldRoot);
+  const moved = await loadAllocation(ctx, newRoot, false, wasShared);
   // Project names stay unique across allocations (layout.md §Projects).
   const others = new Map<string, string>();
   for (const a of allocs) if (a.root !== oldRoot && a.root !== newRoot) for (const p of a.projects) others.set(p, a.root);
@@ -147,11 +171,12 @@ export async function moveAllocation(ctx: Context, oldDir: string, newDir: strin
     });
   }
   await updateList(allocationsList(home), (items) => ({ items: [...items.filter((x) => x !== oldRoot), newRoot], result: undefined }));
+  if (wasShared) await addShared(home, newRoot);
 
   allocs = await allAllocations(ctx);
   const notes: string[] = [];
   const records = await rewriteArchivedTo(allocs, oldRoot, newRoot, notes);
-  notes.push(...(await archiveSettingsNaming(allocs, oldRoot, (file) => `${file} archives to ${oldRoot}: edit it to name ${newRoot}`)));
+  notes.push(...(await archiveSettingsNaming(ctx, allocs, oldRoot, (file) => `${file} archives to ${oldRoot}: edit it to name ${newRoot}`)));
   if (moved.layout) notes.push(...(await liveJobs(moved.layout, oldRoot)));
   notes.push(...(await fileTemplatesUnder(allocs, oldRoot, newRoot)));
   return { old: oldRoot, new: newRoot, projects: moved.projects, records, notes };
@@ -184,14 +209,14 @@ async function rewriteArchivedTo(allocs: Allocation[], oldRoot: string, newRoot:
 }
 
 /** Config files (allocation and project configs, every reachable allocation) whose `archive` names `root`. */
-async function archiveSettingsNaming(allocs: Allocation[], root: string, say: (file: string) => string): Promise<string[]> {
+async function archiveSettingsNaming(ctx: Context, allocs: Allocation[], root: string, say: (file: string) => string): Promise<string[]> {
   const out: string[] = [];
   const { projectConfigPath } = await import('../store/config.js');
   for (const a of allocs) {
     if (!a.layout) continue;
     const l = a.layout;
-    const files: [string, () => Promise<{ archive?: { to: string } | null }>][] = [[l.config, () => readConfig(l)]];
-    for (const p of a.projects) files.push([projectConfigPath(l, p), () => readProjectConfig(l, p)]);
+    const files: [string, () => Promise<{ archive?: { to: string } | null }>][] = [[l.config, () => readConfig(l, ctx.user)]];
+    for (const p of a.projects) files.push([projectConfigPath(l, p), () => readProjectConfig(l, p, ctx.user)]);
     for (const [file, read] of files) {
       try {
         const to = (await read()).archive?.to;

@@ -59,10 +59,10 @@ export async function archiveSettingOf(ctx: Context, j: Pick<JobVersion, 'layout
   const l = j.layout;
   const home = await homeAllocation(ctx);
   const layers: [string, () => Promise<AllocationConfig>][] = [
-    [projectConfigPath(l, j.project), () => readProjectConfig(l, j.project)],
-    [l.config, () => readConfig(l)],
+    [projectConfigPath(l, j.project), () => readProjectConfig(l, j.project, ctx.user)],
+    [l.config, () => readConfig(l, ctx.user)],
   ];
-  if (home.root !== l.root) layers.push([home.config, () => readConfig(home)]);
+  if (home.root !== l.root) layers.push([home.config, () => readConfig(home, ctx.user)]);
   for (const [file, r] of layers) {
     const a = (await read(file, r)).archive;
     if (a === null) return null;

@@ -4,12 +4,12 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, NotFoundError, RepositoryError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { checkProjectName } from '../model/names.js';
 import { updateList } from '../store/lists.js';
 import { withLock } from '../store/locks.js';
 import { readRefs } from '../store/refs.js';
-import { allAllocations, allocationAt, allocationsList, homeAllocation, projectDir, projectIndex, projectsList, type Allocation } from './world.js';
+import { allAllocations, allocationAt, allocationsList, homeAllocation, projectDir, projectIndex, projectsList, unusable, type Allocation } from './world.js';
 
 /** Segments that name folders qdo keeps inside a project (spec/layout.md §Project folders). */
 export const RESERVED_SEGMENTS = ['resources', 'runs'];
@@ -64,11 +64,10 @@ export async function addProject(ctx: Context, name: string, allocOpt?: string):
 }
 
 function pickAllocation(ctx: Context, allocs: Allocation[], allocOpt?: string): Allocation {
-  if (allocOpt === undefined) return allocationAt(ctx.cwd, allocs);
-  const root = resolve(ctx.cwd, allocOpt);
-  const a = allocs.find((x) => x.root === root);
+  const root = allocOpt === undefined ? undefined : resolve(ctx.cwd, allocOpt);
+  const a = root === undefined ? allocationAt(ctx.cwd, allocs) : allocs.find((x) => x.root === root);
   if (!a) throw new NotFoundError('unregistered-allocation', `--alloc: ${root} is not a registered allocation`, { hint: `register it with: qdo init ${root}` });
-  if (!a.layout) throw new RepositoryError('unreadable-allocation', `cannot read allocation ${root}: ${a.problem}`);
+  if (!a.layout) throw unusable(a);
   return a;
 }
 

@@ -24,6 +24,8 @@ import type { Runner } from '../scheduler/runner.js';
 import type { Backend, RenderSpec } from '../scheduler/types.js';
 import { resolveJobPath, resolveRev } from './revs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
+import { templateOptions } from './template-options.js';
+import type { RenderOptions } from '../template/render.js';
 import { specFromManifest } from './sched.js';
 import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
@@ -132,10 +134,15 @@ export async function readFileOr(path: string, field: string): Promise<Buffer> {
 /** `--script X`: a resource the project sees (or `PROJECT:NAME`), else a file (core/resources.ts). */
 async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
   const { resolveScriptResource } = await import('./resources.js');
-  const res = await resolveScriptResource(loc, allocs, script);
-  if (res) {
-    const bytes = await readFileOr(res.path, '--script');
-    return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: res.label };
+  const found = await resolveScriptResource(loc, allocs, script);
+  if (found) {
+    // Read as an include is: a symlink out of its resources folder is refused (spec/templates.md §Includes).
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([found.root.dir], found.name, '--script');
+    if (res) {
+      const bytes = res.bytes;
+      return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: found.label };
+    }
   }
   const p = resolve(ctx.cwd, script);
   if (!(await isFile(p))) {
@@ -195,7 +202,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (RESERVED_TEMPLATE_NAMES.includes(k)) throw new UsageError(`--set ${k}=…: "${k}" is reserved in templates (${RESERVED_TEMPLATE_NAMES.join(', ')})`, { code: 'bad-key-value' });
   }
   // Scheduler and resource defaults: flag/env > project > allocation > home > detection.
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   if (!req.scheduler && projectCfg.scheduler && !ctx.env.QDO_SCHEDULER) choice.evidence = 'project config';
   const flagResources = parseResourceFlags(req.flags);
@@ -229,8 +236,8 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (afterRevs.length === 0 && Array.isArray(parent.after_revs)) afterRevs = parent.after_revs as string[];
   } else {
     const home = choice.home;
-    const homeCfg = home.root === l.root ? {} : await readConfig(home);
-    const allocCfg = await readConfig(l);
+    const homeCfg = home.root === l.root ? {} : await readConfig(home, ctx.user);
+    const allocCfg = await readConfig(l, ctx.user);
     resources = mergeResources([defaultsOf(homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
   }
   if (req.prologue !== undefined) prologue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
@@ -240,12 +247,12 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const pdir = projectDir(l, loc.project);
   const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = await resourceDirs(loc, allocs);
+  const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
   let body: string;
   if (template.source.kind === 'command') {
-    body = await renderCommand(template.source.argv, '', vars, searchPaths);
+    body = await renderCommand(template.source.argv, '', vars, renderOpts);
   } else {
-    body = await renderTemplate({ text: template.text, name: template.label }, vars, { searchPaths });
+    body = await renderTemplate({ text: template.text, name: template.label }, vars, renderOpts);
   }
   const scriptId = await writeObjectLater(l, Buffer.from(body, 'utf8'));
 
@@ -298,11 +305,11 @@ export function templateVars(params: Record<string, string>, resources: Resource
 }
 
 /** A command after `--`: each word a one-line template, rendered, then shell-quoted. */
-export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
+export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, opts: RenderOptions): Promise<string> {
   const { renderTemplate } = await import('../template/render.js');
   const { shellQuote } = await import('../scheduler/wrapper.js');
   const words: string[] = [];
-  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, { searchPaths }));
+  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, opts));
   return `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
 }
 
@@ -514,15 +521,15 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const pdir = projectDir(l, base.project);
   const vars = templateVars(params, resources, { name: base.name, version, project: base.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = await resourceDirs(loc, allocs);
+  const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
   const src = old.template as TemplateSource | undefined;
   let body: string;
   if (src?.kind === 'command') {
-    body = await renderCommand(src.argv, ` of ${label}`, vars, searchPaths);
+    body = await renderCommand(src.argv, ` of ${label}`, vars, renderOpts);
   } else if (src?.kind === 'resource' || src?.kind === 'file') {
     const text = (await readObject(l, src.object)).toString('utf8');
     const where = src.kind === 'resource' ? `resources/${src.name}` : src.path;
-    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, { searchPaths });
+    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, renderOpts);
   } else {
     // Made without qdo submit: no template was kept, so the script runs again as it was.
     body = (await readObject(l, old.script)).toString('utf8');

@@ -10,6 +10,7 @@ import { mkdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError } from '../errors.js';
+import { limitsOf } from '../model/config.js';
 import type { Manifest } from '../model/manifest.js';
 import { objectId } from '../model/object-id.js';
 import { parseResourceFlags } from '../model/resource-units.js';
@@ -32,6 +33,7 @@ import { runDirOf } from './runs.js';
 import { chooseScheduler } from './scheduler-choice.js';
 import { newSubmission, parseRetryOn, prepareSubmit, readFileOr, writePreparedObjects, type Prepared } from './submit.js';
 import { prepareSibling } from './sweep-prepare.js';
+import { templateOptions } from './template-options.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
 
@@ -171,7 +173,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
   const allocs = await allAllocations(ctx);
   const groups: Group[] = [];
   let next = 0;
-  for (const [gi, g] of req.groups.entries()) groups.push(await planGroup(ctx, allocs, req, g, gi, () => next++));
+  for (const [gi, g] of req.groups.entries()) groups.push(await planGroup(ctx, allocs, req, g, gi, () => next++, next));
   checkNames(groups);
   const id = hashSweep(definition(groups));
   const sweep = { id };
@@ -273,7 +275,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
 
 // ---- Planning ----
 
-async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, g: SweepGroupRequest, gi: number, nextIndex: () => number): Promise<Group> {
+async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, g: SweepGroupRequest, gi: number, nextIndex: () => number, pointsBefore: number): Promise<Group> {
   const idx = projectIndex(allocs);
   let loc: ProjectLocation | null = null;
   let leaf = g.job;
@@ -293,16 +295,16 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   }
   const l = loc.layout;
   const base = g.baseDir ?? ctx.cwd;
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   const { clusterName } = await import('../scheduler/cluster.js');
   const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
 
-  const params = sweepPoints({ set: g.set, grids: g.grids, zips: g.zips, points: g.points });
+  const params = sweepPoints({ set: g.set, grids: g.grids, zips: g.zips, points: g.points }, { max: limitsOf(choice.config).sweep_points, before: pointsBefore });
   const { renderNameTemplate } = await import('../template/render.js');
   const points: Plan[] = [];
   for (const p of params) {
-    const name = await renderNameTemplate(leaf, p, `${g.field === '--grid' ? 'name template' : g.field}`);
+    const name = await renderNameTemplate(leaf, p, `${g.field === '--grid' ? 'name template' : g.field}`, templateOptions(ctx, choice.config, []));
     points.push({ index: nextIndex(), group: gi, params: p, name, parentId: null, existing: null, skip: false });
   }
 
@@ -326,8 +328,13 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
 /** As prepareSubmit reads `--script`: a resource the project sees (core/resources.ts), else a file. */
 async function templateRef(loc: ProjectLocation, allocs: Allocation[], script: string, base: string, field: string): Promise<TemplateRef> {
   const { resolveScriptResource } = await import('./resources.js');
-  const res = await resolveScriptResource(loc, allocs, script);
-  if (res) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(await readFileOr(res.path, `${field}: script`)) } };
+  const found = await resolveScriptResource(loc, allocs, script);
+  if (found) {
+    // Read as an include is: a symlink out of its resources folder is refused (spec/templates.md §Includes).
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([found.root.dir], found.name, `${field}: script`);
+    if (res) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(res.bytes) } };
+  }
   const path = resolve(base, script);
   if (!(await isFile(path))) {
     throw new NotFoundError('no-such-script', `${field}: script ${script}: neither a resource of ${loc.project} nor a file`, {

@@ -18,9 +18,35 @@ export interface AllocationConfig {
   local_cpus?: number;
   /** Where finished run folders are copied (spec/config.md §Archive); null: explicitly none. */
   archive?: ArchiveSetting | null;
+  /** Bounds on what one command may build (spec/config.md §Limits). */
+  limits?: Partial<Limits>;
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive'];
+/** spec/config.md §Limits: what one command may build from its input. */
+export interface Limits {
+  /** Points of one sweep (all its groups). */
+  sweep_points: number;
+  /** Bytes one template may render to. */
+  template_bytes: number;
+  /** Seconds one template may take to render. */
+  template_seconds: number;
+  /** Macro calls nested inside each other in one render. */
+  template_depth: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  sweep_points: 100_000,
+  template_bytes: 8 * 1024 * 1024,
+  template_seconds: 10,
+  template_depth: 100,
+};
+
+/** The limits of a (merged) config: its own values over the defaults. */
+export function limitsOf(cfg: AllocationConfig): Limits {
+  return { ...DEFAULT_LIMITS, ...(cfg.limits ?? {}) };
+}
+
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits'];
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -55,6 +81,14 @@ export function parseConfig(text: string, file: string): AllocationConfig {
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
   }
   const archive = o.archive === undefined ? undefined : parseArchiveSetting(o.archive, fail);
+  if (o.limits !== undefined) {
+    if (typeof o.limits !== 'object' || o.limits === null || Array.isArray(o.limits)) throw fail('limits', 'an object of limit → integer', o.limits);
+    const known = Object.keys(DEFAULT_LIMITS);
+    for (const [k, n] of Object.entries(o.limits)) {
+      if (!known.includes(k)) throw fail(`limits.${k}`, `one of ${known.join(', ')}`, k);
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw fail(`limits.${k}`, 'an integer >= 1', n);
+    }
+  }
   const cfg = o as AllocationConfig;
   if (archive !== undefined) cfg.archive = archive;
   if (cfg.defaults) cfg.defaults = Object.fromEntries(Object.entries(cfg.defaults).map(([k, d]) => [k, String(d)]));

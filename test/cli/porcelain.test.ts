@@ -37,8 +37,8 @@ test('init registers once; re-running is harmless', async () => {
   assert.equal(j, {
     version: 1,
     allocations: [
-      { path: home, home: true, reachable: true, problem: null, projects: [] },
-      { path: scratch, home: false, reachable: true, problem: null, projects: [] },
+      { path: home, home: true, reachable: true, shared: false, problem: null, projects: [] },
+      { path: scratch, home: false, reachable: true, shared: false, problem: null, projects: [] },
     ],
   });
 });
@@ -116,8 +116,8 @@ test('project names: bad, reserved, unknown allocation', async () => {
     ['p/resources', /"resources" is reserved/],
     ['resources', /"resources" is reserved at the top of an allocation \(its shared resources folder\)/],
     ['resources/x', /"resources" is reserved at the top/],
-    ['.qdo', /".qdo" is reserved at the top/],
-    ['.qdo.tmp-1234abcd/p', /reserved at the top/],
+    ['.qdo', /names starting with "\." are reserved/],
+    ['.qdo.tmp-1234abcd/p', /names starting with "\." are reserved/],
   ] as const) {
     const r = await qdo(['project', 'add', name], { home });
     assert.is(r.code, 2, name);

@@ -44,12 +44,12 @@ export const allocCommand: CommandDef = {
       io.stdout(
         json({
           version: 1,
-          allocations: allocs.map((a) => ({ path: a.root, home: a.home, reachable: a.layout !== null, problem: a.problem, projects: a.projects })),
+          allocations: allocs.map((a) => ({ path: a.root, home: a.home, reachable: a.layout !== null, shared: a.layout?.shared === true, problem: a.problem, projects: a.projects })),
         }),
       );
       return;
     }
-    const rows = allocs.map((a) => [a.root + (a.home ? ' (home)' : ''), a.layout ? String(a.projects.length) : '-', a.layout ? 'ok' : `unreachable: ${a.problem}`]);
+    const rows = allocs.map((a) => [a.root + (a.home ? ' (home)' : ''), a.layout ? String(a.projects.length) : '-', a.layout ? (a.layout.shared ? 'ok, shared with its group' : 'ok') : `unreachable: ${a.problem}`]);
     io.stdout(formatTable(['ALLOCATION', 'PROJECTS', 'STATUS'], rows, { color: io.color }));
     const gone = allocs.filter((a) => !a.layout);
     if (gone.length > 0) io.stderr(`hint: mount an unreachable allocation, or if it is gone for good: qdo alloc remove ${gone.length === 1 ? gone[0]!.root : 'PATH'}\n`);
