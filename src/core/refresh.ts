@@ -152,6 +152,8 @@ export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOp
     const { applyPolicies } = await import('./policies.js');
     policy = await applyPolicies(ctx, r.ended, { runner: o.runner });
   }
+  // Runs of a pool: keep its pilots and requeue the runs of dead workers (spec/pools.md §Scaling).
+  if (jobs.some((j) => j.sub?.scheduler.startsWith('pool:'))) await (await import('./pool/hook.js')).afterRefresh(ctx, jobs, r.groups, o);
   return { ...r, policy };
 }
 

@@ -52,6 +52,7 @@ export const showCommand: CommandDef = {
             logs: p.logs.map((l) => ({ task: l.task, stdout: l.stdout, stdout_exists: l.stdoutExists, stderr: l.stderr, stderr_exists: l.stderrExists })),
           },
           refresh: r.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, queried: g.queried, last_query: g.last, problem: g.problem })),
+          ...(r.pool !== undefined ? { pool_run: r.pool && { pool: r.pool.pool, key: r.pool.key, where: r.pool.where, attempt: r.pool.attempt, worker: r.pool.worker, host: r.pool.host, pilot: r.pool.pilot } } : {}),
         }),
       );
       return;
@@ -73,6 +74,12 @@ export const showCommand: CommandDef = {
       add('scheduler', `${s.scheduler} on ${s.cluster}, job ${s.sched_id ?? '(none yet)'}`);
       add('submitted', `${s.submitted ?? `not yet (intent recorded ${s.intent})`} from ${s.host}`);
       if (s.after.length) add('waits on', s.after.join(', '));
+      if (r.pool) {
+        const w = r.pool;
+        const who = w.worker ? `worker ${w.worker} on ${w.host ?? '?'}${w.pilot ? ` (pilot job ${w.pilot})` : ''}` : 'no worker';
+        const attempt = w.attempt !== null && w.attempt > 1 ? `, attempt ${w.attempt}` : '';
+        add(w.where === 'ended' ? 'ran on' : w.where === 'running' ? 'runs on' : 'pool', w.where === 'ended' || w.where === 'running' ? `${who}${attempt}` : `${w.where} in pool ${w.pool}${attempt}`);
+      }
     }
     const res = m.resources as Record<string, unknown>;
     const resText = Object.keys(res)
