@@ -116,7 +116,7 @@ async function add(args: Args, { ctx, io }: CliEnv): Promise<void> {
 
 async function status(args: Args, { ctx, io }: CliEnv): Promise<void> {
   const core = await import('../../core/pool/admin.js');
-  const pools = await core.poolStatus(ctx, str(args, 'name'));
+  const pools = await core.poolStatus(ctx, str(args, 'name'), { refresh: true });
   const now = ctx.now().getTime();
   if (bool(args, 'json')) {
     io.stdout(
@@ -138,6 +138,7 @@ async function status(args: Args, { ctx, io }: CliEnv): Promise<void> {
           ended: s.ended,
           throughput_per_min: s.throughput,
           paused: s.control.paused,
+          problems: s.problems,
           pilots: s.pilots.map((r) => {
             const w = s.workers.find((x) => x.info.pilot?.key === r.key && !x.dead);
             return { key: r.key, sched_id: r.sched_id, state: w ? 'running' : r.state, worker: w?.info.id ?? null, host: w?.info.host ?? null, reason: r.reason };
@@ -182,9 +183,10 @@ async function status(args: Args, { ctx, io }: CliEnv): Promise<void> {
       String(w.heartbeat?.ended ?? 0),
       w.heartbeat ? `${formatAge(now - Date.parse(w.heartbeat.time))} ago` : '-',
     ]);
-    if (rows.length) io.stdout(formatTable(['WORKER', 'PILOT', 'HOST', 'STATE', 'SLOTS', 'RUNS', 'ENDED', 'HEARTBEAT'], rows, { color: io.color }).replace(/^/gm, '  '));
+    if (rows.length) io.stdout(formatTable(['WORKER', 'PILOT', 'HOST', 'STATE', 'SLOTS', 'RUNS', 'ENDED', 'HEARTBEAT'], rows, { color: io.color }).replace(/^(?=.)/gm, '  '));
     const waiting = s.pilots.filter((r) => !s.workers.some((w) => w.info.pilot?.key === r.key && !w.dead));
     for (const r of waiting) io.stdout(`  pilot ${r.sched_id ?? r.key}: ${r.state} since ${formatAge(now - Date.parse(r.state_time))}${r.reason ? ` (${r.reason})` : ''}\n`);
+    for (const p of s.problems) io.stderr(`qdo: pool ${d.name}: ${p}\n`);
   }
 }
 

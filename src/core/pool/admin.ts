@@ -150,12 +150,16 @@ export interface PoolStatus {
   pilots: PilotRecord[];
   /** Runs ended per minute over the last five minutes, by the live workers. */
   throughput: number;
+  /** What the refresh could not do (scheduler down, another cluster). */
+  problems: string[];
 }
 
-export async function poolStatus(ctx: Context, name?: string): Promise<PoolStatus[]> {
+export async function poolStatus(ctx: Context, name?: string, o: { refresh?: boolean; runner?: import('../../scheduler/runner.js').Runner } = {}): Promise<PoolStatus[]> {
   const refs = name !== undefined ? [await findPool(ctx, name)] : await allPools(ctx);
   const out: PoolStatus[] = [];
   for (const ref of refs) {
+    // Like any status, this refreshes: pilot states, dead workers, scaling (rate-limited).
+    const scaled = o.refresh ? await scalePool(ctx, ref, { runner: o.runner, self: ctx.self }) : null;
     const p = ref.paths;
     const s = await snapshot(p);
     const control = await readControl(p);
@@ -188,7 +192,7 @@ export async function poolStatus(ctx: Context, name?: string): Promise<PoolStatu
       ended = 0;
     }
     const throughput = workers.filter((w) => !w.dead).reduce((n, w) => n + (w.heartbeat?.ended_5m ?? 0), 0) / 5;
-    out.push({ ref, control, queued: s.queued.size, unrunnable, held: s.held.size, running: s.claimed.size, ended, workers, pilots: pilots.filter((r) => !isTerminal(r.state) && r.state !== 'not-submitted'), throughput });
+    out.push({ ref, control, queued: s.queued.size, unrunnable, held: s.held.size, running: s.claimed.size, ended, workers, pilots: pilots.filter((r) => !isTerminal(r.state) && r.state !== 'not-submitted'), throughput, problems: scaled?.problems ?? [] });
   }
   return out;
 }

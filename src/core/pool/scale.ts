@@ -107,6 +107,13 @@ export async function scalePool(ctx: Context, ref: PoolRef, o: ScaleOptions = {}
         const byId = new Map(pilots.filter((r) => r.sched_id).map((r) => [r.sched_id!, r]));
         backend = await backendFor(ctx, choice, { runner: o.runner, readExitRecord: (id) => pilotExitRecord(p, byId.get(id)) });
         await recoverPilots(ctx, p, backend, pilots);
+        // A pilot's own end record ends it without asking anyone (as refresh does for jobs).
+        for (const r of pilots) {
+          if (r.sched_id === null || isTerminal(r.state) || r.state === 'not-submitted') continue;
+          const ended = await pilotExitRecord(p, r);
+          if (ended) await changePilot(p, r.key, (cur) => (isTerminal(cur.state) ? null : { ...cur, state: ended.state, state_time: ctx.now().toISOString() }));
+        }
+        pilots = await readPilots(p);
         const live = pilots.filter((r) => r.sched_id !== null && !isTerminal(r.state) && r.state !== 'not-submitted');
         const due = o.force || !queried || nowMs - Date.parse(queried) >= PILOT_QUERY_INTERVAL_MS;
         if (live.length && due) {

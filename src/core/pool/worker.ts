@@ -50,11 +50,15 @@ import {
 } from '../../store/pool.js';
 import { Reaper, processIdentity, signalGroup, startRun, type RunExit, type RunProcess } from '../../scheduler/pool-exec.js';
 import type { PoolRef } from './find.js';
+import { exists } from '../../util/fs.js';
 import { recoverWorkers } from './recover.js';
 import { TicketCache, finishRun, verdict } from './tickets.js';
 
 /** Points where a test can make the worker die (SIGKILL) to prove nothing is lost or doubled. */
 export type CrashPoint = 'after-claim' | 'before-start' | 'after-start' | 'before-end';
+
+/** How often a worker checks that the tickets it runs are still its own (fencing). */
+const OWN_CHECK_MS = 2000;
 
 export interface WorkerOptions {
   pool: PoolRef;
@@ -267,6 +271,8 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
     used.gpus -= r.ticket.gpus;
     const n = now();
     if (running.size === 0) idleSince = n;
+    // Still ours? Recovery may have taken the ticket from a worker it presumed dead.
+    if (!r.fenced && !(await exists(r.t.path))) r.fenced = true;
     if (r.fenced) {
       log(`${r.t.key}: its ticket was taken from this worker; nothing recorded`);
       return;
@@ -407,7 +413,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
           }
         }
       }
-      if (n - lastOwnCheck >= Math.min(leaseMs / 4, 15_000)) {
+      if (n - lastOwnCheck >= OWN_CHECK_MS) {
         lastOwnCheck = n;
         const mine = new Set((await listClaimed(p, id)).map((t) => t.key));
         for (const r of running.values()) {
