@@ -442,7 +442,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
         }
       }
       if (n - lastHb >= hbMs || stopping()) await heartbeat();
-      if (n - lastRecover >= Math.max(5000, leaseMs / 4)) {
+      if (n - lastRecover >= Math.min(5000, leaseMs / 4)) {
         lastRecover = n;
         const rep = await recoverWorkers(ctx, p, def, { self: id, fs: o.fs }).catch((e: Error) => (log(`recovery failed: ${e.message}`), null));
         for (const d of rep?.dead ?? []) log(`found ${d.why}; its runs are queued again`);
