@@ -107,7 +107,7 @@ test('pause --host stops the running run there and resume lets it finish; --work
 test('SIGKILL of a worker: its reaper stops the run, a peer finds it dead and the run is rerun once', async () => {
   const victim = worker(['--slots', '1']);
   await registered(1);
-  await ok(opts, ['submit', 'p/k', '--pool', 'lab', '--', 'bash', '-c', `sleep 4; echo "$QDO_POOL_ATTEMPT" >> ${out}/k`]);
+  await ok(opts, ['submit', 'p/k', '--pool', 'lab', '--', 'bash', '-c', `sleep 2.5; echo "$QDO_POOL_ATTEMPT" >> ${out}/k`]);
   await waitState(opts, 'p/k', (s) => s === 'running');
   victim.child.kill('SIGKILL');
   await victim.exited;

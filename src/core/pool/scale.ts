@@ -259,13 +259,18 @@ async function pilotViews(p: PoolPaths, pilots: PilotRecord[], lease: number, no
     if (!hb || nowMs - Date.parse(hb.time) > lease * 1000) continue;
     byPilot.set(w.pilot.key, { id, used: hb.used, mode: hb.mode, running: hb.running.length });
   }
-  return pilots.map((r) => ({
-    key: r.key,
-    // A pilot whose worker is up is running whatever the last query said.
-    state: byPilot.has(r.key) && !isTerminal(r.state) ? 'running' : r.state,
-    intentMs: Date.parse(r.intent),
-    worker: byPilot.get(r.key) ?? null,
-  }));
+  const out: PilotView[] = [];
+  for (const r of pilots) {
+    let state = r.state;
+    if (!isTerminal(state) && state !== 'not-submitted') {
+      // Its worker is up: running, whatever the last query said. Its job wrote an end record
+      // (even a provisional one): it is ending and holds nothing, whatever the scheduler says yet.
+      if (byPilot.has(r.key)) state = 'running';
+      else if (await readEndRecord(p.pilotDir(r.key))) state = 'completed';
+    }
+    out.push({ key: r.key, state, intentMs: Date.parse(r.intent), worker: byPilot.get(r.key) ?? null });
+  }
+  return out;
 }
 
 /** Slot units of each queued run a pilot could run (a run none could run adds no pilot). */

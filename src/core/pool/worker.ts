@@ -39,6 +39,7 @@ import {
   moveTicket,
   readControl,
   readHeartbeat,
+  readPoolDef,
   readWorker,
   registerWorker,
   removeWorker,
@@ -436,7 +437,9 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
           if (draining) beginStop('drained', false);
           else if (shortOfTime || (timeLeft !== null && timeLeft <= 0)) beginStop('its pilot job has too little time left for the queued runs', false);
           else if (o.idleSec !== null && idleSince !== null && !paused && n - idleSince >= o.idleSec * 1000) {
-            if (!o.pilot || (await livePilots()) >= def.pilots.min) beginStop(`idle for ${o.idleSec} s`, false);
+            // The pool's minimum as it is now (qdo pool scale --nodes may have changed it).
+            const min = (await readPoolDef(p).catch(() => null))?.pilots.min ?? def.pilots.min;
+            if (!o.pilot || (await livePilots()) >= min) beginStop(`idle for ${o.idleSec} s`, false);
             else idleSince = n; // keeps the pool's minimum of pilots
           }
         }
