@@ -7,7 +7,7 @@ test('4 worker processes, 100 runs queued at once: every run ran exactly once', 
   const r = await claimRace({ workers: 4, runs: 100, slots: 2, timeoutMs: 120_000 });
   assert.equal(r.wrong, [], 'runs that ran other than once');
   assert.is(r.completed, 100);
-  assert.is(r.perWorker.reduce((a, b) => a + b, 0), 150, `runs started per worker: ${r.perWorker.join(', ')}`);
+  assert.is(r.perWorker.reduce((a, b) => a + b, 0), 100, `runs started per worker: ${r.perWorker.join(', ')}`);
   assert.ok(r.perWorker.filter((n) => n > 0).length >= 2, `the work was shared: ${r.perWorker.join(', ')}`);
 });
 
