@@ -56,6 +56,8 @@ export interface PilotView {
   intentMs: number;
   /** Its worker, once it has registered and is alive. */
   worker: { id: string; used: number; mode: string; running: number } | null;
+  /** Its job has started (the wrapper's start record): it is no longer waiting in the scheduler's queue. */
+  started?: boolean;
 }
 
 export interface ScaleInput {
@@ -103,7 +105,7 @@ export function planScale(s: ScaleInput): ScalePlan {
   const cancel: string[] = [];
   if (add === 0) {
     const spare = waiting
-      .filter((p) => p.state !== 'submitting' && s.nowMs - p.intentMs >= s.idle * 1000)
+      .filter((p) => p.state !== 'submitting' && !p.started && s.nowMs - p.intentMs >= s.idle * 1000)
       .sort((a, b) => b.intentMs - a.intentMs); // the youngest first: older ones start sooner
     let keep = live.length;
     for (const p of spare) {

@@ -144,6 +144,7 @@ test('scaling: waiting pilots nobody needs are cancelled once they waited the id
   assert.equal(plan({ pilots: [pilot('a', 'pending')], min: 1 }).cancel, []);
   assert.equal(plan({ pilots: [pilot('a', 'pending'), pilot('b', 'pending')], demand: [1] }).cancel.length, 1, 'one is still needed');
   assert.equal(plan({ pilots: [pilot('a', 'submitting')] }).cancel, [], 'no id yet: nothing to cancel');
+  assert.equal(plan({ pilots: [pilot('a', 'running', { started: true })] }).cancel, [], 'started: starting up or ending, not waiting');
 });
 
 test('scaling: consolidation drains the least busy pilot when the others hold all runs (opt-in)', () => {

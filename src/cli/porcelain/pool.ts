@@ -213,7 +213,8 @@ async function worker(args: Args, { ctx, io }: CliEnv): Promise<number> {
   try {
     const stamp = () => new Date().toISOString().slice(11, 19);
     const r = await runWorker(ctx, { ...o, env: ctx.env, signal: stop.signal, log: (l) => io.stderr(`${stamp()} ${l}\n`), crash });
-    io.stdout(`worker ${r.id}: ${r.started} run(s) started, ${r.ended} ended, ${r.requeued} queued again; ${r.why}\n`);
+    const cpu = process.cpuUsage();
+    io.stdout(`worker ${r.id}: ${r.started} run(s) started, ${r.ended} ended, ${r.requeued} queued again; ${r.why} (worker CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s)\n`);
     return 0;
   } finally {
     for (const s of signals) process.off(s, onSignal);

@@ -8,6 +8,8 @@
 //     asks one pilot to drain (consolidate).
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exists } from '../../util/fs.js';
 import type { Context } from '../../context.js';
 import { QdoError } from '../../errors.js';
 import { PILOT_SCHEMA, couldRun, newPilotKey, type PilotRecord } from '../../model/pool-run.js';
@@ -144,6 +146,8 @@ export async function scalePool(ctx: Context, ref: PoolRef, o: ScaleOptions = {}
     report.problems.push('cannot start pilots: the command that starts qdo is unknown here (set worker_command with qdo pool add --worker-command)');
   } else if (backend !== null) {
     const self = def.worker_command ?? o.self!;
+    const failing = await failingPilot(p, await readPilots(p), ctx.now().getTime());
+    if (failing) report.problems.push(failing);
     const intents = await withScaleLock(p, async () => {
       const plan = planScale({
         min: def.pilots.min,
@@ -157,7 +161,8 @@ export async function scalePool(ctx: Context, ref: PoolRef, o: ScaleOptions = {}
       });
       report.plan = plan;
       const made: PilotRecord[] = [];
-      for (let i = 0; i < plan.add; i++) {
+      // After a pilot that failed, no new one for a while: no sbatch storm from a broken setup.
+      for (let i = 0; i < (failing ? 0 : plan.add); i++) {
         const t = ctx.now().toISOString();
         const rec: PilotRecord = {
           schema: PILOT_SCHEMA,
@@ -268,7 +273,9 @@ async function pilotViews(p: PoolPaths, pilots: PilotRecord[], lease: number, no
       if (byPilot.has(r.key)) state = 'running';
       else if (await readEndRecord(p.pilotDir(r.key))) state = 'completed';
     }
-    out.push({ key: r.key, state, intentMs: Date.parse(r.intent), worker: byPilot.get(r.key) ?? null });
+    // Started (its start record is there) but no live worker: starting up, or ending; never cancelled as waiting.
+    const started = byPilot.has(r.key) || (await exists(join(p.pilotDir(r.key), 'qdo-start.json')));
+    out.push({ key: r.key, state, intentMs: Date.parse(r.intent), worker: byPilot.get(r.key) ?? null, started });
   }
   return out;
 }
@@ -282,4 +289,24 @@ async function demandOf(p: PoolPaths, ref: PoolRef, cache: TicketCache): Promise
     if (t && couldRun(t, cap)) out.push(t.slots);
   }
   return out;
+}
+
+/** How long a pilot that failed (refused, or its job failed) keeps new pilots from being submitted. */
+export const PILOT_BACKOFF_MS = 120_000;
+
+/**
+ * Why no pilot should be added now, or null: a pilot refused by the scheduler, or whose job
+ * ended with a failure (its worker could not start: a wrong worker command, a missing qdo on
+ * the node), less than PILOT_BACKOFF_MS ago. Its log is named so the user can look.
+ */
+async function failingPilot(p: PoolPaths, pilots: PilotRecord[], nowMs: number): Promise<string | null> {
+  for (const r of pilots) {
+    if (nowMs - Date.parse(r.state_time) > PILOT_BACKOFF_MS) continue;
+    if (r.state === 'not-submitted') return `pilot ${r.key} was refused at ${r.state_time} (${r.reason ?? 'no reason given'}); no new pilot for ${PILOT_BACKOFF_MS / 1000} s`;
+    const rec = await readEndRecord(p.pilotDir(r.key));
+    if (rec && rec.exit_code !== null && rec.exit_code !== 0 && rec.signal === null) {
+      return `pilot job ${r.sched_id ?? r.key} failed with exit ${rec.exit_code} (see ${p.pilotDir(r.key)}/stderr); no new pilot for ${PILOT_BACKOFF_MS / 1000} s`;
+    }
+  }
+  return null;
 }

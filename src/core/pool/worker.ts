@@ -178,6 +178,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
   let ended = 0;
   let started = 0;
   let requeued = 0;
+  let reported = 0;
   const recent: number[] = [];
   let idleSince: number | null = t0;
   let lastHb = 0;
@@ -444,7 +445,11 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
           }
         }
       }
-      if (n - lastHb >= hbMs || stopping()) await heartbeat();
+      // Every few seconds; sooner (once a second at most) after runs ended, for pool status.
+      if (n - lastHb >= hbMs || stopping() || (reported !== ended && n - lastHb >= 1000)) {
+        reported = ended;
+        await heartbeat();
+      }
       if (n - lastRecover >= Math.min(5000, leaseMs / 4)) {
         lastRecover = n;
         const rep = await recoverWorkers(ctx, p, def, { self: id, fs: o.fs }).catch((e: Error) => (log(`recovery failed: ${e.message}`), null));
