@@ -4,7 +4,7 @@
 // records nothing; dependencies and capabilities decide what is claimed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
 import { lines, ok, sleep, startWorker, states, until, waitState } from '../helpers/pool.js';
@@ -145,6 +145,30 @@ test('a worker whose ticket was taken from it (presumed dead) stops the run and 
     assert.equal(lines(mark), [], 'the run was stopped before its end');
     const [j] = await states(opts, 'p/f');
     assert.is(j!.state, 'held', 'the worker wrote no end for it');
+  } finally {
+    w.stop();
+    await w.done;
+  }
+});
+
+test('a worker that cannot write its heartbeat for half the lease stops its runs itself and gives them back', async () => {
+  await ok(opts, ['pool', 'add', 'short', '--lease', '10s']);
+  const mark = join(out, 'fence');
+  await ok(opts, ['submit', 'p/s', '--pool', 'short', '--', 'bash', '-c', `sleep 20; echo done >> ${mark}`]);
+  const w = await startWorker(opts, 'short', { heartbeatSec: 1 });
+  try {
+    await waitState(opts, 'p/s', (s) => s === 'running');
+    // The heartbeat's name becomes a folder: every later heartbeat write fails.
+    const wdir = join(home, '.qdo/pools/short/workers');
+    const wid = readdirSync(wdir).find((d) => !d.startsWith('.'))!;
+    rmSync(join(wdir, wid, 'heartbeat'));
+    mkdirSync(join(wdir, wid, 'heartbeat', 'x'), { recursive: true });
+    const s = await w.done;
+    assert.match(s.why, /could not write its heartbeat for \d+ s/);
+    assert.equal(lines(mark), [], 'the run was stopped before its end');
+    const [j] = await states(opts, 'p/s');
+    assert.is(j!.state, 'queued');
+    assert.match(j!.reason, /attempt 2/);
   } finally {
     w.stop();
     await w.done;

@@ -132,7 +132,7 @@ export class PoolBackend implements Backend {
     const q = s.queued.get(key);
     if (q) {
       const note = q.attempt > 1 ? await readNote(this.paths, key) : null;
-      return { id: key, state: 'queued', raw: 'QUEUED', source: 'queue', ...(note ? { reason: `queued again (attempt ${q.attempt}): ${note}` } : {}) };
+      return { id: key, state: 'queued', raw: 'QUEUED', source: 'queue', ...(q.attempt > 1 ? { reason: `queued again (attempt ${q.attempt})${note ? `: ${note}` : ''}` } : {}) };
     }
     if (s.held.has(key)) return { id: key, state: 'held', raw: 'HELD', source: 'queue' };
     const c = s.claimed.get(key);

@@ -274,9 +274,17 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
     const n = now();
     if (running.size === 0) idleSince = n;
     // Still ours? Recovery may have taken the ticket from a worker it presumed dead.
-    if (!r.fenced && !(await exists(r.t.path))) r.fenced = true;
-    if (r.fenced) {
+    if (!(await exists(r.t.path))) {
       log(`${r.t.key}: its ticket was taken from this worker; nothing recorded`);
+      return;
+    }
+    if (r.fenced) {
+      // Stopped by self-fencing and still ours: given back as its next attempt.
+      if (await requeueTicket(p, r.t, o.fs).catch(() => false)) {
+        requeued++;
+        await writeNote(p, r.t.key, `${stopWhy} at ${iso(n)}`).catch(() => undefined);
+      }
+      log(`${r.t.key}: stopped (${stopWhy}), queued again`);
       return;
     }
     const completed = e.code === 0 && e.signal === null;
@@ -376,6 +384,17 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
     }
   }
   let control: PoolControl | null = null;
+  // Self-fencing on a timer of its own, not in the loop: a file system that hangs (an NFS
+  // server gone, a hard mount) blocks the loop's writes, but not this check or the signals.
+  const fence = setInterval(() => {
+    const n = now();
+    if (n - lastHbOk > leaseMs / 2 && !stopping()) {
+      // Others will soon presume this worker dead and run its runs again: stop them first.
+      for (const r of running.values()) r.fenced = true;
+      beginStop(`worker ${id} could not write its heartbeat for ${Math.round((n - lastHbOk) / 1000)} s`, true);
+    }
+  }, 1000);
+  fence.unref();
   try {
     for (;;) {
       while (exits.length) {
@@ -425,11 +444,6 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
           }
         }
       }
-      if (n - lastHbOk > leaseMs / 2 && !stopping()) {
-        // Others will soon presume this worker dead and run its runs again: stop them first.
-        for (const r of running.values()) r.fenced = true;
-        beginStop(`worker ${id} could not write its heartbeat for ${Math.round((n - lastHbOk) / 1000)} s`, true);
-      }
       if (!stopping()) {
         const timeLeft = endsAt === null ? null : (endsAt - n) / 1000;
         mode = paused ? 'paused' : draining ? 'draining' : timeLeft !== null && timeLeft < UNDECLARED_RESERVE_SEC ? 'expiring' : 'claiming';
@@ -459,6 +473,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
       await wake.sleep(pollMs);
     }
   } finally {
+    clearInterval(fence);
     o.signal.removeEventListener('abort', onAbort);
     for (const w of watchers) w.close();
     // Only after an unexpected error are runs still running here: they are killed (and
