@@ -26,7 +26,7 @@ function values(n: number): string {
   return Array.from({ length: n }, (_, i) => String(i)).join(',');
 }
 
-async function workerOverhead(): Promise<void> {
+export async function workerOverhead(): Promise<void> {
   const N = Number(process.env.POOL_BENCH_RUNS ?? 200);
   const dir = mkdtempSync(join(tmpdir(), 'qdo-bench-pool-'));
   const env = { ...process.env, QDO_HOME: dir };
@@ -35,8 +35,8 @@ async function workerOverhead(): Promise<void> {
     sh([...QDO, 'pool', 'add', 'w'], env);
     const rounds: { worker: number; xargs: number; cpu: number }[] = [];
     for (let round = 0; round < 2; round++) {
-      // The same N runs queued again each round (new versions), then run by one worker…
-      sh([...QDO, 'submit', `p/r{{i}}`, '--pool', 'w', '--grid', `i=${values(N)}`, '--', 'true'], env);
+      // The same N runs queued again each round (a new sweep: new versions), then run by one worker…
+      sh([...QDO, 'submit', `p/r{{i}}`, '--pool', 'w', '--set', `round=${round}`, '--grid', `i=${values(N)}`, '--', 'true'], env);
       const scripts = readdirSync(join(dir, 'p/runs')).map((name) => {
         const vs = readdirSync(join(dir, 'p/runs', name)).sort((a, b) => Number(b.split('-')[0]) - Number(a.split('-')[0]));
         return join(dir, 'p/runs', name, vs[0]!, 'job.pool:w.sh');
@@ -71,7 +71,7 @@ function qdoWait(pattern: string, env: Record<string, string | undefined>): Prom
   });
 }
 
-async function slurmPool(): Promise<void> {
+export async function slurmPool(): Promise<void> {
   if (spawnSync('sbatch', ['--version'], { encoding: 'utf8' }).status !== 0) {
     console.log('\npool on Slurm: skipped (no sbatch on PATH; run it on a machine with Slurm)');
     return;
