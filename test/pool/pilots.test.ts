@@ -4,7 +4,7 @@
 // little time left takes only runs that fit, then exits; a drained worker exits when empty.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
 import { counts, ok, startWorker, states, until, waitState } from '../helpers/pool.js';
@@ -99,6 +99,17 @@ test('a pilot that fails (a broken worker command) keeps new pilots back for a w
   assert.match(s.problems.join('\n'), /pilot job \d+ failed with exit 1 \(see .*stderr\); no new pilot for 120 s/);
   assert.equal(s.submitted, []);
   assert.is(pilots('lp').length, 1, 'no pilot storm');
+  await ok(opts, ['cancel', 'p/a']);
+});
+
+test('a worker command from a pool.json others can change is not run: no pilot, a problem that says why', async () => {
+  await ok(opts, ['pool', 'add', 'lp', '--scheduler', 'local', '--nodes', '0..1', '--idle', '2s', '--worker-command', WORKER]);
+  chmodSync(join(home, '.qdo/pools/lp/pool.json'), 0o666);
+  await ok(opts, ['submit', 'p/a', '--pool', 'lp', '--', 'true']);
+  const r = await qdo(['pool', 'scale', 'lp', '--json'], opts);
+  assert.is(r.code, 6);
+  assert.match(JSON.parse(r.stdout).problems.join('\n'), /not starting pilots: pool.json names a worker command, but .*pool.json: .*writable by others/);
+  assert.equal(pilots('lp'), []);
   await ok(opts, ['cancel', 'p/a']);
 });
 

@@ -4,7 +4,7 @@
 // records nothing; dependencies and capabilities decide what is claimed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
 import { lines, ok, sleep, startWorker, states, until, waitState } from '../helpers/pool.js';
@@ -169,6 +169,23 @@ test('a worker that cannot write its heartbeat for half the lease stops its runs
     const [j] = await states(opts, 'p/s');
     assert.is(j!.state, 'queued');
     assert.match(j!.reason, /attempt 2/);
+  } finally {
+    w.stop();
+    await w.done;
+  }
+});
+
+test('a worker runs only runs its own user queued (ticket and script owned by it or root)', async () => {
+  await ok(opts, ['submit', 'p/theirs', '--pool', 'ws', '--', 'true']);
+  await ok(opts, ['submit', 'p/mine', '--pool', 'ws', '--', 'true']);
+  const q = join(home, '.qdo/pools/ws/queue');
+  const [first] = readdirSync(q).sort();
+  chownSync(join(q, first!), 4321, 4321); // as if another member of a shared allocation queued it
+  const w = await startWorker(opts, 'ws');
+  try {
+    assert.is((await waitState(opts, 'p/mine')).state, 'completed');
+    await until('the worker to say why it leaves the other', async () => w.log.some((l) => l.includes('queued by another user')));
+    assert.is((await states(opts, 'p/theirs'))[0]!.state, 'queued');
   } finally {
     w.stop();
     await w.done;

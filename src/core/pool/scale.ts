@@ -18,6 +18,7 @@ import { planScale, type PilotView, type ScalePlan } from '../../model/pool-scal
 import { isTerminal } from '../../model/states.js';
 import type { PoolDefinition } from '../../model/pool.js';
 import { writeFileAtomic } from '../../store/atomic.js';
+import { codeFault } from '../../store/trust.js';
 import {
   changeControl,
   changePilot,
@@ -146,7 +147,10 @@ export async function scalePool(ctx: Context, ref: PoolRef, o: ScaleOptions = {}
     report.problems.push('cannot start pilots: the command that starts qdo is unknown here (set worker_command with qdo pool add --worker-command)');
   } else if (backend !== null) {
     const self = def.worker_command ?? o.self!;
-    const failing = await failingPilot(p, await readPilots(p), ctx.now().getTime());
+    // A worker command from pool.json runs as you in every pilot: only from a file nobody else can change.
+    const fault = def.worker_command !== null ? await codeFault(p.def, ctx.user) : null;
+    if (fault) report.problems.push(`not starting pilots: pool.json names a worker command, but ${fault.path}: ${fault.why} (spec/pools.md §Trust)`);
+    const failing = fault ? null : await failingPilot(p, await readPilots(p), ctx.now().getTime());
     if (failing) report.problems.push(failing);
     const intents = await withScaleLock(p, async () => {
       const plan = planScale({
@@ -162,7 +166,7 @@ export async function scalePool(ctx: Context, ref: PoolRef, o: ScaleOptions = {}
       report.plan = plan;
       const made: PilotRecord[] = [];
       // After a pilot that failed, no new one for a while: no sbatch storm from a broken setup.
-      for (let i = 0; i < (failing ? 0 : plan.add); i++) {
+      for (let i = 0; i < (failing || fault ? 0 : plan.add); i++) {
         const t = ctx.now().toISOString();
         const rec: PilotRecord = {
           schema: PILOT_SCHEMA,

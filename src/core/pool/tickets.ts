@@ -24,11 +24,27 @@ import {
   type TicketFile,
 } from '../../store/pool.js';
 import { processIdentity } from '../../scheduler/pool-exec.js';
+import { ownerOf } from '../../store/trust.js';
 import { readEndRecord, stateFromEndRecord } from '../refresh.js';
 
 /** Tickets never change under one name, so each is read once per process. */
 export class TicketCache {
   private readonly m = new Map<string, Ticket>();
+  private readonly owners = new Map<string, boolean>();
+  /**
+   * Whether the ticket was queued by this user: the ticket file and the script it names are
+   * owned by `uid` or root (spec/pools.md §Trust). A worker runs nothing else, so in an
+   * allocation shared with a group no member can make another member's worker run a script.
+   */
+  async queuedBy(t: TicketFile, ticket: Ticket, uid: number): Promise<boolean> {
+    let ok = this.owners.get(t.key);
+    if (ok === undefined) {
+      const ours = (o: number | null) => o === uid || o === 0;
+      ok = ours(await ownerOf(t.path)) && ours(await ownerOf(ticket.script));
+      this.owners.set(t.key, ok);
+    }
+    return ok;
+  }
   async get(t: TicketFile): Promise<Ticket | null> {
     const hit = this.m.get(t.key);
     if (hit) return hit;
@@ -39,6 +55,7 @@ export class TicketCache {
   /** Forgets tickets no longer in sight (keeps memory flat in a long-running worker). */
   keepOnly(keys: Set<string>): void {
     for (const k of this.m.keys()) if (!keys.has(k)) this.m.delete(k);
+    for (const k of this.owners.keys()) if (!keys.has(k)) this.owners.delete(k);
   }
 }
 

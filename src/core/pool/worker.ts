@@ -170,6 +170,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
   const used: Usage = { slots: 0, mem: 0, gpus: 0 };
   const exits: { r: Running; e: RunExit }[] = [];
   const cache = new TicketCache();
+  const foreign = new Set<string>();
   const wake = new Wake();
   const reaper = new Reaper(Math.ceil(graceMs / 1000));
   let mode: WorkerMode = 'claiming';
@@ -325,6 +326,11 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
       if (running.has(f.key)) continue;
       const ticket = await cache.get(f).catch(() => null);
       if (!ticket || !couldRun(ticket, cap)) continue;
+      if (!(await cache.queuedBy(f, ticket, ctx.user.uid))) {
+        if (!foreign.has(f.key)) log(`not taking ${f.key}: queued by another user (spec/pools.md §Trust)`);
+        foreign.add(f.key);
+        continue;
+      }
       if (!hasTimeFor(ticket, left)) {
         shortOfTime = true;
         continue;
