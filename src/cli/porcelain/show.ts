@@ -71,7 +71,8 @@ export const showCommand: CommandDef = {
       add('state', `${stateCell(s.state, io.color)}${s.exit_code !== null ? `, exit ${s.exit_code}` : ''}`);
       add('learned', `from ${SOURCE_WORDS[s.state_source] ?? s.state_source}, ${formatAge(now.getTime() - Date.parse(s.state_time))} ago (${s.state_time})`);
       if (s.reason) add('reason', s.reason);
-      add('scheduler', `${s.scheduler} on ${s.cluster}, job ${s.sched_id ?? '(none yet)'}`);
+      // A pool is its own cluster (spec/pools.md §Submitting): no "pool:x on pool:x".
+      add('scheduler', `${s.scheduler}${s.cluster !== s.scheduler ? ` on ${s.cluster}` : ''}, ${s.scheduler.startsWith('pool:') ? 'run' : 'job'} ${s.sched_id ?? '(none yet)'}`);
       add('submitted', `${s.submitted ?? `not yet (intent recorded ${s.intent})`} from ${s.host}`);
       if (s.after.length) add('waits on', s.after.join(', '));
       if (r.pool) {
