@@ -52,7 +52,7 @@ test('min pilots are kept without work; a pilot killed mid-run: its run is rerun
   await ok(opts, ['pool', 'add', 'lp', '--scheduler', 'local', '--nodes', '1..1', '--slots', '1', '--idle', '2s', '--worker-command', WORKER]);
   await ok(opts, ['pool', 'scale', 'lp']);
   const first = await until('the minimum pilot to run', async () => (await livePilots('lp')).find((p) => p.state === 'running'));
-  await ok(opts, ['submit', 'p/k', '--pool', 'lp', '--', 'bash', '-c', `sleep 3; echo "$QDO_POOL_ATTEMPT" >> ${out}/k`]);
+  await ok(opts, ['submit', 'p/k', '--pool', 'lp', '--', 'bash', '-c', `sleep 3; trap "" TERM; echo "$QDO_POOL_ATTEMPT" >> ${out}/k`]);
   await waitState(opts, 'p/k', (s) => s === 'running');
   await ok(opts, ['sched', 'cancel', '--scheduler', 'local', first.sched_id]);
   const j = await waitState(opts, 'p/k', undefined, 90_000);

@@ -111,7 +111,7 @@ test('pause stops the run (SIGSTOP of its group) and claims nothing; resume cont
 
 test('a stopped worker gives its running run back as the next attempt; another runs it once', async () => {
   const mark = join(out, 'once');
-  await ok(opts, ['submit', 'p/r', '--pool', 'ws', '--', 'bash', '-c', `sleep 1.5; echo $QDO_POOL_ATTEMPT >> ${mark}`]);
+  await ok(opts, ['submit', 'p/r', '--pool', 'ws', '--', 'bash', '-c', `sleep 1.5; trap "" TERM; echo $QDO_POOL_ATTEMPT >> ${mark}`]);
   const w1 = await startWorker(opts, 'ws');
   await waitState(opts, 'p/r', (s) => s === 'running');
   w1.stop();

@@ -107,7 +107,7 @@ test('pause --host stops the running run there and resume lets it finish; --work
 test('SIGKILL of a worker: its reaper stops the run, a peer finds it dead and the run is rerun once', async () => {
   const victim = worker(['--slots', '1']);
   await registered(1);
-  await ok(opts, ['submit', 'p/k', '--pool', 'lab', '--', 'bash', '-c', `sleep 2.5; echo "$QDO_POOL_ATTEMPT" >> ${out}/k`]);
+  await ok(opts, ['submit', 'p/k', '--pool', 'lab', '--', 'bash', '-c', `sleep 2.5; trap "" TERM; echo "$QDO_POOL_ATTEMPT" >> ${out}/k`]);
   await waitState(opts, 'p/k', (s) => s === 'running');
   victim.child.kill('SIGKILL');
   await victim.exited;
@@ -121,7 +121,7 @@ for (const point of ['after-claim', 'after-start', 'before-end']) {
   test(`a worker killed ${point} of a run: the run ends completed and ran to its end exactly once`, async () => {
     worker(['--slots', '1'], { QDO_POOL_TEST_CRASH: point });
     await registered(1);
-    await ok(opts, ['submit', 'p/c{{i}}', '--pool', 'lab', '--grid', 'i=0,1,2', '--', 'bash', '-c', `sleep 0.5; echo "$QDO_POOL_ATTEMPT" >> ${out}/c$QDO_PARAM_i`]);
+    await ok(opts, ['submit', 'p/c{{i}}', '--pool', 'lab', '--grid', 'i=0,1,2', '--', 'bash', '-c', `sleep 0.5; trap "" TERM; echo "$QDO_POOL_ATTEMPT" >> ${out}/c$QDO_PARAM_i`]);
     await until('the worker to die', async () => workers[0]!.child.exitCode !== null || workers[0]!.child.signalCode !== null, 30_000);
     assert.is(workers[0]!.child.signalCode, 'SIGKILL');
     worker(['--slots', '2']);

@@ -75,8 +75,11 @@ export async function verdict(p: PoolPaths, t: TicketFile, ticket: Ticket, maxRe
     return { kind: 'end', end: { ...none, state: 'LOST', reason: `its worker was lost ${t.attempt - 1} time(s)${note ? ` (last: ${note})` : ''}; not queued again (max_requeue ${maxRequeue})` } };
   }
   if (t.attempt > 1) {
+    // The previous attempt's end record: a run that exited 0 completed, even if a stop signal
+    // reached it on its way out; one that ended by itself otherwise failed. Only a run a
+    // signal ended (or none at all) is run again.
     const rec = await readEndRecord(dirname(ticket.script));
-    const s = rec && stateFromEndRecord(rec);
+    const s = rec && (rec.exit_code === 0 ? { state: 'completed' as const, exitCode: 0 } : stateFromEndRecord(rec));
     if (s) return { kind: 'end', end: { ...none, state: s.state === 'completed' ? 'COMPLETED' : 'FAILED', exit_code: s.exitCode, reason: 'it had finished when its worker was lost' } };
   }
   for (const dep of ticket.after) {
