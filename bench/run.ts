@@ -12,6 +12,7 @@ import { objectId } from '../src/model/object-id.js';
 import { canonicalBytes } from '../src/model/canonical-json.js';
 import { sweepBench } from './sweep.js';
 import { templateBench } from './templates.js';
+import { poolBench } from './pool.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -174,3 +175,4 @@ if (!only || only === 'refs') await refsAtScale();
 if (!only || only === 'status') await statusAtScale();
 if (!only || only === 'templates') await templateBench();
 if (!only || only === 'sweep') await sweepBench();
+if (!only || only === 'pool') await poolBench();

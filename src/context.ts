@@ -18,6 +18,8 @@ export interface Context {
   alive(pid: number): boolean;
   /** Who runs qdo: what is trusted to run code as them (spec/trust.md). */
   user: UserId;
+  /** How to start this qdo again as a process (node and its script): pool pilots run it. */
+  self?: string[];
 }
 
 /** The invoking user, as the trust rules need it (spec/trust.md). */

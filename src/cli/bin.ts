@@ -51,4 +51,4 @@ function currentUser(): { uid: number; gid: number; name: string } {
 
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
-process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host: hostname(), pid: process.pid, alive: pidAlive, user: currentUser() });
+process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host: hostname(), pid: process.pid, alive: pidAlive, user: currentUser(), self: [process.execPath, process.argv[1]!] });

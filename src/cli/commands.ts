@@ -28,6 +28,7 @@ import { artifactsCommand } from './porcelain/artifacts.js';
 import { pullCommand } from './porcelain/pull.js';
 import { archiveCommand } from './porcelain/archive.js';
 import { retryCommand } from './porcelain/retry.js';
+import { poolCommand } from './porcelain/pool.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -46,6 +47,7 @@ export const COMMANDS: CommandDef[] = [
   holdCommand,
   releaseCommand,
   retryCommand,
+  poolCommand,
   gcCommand,
   logsCommand,
   pathCommand,

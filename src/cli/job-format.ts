@@ -21,6 +21,7 @@ const COLORS: Record<string, string> = {
   preempted: '35',
   running: '36',
   pending: '33',
+  queued: '33',
   held: '33',
   submitting: '33',
 };

@@ -106,9 +106,11 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
     const home = await homeAllocation(ctx);
     for (const g of groups.values()) {
       const ids = g.jobs.map((j) => j.sub!.sched_id!);
+      let waiting = 'pending';
       try {
         const backend = await backendFor(ctx, await chooseScheduler(ctx, home, g.scheduler, o.runner), { runner: o.runner });
         await backend[action](ids);
+        waiting = backend.waitingState ?? waiting;
       } catch (e) {
         if (!(e instanceof QdoError)) throw e;
         for (const j of g.jobs) results.set(j, { job: j, outcome: 'failed', code: e.code, message: `${fullName(j)}@${j.version}: ${g.scheduler} ${action} failed: ${e.message}` });
@@ -118,7 +120,7 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
       const time = ctx.now().toISOString();
       for (const j of g.jobs) {
         // On the record as it is now: a job seen to end meanwhile keeps its end.
-        j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? recorded(action, cur, time) : null))) ?? j.sub;
+        j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? recorded(action, cur, time, waiting) : null))) ?? j.sub;
         results.set(j, { job: j, outcome: 'done', code: null, message: `${fullName(j)}@${j.version}: ${PAST[action]} (${g.scheduler} job ${j.sub?.sched_id})` });
       }
     }
@@ -132,12 +134,12 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
  * not: the job may have ended by itself just before, and a running job takes a moment to
  * stop. Its state is left to the next refresh; the reason says a cancel is on its way.
  */
-function recorded(action: ControlAction, s: Submission, time: string): Submission {
+function recorded(action: ControlAction, s: Submission, time: string, waiting: string): Submission {
   switch (action) {
     case 'hold':
       return { ...s, state: 'held', state_source: 'qdo', state_time: time, reason: 'held with qdo hold' };
     case 'release':
-      return { ...s, state: 'pending', state_source: 'qdo', state_time: time, reason: 'released with qdo release' };
+      return { ...s, state: waiting as Submission['state'], state_source: 'qdo', state_time: time, reason: 'released with qdo release' };
     case 'cancel':
       return { ...s, reason: `cancel requested with qdo cancel at ${time}` };
   }

@@ -103,6 +103,8 @@ export interface JobPaths {
 export interface ShowResult extends OneVersion {
   paths: JobPaths;
   groups: GroupReport[];
+  /** A run of a pool: which worker and host run or ran it (spec/pools.md §States). */
+  pool?: import('./pool/run-info.js').PoolRunInfo | null;
 }
 
 
@@ -145,7 +147,8 @@ export interface InspectOptions {
 export async function showJob(ctx: Context, rev: string, o: InspectOptions = {}): Promise<ShowResult> {
   const one = await resolveOne(ctx, rev, 'show');
   const report = await refreshJobs(ctx, [one.job], { offline: o.offline, runner: o.runner });
-  return { ...one, paths: await jobPaths(one.job, one.manifest), groups: report.groups };
+  const pool = one.job.sub?.scheduler.startsWith('pool:') ? await (await import('./pool/run-info.js')).poolRunInfo(ctx, one.job.sub) : undefined;
+  return { ...one, paths: await jobPaths(one.job, one.manifest), groups: report.groups, ...(pool !== undefined ? { pool } : {}) };
 }
 
 // ---- log ----

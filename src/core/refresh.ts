@@ -146,7 +146,10 @@ async function update(j: JobVersion, next: Partial<Submission>): Promise<boolean
  * an end seen by wait, watch, show or logs is retried or notified just as one seen by status.
  */
 export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOptions = {}): Promise<RefreshReport> {
+  // Runs of a pool: first requeue the runs of dead workers and keep the pilots (spec/pools.md §Scaling).
+  const poolNotes = jobs.some((j) => j.sub?.scheduler.startsWith('pool:')) ? await (await import('./pool/hook.js')).beforeRefresh(ctx, jobs, o) : null;
   const r = await refreshStates(ctx, jobs, o);
+  poolNotes?.(r.groups);
   let policy: PolicyReport = { retried: [], notified: [], problems: [] };
   if (r.ended.length > 0 && !o.noPolicies) {
     const { applyPolicies } = await import('./policies.js');

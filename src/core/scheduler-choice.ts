@@ -71,6 +71,11 @@ export async function backendFor(
   choice: SchedulerChoice,
   opts: { runner?: Runner; readExitRecord?: (id: string) => Promise<JobState | null> } = {},
 ): Promise<Backend> {
+  if (choice.kind.startsWith('pool:')) {
+    // A pool is qdo's own queue in an allocation (spec/pools.md §Submitting), not a scheduler.
+    const { poolBackend } = await import('./pool/find.js');
+    return poolBackend(ctx, choice.kind);
+  }
   const { createBackend } = await import('../scheduler/registry.js');
   return createBackend(choice.kind, {
     runner: opts.runner,

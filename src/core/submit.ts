@@ -451,7 +451,7 @@ export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: bool
   // job (same id) and learned more of it since.
   const done = await changeSubmission(l, p.id, (cur) => {
     if (cur && cur.sched_id === schedId && cur.state !== 'not-submitted') return null;
-    return { ...(cur ?? sub), sched_id: schedId, submitted: now, state: o.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null };
+    return { ...(cur ?? sub), sched_id: schedId, submitted: now, state: o.hold ? 'held' : (p.backend.waitingState ?? 'pending'), state_source: 'qdo', state_time: now, reason: null };
   });
   return done!;
 }

@@ -679,7 +679,7 @@ async function submitOneByOne(ctx: Context, g: Group, c: Chunk, req: SweepReques
     }
     const now = ctx.now().toISOString();
     p.schedForDeps = sched;
-    p.sub = (await changeSubmission(l, p.sub!.id, answered(p.sub!, { sched_id: sched, submitted: now, state: req.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null })))!;
+    p.sub = (await changeSubmission(l, p.sub!.id, answered(p.sub!, { sched_id: sched, submitted: now, state: req.hold ? 'held' : (pr.backend.waitingState ?? 'pending'), state_source: 'qdo', state_time: now, reason: null })))!;
     tick();
   }
 }

@@ -4,6 +4,7 @@ import { RepositoryError } from '../errors.js';
 import { parseArchiveSetting, type ArchiveSetting } from './archive.js';
 import { RESOURCE_FLAGS } from './resource-units.js';
 import { show } from './resources.js';
+import { isSchedulerName } from './pool.js';
 
 export interface AllocationConfig {
   /** Scheduler for jobs of this allocation: slurm, pbs, torque, local, or a plugin name. */
@@ -61,7 +62,7 @@ export function parseConfig(text: string, file: string): AllocationConfig {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail('(top)', 'a JSON object', v);
   const o = v as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!KEYS.includes(k)) throw fail(k, `one of the known keys (${KEYS.join(', ')})`, k);
-  if (o.scheduler !== undefined && (typeof o.scheduler !== 'string' || !NAME_RE.test(o.scheduler))) throw fail('scheduler', 'a scheduler name like "slurm"', o.scheduler);
+  if (o.scheduler !== undefined && (typeof o.scheduler !== 'string' || !isSchedulerName(o.scheduler))) throw fail('scheduler', 'a scheduler name like "slurm" or "pool:gpu"', o.scheduler);
   if (o.plugins !== undefined) {
     if (typeof o.plugins !== 'object' || o.plugins === null || Array.isArray(o.plugins)) throw fail('plugins', 'an object of name → module path', o.plugins);
     for (const [k, p] of Object.entries(o.plugins)) {

@@ -3,6 +3,8 @@
 
 export const NORMAL_STATES = [
   'pending',
+  // In a pool's queue, waiting for a worker to claim it (spec/pools.md §States).
+  'queued',
   'held',
   'running',
   'suspended',

@@ -61,5 +61,5 @@ export const logsCommand: CommandDef = {
 };
 
 function isLive(state: string): boolean {
-  return ['pending', 'held', 'running', 'suspended', 'submitting', 'unknown'].includes(state);
+  return ['pending', 'queued', 'held', 'running', 'suspended', 'submitting', 'unknown'].includes(state);
 }

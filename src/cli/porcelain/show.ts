@@ -52,6 +52,7 @@ export const showCommand: CommandDef = {
             logs: p.logs.map((l) => ({ task: l.task, stdout: l.stdout, stdout_exists: l.stdoutExists, stderr: l.stderr, stderr_exists: l.stderrExists })),
           },
           refresh: r.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, queried: g.queried, last_query: g.last, problem: g.problem })),
+          ...(r.pool !== undefined ? { pool_run: r.pool && { pool: r.pool.pool, key: r.pool.key, where: r.pool.where, attempt: r.pool.attempt, worker: r.pool.worker, host: r.pool.host, pilot: r.pool.pilot } } : {}),
         }),
       );
       return;
@@ -70,9 +71,16 @@ export const showCommand: CommandDef = {
       add('state', `${stateCell(s.state, io.color)}${s.exit_code !== null ? `, exit ${s.exit_code}` : ''}`);
       add('learned', `from ${SOURCE_WORDS[s.state_source] ?? s.state_source}, ${formatAge(now.getTime() - Date.parse(s.state_time))} ago (${s.state_time})`);
       if (s.reason) add('reason', s.reason);
-      add('scheduler', `${s.scheduler} on ${s.cluster}, job ${s.sched_id ?? '(none yet)'}`);
+      // A pool is its own cluster (spec/pools.md §Submitting): no "pool:x on pool:x".
+      add('scheduler', `${s.scheduler}${s.cluster !== s.scheduler ? ` on ${s.cluster}` : ''}, ${s.scheduler.startsWith('pool:') ? 'run' : 'job'} ${s.sched_id ?? '(none yet)'}`);
       add('submitted', `${s.submitted ?? `not yet (intent recorded ${s.intent})`} from ${s.host}`);
       if (s.after.length) add('waits on', s.after.join(', '));
+      if (r.pool) {
+        const w = r.pool;
+        const who = w.worker ? `worker ${w.worker} on ${w.host ?? '?'}${w.pilot ? ` (pilot job ${w.pilot})` : ''}` : 'no worker';
+        const attempt = w.attempt !== null && w.attempt > 1 ? `, attempt ${w.attempt}` : '';
+        add(w.where === 'ended' ? 'ran on' : w.where === 'running' ? 'runs on' : 'pool', w.where === 'ended' || w.where === 'running' ? `${who}${attempt}` : `${w.where} in pool ${w.pool}${attempt}`);
+      }
     }
     const res = m.resources as Record<string, unknown>;
     const resText = Object.keys(res)
