@@ -15,9 +15,14 @@ export interface AllocationConfig {
   status_interval?: number;
   /** Local backend: how many CPUs it may use (default: all). */
   local_cpus?: number;
+  /**
+   * Seconds a submit may take to reach the scheduler after qdo last tried (spec/submissions.md
+   * §Recovery): a `submitting` record not found by its tag becomes `not-submitted` only after it.
+   */
+  submit_grace?: number;
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus'];
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'submit_grace'];
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -51,6 +56,8 @@ export function parseConfig(text: string, file: string): AllocationConfig {
     const n = o[k];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
   }
+  const g = o.submit_grace;
+  if (g !== undefined && (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > 7 * 86400)) throw fail('submit_grace', 'an integer from 0 to 604800 (seconds)', g);
   const cfg = o as AllocationConfig;
   if (cfg.defaults) cfg.defaults = Object.fromEntries(Object.entries(cfg.defaults).map(([k, d]) => [k, String(d)]));
   return cfg;

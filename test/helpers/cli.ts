@@ -46,13 +46,16 @@ export interface RunOptions {
   now?: Date | 'real';
 }
 
+/** The process identity in-process runs record: this test process on host "testhost". */
+export const TEST_SELF = { host: 'testhost', pid: process.pid, start: null };
+
 export const FIXED_NOW = new Date('2026-11-21T09:30:00.000Z');
 
 export function testContext(opts: RunOptions): Context {
   const fixed = opts.now ?? FIXED_NOW;
   const now = () => (fixed === 'real' ? new Date() : fixed);
   // PATH as a shell would have it: local jobs start with the command's environment.
-  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', pid: process.pid, alive: (pid: number) => pid === process.pid };
+  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', self: TEST_SELF, alive: (p) => (p.host !== 'testhost' ? 'unknown' : p.pid === process.pid ? 'alive' : 'dead') };
 }
 
 /** Runs qdo in this process. */
