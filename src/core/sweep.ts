@@ -237,9 +237,10 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
         scheduler: g.kind,
         runner: req.runner,
         fields: { ...fields, ...(deps.ids.length ? { after: deps.ids, after_revs: deps.revs } : {}) },
+        // The parent this plan read, not the ref now: if another run of this sweep submitted
+        // the point meanwhile, the check under the lock must see that (spec/sweeps.md §Re-running).
+        parent: p.parentId,
       });
-      // The parent prepareSubmit read is the one the ref must still be at (checked under the lock).
-      p.parentId = p.prepared.manifest.parent;
       req.onProgress?.({ phase: 'prepare', done: ++prepared, total: todo.length });
     }
   }
@@ -249,8 +250,10 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
     sweepId: id,
     dryRun,
     points: groups.flatMap((g) => g.points.map((p) => pointResult(g, p, dryRun))),
-    chunks: chunks.map((c) => ({ number: c.number, group: c.group, scheduler: groups[c.group]!.kind, packed: c.packed, tag: c.tag, points: c.plans.map((p) => p.index), schedId: c.base, script: c.script })),
-    submitted: todo.length,
+    // What this run did, counted when it is done: points a concurrent run of the same sweep
+    // submitted first were skipped under the lock, and their chunks went out empty or not at all.
+    chunks: chunks.filter((c) => dryRun || c.plans.length > 0).map((c) => ({ number: c.number, group: c.group, scheduler: groups[c.group]!.kind, packed: c.packed, tag: c.tag, points: c.plans.map((p) => p.index), schedId: c.base, script: c.script })),
+    submitted: dryRun ? todo.length : groups.reduce((n, g) => n + g.points.filter((p) => !p.skip && p.sub !== undefined).length, 0),
     skipped: groups.reduce((n, g) => n + g.points.filter((p) => p.skip).length, 0),
   });
   if (req.dryRun) {
