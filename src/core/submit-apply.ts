@@ -67,7 +67,7 @@ export async function applySubmitPlan(ctx: Context, l: Layout, backend: Backend,
       // back either: the record stays `submitting` and recovery finds the job by its tag.
       const taken = done.some((d) => d.do === 'submit');
       const stop: Stop = taken || isAmbiguous(e) || (e instanceof QdoError && e.code === 'submit-ambiguous') ? 'ambiguous' : step.do === 'submit' ? 'refused' : 'failed';
-      await undo(l, done, stop, intent);
+      await undo(l, done, stop, intent, stop === 'refused' ? `the scheduler refused it: ${(e as Error).message}` : `not submitted: ${(e as Error).message}`);
       throw e;
     }
     done.push(step);
@@ -91,24 +91,20 @@ async function submitOrLookUp(ctx: Context, l: Layout, backend: Backend, step: E
 }
 
 /**
- * Takes back what the done steps wrote (undoPlan). If the ref cannot be moved back (someone
- * moved it on meanwhile), the version stays, marked as never submitted.
+ * Takes back what the done steps wrote (undoPlan): run folder, ref, and the record marked
+ * `not-submitted` (why) — kept as the evidence that the version was never accepted.
  */
-async function undo(l: Layout, done: SubmitStep[], stop: Stop, intent: Submission | undefined): Promise<void> {
+async function undo(l: Layout, done: SubmitStep[], stop: Stop, intent: Submission | undefined, why: string): Promise<void> {
   for (const u of undoPlan(done, stop)) {
     if (u.do === 'remove-run-folder') {
       await rm(u.runDir, { recursive: true, force: true }).catch(() => undefined);
       await rmdir(dirname(u.runDir)).catch(() => undefined); // the job's runs folder, if this was its only version
     } else if (u.do === 'move-ref-back') {
-      try {
-        await updateRef(l, { project: u.project, name: u.name, next: u.to, expect: u.from });
-      } catch {
-        if (intent) await changeSubmission(l, intent.id, (cur) => (cur === null || cur.state === 'submitting' ? neverSubmitted(cur, intent, 'the scheduler refused it') : null));
-        return;
-      }
-    } else {
-      // Left behind (e.g. its lock busy), it is settled as not-submitted by recovery.
-      await changeSubmission(l, u.id, (cur) => (cur?.state === 'submitting' ? 'delete' : null)).catch(() => undefined);
+      // Moved on meanwhile (another submit): the version stays where it is, marked below.
+      await updateRef(l, { project: u.project, name: u.name, next: u.to, expect: u.from }).catch(() => undefined);
+    } else if (intent) {
+      // Left `submitting` (e.g. its lock busy), recovery settles it as not-submitted.
+      await changeSubmission(l, u.id, (cur) => (cur === null || cur.state === 'submitting' ? neverSubmitted(cur, intent, why) : null)).catch(() => undefined);
     }
   }
 }

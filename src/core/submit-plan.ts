@@ -10,10 +10,14 @@ import type { ProcessIdentity } from '../util/proc.js';
 export type SubmitStep =
   /** 2. the content the version needs (template, script, prologue, epilogue): no undo (unreachable objects are pruned by gc). */
   | { do: 'store-objects'; objects: Buffer[] }
-  /** 2. the manifest: no undo, as objects. */
-  | { do: 'store-manifest'; manifest: Manifest; id: string }
-  /** 3. the intent: a new record in state `submitting`; undo: remove it while still `submitting`. */
+  /**
+   * 3. the intent: a new record in state `submitting`, before the manifest exists, so every
+   * manifest qdo makes has a record (one without was made by plumbing); undo: the record
+   * becomes `not-submitted`, the evidence that the version was never accepted.
+   */
   | { do: 'record-intent'; record: Submission }
+  /** 3. the manifest: no undo, as objects. */
+  | { do: 'store-manifest'; manifest: Manifest; id: string }
   /** 4. the ref, compare-and-swap from the parent read when preparing; undo: back to the parent. */
   | { do: 'move-ref'; project: string; name: string; next: string; expect: string | null }
   /** 5. the job script in the run folder; undo: remove the run folder. */
@@ -86,8 +90,8 @@ export function planSubmit(who: Submitter, p: PlanInput, o: { hold?: boolean } =
     id: p.id,
     steps: [
       { do: 'store-objects', objects: [...p.objects] },
-      { do: 'store-manifest', manifest: p.manifest, id: p.id },
       { do: 'record-intent', record: intentRecord(who, p) },
+      { do: 'store-manifest', manifest: p.manifest, id: p.id },
       { do: 'move-ref', project: p.manifest.project, name: p.manifest.name, next: p.id, expect: p.manifest.parent },
       { do: 'write-script', runDir: p.runDir, path: scriptPath, text: p.script },
       { do: 'submit', scriptPath, cwd: p.submitDir, hold: o.hold === true, tag: p.id },
@@ -102,12 +106,13 @@ export type Stop = 'failed' | 'refused' | 'ambiguous';
 export type UndoStep =
   | { do: 'remove-run-folder'; runDir: string }
   | { do: 'move-ref-back'; project: string; name: string; to: string | null; from: string }
-  | { do: 'remove-intent'; id: string };
+  | { do: 'mark-never-submitted'; id: string };
 
 /**
  * What to take back after the steps `done` when the plan stopped (§Submitting): a failure or
- * refusal leaves no trace but unreachable objects (run folder, ref, record, in reverse
- * order); an ambiguous answer takes nothing back, because the job may run.
+ * refusal removes the run folder, moves the ref back and marks the record `not-submitted`
+ * (in reverse order), leaving a version no ref reaches that gc --prune removes; an ambiguous
+ * answer takes nothing back, because the job may run.
  */
 export function undoPlan(done: SubmitStep[], stop: Stop): UndoStep[] {
   if (stop === 'ambiguous') return [];
@@ -115,7 +120,7 @@ export function undoPlan(done: SubmitStep[], stop: Stop): UndoStep[] {
   for (const s of [...done].reverse()) {
     if (s.do === 'write-script') out.push({ do: 'remove-run-folder', runDir: s.runDir });
     else if (s.do === 'move-ref') out.push({ do: 'move-ref-back', project: s.project, name: s.name, to: s.expect, from: s.next });
-    else if (s.do === 'record-intent') out.push({ do: 'remove-intent', id: s.record.id });
+    else if (s.do === 'record-intent') out.push({ do: 'mark-never-submitted', id: s.record.id });
   }
   return out;
 }
@@ -135,10 +140,7 @@ export function answerFields(schedId: string, now: string, hold: boolean): Parti
   return { sched_id: schedId, submitted: now, state: hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null };
 }
 
-/**
- * A version that was recorded but cannot be taken back (its ref moved on meanwhile): kept,
- * marked as never submitted, so nothing looks for it again.
- */
+/** A version the scheduler never took (refused, or its submit stopped before the call): marked so, and never looked for again. */
 export function neverSubmitted(cur: Submission | null, intent: Submission, reason: string): Submission {
-  return { ...(cur ?? intent), state: 'not-submitted', state_source: 'qdo', state_time: intent.intent, reason };
+  return { ...(cur ?? intent), state: 'not-submitted', state_source: 'qdo', state_time: intent.intent, reason: reason.slice(0, 500) };
 }

@@ -18,6 +18,7 @@ import { removeChunk, withSweepLock, writeChunkScript } from '../store/sweeps.js
 import type { Backend } from '../scheduler/types.js';
 import { mapBounded } from './jobs.js';
 import { newSubmission, writePreparedObjects } from './submit.js';
+import { neverSubmitted } from './submit-plan.js';
 import { answered, judgeChunk, renderAlone, renderChunk, stillSubmitting, type Chunk, type Group, type Plan } from './sweep-plan.js';
 import type { SweepRequest } from './sweep.js';
 
@@ -63,16 +64,17 @@ export async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string
       await mapBounded([...c.plans.entries()], WRITE_CONCURRENCY, async ([i, p]) => {
         const pr = p.prepared!;
         await writePreparedObjects(pr);
-        const mid = await writeManifest(l, pr.manifest);
-        if (mid !== pr.id) throw new Error(`manifest id mismatch ${mid} != ${pr.id}`);
+        // The record before the manifest (spec/submissions.md §Submitting): every manifest qdo makes has one.
         const sub: Submission = { ...newSubmission(ctx, pr), ...(c.packed ? { array_job: { base: null, index: i, chunk: c.number, tag: c.tag } satisfies ArrayJobRef } : {}) };
         await createSubmission(l, sub);
         p.sub = sub;
+        const mid = await writeManifest(l, pr.manifest);
+        if (mid !== pr.id) throw new Error(`manifest id mismatch ${mid} != ${pr.id}`);
       });
       await updateRefs(l, g.loc.project, c.plans.map((p) => ({ name: p.name, next: p.prepared!.id, expect: p.prepared!.manifest.parent })));
       for (const p of c.plans) moved.add(p);
     } catch (e) {
-      await undo(l, g, c.plans, moved);
+      await undo(l, g, c.plans, `not submitted: ${(e as Error).message}`, moved);
       if (e instanceof ConflictError) {
         throw new ConflictError('job-moved', `a job of chunk ${c.number} got a new version meanwhile; nothing of that chunk was submitted`, { hint: 'run the command again: the points already submitted are skipped', cause: e });
       }
@@ -108,7 +110,7 @@ async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest,
       throw new SchedulerError('submit-ambiguous', `${(e as Error).message}; the ${c.plans.length} points of chunk ${c.number} are recorded as "submitting" and qdo will look for their array job again on the next status`, { cause: e });
     }
     if (found === null) {
-      await undo(l, g, c.plans);
+      await undo(l, g, c.plans, `the scheduler refused its chunk: ${(e as Error).message}`);
       await removeChunk(l, c.tag);
       throw refused(e, c, all);
     }
@@ -138,11 +140,11 @@ async function submitOneByOne(ctx: Context, g: Group, c: Chunk, req: SweepReques
       const found = await lookUpAmbiguous(e, pr.backend, pr.id);
       if (found === 'unknown') {
         await changeSubmission(l, p.sub!.id, stillSubmitting({ reason: `submit ambiguous: ${(e as Error).message}`, state_time: ctx.now().toISOString() }));
-        await undo(l, g, rest);
+        await undo(l, g, rest, `not submitted: the point before it got an ambiguous answer`);
         throw new SchedulerError('submit-ambiguous', `${(e as Error).message}; ${g.loc.project}/${p.name} is recorded as "submitting" (qdo looks for it again on the next status); the ${rest.length} points after it were not submitted`, { cause: e });
       }
       if (found === null) {
-        await undo(l, g, c.plans.slice(i));
+        await undo(l, g, c.plans.slice(i), `the scheduler refused it or a point before it in its chunk: ${(e as Error).message}`);
         throw refused(e, c, all, i);
       }
       sched = found;
@@ -170,19 +172,16 @@ function refused(e: unknown, c: Chunk, all: Chunk[], within = 0): unknown {
 }
 
 /** Takes back recorded intents: refs back to their parents, records and run folders removed (as submit's undo). */
-async function undo(l: Layout, g: Group, plans: Plan[], moved?: Set<Plan>): Promise<void> {
+async function undo(l: Layout, g: Group, plans: Plan[], why: string, moved?: Set<Plan>): Promise<void> {
   for (const p of [...plans].reverse()) {
     const pr = p.prepared!;
-    try {
-      if (!moved || moved.has(p)) await updateRef(l, { project: g.loc.project, name: p.name, next: pr.manifest.parent, expect: pr.id });
-      await changeSubmission(l, pr.id, () => 'delete');
-      await rm(pr.spec.runDir, { recursive: true, force: true });
-      await rmdir(dirname(pr.spec.runDir)).catch(() => undefined); // the job's runs folder, if this was its only version
-    } catch {
-      // The ref moved meanwhile (or never moved): keep the version, marked as never submitted.
-      const sub = p.sub;
-      if (sub) await changeSubmission(l, sub.id, (cur) => ({ ...(cur ?? sub), state: 'not-submitted', state_source: 'qdo', state_time: sub.intent, reason: 'the scheduler refused its chunk' }));
-    }
+    await rm(pr.spec.runDir, { recursive: true, force: true }).catch(() => undefined);
+    await rmdir(dirname(pr.spec.runDir)).catch(() => undefined); // the job's runs folder, if this was its only version
+    // Moved on meanwhile (or never moved): the version stays where it is, marked below.
+    if (!moved || moved.has(p)) await updateRef(l, { project: g.loc.project, name: p.name, next: pr.manifest.parent, expect: pr.id }).catch(() => undefined);
+    // Marked not-submitted, never deleted: the evidence that the version was never accepted (gc --prune removes it).
+    const sub = p.sub;
+    if (sub) await changeSubmission(l, sub.id, (cur) => (cur === null || cur.state === 'submitting' ? neverSubmitted(cur, sub, why) : null)).catch(() => undefined);
     p.sub = undefined;
   }
 }

@@ -141,15 +141,30 @@ export async function createSubmission(l: Layout, s: Submission): Promise<void> 
   } finally {
     await fh.close();
   }
+  let exists = false;
   try {
     await link(tmp, path);
   } catch (e) {
-    if (errnoCode(e) === 'EEXIST') throw new ConflictError('record-exists', `${path} already exists: this version was submitted before`, { hint: 'run the command again: it makes a new version' });
-    throw e;
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    exists = true;
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
-  await fsyncDir(dirname(path));
+  if (!exists) {
+    await fsyncDir(dirname(path));
+    return;
+  }
+  // A version the scheduler never accepted (refused, or settled as not-submitted) may be
+  // submitted again: the same manifest made again, byte for byte (§Writes).
+  let replaced = false;
+  await changeSubmission(l, s.id, (cur) => {
+    if (cur === null || (cur.state === 'not-submitted' && cur.sched_id === null)) {
+      replaced = true;
+      return s;
+    }
+    return null;
+  });
+  if (!replaced) throw new ConflictError('record-exists', `${path} already exists: this version was submitted before`, { hint: 'run the command again: it makes a new version' });
 }
 
 async function unlinkDurably(path: string): Promise<void> {

@@ -15,7 +15,7 @@ const input = { manifest, id: ID, cluster: 'c', deps: ['41'], objects: [Buffer.f
 
 test('the steps of spec/submissions.md §Submitting, in order', () => {
   const plan = planSubmit(who, input, { hold: true });
-  assert.equal(plan.steps.map((s) => s.do), ['store-objects', 'store-manifest', 'record-intent', 'move-ref', 'write-script', 'submit', 'record-answer']);
+  assert.equal(plan.steps.map((s) => s.do), ['store-objects', 'record-intent', 'store-manifest', 'move-ref', 'write-script', 'submit', 'record-answer']);
   const ref = plan.steps[3] as Extract<SubmitStep, { do: 'move-ref' }>;
   assert.equal([ref.next, ref.expect], [ID, PARENT]);
   const sub = plan.steps[5] as Extract<SubmitStep, { do: 'submit' }>;
@@ -28,11 +28,11 @@ test('the intent names its submitter by host, pid and start', () => {
   assert.not.ok('pid_start' in intentRecord({ ...who, self: { host: 'h', pid: 7, start: null } }, input));
 });
 
-test('undo: a refusal or failure takes back run folder, ref and record in reverse; an ambiguous answer nothing', () => {
+test('undo: a refusal or failure takes back run folder and ref, and marks the record never submitted; an ambiguous answer nothing', () => {
   const steps = planSubmit(who, input).steps;
-  assert.equal(undoPlan(steps.slice(0, 5), 'refused').map((u) => u.do), ['remove-run-folder', 'move-ref-back', 'remove-intent']);
-  assert.equal(undoPlan(steps.slice(0, 3), 'failed').map((u) => u.do), ['remove-intent']);
-  assert.equal(undoPlan(steps.slice(0, 2), 'failed'), []);
+  assert.equal(undoPlan(steps.slice(0, 5), 'refused').map((u) => u.do), ['remove-run-folder', 'move-ref-back', 'mark-never-submitted']);
+  assert.equal(undoPlan(steps.slice(0, 3), 'failed').map((u) => u.do), ['mark-never-submitted']);
+  assert.equal(undoPlan(steps.slice(0, 1), 'failed'), []);
   assert.equal(undoPlan(steps.slice(0, 5), 'ambiguous'), []);
   assert.equal(undoPlan(steps.slice(0, 4), 'failed')[0], { do: 'move-ref-back', project: 'p', name: 'j', to: PARENT, from: ID });
 });
