@@ -1,6 +1,6 @@
 // Content-addressed objects (spec/objects.md): `objects/<id[0:2]>/<id[2:]>`, the exact
 // bytes whose sha256 is the id, read-only once written.
-import { readFile, readdir, stat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises';
+import { readFile, readdir, rmdir, stat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
 import { isIdPrefix, isObjectId, objectId, MIN_PREFIX } from '../model/object-id.js';
@@ -115,4 +115,36 @@ export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
       yield { path: join(dir, name), id, name };
     }
   }
+}
+
+/** The bytes of an object file as they are, unchecked (fsck checks them itself); null if gone. */
+export async function readObjectFile(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Removes an object (gc --prune; fsck --repair of a version no scheduler accepted). Returns whether it was there. */
+export async function removeObject(l: Layout, id: string): Promise<boolean> {
+  try {
+    await unlink(objectPath(l, id));
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Removes the empty shard folders (`ab/`) of objects/ or submissions/ after removals. */
+export async function removeEmptyShards(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (/^[0-9a-f]{2}$/.test(n)) await rmdir(join(dir, n)).catch(() => undefined);
 }
