@@ -2,12 +2,12 @@
 // one small file per job version, replaced atomically. One file per version means two
 // allocations synced by rsync or git never touch the same file unless they ran the same version.
 import { existsSync, readFileSync } from 'node:fs';
-import { link, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, RepositoryError, errnoCode } from '../errors.js';
 import { isObjectId } from '../model/object-id.js';
 import { encodeSubmission, parseSubmission, type Submission } from '../model/submission.js';
-import { fsyncDir, isTempName, tempPathFor, writeFileAtomic } from './atomic.js';
+import { fsyncDir, isTempName, writeFileAtomic } from './atomic.js';
 import { LOCK_SUFFIX, withLock } from './locks.js';
 import type { Layout } from './layout.js';
 
@@ -132,28 +132,14 @@ export async function casSubmission(l: Layout, expected: Submission, next: Submi
  */
 export async function createSubmission(l: Layout, s: Submission): Promise<void> {
   const path = submissionPath(l, s.id);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    await fh.writeFile(encodeSubmission(s));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
   let exists = false;
   try {
-    await link(tmp, path);
+    await writeFileAtomic(path, encodeSubmission(s), { how: 'create', mkdirs: true });
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST') throw e;
     exists = true;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
-  if (!exists) {
-    await fsyncDir(dirname(path));
-    return;
-  }
+  if (!exists) return;
   // A version the scheduler never accepted (refused, or settled as not-submitted) may be
   // submitted again: the same manifest made again, byte for byte (§Writes).
   let replaced = false;
@@ -243,4 +229,15 @@ export async function readSubmissionFile(path: string): Promise<Buffer | { error
 export async function removeSubmissionFile(l: Layout, id: string): Promise<void> {
   const path = submissionPath(l, id);
   await withLock(path, () => unlinkDurably(path));
+}
+
+/** Size of a record file (gc reports bytes freed), or null if there is none. */
+export async function submissionFileInfo(l: Layout, id: string): Promise<{ size: number } | null> {
+  try {
+    const st = await lstat(submissionPath(l, id));
+    return { size: st.size };
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
+  }
 }

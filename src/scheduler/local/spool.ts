@@ -1,11 +1,11 @@
 // The local backend's spool folder, node side (spec/local-backend.md §Spool). The bash
 // side (spool-script.ts) shares the layout, the lock and the record formats below.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { BusyError, SchedulerError, errnoCode } from '../../errors.js';
 import { SPOOL_SCRIPT, SPOOL_SCRIPT_NAME } from './spool-script.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 
 export const SPOOL_FORMAT = 1;
 
@@ -49,17 +49,13 @@ export function entryKey(id: number, task: string): string {
   return task === 'main' ? p(id) : `${p(id)}.${p(Number(task))}`;
 }
 
-/** Whole-file write by temp + rename (temp named like src/store/atomic.ts's). */
+/**
+ * Whole-file write by the one atomic writer (src/util/atomic-file.ts), without fsync: the
+ * spool's bookkeeping is rewritten by the next dispatch pass, and jobs write their own
+ * records durably.
+ */
 export async function putFile(path: string, text: string, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
-  try {
-    await writeFile(tmp, text, { mode });
-    await chmod(tmp, mode);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(path, text, { mode, exactMode: true, durable: false });
 }
 
 export async function readText(path: string): Promise<string | undefined> {
