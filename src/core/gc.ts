@@ -250,7 +250,7 @@ async function planPrune(ctx: Context, l: Layout): Promise<PrunePlan> {
   const reachableRunDirs = new Set<string>();
   const roots = await rootsOf(l);
   for (const [id, info] of present) if (now - info.mtimeMs < PRUNE_GRACE_MS) roots.push({ id, manifest: false });
-  await walk(l, roots, reachable, present, reachableRunDirs);
+  await walk(l, roots, reachable, reachableRunDirs);
 
   const plan: PrunePlan = { layout: l, reachable, present, objects: [], records: [], runDirs: [] };
   const manifests: { id: string; m: Manifest; info: ObjInfo }[] = [];
@@ -337,14 +337,15 @@ interface Root {
  * as a string anywhere in it (script, prologue, epilogue, template.object, parent, after, and
  * fields added later), so no future field can make gc drop what it needs.
  */
-async function walk(l: Layout, from: Root[], reachable: Set<string>, present: Map<string, ObjInfo>, runDirs: Set<string>): Promise<void> {
+async function walk(l: Layout, from: Root[], reachable: Set<string>, runDirs: Set<string>): Promise<void> {
   // Ref targets and parents are manifests: one that is missing may have named anything, so
   // reachability is unknown (a missing content object names nothing: fsck reports it).
   const stack = from.filter((r) => !reachable.has(r.id));
   for (const x of stack) reachable.add(x.id);
   while (stack.length > 0) {
     const { id, manifest } = stack.pop()!;
-    const bytes = present.has(id) ? await readObjectFile(objectPath(l, id)) : null;
+    // Read even if the listing did not have it: a submit may have written it since.
+    const bytes = await readObjectFile(objectPath(l, id));
     if (bytes === null) {
       if (manifest) {
         throw new RepositoryError('missing-object', `gc --prune: ${objectPath(l, id)} is missing but a ref, a record or a parent names it, so what it named is unknown and nothing was pruned in ${l.root}`, { hint: 'see qdo fsck (dangling-ref, missing-parent); repair or remove the ref first' });
@@ -389,7 +390,7 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
   // submit, an update-ref back to an old id) makes its target and everything it names
   // reachable again before anything is removed.
   const fresh = (await rootsOf(l)).filter((r) => !plan.reachable.has(r.id));
-  await walk(l, fresh, plan.reachable, plan.present, new Set());
+  await walk(l, fresh, plan.reachable, new Set());
   const gone = (id: string) => !plan.reachable.has(id);
   const out = { runDirs: [] as CollectedRun[], objects: [] as PrunedObject[], records: [] as PrunedRecord[] };
 
