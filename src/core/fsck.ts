@@ -159,7 +159,7 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
       try {
         bytes = await readObjectFile(o.path);
       } catch (e) {
-        add('error', 'unreadable-object', o.path, errnoCode(e) ?? String(e));
+        add('error', 'unreadable-object', o.path, e instanceof QdoError ? e.message.replace(`cannot read ${o.path}: `, '') : String(e));
         continue;
       }
       if (bytes === null) continue; // removed meanwhile (gc)

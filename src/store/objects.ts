@@ -108,7 +108,7 @@ export async function readObjectFile(path: string): Promise<Buffer | null> {
     return await readFile(path);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return null;
-    throw e;
+    throw new RepositoryError('unreadable-object', `cannot read ${path}: ${errnoCode(e) ?? String(e)}`, { hint: 'qdo fsck lists all such damage', data: { path } });
   }
 }
 

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BusyError, SchedulerError, errnoCode } from '../../errors.js';
+import { BusyError, RepositoryError, SchedulerError, errnoCode } from '../../errors.js';
 import { SPOOL_SCRIPT, SPOOL_SCRIPT_NAME } from './spool-script.js';
 import { writeFileAtomic } from '../../util/atomic-file.js';
 
@@ -63,7 +63,8 @@ export async function readText(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
-    throw e;
+    // A folder or an unreadable file in the spool is damage, not a bug (spec/exit-codes.md: 7).
+    throw new RepositoryError('damaged-allocation', `the local backend's spool file ${path} cannot be read: ${errnoCode(e) ?? String(e)}`, { hint: 'move it away; qdo fsck reports what else is damaged' });
   }
 }
 
