@@ -98,11 +98,13 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     throw new UsageError(`--keep ${keep}: expected a whole number >= 1 (the latest version's run folder is never collected)`, { code: 'bad-keep' });
   }
   const dryRun = o.dryRun === true;
-  const sel = await listLatest(ctx, patterns);
-  if (patterns.length > 0 && sel.jobs.length === 0) {
+  // One unreadable job hides no other: it is a problem (exit 1), and --prune, which needs
+  // every ref's target, finds the damage again and prunes nothing there (exit 7).
+  const sel = await listLatest(ctx, patterns, { tolerant: true });
+  if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0) {
     throw new NotFoundError('no-match', `gc: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
   }
-  const result: GcResult = { dryRun, keep, prune: o.prune === true, runDirs: [], kept: [], objects: [], records: [], bytes: 0, problems: [] };
+  const result: GcResult = { dryRun, keep, prune: o.prune === true, runDirs: [], kept: [], objects: [], records: [], bytes: 0, problems: sel.problems.map((p) => `${p.subject}: unreadable, nothing collected: ${p.error.message}`) };
 
   // 1. Plan: superseded run folders.
   const collect: { job: JobVersion; path: string }[] = [];

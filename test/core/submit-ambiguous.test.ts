@@ -14,7 +14,7 @@ import { submit, type SubmitRequest } from '../../src/core/submit.js';
 import { status } from '../../src/core/status.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
-import { readSubmission } from '../../src/store/submissions.js';
+import { readSubmission, writeSubmission } from '../../src/store/submissions.js';
 import type { Context } from '../../src/context.js';
 import { identityOf, liveness } from '../../src/util/proc.js';
 
@@ -131,6 +131,30 @@ test('a reused pid is not taken for the submitter: a record naming a living pid 
   // With the pid alone it would have looked alive and been left alone.
   const rec = (await readSubmission(layoutOf(home), st.jobs[0]!.id))!;
   assert.is(rec.pid_start, other.start);
+});
+
+test('a version superseded while it was submitting is settled by status -a, log and gc --prune, not left submitting forever', async () => {
+  const s = fakeSlurm(['?\n', 'id'], false);
+  // v1: ambiguous, not found; this (living) submitter goes on and makes v2, which the scheduler takes.
+  await submit(testContext(opts), req(s.run)).catch(() => undefined);
+  const l = layoutOf(home);
+  const v1 = (await readRefs(l, 'p')).get('j')!;
+  s.arrive();
+  const r2 = await submit(testContext(at(1)), req(s.run, { command: ['echo', 'two'] }));
+  assert.is(r2.version, 2);
+  // Now v1's submitter is gone (as if it had been another process, killed).
+  const rec = (await readSubmission(l, v1))!;
+  writeSubmission(l, { ...rec, pid: 4242 });
+  // status shows the latest only; status -a shows v1 and settles it (found by its tag).
+  assert.is((await status(testContext(at(2)), ['p/j'], { runner: s.run })).jobs.length, 1);
+  assert.is((await readSubmission(l, v1))!.state, 'submitting');
+  const all = await status(testContext(at(3)), ['p/j'], { allVersions: true, runner: s.run });
+  assert.equal(all.jobs.map((j) => [j.version, j.sub!.state]), [[2, 'pending'], [1, 'pending']]);
+  // gc --prune settles records no ref reaches, too.
+  writeSubmission(l, { ...rec, pid: 4242 });
+  const { gc } = await import('../../src/core/gc.js');
+  await gc(testContext(at(4)), [], { prune: true, runner: s.run });
+  assert.is((await readSubmission(l, v1))!.sched_id, '500');
 });
 
 test.run();

@@ -1,5 +1,6 @@
 // qdo status [PATTERN…] (alias ls; spec/submissions.md §Refresh; man/qdo-status.1)
 import type { CommandDef } from '../command.js';
+import { ExitCode } from '../../errors.js';
 import { bool, json, strs } from '../command.js';
 import { formatTable } from '../../output/table.js';
 import { formatAge, jobJson, stateCell, STATUS_HEADERS, statusRow } from '../job-format.js';
@@ -23,7 +24,7 @@ export const statusCommand: CommandDef = {
     // Damage hides nothing else: the readable jobs are listed, each unreadable one named (exit 7).
     for (const p of r.problems) io.stderr(`qdo: ${p.subject}: ${p.error.message}\n`);
     if (r.problems.length > 0) io.stderr(`hint: ${r.problems[0]!.error.hint ?? 'qdo fsck shows what is damaged; qdo fsck --repair fixes what it can'}\n`);
-    const code = r.problems.length > 0 ? r.problems[0]!.error.exitCode : 0;
+    const code = r.problems.length > 0 ? ExitCode.repository : 0;
     if (bool(args, 'json')) {
       io.stdout(
         json({
