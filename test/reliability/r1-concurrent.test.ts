@@ -63,29 +63,39 @@ async function records(home: string): Promise<Submission[]> {
   return out;
 }
 
-/** The invariants: nothing lost, nothing doubled, no record left hanging. */
+/**
+ * The invariants: nothing lost, nothing doubled, no record left hanging. `jobs` is what the
+ * scheduler holds: each job (or array element) with its tag — a manifest id, or for the
+ * elements of a packed sweep chunk the chunk's tag (spec/sweeps.md §Packing).
+ */
 function checkJobs(outcomes: Outcome[], recs: Submission[], jobs: { id: string; tag: string | null }[]): void {
   const problems: string[] = [];
   for (const o of outcomes) problems.push(...outcomeProblems(o, o.args[0] === 'submit' ? [0, 4, 5] : [0]));
   assert.equal(problems, [], problems.slice(0, 5).join('\n'));
-  const byTag = new Map<string, string[]>();
-  for (const j of jobs) if (j.tag) byTag.set(j.tag, [...(byTag.get(j.tag) ?? []), j.id]);
-  const doubled = [...byTag].filter(([, ids]) => ids.length > 1);
-  assert.equal(doubled, [], 'no manifest was submitted twice');
   const rec = new Map(recs.map((r) => [r.id, r]));
+  const tagOf = (r: Submission) => (r.array_job as { tag?: string } | undefined)?.tag ?? r.id;
+  // A tag names one job: a manifest's, or one array (its elements share the base id).
+  const byTag = new Map<string, Set<string>>();
+  for (const j of jobs) if (j.tag) byTag.set(j.tag, (byTag.get(j.tag) ?? new Set()).add(j.id.replace(/_\d+$/, '')));
+  const doubled = [...byTag].filter(([, ids]) => ids.size > 1);
+  assert.equal(doubled, [], 'no manifest or chunk was submitted twice');
+  const held = new Map(jobs.map((j) => [j.id, j.tag]));
   // Every submit that said yes: its job is there, once, and its record names it.
   for (const o of outcomes) {
     if (o.args[0] !== 'submit' || o.code !== 0) continue;
     const r = JSON.parse(o.stdout) as { id?: string; sched_id?: string; points?: { id: string; skipped: boolean; sched_id: string | null }[] };
     const items = r.points ? r.points.filter((p) => !p.skipped).map((p) => ({ id: p.id, sched: p.sched_id })) : [{ id: r.id!, sched: r.sched_id ?? null }];
     for (const it of items) {
-      assert.ok(byTag.has(it.id), `submitted ${it.id} is in the scheduler (lost otherwise)`);
-      assert.equal(byTag.get(it.id), [it.sched], `the scheduler's job is the one reported`);
-      assert.is(rec.get(it.id)?.sched_id, it.sched, `the record of ${it.id} names its job`);
+      const sub = rec.get(it.id);
+      assert.ok(sub, `submitted ${it.id} has a record`);
+      assert.is(sub!.sched_id, it.sched, `the record of ${it.id} names its job`);
+      assert.is(held.get(it.sched!), tagOf(sub!), `submitted ${it.id} is in the scheduler as ${it.sched}, with its tag (lost otherwise)`);
     }
   }
   // Every job the scheduler has is recorded (no job runs untracked).
-  for (const [tag, [id]] of byTag) assert.is(rec.get(tag)?.sched_id, id, `the scheduler's job ${id} (${tag}) is recorded`);
+  const recorded = new Set(recs.map((r) => r.sched_id).filter((x) => x !== null));
+  const untracked = jobs.filter((j) => j.tag && !recorded.has(j.id));
+  assert.equal(untracked, [], 'every job the scheduler has is recorded');
   assert.equal(recs.filter((r) => r.state === 'submitting').map((r) => r.id), [], 'no record is left submitting');
   // A sweep never submits a point twice.
   const perPoint = new Map<string, number>();
@@ -125,7 +135,7 @@ if (LARGE) {
       assert.is((await qdo(['project', 'add', 'p'], { home })).code, 0);
       const { outcomes, tally, ms } = await storm(home, 'slurm', PROCS, 50);
       recs = await records(home);
-      const tags = new Set(recs.map((r) => r.id));
+      const tags = new Set(recs.map((r) => (r.array_job as { tag?: string } | undefined)?.tag ?? r.id));
       const { stdout } = await runCommand(['squeue', '--me', '-h', '-r', '-t', 'all', '-o', '%i|%k'], { timeoutMs: 60_000 });
       const jobs = stdout.split('\n').filter(Boolean).map((l) => {
         const [id, comment] = l.split('|') as [string, string];

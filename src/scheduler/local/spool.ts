@@ -108,6 +108,39 @@ export async function prepareSpool(p: SpoolPaths, slots: number): Promise<void> 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Breaks a stale dispatch lock (§Lock) judged by the pid text it held: under the break lock
+ * `lock.break`, and only if the lock still holds that text. Two waiters that judged the same
+ * dead owner together thereby break it once, and never the fresh lock one of them took.
+ */
+async function breakStale(p: SpoolPaths, judged: string | undefined): Promise<void> {
+  const br = join(p.root, 'lock.break');
+  try {
+    await mkdir(br);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    // Held for a few file operations; one left by a killed breaker goes after 10 s.
+    const st = await stat(br).catch(() => undefined);
+    if (st !== undefined && Date.now() - st.mtimeMs > 10_000) await rm(br, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const again = await readText(join(p.lock, 'pid'));
+    if (again !== judged) return; // another owner since: judged again on the next try
+    if (again === undefined) {
+      const st = await stat(p.lock).catch(() => undefined);
+      if (st === undefined || Date.now() - st.mtimeMs <= 60_000) return;
+    }
+    const away = `${p.root}/.lock-stale-${process.pid}`;
+    await rename(p.lock, away).then(
+      () => rm(away, { recursive: true, force: true }),
+      () => undefined,
+    );
+  } finally {
+    await rm(br, { recursive: true, force: true });
+  }
+}
+
+/**
  * Runs fn holding the dispatch lock (§Lock): the same mkdir lock the script uses, with
  * this process's pid inside. A lock whose owner is dead is broken by renaming it away.
  * Returns whether a dispatch pass was requested meanwhile (the `dirty` mark).
@@ -130,11 +163,7 @@ export async function withSpoolLock<T>(p: SpoolPaths, fn: () => Promise<T>, time
       stale = st !== undefined && Date.now() - st.mtimeMs > 60_000;
     }
     if (stale) {
-      const away = `${p.root}/.lock-stale-${process.pid}`;
-      await rename(p.lock, away).then(
-        () => rm(away, { recursive: true, force: true }),
-        () => undefined,
-      );
+      await breakStale(p, pidText);
       continue;
     }
     if (Date.now() - t0 > timeoutMs) {
