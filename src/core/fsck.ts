@@ -25,7 +25,7 @@ import { STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { byteOrder, projectsWithRefs, readRefs, refsPaths, writeAllRefs, type RefMap } from '../store/refs.js';
-import { changeSubmission, readSubmissionFile, scanSubmissionFiles, SUBMISSIONS_DIR } from '../store/submissions.js';
+import { changeSubmission, readSubmissionFile, scanSubmissionFiles, removeEmptySubmissionShards } from '../store/submissions.js';
 import { DEFAULT_SUBMIT_GRACE, isAbandoned } from './refresh.js';
 import { RUNS_DIR, runDirOf } from './runs.js';
 import { statOrNull } from '../util/fs.js';
@@ -408,8 +408,8 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
     add('warning', 'unsubmitted-version', id, `${m.project}/${m.name}@${m.version} was never accepted by a scheduler (a refused or interrupted submit) and no ref reaches it`, fixed);
   }
   if (removedAny) {
-    await removeEmptyShards(l.objects);
-    await removeEmptyShards(join(l.dir, SUBMISSIONS_DIR));
+    await removeEmptyShards(l.objects); // store: objects.ts
+    await removeEmptySubmissionShards(l);
   }
 
   // 9. Run folders of versions no scheduler accepted that hold at most their job script, and

@@ -24,7 +24,7 @@ import type { Layout } from '../store/layout.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles, objectFileInfo, objectPath, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { projectsWithRefs, readRefs } from '../store/refs.js';
-import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, SUBMISSIONS_DIR } from '../store/submissions.js';
+import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, historyOf, listLatest, runDirOfJob, type JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
@@ -430,8 +430,8 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
     if (!st || now - st.mtimeMs < PRUNE_GRACE_MS) continue;
     if (await removeObject(l, c.id)) out.objects.push(c.out);
   }
-  await removeEmptyShards(l.objects);
-  await removeEmptyShards(join(l.dir, SUBMISSIONS_DIR));
+  await removeEmptyShards(l.objects); // store: objects.ts
+  await removeEmptySubmissionShards(l);
   return out;
 }
 

@@ -241,3 +241,9 @@ export async function submissionFileInfo(l: Layout, id: string): Promise<{ size:
     throw e;
   }
 }
+
+/** Removes the empty shard folders of `submissions/` (after gc or fsck removed records). */
+export async function removeEmptySubmissionShards(l: Layout): Promise<void> {
+  const { removeEmptyShards } = await import('./objects.js');
+  await removeEmptyShards(join(l.dir, SUBMISSIONS_DIR));
+}
