@@ -25,10 +25,15 @@ export interface Worker {
   after(n: number): Promise<void>;
 }
 
-export function startWorker(home: string, plan: object, name: string): Worker {
+/**
+ * Starts a worker. `procEnv` is added to the worker process's own environment: scheduler
+ * commands are found on the process's PATH (the runner inherits it), so stand-in commands
+ * go there.
+ */
+export function startWorker(home: string, plan: object, name: string, procEnv: Record<string, string> = {}): Worker {
   const file = join(home, `.plan-${name}.json`);
   writeFileSync(file, JSON.stringify(plan));
-  const child = spawn(process.execPath, [WORKER, home, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [WORKER, home, file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...procEnv } });
   const outcomes: Outcome[] = [];
   let buf = '';
   let stderr = '';
