@@ -39,10 +39,9 @@ export interface AtomicWriteOptions {
 }
 
 export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
-  if (opts.mkdirs) await mkdir(dirname(target), { recursive: true });
   const durable = opts.durable ?? true;
   const tmp = tempPathFor(target);
-  const fh = await open(tmp, 'wx', opts.mode ?? 0o644);
+  const fh = await openTemp(tmp, opts);
   try {
     try {
       await fh.writeFile(data);
@@ -59,6 +58,23 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   }
   if (opts.how === 'create') await unlink(tmp).catch(() => undefined);
   if (durable) await fsyncDir(dirname(target));
+}
+
+/**
+ * Opens the temp file. With `mkdirs`, its folder is made first — and made again if it went
+ * away before the open: gc removes empty shard folders (`objects/ab/`), and one may be
+ * empty just when a writer is about to put the first file in it. Once the temp file is in
+ * the folder, the folder is not empty and stays.
+ */
+async function openTemp(tmp: string, opts: AtomicWriteOptions) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (opts.mkdirs) await mkdir(dirname(tmp), { recursive: true });
+      return await open(tmp, 'wx', opts.mode ?? 0o644);
+    } catch (e) {
+      if (!opts.mkdirs || errnoCode(e) !== 'ENOENT' || attempt >= 50) throw e;
+    }
+  }
 }
 
 /** Makes a rename durable. Some filesystems refuse to fsync a folder; that is not an error. */
