@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../src/store/atomic.js';
 import { objectId } from '../src/model/object-id.js';
 import { canonicalBytes } from '../src/model/canonical-json.js';
 import { sweepBench } from './sweep.js';
+import { templateBench } from './templates.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -171,4 +172,5 @@ const only = process.argv[2];
 if (!only || only === 'startup') await startup();
 if (!only || only === 'refs') await refsAtScale();
 if (!only || only === 'status') await statusAtScale();
+if (!only || only === 'templates') await templateBench();
 if (!only || only === 'sweep') await sweepBench();

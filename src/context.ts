@@ -25,4 +25,14 @@ export interface Context {
    * process with that pid and start time); another host is `unknown` (spec/submissions.md §Recovery).
    */
   alive(p: ProcessIdentity): Liveness;
+  /** Who runs qdo: what is trusted to run code as them (spec/trust.md). */
+  user: UserId;
+}
+
+/** The invoking user, as the trust rules need it (spec/trust.md). */
+export interface UserId {
+  uid: number;
+  /** Primary group (a group-writable file of one's own private group is not shared). */
+  gid: number;
+  name: string;
 }

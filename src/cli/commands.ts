@@ -26,6 +26,7 @@ import { logsCommand } from './porcelain/logs.js';
 import { pathCommand } from './porcelain/path.js';
 import { artifactsCommand } from './porcelain/artifacts.js';
 import { pullCommand } from './porcelain/pull.js';
+import { archiveCommand } from './porcelain/archive.js';
 import { retryCommand } from './porcelain/retry.js';
 
 export const COMMANDS: CommandDef[] = [
@@ -50,6 +51,7 @@ export const COMMANDS: CommandDef[] = [
   pathCommand,
   artifactsCommand,
   pullCommand,
+  archiveCommand,
   hashObjectCommand,
   catObjectCommand,
   revParseCommand,

@@ -83,7 +83,9 @@ export async function fsck(ctx: Context, opts: FsckOptions): Promise<FsckReport>
   const report: FsckReport = { allocations: [], findings: [], objects: 0, manifests: 0 };
   for (const a of allocs) {
     if (typeof a === 'string') {
-      report.findings.push({ code: 'unreachable-allocation', subject: a, detail: 'cannot be read; not checked', severity: 'error', fixed: false });
+      // Not damage qdo can see: a warning with the way out (spec/plumbing/fsck.md), so a
+      // scratch registered by mistake or gone for good does not fail every fsck from then on.
+      report.findings.push({ code: 'unreachable-allocation', subject: a, detail: `cannot be read; not checked (mount it, or if it is gone for good: qdo alloc remove ${a})`, severity: 'warning', fixed: false });
       continue;
     }
     report.allocations.push(a.root);
@@ -197,7 +199,7 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
   }
 
   // 4. Records: read them all (findings on their own bytes come in step 7, in path order).
-  const graceMs = ((await readConfig(l).catch(() => ({}) as { submit_grace?: number })).submit_grace ?? DEFAULT_SUBMIT_GRACE) * 1000;
+  const graceMs = ((await readConfig(l, ctx.user).catch(() => ({}) as { submit_grace?: number })).submit_grace ?? DEFAULT_SUBMIT_GRACE) * 1000;
   const scan = await scanSubmissionFiles(l);
   const records = new Map<string, Submission>();
   const recordProblems: { path: string; id: string | null; f: () => void }[] = [];

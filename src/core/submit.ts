@@ -24,6 +24,8 @@ import type { Runner } from '../scheduler/runner.js';
 import type { Backend, RenderSpec } from '../scheduler/types.js';
 import { resolveJobPath, resolveRev } from './revs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
+import { templateOptions } from './template-options.js';
+import type { RenderOptions } from '../template/render.js';
 import { specFromManifest } from './sched.js';
 import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
@@ -145,19 +147,23 @@ function stash(objects: Stash, bytes: Buffer): string {
   return id;
 }
 
-/** `--script X`: a resource of the project if one has that name, else a file. */
-async function templateFrom(ctx: Context, loc: ProjectLocation, objects: Stash, script: string): Promise<{ source: TemplateSource; text: string; label: string }> {
-  if (!script.includes('/')) {
-    const res = join(loc.dir, 'resources', script);
-    if (await isFile(res)) {
-      const bytes = await readFileOr(res, '--script');
-      return { source: { kind: 'resource', name: script, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: `resources/${script}` };
+/** `--script X`: a resource the project sees (or `PROJECT:NAME`), else a file (core/resources.ts). */
+async function templateFrom(ctx: Context, loc: ProjectLocation, objects: Stash, script: string, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
+  const { resolveScriptResource } = await import('./resources.js');
+  const found = await resolveScriptResource(loc, allocs, script);
+  if (found) {
+    // Read as an include is: a symlink out of its resources folder is refused (spec/templates.md §Includes).
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([found.root.dir], found.name, '--script');
+    if (res) {
+      const bytes = res.bytes;
+      return { source: { kind: 'resource', name: script, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: found.label };
     }
   }
   const p = resolve(ctx.cwd, script);
   if (!(await isFile(p))) {
     throw new NotFoundError('no-such-script', `--script ${script}: neither a resource of ${loc.project} nor a file`, {
-      hint: `resources are files in ${join(loc.dir, 'resources')} (add one with: qdo resource add ${loc.project} FILE)`,
+      hint: `resources are files in ${join(loc.dir, 'resources')}, its parents' and the allocation's (qdo resource list ${loc.project} shows them; add one with: qdo resource add ${loc.project} FILE)`,
     });
   }
   const bytes = await readFileOr(p, '--script');
@@ -194,7 +200,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (RESERVED_TEMPLATE_NAMES.includes(k)) throw new UsageError(`--set ${k}=…: "${k}" is reserved in templates (${RESERVED_TEMPLATE_NAMES.join(', ')})`, { code: 'bad-key-value' });
   }
   // Scheduler and resource defaults: flag/env > project > allocation > home > detection.
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   if (!req.scheduler && projectCfg.scheduler && !ctx.env.QDO_SCHEDULER) choice.evidence = 'project config';
   const flagResources = parseResourceFlags(req.flags);
@@ -211,9 +217,9 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   let notify = req.notify;
   let afterRevs = req.after;
   if (req.script !== undefined && req.command?.length) throw new UsageError('give --script or a command after --, not both', { code: 'two-scripts' });
-  if (req.script !== undefined) template = await templateFrom(ctx, loc, objects, req.script);
+  if (req.script !== undefined) template = await templateFrom(ctx, loc, objects, req.script, allocs);
   else if (req.command?.length) template = { source: { kind: 'command', argv: req.command }, text: '', label: 'the command after --' };
-  else if (parent) template = await inheritTemplate(ctx, loc, l, objects, parent);
+  else if (parent) template = await inheritTemplate(ctx, loc, l, objects, parent, allocs);
   else {
     throw new UsageError(`${loc.project}/${addr.name} is a new job: give --script RESOURCE|FILE or a command after --`, { code: 'no-script' });
   }
@@ -228,8 +234,8 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (afterRevs.length === 0 && Array.isArray(parent.after_revs)) afterRevs = parent.after_revs as string[];
   } else {
     const home = choice.home;
-    const homeCfg = home.root === l.root ? {} : await readConfig(home);
-    const allocCfg = await readConfig(l);
+    const homeCfg = home.root === l.root ? {} : await readConfig(home, ctx.user);
+    const allocCfg = await readConfig(l, ctx.user);
     resources = mergeResources([defaultsOf(homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
   }
   if (req.prologue !== undefined) prologue = stash(objects, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
@@ -239,12 +245,12 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const pdir = projectDir(l, loc.project);
   const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
   let body: string;
   if (template.source.kind === 'command') {
-    body = await renderCommand(template.source.argv, '', vars, searchPaths);
+    body = await renderCommand(template.source.argv, '', vars, renderOpts);
   } else {
-    body = await renderTemplate({ text: template.text, name: template.label }, vars, { searchPaths });
+    body = await renderTemplate({ text: template.text, name: template.label }, vars, renderOpts);
   }
   const scriptId = stash(objects, Buffer.from(body, 'utf8'));
 
@@ -285,17 +291,23 @@ export async function writePreparedObjects(p: Prepared): Promise<void> {
   for (const b of p.objects.values()) await writeObject(p.loc.layout, b);
 }
 
+/** Where includes are looked up: the resource folders the project sees, in order (spec/templates.md §Includes). */
+export async function resourceDirs(loc: ProjectLocation, allocs: Allocation[]): Promise<string[]> {
+  const { resourceSearchRoots } = await import('./resources.js');
+  return resourceSearchRoots(loc, allocs).map((r) => r.dir);
+}
+
 /** What a template sees (spec/templates.md §Variables). */
 export function templateVars(params: Record<string, string>, resources: Resources, job: { name: string; version: number; project: string }, pdir: string, root: string, scheduler: string): Record<string, unknown> {
   return { ...params, params, resources, job, project: { name: job.project, dir: pdir }, allocation: { root }, scheduler };
 }
 
 /** A command after `--`: each word a one-line template, rendered, then shell-quoted. */
-export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
+export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, opts: RenderOptions): Promise<string> {
   const { renderTemplate } = await import('../template/render.js');
   const { shellQuote } = await import('../scheduler/wrapper.js');
   const words: string[] = [];
-  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, { searchPaths }));
+  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, opts));
   return `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
 }
 
@@ -333,11 +345,11 @@ async function resolveDependencies(
 }
 
 /** A bare resubmit re-reads the template where it came from, so an edited resource is picked up. */
-async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, objects: Stash, parent: Manifest): Promise<{ source: TemplateSource; text: string; label: string }> {
+async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, objects: Stash, parent: Manifest, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
   const src = parent.template as TemplateSource | undefined;
-  if (src?.kind === 'resource') return templateFrom(ctx, loc, objects, src.name);
+  if (src?.kind === 'resource') return templateFrom(ctx, loc, objects, src.name, allocs);
   if (src?.kind === 'file') {
-    if (await isFile(src.path)) return templateFrom(ctx, loc, objects, src.path);
+    if (await isFile(src.path)) return templateFrom(ctx, loc, objects, src.path, allocs);
     const bytes = await readObject(l, src.object);
     return { source: src, text: bytes.toString('utf8'), label: `${src.path} (as stored; the file is gone)` };
   }
@@ -460,15 +472,15 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const pdir = projectDir(l, base.project);
   const vars = templateVars(params, resources, { name: base.name, version, project: base.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
   const src = old.template as TemplateSource | undefined;
   let body: string;
   if (src?.kind === 'command') {
-    body = await renderCommand(src.argv, ` of ${label}`, vars, searchPaths);
+    body = await renderCommand(src.argv, ` of ${label}`, vars, renderOpts);
   } else if (src?.kind === 'resource' || src?.kind === 'file') {
     const text = (await readObject(l, src.object)).toString('utf8');
     const where = src.kind === 'resource' ? `resources/${src.name}` : src.path;
-    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, { searchPaths });
+    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, renderOpts);
   } else {
     // Made without qdo submit: no template was kept, so the script runs again as it was.
     body = (await readObject(l, old.script)).toString('utf8');

@@ -10,6 +10,7 @@
 import { join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { NotFoundError, UsageError } from '../errors.js';
+import { limitsOf } from '../model/config.js';
 import { objectId } from '../model/object-id.js';
 import { parseResourceFlags } from '../model/resource-units.js';
 import { isTerminal } from '../model/states.js';
@@ -27,6 +28,7 @@ import { parseRetryOn, prepareSubmit, readFileOr, type Prepared } from './submit
 import { submitChunk } from './sweep-apply.js';
 import { checkNames, definition, depId, groupDependencies, planChunks, pointResult, renderChunk, schedDependencies, type Group, type Plan, type TemplateRef } from './sweep-plan.js';
 import { prepareSibling } from './sweep-prepare.js';
+import { templateOptions } from './template-options.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
 
@@ -125,7 +127,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
   const allocs = await allAllocations(ctx);
   const groups: Group[] = [];
   let next = 0;
-  for (const [gi, g] of req.groups.entries()) groups.push(await planGroup(ctx, allocs, req, g, gi, () => next++));
+  for (const [gi, g] of req.groups.entries()) groups.push(await planGroup(ctx, allocs, req, g, gi, () => next++, next));
   checkNames(groups);
   const id = hashSweep(definition(groups));
   const sweep = { id };
@@ -230,7 +232,7 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
 
 // ---- Planning ----
 
-async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, g: SweepGroupRequest, gi: number, nextIndex: () => number): Promise<Group> {
+async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, g: SweepGroupRequest, gi: number, nextIndex: () => number, pointsBefore: number): Promise<Group> {
   const idx = projectIndex(allocs);
   let loc: ProjectLocation | null = null;
   let leaf = g.job;
@@ -250,23 +252,23 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   }
   const l = loc.layout;
   const base = g.baseDir ?? ctx.cwd;
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   const { clusterName } = await import('../scheduler/cluster.js');
   const cluster = await clusterName(choice.kind, ctx.env, ctx.host);
 
-  const params = sweepPoints({ set: g.set, grids: g.grids, zips: g.zips, points: g.points });
+  const params = sweepPoints({ set: g.set, grids: g.grids, zips: g.zips, points: g.points }, { max: limitsOf(choice.config).sweep_points, before: pointsBefore });
   const { renderNameTemplate } = await import('../template/render.js');
   const points: Plan[] = [];
   for (const p of params) {
-    const name = await renderNameTemplate(leaf, p, `${g.field === '--grid' ? 'name template' : g.field}`);
+    const name = await renderNameTemplate(leaf, p, `${g.field === '--grid' ? 'name template' : g.field}`, templateOptions(ctx, choice.config, []));
     points.push({ index: nextIndex(), group: gi, params: p, name, parentId: null, existing: null, skip: false });
   }
 
   let template: TemplateRef;
   if (g.script !== undefined && g.command?.length) throw new UsageError(`${g.field}: give a script or a command, not both`, { code: 'two-scripts' });
   if (g.command?.length) template = { command: g.command, identity: { kind: 'command', argv: g.command } };
-  else if (g.script !== undefined) template = await templateRef(loc, g.script, base, g.field);
+  else if (g.script !== undefined) template = await templateRef(loc, allocs, g.script, base, g.field);
   else throw new UsageError(`${g.field}: a sweep needs a script (--script RESOURCE|FILE) or a command after --`, { code: 'no-script' });
   const file = async (p: string | undefined, what: string) => {
     if (p === undefined) return undefined;
@@ -280,11 +282,15 @@ async function planGroup(ctx: Context, allocs: Allocation[], req: SweepRequest, 
   return { req: g, loc, leaf, kind: choice.kind, cluster, template, prologue: await file(g.prologue, 'prologue'), epilogue: await file(g.epilogue, 'epilogue'), revDeps, points };
 }
 
-/** As prepareSubmit reads `--script`: a resource of the project if one has that name, else a file. */
-async function templateRef(loc: ProjectLocation, script: string, base: string, field: string): Promise<TemplateRef> {
-  if (!script.includes('/')) {
-    const res = join(projectDir(loc.layout, loc.project), 'resources', script);
-    if (await isFile(res)) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(await readFileOr(res, `${field}: script`)) } };
+/** As prepareSubmit reads `--script`: a resource the project sees (core/resources.ts), else a file. */
+async function templateRef(loc: ProjectLocation, allocs: Allocation[], script: string, base: string, field: string): Promise<TemplateRef> {
+  const { resolveScriptResource } = await import('./resources.js');
+  const found = await resolveScriptResource(loc, allocs, script);
+  if (found) {
+    // Read as an include is: a symlink out of its resources folder is refused (spec/templates.md §Includes).
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([found.root.dir], found.name, `${field}: script`);
+    if (res) return { arg: script, identity: { kind: 'resource', name: script, object: objectId(res.bytes) } };
   }
   const path = resolve(base, script);
   if (!(await isFile(path))) {

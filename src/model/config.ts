@@ -1,6 +1,7 @@
 // Allocation settings, `.qdo/config.json` (spec/config.md). Written by people; every
 // problem names the file and the key.
 import { RepositoryError } from '../errors.js';
+import { parseArchiveSetting, type ArchiveSetting } from './archive.js';
 import { RESOURCE_FLAGS } from './resource-units.js';
 import { show } from './resources.js';
 
@@ -15,6 +16,10 @@ export interface AllocationConfig {
   status_interval?: number;
   /** Local backend: how many CPUs it may use (default: all). */
   local_cpus?: number;
+  /** Where finished run folders are copied (spec/config.md §Archive); null: explicitly none. */
+  archive?: ArchiveSetting | null;
+  /** Bounds on what one command may build (spec/config.md §Limits). */
+  limits?: Partial<Limits>;
   /**
    * Seconds a submit may take to reach the scheduler after qdo last tried (spec/submissions.md
    * §Recovery): a `submitting` record not found by its tag becomes `not-submitted` only after it.
@@ -22,7 +27,31 @@ export interface AllocationConfig {
   submit_grace?: number;
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'submit_grace'];
+/** spec/config.md §Limits: what one command may build from its input. */
+export interface Limits {
+  /** Points of one sweep (all its groups). */
+  sweep_points: number;
+  /** Bytes one template may render to. */
+  template_bytes: number;
+  /** Seconds one template may take to render. */
+  template_seconds: number;
+  /** Macro calls nested inside each other in one render. */
+  template_depth: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = {
+  sweep_points: 100_000,
+  template_bytes: 8 * 1024 * 1024,
+  template_seconds: 10,
+  template_depth: 100,
+};
+
+/** The limits of a (merged) config: its own values over the defaults. */
+export function limitsOf(cfg: AllocationConfig): Limits {
+  return { ...DEFAULT_LIMITS, ...(cfg.limits ?? {}) };
+}
+
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits', 'submit_grace'];
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -58,7 +87,17 @@ export function parseConfig(text: string, file: string): AllocationConfig {
   }
   const g = o.submit_grace;
   if (g !== undefined && (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > 7 * 86400)) throw fail('submit_grace', 'an integer from 0 to 604800 (seconds)', g);
+  const archive = o.archive === undefined ? undefined : parseArchiveSetting(o.archive, fail);
+  if (o.limits !== undefined) {
+    if (typeof o.limits !== 'object' || o.limits === null || Array.isArray(o.limits)) throw fail('limits', 'an object of limit → integer', o.limits);
+    const known = Object.keys(DEFAULT_LIMITS);
+    for (const [k, n] of Object.entries(o.limits)) {
+      if (!known.includes(k)) throw fail(`limits.${k}`, `one of ${known.join(', ')}`, k);
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw fail(`limits.${k}`, 'an integer >= 1', n);
+    }
+  }
   const cfg = o as AllocationConfig;
+  if (archive !== undefined) cfg.archive = archive;
   if (cfg.defaults) cfg.defaults = Object.fromEntries(Object.entries(cfg.defaults).map(([k, d]) => [k, String(d)]));
   return cfg;
 }

@@ -2,6 +2,7 @@
 // job version. The manifest says what the job is and never changes; the submission record
 // says where it went (scheduler, cluster, scheduler id) and what qdo last learned of it.
 import { RepositoryError } from '../errors.js';
+import { archivedFieldProblems } from './archive.js';
 import { canonicalBytes } from './canonical-json.js';
 import { isValidLeafName, isValidProjectName } from './names.js';
 import { isObjectId } from './object-id.js';
@@ -75,6 +76,7 @@ export function submissionProblems(v: unknown): string[] {
   if ('reason' in o && o.reason !== null && typeof o.reason !== 'string') out.push(`reason: expected null or a string, found ${show(o.reason)}`);
   if (o.state !== 'submitting' && o.state !== 'not-submitted' && 'sched_id' in o && o.sched_id === null) out.push(`sched_id: a job in state ${show(o.state)} needs a scheduler id`);
   out.push(...sweepFieldProblems(o)); // optional fields of sweeps (spec/sweeps.md §Records)
+  out.push(...archivedFieldProblems(o)); // spec/submissions.md §Archived
   return out;
 }
 

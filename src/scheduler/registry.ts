@@ -1,7 +1,7 @@
 // Backend construction (spec/scheduler-plugins.md): built-in backends are imported lazily,
 // plugins are JavaScript modules named in an allocation's config.json that export
 // `createBackend(options)` returning an object with the Backend interface.
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, QdoError, RepositoryError, SchedulerError } from '../errors.js';
 import type { Runner } from './runner.js';
@@ -17,9 +17,12 @@ export interface BackendOptions {
   cpus: number;
   /** Environment local jobs start with (the submitter's, like Slurm's --export=ALL); Slurm reads $SLURM_CONF from it. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Plugin name → module path; relative paths are relative to pluginBase. */
-  plugins?: Record<string, string>;
-  pluginBase?: string;
+  /**
+   * Plugin name → absolute module path, and the check that must pass before a module is
+   * imported (core's trust rule, spec/trust.md §Code): a plugin runs as the user, so the
+   * caller says whether its files may be trusted; without a check no plugin is loaded.
+   */
+  plugins?: { modules: Record<string, string>; check(kind: string): Promise<void> };
 }
 
 const METHODS = ['render', 'submit', 'query', 'cancel', 'hold', 'release'] as const;
@@ -50,14 +53,17 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
 }
 
 async function loadPlugin(kind: string, opts: BackendOptions): Promise<Backend> {
-  const path = opts.plugins?.[kind];
-  if (path === undefined) {
+  const modules = opts.plugins?.modules ?? {};
+  const file = Object.prototype.hasOwnProperty.call(modules, kind) ? modules[kind] : undefined;
+  if (file === undefined) {
     throw new UsageError(`unknown scheduler "${kind}"`, {
       code: 'unknown-scheduler',
-      hint: `built-in: ${BUILTIN_SCHEDULERS.join(', ')}${opts.plugins && Object.keys(opts.plugins).length ? '; plugins: ' + Object.keys(opts.plugins).join(', ') : '; plugins are named in .qdo/config.json "plugins"'}`,
+      hint: `built-in: ${BUILTIN_SCHEDULERS.join(', ')}${Object.keys(modules).length ? '; plugins: ' + Object.keys(modules).join(', ') : '; plugins are named in .qdo/config.json "plugins"'}`,
     });
   }
-  const file = isAbsolute(path) ? path : resolve(opts.pluginBase ?? '.', path);
+  if (!isAbsolute(file)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": ${file} is not an absolute path`);
+  // Before the import: importing runs the module's top-level code as the user.
+  await opts.plugins!.check(kind);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;

@@ -6,7 +6,7 @@
 //       { cwd, env, random: { seed, ops } } (random: endless mix of submit, sweep, gc,
 //       cancel + retry, status; for the SIGKILL suite).
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { main } from '../../src/cli/main.js';
 import type { Context } from '../../src/context.js';
 import { identityOf, liveness } from '../../src/util/proc.js';
@@ -29,6 +29,7 @@ const ctx: Context = {
   host,
   self: identityOf(host, process.pid),
   alive: (p) => liveness(p, host),
+  user: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, name: userInfo().username },
 };
 
 async function run(args: string[]): Promise<void> {

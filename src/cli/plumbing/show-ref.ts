@@ -9,7 +9,8 @@ export const showRefCommand: CommandDef = {
   async run(args, { ctx, io }) {
     const { showRefs } = await import('../../core/plumbing.js');
     const { rows, unreachable } = await showRefs(ctx, str(args, 'pattern'));
-    for (const a of unreachable) io.stderr(`qdo: warning: allocation ${a.root} is unreachable (${a.problem})\n`);
+    const { unreachableWarning } = await import('../../core/world.js');
+    for (const a of unreachable) io.stderr(unreachableWarning(a, 'its refs are not listed'));
     io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
     return rows.length === 0 ? 1 : 0;
   },

@@ -20,6 +20,7 @@ export const statusCommand: CommandDef = {
     const r = await core.status(ctx, strs(args, 'patterns'), { allVersions: all, refresh: bool(args, 'refresh') });
     const now = ctx.now();
     for (const p of r.policy.problems) io.stderr(`qdo: ${p.job.project}/${p.job.name}@${p.job.version}: ${p.message}\n`);
+    for (const x of r.policy.archived ?? []) io.stderr(`qdo: ${x.project}/${x.name}@${x.version} ended ${x.sub?.state}; archived to ${(x.sub?.archived as { to?: string } | undefined)?.to}\n`);
     for (const x of r.policy.retried) io.stderr(`qdo: ${x.from.project}/${x.from.name}@${x.from.version} ended ${x.from.sub?.state}; retried as @${x.to.version} (retry policy)\n`);
     // Damage hides nothing else: the readable jobs are listed, each unreadable one named (exit 7).
     for (const p of r.problems) io.stderr(`qdo: ${p.subject}: ${p.error.message}\n`);
