@@ -144,14 +144,14 @@ test('a version superseded while it was submitting is settled by status -a, log 
   assert.is(r2.version, 2);
   // Now v1's submitter is gone (as if it had been another process, killed).
   const rec = (await readSubmission(l, v1))!;
-  writeSubmission(l, { ...rec, pid: 4242 });
+  await writeSubmission(l, { ...rec, pid: 4242 });
   // status shows the latest only; status -a shows v1 and settles it (found by its tag).
   assert.is((await status(testContext(at(2)), ['p/j'], { runner: s.run })).jobs.length, 1);
   assert.is((await readSubmission(l, v1))!.state, 'submitting');
   const all = await status(testContext(at(3)), ['p/j'], { allVersions: true, runner: s.run });
   assert.equal(all.jobs.map((j) => [j.version, j.sub!.state]), [[2, 'pending'], [1, 'pending']]);
   // gc --prune settles records no ref reaches, too.
-  writeSubmission(l, { ...rec, pid: 4242 });
+  await writeSubmission(l, { ...rec, pid: 4242 });
   const { gc } = await import('../../src/core/gc.js');
   await gc(testContext(at(4)), [], { prune: true, runner: s.run });
   assert.is((await readSubmission(l, v1))!.sched_id, '500');

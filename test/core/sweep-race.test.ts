@@ -127,8 +127,8 @@ test('a re-run that planned before another run submitted a point does not submit
   // submits t0 again and first settles t2 (asking squeue).
   const t0 = first.points[0]!.id;
   const t2 = first.points[2]!.id;
-  writeSubmission(l, { ...(await readSubmission(l, t0))!, state: 'not-submitted', sched_id: null, submitted: null, array_job: undefined });
-  writeSubmission(l, { ...(await readSubmission(l, t2))!, state: 'submitting', sched_id: null, submitted: null, pid: 4242, array_job: undefined });
+  await writeSubmission(l, { ...(await readSubmission(l, t0))!, state: 'not-submitted', sched_id: null, submitted: null, array_job: undefined });
+  await writeSubmission(l, { ...(await readSubmission(l, t2))!, state: 'submitting', sched_id: null, submitted: null, pid: 4242, array_job: undefined });
   // Run B plans, then waits in squeue (settling t2) while run A submits t0 again.
   let reached: () => void = () => undefined;
   const inSqueue = new Promise<void>((r) => (reached = r));
