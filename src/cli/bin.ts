@@ -3,6 +3,7 @@
 import { homedir, hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { main } from './main.js';
+import { identityOf, liveness } from '../util/proc.js';
 import type { Io } from './io.js';
 
 async function readStdin(): Promise<Buffer> {
@@ -20,15 +21,6 @@ const io: Io = {
   color: process.stdout.isTTY === true && !process.env.NO_COLOR,
   stderrTTY: process.stderr.isTTY === true,
 };
-/** Signal 0 probes a pid: ESRCH means gone; EPERM means alive but someone else's. */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // `qdo logs big | head`: the reader went away; that is how pipelines end, not an error.
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
@@ -51,4 +43,7 @@ function currentUser(): { uid: number; gid: number; name: string } {
 
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
-process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host: hostname(), pid: process.pid, alive: pidAlive, user: currentUser(), self: [process.execPath, process.argv[1]!] });
+const host = hostname();
+// This process as records and locks name it: host, pid and start time (util/proc.ts).
+const self = identityOf(host, process.pid);
+process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host, self, alive: (p) => liveness(p, host), user: currentUser(), command: [process.execPath, process.argv[1]!] });

@@ -6,6 +6,7 @@ import { ExitCode, isQdoError, UsageError } from '../errors.js';
 import type { Args } from './command.js';
 import { COMMANDS } from './commands.js';
 import type { Io } from './io.js';
+import { storeErrorOf } from '../store/damage.js';
 
 export const VERSION = '0.1.0';
 
@@ -52,6 +53,8 @@ export async function main(argv: string[], io: Io, ctx: Context): Promise<number
 }
 
 function report(e: unknown, io: Io, debug: boolean): number {
+  // A file-system error in a .qdo folder is damage to report, not a bug (store/damage.ts).
+  e = storeErrorOf(e) ?? e;
   if (isQdoError(e)) {
     io.stderr(`qdo: ${e.message}\n`);
     if (e.hint) io.stderr(`hint: ${e.hint}\n`);

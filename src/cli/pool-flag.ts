@@ -26,7 +26,7 @@ export async function scaleAfterSubmit({ ctx, io }: CliEnv, kinds: Iterable<stri
   const { scalePool } = await import('../core/pool/scale.js');
   for (const name of pools) {
     try {
-      const r = await scalePool(ctx, await findPool(ctx, name), { now: true, self: ctx.self });
+      const r = await scalePool(ctx, await findPool(ctx, name), { now: true, self: ctx.command });
       for (const p of r.problems) io.stderr(`qdo: warning: pool ${name}: ${p}\n`);
     } catch (e) {
       io.stderr(`qdo: warning: pool ${name}: not scaled: ${(e as Error).message}\n`);

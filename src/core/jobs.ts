@@ -69,6 +69,11 @@ export interface Selection {
   allocs: Allocation[];
   /** The project the command ran in, if any (status defaults to it). */
   here: ProjectLocation | null;
+  /**
+   * Jobs or projects that could not be read (a dangling ref, a damaged record or refs file),
+   * when listed with `tolerant`: the rest are listed, these reported (exit 7).
+   */
+  problems: { subject: string; error: QdoError }[];
 }
 
 async function versionOf(l: Layout, id: string, sub: Submission | null): Promise<number> {
@@ -138,7 +143,13 @@ function inSweep(sub: Submission | null, prefixes: string[]): boolean {
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
  */
-export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[] } = {}): Promise<Selection> {
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean } = {}): Promise<Selection> {
+  const problems: Selection['problems'] = [];
+  // Tolerant: one damaged job or project must not hide the others (status); else the first damage is the error.
+  const tolerate = (subject: string, e: unknown): void => {
+    if (!opts.tolerant || !(e instanceof QdoError)) throw e;
+    problems.push({ subject, error: e });
+  };
   const allocs = opts.allocs ?? (await allAllocations(ctx));
   const idx = projectIndex(allocs);
   const here = projectAt(ctx.cwd, idx);
@@ -161,7 +172,13 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   // A sweep selector looks at every job (its record says which sweep made it).
   const scan = sweeps.length > 0 ? [...idx.values()] : projects;
   for (const loc of scan.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
-    const refs = await readRefs(loc.layout, loc.project);
+    let refs;
+    try {
+      refs = await readRefs(loc.layout, loc.project);
+    } catch (e) {
+      tolerate(loc.project, e);
+      continue;
+    }
     const listed = projects.includes(loc);
     for (const name of [...refs.keys()].sort()) {
       const byPattern = listed && regs.some((r) => r.test(`${loc.project}/${name}`));
@@ -169,9 +186,14 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     }
   }
   // One small record per job shown: read them concurrently (bounded), keep the order.
-  let jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id));
-  if (sweeps.length > 0) jobs = jobs.filter((j, i) => wanted[i]!.byPattern || inSweep(j.sub, sweeps));
-  return { jobs, allocs, here };
+  const read = await mapBounded(wanted, 64, (w) =>
+    latestOf(w.loc, w.name, w.id).catch((e: unknown) => {
+      tolerate(`${w.loc.project}/${w.name}`, e);
+      return null;
+    }),
+  );
+  let jobs = read.filter((j, i): j is JobVersion => j !== null && (sweeps.length === 0 || wanted[i]!.byPattern || inSweep(j.sub, sweeps)));
+  return { jobs, allocs, here, problems };
 }
 
 /**
@@ -206,7 +228,7 @@ export async function selectJobs(ctx: Context, args: string[], what: string): Pr
     const sub = await readSubmission(r.layout, r.id);
     out.set(r.id, { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: refs.get(r.name) === r.id, sub });
   }
-  return { jobs: [...out.values()], allocs, here };
+  return { jobs: [...out.values()], allocs, here, problems: [] };
 }
 
 async function allNames(allocs: Allocation[]): Promise<string[]> {

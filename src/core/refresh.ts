@@ -8,7 +8,7 @@
 // before recording the scheduler's answer is looked up by its tag (idempotent submit).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Context } from '../context.js';
+import type { Context, ProcessIdentity } from '../context.js';
 import { QdoError } from '../errors.js';
 import { isTerminal } from '../model/states.js';
 import type { Submission } from '../model/submission.js';
@@ -24,8 +24,13 @@ import { backendFor, chooseScheduler } from './scheduler-choice.js';
 import { homeAllocation } from './world.js';
 
 export const DEFAULT_STATUS_INTERVAL = 30;
-/** A submitter on another host that has not answered for this long is presumed dead. */
-export const SUBMIT_GRACE_MS = 10 * 60_000;
+/**
+ * Default `submit_grace` (config.md), in seconds: how long after qdo last tried a submit may
+ * still reach the scheduler (an orphaned sbatch retrying, a reply lost in a slow network).
+ * A `submitting` record is declared `not-submitted` only once it is older than this; a
+ * submitter on another host, which cannot be looked at, is presumed gone after it.
+ */
+export const DEFAULT_SUBMIT_GRACE = 600;
 /** The least time between two queries made because a job's end record appeared. */
 export const ENDED_FLOOR_MS = 1000;
 
@@ -209,7 +214,8 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
     }
     const choice = await chooseScheduler(ctx, home, g.scheduler, o.runner);
     const interval = choice.config.status_interval ?? DEFAULT_STATUS_INTERVAL;
-    const stale = (j: JobVersion) => j.sub!.state === 'submitting' && isAbandoned(ctx, j.sub!);
+    const graceMs = (choice.config.submit_grace ?? DEFAULT_SUBMIT_GRACE) * 1000;
+    const stale = (j: JobVersion) => j.sub!.state === 'submitting' && isAbandoned(ctx, j.sub!, graceMs);
     const since = report.last ? ctx.now().getTime() - Date.parse(report.last) : Infinity;
     // A job whose end record is there but undecided (a signal, or a status above 128) has ended: worth one query
     // now rather than a whole interval later, at most once a second.
@@ -229,7 +235,7 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
     }
     try {
       const byTag = new Map<string, Promise<string | null>>(); // one lookup per array chunk
-      for (const j of needRecovery) await recover(ctx, backend, j, byTag);
+      for (const j of needRecovery) await recover(ctx, backend, j, byTag, graceMs);
       const ids = due ? g.jobs.filter((j) => j.sub!.sched_id !== null && !isTerminal(j.sub!.state)).map((j) => j.sub!.sched_id!) : [];
       if (ids.length > 0) {
         const states = await backend.query(ids);
@@ -282,17 +288,38 @@ async function applyState(j: JobVersion, st: JobState, undecidedRec: EndRecord |
   });
 }
 
-export function isAbandoned(ctx: Context, s: Submission): boolean {
-  if (s.host === ctx.host) return !ctx.alive(s.pid);
-  return ctx.now().getTime() - Date.parse(s.intent) > SUBMIT_GRACE_MS;
+/** The process that recorded a submission's intent. */
+export function submitterOf(s: Submission): ProcessIdentity {
+  return { host: s.host, pid: s.pid, start: typeof s.pid_start === 'string' ? s.pid_start : null };
+}
+
+/** When qdo last tried to submit it: the intent, or when the submitter gave up (ambiguous answer). */
+function lastAttempt(s: Submission): number {
+  return Math.max(Date.parse(s.intent), Date.parse(s.state_time));
+}
+
+/**
+ * Whether a `submitting` record is to be looked up now (spec/submissions.md §Recovery): its
+ * submitter is provably gone (this host: no process with its pid and start time), or it cannot
+ * be looked at (another host) and the last attempt is older than the grace period. A living
+ * submitter records the answer itself.
+ */
+export function isAbandoned(ctx: Context, s: Submission, graceMs = DEFAULT_SUBMIT_GRACE * 1000): boolean {
+  const live = ctx.alive(submitterOf(s));
+  if (live === 'alive') return false;
+  if (live === 'dead') return true;
+  return ctx.now().getTime() - lastAttempt(s) > graceMs;
 }
 
 /**
  * A submitter died between recording its intent and the scheduler's answer. A point of a
  * packed sweep chunk (record field `array_job`, spec/sweeps.md §Intent) went out in its
- * chunk's array job: that is found by the chunk's tag, and the point is its element.
+ * chunk's array job: that is found by the chunk's tag, and the point is its element. Not
+ * found: `not-submitted` once the grace period since the last attempt is over (a submit may
+ * still arrive late); the local backend's spool is written by the submitter itself, so a
+ * dead submitter's job is there or never will be.
  */
-async function recover(ctx: Context, backend: Backend, j: JobVersion, byTag = new Map<string, Promise<string | null>>()): Promise<void> {
+async function recover(ctx: Context, backend: Backend, j: JobVersion, byTag: Map<string, Promise<string | null>>, graceMs: number): Promise<void> {
   const aj = j.sub!.array_job as { tag?: unknown; index?: unknown; base?: unknown } | undefined;
   const chunk = typeof aj?.tag === 'string' && typeof aj.index === 'number' && backend.elementId ? { tag: aj.tag, index: aj.index } : null;
   const tag = chunk ? chunk.tag : j.id;
@@ -303,7 +330,14 @@ async function recover(ctx: Context, backend: Backend, j: JobVersion, byTag = ne
   const time = ctx.now().toISOString();
   if (found) {
     await update(j, { sched_id: found, submitted: j.sub!.submitted ?? time, state: 'pending', state_source: 'qdo', state_time: time, reason: 'found by its tag after an interrupted submit', ...(chunk ? { array_job: { ...aj, base } } : {}) });
-  } else {
-    await update(j, { state: 'not-submitted', state_source: 'qdo', state_time: time, reason: 'the submitting qdo stopped before the scheduler took the job' });
+    return;
   }
+  const grace = backend.kind === 'local' && ctx.alive(submitterOf(j.sub!)) === 'dead' ? 0 : graceMs;
+  const age = ctx.now().getTime() - lastAttempt(j.sub!);
+  if (age <= grace) {
+    const until = new Date(lastAttempt(j.sub!) + grace).toISOString();
+    await update(j, { reason: `the submitting qdo stopped; not found by its tag yet (not-submitted if still not found after ${until})` });
+    return;
+  }
+  await update(j, { state: 'not-submitted', state_source: 'qdo', state_time: time, reason: 'the submitting qdo stopped before the scheduler took the job' });
 }

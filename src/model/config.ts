@@ -21,6 +21,11 @@ export interface AllocationConfig {
   archive?: ArchiveSetting | null;
   /** Bounds on what one command may build (spec/config.md §Limits). */
   limits?: Partial<Limits>;
+  /**
+   * Seconds a submit may take to reach the scheduler after qdo last tried (spec/submissions.md
+   * §Recovery): a `submitting` record not found by its tag becomes `not-submitted` only after it.
+   */
+  submit_grace?: number;
 }
 
 /** spec/config.md §Limits: what one command may build from its input. */
@@ -47,7 +52,7 @@ export function limitsOf(cfg: AllocationConfig): Limits {
   return { ...DEFAULT_LIMITS, ...(cfg.limits ?? {}) };
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits'];
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits', 'submit_grace'];
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -81,6 +86,8 @@ export function parseConfig(text: string, file: string): AllocationConfig {
     const n = o[k];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
   }
+  const g = o.submit_grace;
+  if (g !== undefined && (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > 7 * 86400)) throw fail('submit_grace', 'an integer from 0 to 604800 (seconds)', g);
   const archive = o.archive === undefined ? undefined : parseArchiveSetting(o.archive, fail);
   if (o.limits !== undefined) {
     if (typeof o.limits !== 'object' || o.limits === null || Array.isArray(o.limits)) throw fail('limits', 'an object of limit → integer', o.limits);

@@ -343,6 +343,8 @@ export interface PilotRecord {
   submitted: string | null;
   host: string;
   pid: number;
+  /** The submitter's start (util/proc.ts ProcessIdentity.start), so a reused pid is not taken for it. */
+  pid_start?: string | null;
   reason: string | null;
 }
 

@@ -6,6 +6,7 @@ import { archivedFieldProblems } from './archive.js';
 import { canonicalBytes } from './canonical-json.js';
 import { isValidLeafName, isValidProjectName } from './names.js';
 import { isObjectId } from './object-id.js';
+import { isProcessStart } from '../util/proc.js';
 import { show } from './resources.js';
 import { ALL_STATES, STATE_SOURCES, type JobStateName, type StateSource } from './states.js';
 import { sweepFieldProblems } from './sweep.js';
@@ -26,6 +27,8 @@ export interface Submission {
   host: string;
   /** Process that recorded the intent (to tell a dead submitter from a slow one). */
   pid: number;
+  /** That process's start (`<boot id>/<pid namespace>/<start ticks>`, util/proc.ts); absent in older records. */
+  pid_start?: string;
   /** When the intent was recorded. */
   intent: string;
   /** When the scheduler accepted it; null before. */
@@ -62,6 +65,7 @@ export function submissionProblems(v: unknown): string[] {
   if ('version' in o && (typeof o.version !== 'number' || !Number.isSafeInteger(o.version) || o.version < 1)) out.push(`version: expected an integer >= 1, found ${show(o.version)}`);
   for (const k of ['scheduler', 'cluster', 'host'] as const) if (k in o && !ONE_LINE(o[k])) out.push(`${k}: expected a non-empty one-line string, found ${show(o[k])}`);
   if ('pid' in o && (typeof o.pid !== 'number' || !Number.isSafeInteger(o.pid) || o.pid < 0)) out.push(`pid: expected an integer >= 0, found ${show(o.pid)}`);
+  if ('pid_start' in o && !isProcessStart(o.pid_start)) out.push(`pid_start: expected "<boot id>/<pid namespace>/<start ticks>", found ${show(o.pid_start)}`);
   for (const k of ['intent', 'state_time'] as const) if (k in o && (typeof o[k] !== 'string' || !TIME_RE.test(o[k] as string))) out.push(`${k}: expected a UTC time like "2026-11-21T09:30:00.000Z", found ${show(o[k])}`);
   if ('submitted' in o && o.submitted !== null && (typeof o.submitted !== 'string' || !TIME_RE.test(o.submitted))) out.push(`submitted: expected null or a UTC time, found ${show(o.submitted)}`);
   if ('sched_id' in o && o.sched_id !== null && !ONE_LINE(o.sched_id)) out.push(`sched_id: expected null or a scheduler job id, found ${show(o.sched_id)}`);

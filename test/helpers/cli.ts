@@ -48,6 +48,8 @@ export interface RunOptions {
   user?: UserId;
 }
 
+/** The process identity in-process runs record: this test process on host "testhost". */
+export const TEST_SELF = { host: 'testhost', pid: process.pid, start: null };
 /** This process's user, as bin.ts gives it to qdo. */
 export const THIS_USER: UserId = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, name: userInfo().username };
 
@@ -57,7 +59,7 @@ export function testContext(opts: RunOptions): Context {
   const fixed = opts.now ?? FIXED_NOW;
   const now = () => (fixed === 'real' ? new Date() : fixed);
   // PATH as a shell would have it: local jobs start with the command's environment.
-  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', pid: process.pid, alive: (pid: number) => pid === process.pid, user: opts.user ?? THIS_USER };
+  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', self: TEST_SELF, alive: (p) => (p.host !== 'testhost' ? 'unknown' : p.pid === process.pid ? 'alive' : 'dead'), user: opts.user ?? THIS_USER };
 }
 
 /** Runs qdo in this process. */

@@ -159,7 +159,7 @@ export async function poolStatus(ctx: Context, name?: string, o: { refresh?: boo
   const out: PoolStatus[] = [];
   for (const ref of refs) {
     // Like any status, this refreshes: pilot states, dead workers, scaling (rate-limited).
-    const scaled = o.refresh ? await scalePool(ctx, ref, { runner: o.runner, self: ctx.self }) : null;
+    const scaled = o.refresh ? await scalePool(ctx, ref, { runner: o.runner, self: ctx.command }) : null;
     const p = ref.paths;
     const s = await snapshot(p);
     const control = await readControl(p);
@@ -206,7 +206,7 @@ export async function scaleCommand(ctx: Context, name: string, o: { nodes?: stri
     const range = parseNodeRange(o.nodes);
     ref = { ...ref, def: await changePoolDef(ref.paths, (cur) => ({ ...cur, pilots: range })) };
   }
-  return scalePool(ctx, ref, { force: true, runner: o.runner, self: ctx.self });
+  return scalePool(ctx, ref, { force: true, runner: o.runner, self: ctx.command });
 }
 
 export async function pauseCommand(ctx: Context, name: string, pause: boolean, target: { host?: string; worker?: string }): Promise<{ ref: PoolRef; control: PoolControl }> {

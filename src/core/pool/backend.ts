@@ -187,7 +187,7 @@ export class PoolBackend implements Backend {
   async cancel(ids: string[]): Promise<void> {
     const s = await this.known(ids);
     const time = this.ctx.now().toISOString();
-    for (const id of ids) if (!(await readRunEnd(this.paths, id))) await markCancel(this.paths, id, `cancelled by ${this.ctx.host}:${this.ctx.pid} at ${time}`);
+    for (const id of ids) if (!(await readRunEnd(this.paths, id))) await markCancel(this.paths, id, `cancelled by ${this.ctx.host}:${this.ctx.self.pid} at ${time}`);
     const waiting = ids.map((id) => s.queued.get(id) ?? s.held.get(id)).filter((t) => t !== undefined);
     if (waiting.length === 0) return;
     await withAgent(this.ctx, this.paths, async (take) => {

@@ -22,7 +22,7 @@ export async function beforeRefresh(ctx: Context, jobs: JobVersion[], o: { force
   const notes: { scheduler: string; message: string }[] = [];
   for (const name of names) {
     try {
-      const r = await scalePool(ctx, await findPool(ctx, name), { force: o.force, offline: o.offline, runner: o.runner, self: ctx.self });
+      const r = await scalePool(ctx, await findPool(ctx, name), { force: o.force, offline: o.offline, runner: o.runner, self: ctx.command });
       if (r.problems.length) notes.push({ scheduler: `pool:${name}`, message: `pool ${name}: ${r.problems.join('; ')}` });
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;

@@ -37,7 +37,7 @@ import {
 import type { Runner } from '../../scheduler/runner.js';
 import type { Backend, JobState } from '../../scheduler/types.js';
 import { shellQuote } from '../../scheduler/wrapper.js';
-import { SUBMIT_GRACE_MS, readEndRecord, stateFromEndRecord } from '../refresh.js';
+import { DEFAULT_SUBMIT_GRACE, readEndRecord, stateFromEndRecord } from '../refresh.js';
 import { backendFor, chooseScheduler } from '../scheduler-choice.js';
 import type { PoolRef } from './find.js';
 import { recoverWorkers, settleQueued, type RecoverReport } from './recover.js';
@@ -180,7 +180,8 @@ export async function scalePool(ctx: Context, ref: PoolRef, o: ScaleOptions = {}
           intent: t,
           submitted: null,
           host: ctx.host,
-          pid: ctx.pid,
+          pid: ctx.self.pid,
+          pid_start: ctx.self.start,
           reason: null,
         };
         await createPilot(p, rec);
@@ -241,7 +242,8 @@ async function submitPilot(ref: PoolRef, backend: Backend, rec: PilotRecord, sel
 /** A pilot whose submitter died before recording the scheduler's answer: found by its tag, or it never got there. */
 async function recoverPilots(ctx: Context, p: PoolPaths, backend: Backend, pilots: PilotRecord[]): Promise<void> {
   for (const r of pilots) {
-    const gone = r.host === ctx.host ? !ctx.alive(r.pid) : ctx.now().getTime() - Date.parse(r.intent) > SUBMIT_GRACE_MS;
+    const live = ctx.alive({ host: r.host, pid: r.pid, start: r.pid_start ?? null });
+    const gone = live === 'dead' || (live === 'unknown' && ctx.now().getTime() - Date.parse(r.intent) > DEFAULT_SUBMIT_GRACE * 1000);
     if (r.state !== 'submitting' || !gone) continue;
     const found = backend.findByTag ? await backend.findByTag(r.key).catch(() => null) : null;
     const t = ctx.now().toISOString();

@@ -104,11 +104,11 @@ export async function finishRun(ctx: Context, p: PoolPaths, t: TicketFile, ticke
  * finds its folder like any dead worker's.
  */
 export async function withAgent<T>(ctx: Context, p: PoolPaths, fn: (take: (t: TicketFile) => Promise<TicketFile | null>) => Promise<T>, fs?: PoolFs): Promise<T> {
-  const id = newWorkerId(ctx.host, ctx.pid, randomBytes(2).toString('hex'));
+  const id = newWorkerId(ctx.host, ctx.self.pid, randomBytes(2).toString('hex'));
   const now = ctx.now().toISOString();
   await registerWorker(
     p,
-    { schema: WORKER_SCHEMA, id, kind: 'agent', pool: p.name, host: ctx.host, pid: ctx.pid, identity: processIdentity(ctx.pid), started: now, slots: 0, capabilities: [], mem: null, gpus: 0, pilot: null, ends_at: null },
+    { schema: WORKER_SCHEMA, id, kind: 'agent', pool: p.name, host: ctx.host, pid: ctx.self.pid, identity: processIdentity(ctx.self.pid), started: now, slots: 0, capabilities: [], mem: null, gpus: 0, pilot: null, ends_at: null },
     { time: now, seq: 0, mode: 'stopping', used: 0, running: [], ended: 0, ended_5m: 0, idle_since: null },
   );
   const take = async (t: TicketFile): Promise<TicketFile | null> => ((await claimTicket(p, t, id, fs)) ? { ...t, path: join(p.workerRuns(id), t.name) } : null);

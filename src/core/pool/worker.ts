@@ -148,7 +148,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
   const leaseMs = def.lease * 1000;
   const t0 = ctx.now().getTime();
   const endsAt = o.timeLeftSec === null ? null : t0 + o.timeLeftSec * 1000;
-  const id = newWorkerId(ctx.host, ctx.pid, randomBytes(2).toString('hex'));
+  const id = newWorkerId(ctx.host, ctx.self.pid, randomBytes(2).toString('hex'));
   const cap: Capacity = { slots: o.slots, capabilities: o.capabilities, mem: o.mem, gpus: o.gpus };
   const info: WorkerInfo = {
     schema: WORKER_SCHEMA,
@@ -156,8 +156,8 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
     kind: 'worker',
     pool: def.name,
     host: ctx.host,
-    pid: ctx.pid,
-    identity: processIdentity(ctx.pid),
+    pid: ctx.self.pid,
+    identity: processIdentity(ctx.self.pid),
     started: new Date(t0).toISOString(),
     slots: o.slots,
     capabilities: o.capabilities,

@@ -113,7 +113,16 @@ export class SlurmBackend implements Backend {
       }
       throw e;
     }
-    return parseSbatchParsable(stdout).id;
+    try {
+      return parseSbatchParsable(stdout).id;
+    } catch (e) {
+      // sbatch said it succeeded but not with what: the job may exist (spec/submissions.md §Submitting).
+      throw new SchedulerError('scheduler-submit-ambiguous', `sbatch may or may not have submitted ${scriptPath}: it exited 0 but printed no job id (${JSON.stringify(stdout.trim().slice(0, 100))})`, {
+        hint: 'the job may exist; qdo looks for it by its tag before submitting again',
+        cause: e,
+        data: { command: argv },
+      });
+    }
   }
 
   async query(ids: string[]): Promise<Map<string, JobState>> {
