@@ -52,12 +52,17 @@ export interface BackendFor {
 export async function backendFor(
   ctx: Context,
   choice: SchedulerChoice,
-  opts: { runner?: Runner; readExitRecord?: (id: string) => Promise<JobState | null> } = {},
+  opts: { runner?: Runner; readExitRecord?: (id: string) => Promise<JobState | null>; isArrayJob?: (id: string) => boolean } = {},
 ): Promise<Backend> {
   const { createBackend } = await import('../scheduler/registry.js');
   return createBackend(choice.kind, {
     runner: opts.runner,
     readExitRecord: opts.readExitRecord,
+    isArrayJob: opts.isArrayJob,
+    // Secondary sources (config.md `slurm`, `pbs`): accounting, job completion, history.
+    slurmAccounting: choice.config.slurm?.accounting,
+    slurmJobcomp: choice.config.slurm?.jobcomp,
+    pbsHistory: choice.config.pbs?.history,
     spoolDir: join(choice.home.dir, 'local'),
     cpus: choice.config.local_cpus ?? availableParallelism(),
     env: ctx.env,

@@ -15,9 +15,24 @@ export interface AllocationConfig {
   status_interval?: number;
   /** Local backend: how many CPUs it may use (default: all). */
   local_cpus?: number;
+  /** Seconds a job may go unknown to everyone (scheduler, accounting, its records) before it is `lost` (default 600). */
+  lost_after?: number;
+  /** Seconds after its end during which a job is looked at once more per refresh, for a rerun (default 86400; 0: never). */
+  rerun_window?: number;
+  /** Slurm: whether to ask accounting (sacct) and job completion records (sacct -c). */
+  slurm?: { accounting?: SourceMode; jobcomp?: SourceMode };
+  /** PBS Pro and TORQUE: whether to ask the server's history (qstat -x; TORQUE's C records). */
+  pbs?: { history?: SourceMode };
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus'];
+/** How a scheduler's secondary source is used (spec/config.md): auto, on (its failures are errors), off. */
+export type SourceMode = 'auto' | 'on' | 'off';
+export const SOURCE_MODES: readonly SourceMode[] = ['auto', 'on', 'off'];
+export const DEFAULT_LOST_AFTER = 600;
+export const DEFAULT_RERUN_WINDOW = 86_400;
+
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'lost_after', 'rerun_window', 'slurm', 'pbs'];
+const SECTIONS: Record<string, string[]> = { slurm: ['accounting', 'jobcomp'], pbs: ['history'] };
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -47,9 +62,19 @@ export function parseConfig(text: string, file: string): AllocationConfig {
       if (typeof d !== 'string' && typeof d !== 'number') throw fail(`defaults.${k}`, 'a string such as "4G" or "1:00:00"', d);
     }
   }
-  for (const k of ['status_interval', 'local_cpus'] as const) {
+  for (const k of ['status_interval', 'local_cpus', 'lost_after'] as const) {
     const n = o[k];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
+  }
+  if (o.rerun_window !== undefined && (typeof o.rerun_window !== 'number' || !Number.isInteger(o.rerun_window) || o.rerun_window < 0)) throw fail('rerun_window', 'an integer >= 0', o.rerun_window);
+  for (const [sec, keys] of Object.entries(SECTIONS)) {
+    const v = o[sec];
+    if (v === undefined) continue;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail(sec, `an object with ${keys.join(', ')}`, v);
+    for (const [k, m] of Object.entries(v)) {
+      if (!keys.includes(k)) throw fail(`${sec}.${k}`, `one of the known keys (${keys.join(', ')})`, k);
+      if (!(SOURCE_MODES as readonly unknown[]).includes(m)) throw fail(`${sec}.${k}`, `one of ${SOURCE_MODES.join(', ')}`, m);
+    }
   }
   const cfg = o as AllocationConfig;
   if (cfg.defaults) cfg.defaults = Object.fromEntries(Object.entries(cfg.defaults).map(([k, d]) => [k, String(d)]));
