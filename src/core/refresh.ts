@@ -199,7 +199,7 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
     const due =
       o.force ||
       need.some((j) => lastAsked(j) >= interval) ||
-      g.jobs.some((j) => (live.get(j)?.undecided !== undefined || live.get(j)?.mark !== undefined) && lastAsked(j) >= ENDED_FLOOR_MS);
+      g.jobs.some((j) => (live.get(j)?.undecided !== undefined || (live.get(j)?.mark !== undefined && !live.get(j)!.own)) && lastAsked(j) >= ENDED_FLOOR_MS);
     const needRecovery = g.jobs.filter(stale);
     if (!due && needRecovery.length === 0) continue;
 
