@@ -63,6 +63,7 @@ export async function backendFor(
     slurmAccounting: choice.config.slurm?.accounting,
     slurmJobcomp: choice.config.slurm?.jobcomp,
     pbsHistory: choice.config.pbs?.history,
+    timeoutMs: choice.config.command_timeout !== undefined ? choice.config.command_timeout * 1000 : undefined,
     spoolDir: join(choice.home.dir, 'local'),
     cpus: choice.config.local_cpus ?? availableParallelism(),
     env: ctx.env,

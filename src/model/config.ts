@@ -15,6 +15,8 @@ export interface AllocationConfig {
   status_interval?: number;
   /** Local backend: how many CPUs it may use (default: all). */
   local_cpus?: number;
+  /** Seconds a scheduler command may run before it is killed (default 30; scheduler-common.md §Runner). */
+  command_timeout?: number;
   /** Seconds a job may go unknown to everyone (scheduler, accounting, its records) before it is `lost` (default 600). */
   lost_after?: number;
   /** Seconds after its end during which a job is looked at once more per refresh, for a rerun (default 86400; 0: never). */
@@ -31,7 +33,7 @@ export const SOURCE_MODES: readonly SourceMode[] = ['auto', 'on', 'off'];
 export const DEFAULT_LOST_AFTER = 600;
 export const DEFAULT_RERUN_WINDOW = 86_400;
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'lost_after', 'rerun_window', 'slurm', 'pbs'];
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'lost_after', 'rerun_window', 'command_timeout', 'slurm', 'pbs'];
 const SECTIONS: Record<string, string[]> = { slurm: ['accounting', 'jobcomp'], pbs: ['history'] };
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
@@ -62,7 +64,7 @@ export function parseConfig(text: string, file: string): AllocationConfig {
       if (typeof d !== 'string' && typeof d !== 'number') throw fail(`defaults.${k}`, 'a string such as "4G" or "1:00:00"', d);
     }
   }
-  for (const k of ['status_interval', 'local_cpus', 'lost_after'] as const) {
+  for (const k of ['status_interval', 'local_cpus', 'lost_after', 'command_timeout'] as const) {
     const n = o[k];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
   }

@@ -19,6 +19,8 @@ export interface BackendOptions {
   slurmAccounting?: SourceMode;
   slurmJobcomp?: SourceMode;
   pbsHistory?: SourceMode;
+  /** How long one scheduler command may run (config.md `command_timeout`); default the runner's 30 s. */
+  timeoutMs?: number;
   /** Local backend: its spool folder and how many CPUs it may use. */
   spoolDir: string;
   cpus: number;
@@ -37,15 +39,15 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
       const { SlurmBackend } = await import('./slurm/backend.js');
       const { readSlurmLimits } = await import('./slurm/conf.js');
       const limits = await readSlurmLimits(opts.env ?? {});
-      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, isArrayJob: opts.isArrayJob, accounting: opts.slurmAccounting, jobcomp: opts.slurmJobcomp, ...limits });
+      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, isArrayJob: opts.isArrayJob, accounting: opts.slurmAccounting, jobcomp: opts.slurmJobcomp, timeoutMs: opts.timeoutMs, ...limits });
     }
     case 'pbs': {
       const { PbsProBackend } = await import('./pbs/backend-pbspro.js');
-      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory });
+      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, timeoutMs: opts.timeoutMs });
     }
     case 'torque': {
       const { TorqueBackend } = await import('./pbs/backend-torque.js');
-      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, isArrayJob: opts.isArrayJob, slurmAccounting: opts.slurmAccounting, slurmJobcomp: opts.slurmJobcomp });
+      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, isArrayJob: opts.isArrayJob, slurmAccounting: opts.slurmAccounting, slurmJobcomp: opts.slurmJobcomp, timeoutMs: opts.timeoutMs });
     }
     case 'local': {
       const { LocalBackend } = await import('./local.js');

@@ -175,6 +175,7 @@ export class SlurmBackend implements Backend {
       }
     }
     const forComp = [...open, ...stale.keys()].filter((id) => /^\d+$/.test(id) && this.isArrayJob !== undefined && !this.isArrayJob(id));
+    let compNote: string | null = null;
     if (forComp.length > 0) {
       const comp = await this.jobcomp(forComp);
       if (Array.isArray(comp)) {
@@ -185,16 +186,16 @@ export class SlurmBackend implements Backend {
           stale.delete(id);
           open = open.filter((x) => x !== id);
         }
-        notes.push('not in the job completion records');
+        compNote = 'not in the job completion records';
       } else {
-        notes.push(comp.unavailable);
+        compNote = comp.unavailable;
       }
     }
     for (const [id, s] of stale) out.set(id, s);
-    const why = notes.join('; ');
     await Promise.all(
       open.map(async (id) => {
         const rec = await this.exitRecord(id);
+        const why = [...notes, ...(compNote !== null && forComp.includes(id) ? [compNote] : [])].join('; ');
         out.set(id, rec ?? { id, state: 'unknown', raw: '', source: 'none', reason: why });
       }),
     );
