@@ -75,8 +75,6 @@ export interface RefreshOptions {
 interface Look {
   /** An end record of the attempt the record waits for that needs the scheduler's word (a signal). */
   undecided?: EndRecord;
-  /** The highest attempt seen to start in the folder (its start or end record), if news. */
-  seen?: number;
   /** The start record read, if any (evidence for `lost`). */
   start?: StartRecord | null;
   /** Re-opened by a rerun marker: the marker's identity, to record once dealt with. */
@@ -276,7 +274,6 @@ async function fromOwnRecords(ctx: Context, j: JobVersion, look: Look): Promise<
       return endedBy(await update(j, { state: fromRecord.state, state_source: 'exit-record', state_time: time, exit_code: fromRecord.exitCode, reason: null, attempt: rec.attempt, signal: null, unknown_since: null, rerun_mark: mark }));
     }
     look.undecided = rec;
-    look.seen = rec.attempt;
   }
   if (s.state === 'lost' && look.mark === undefined) return look.undecided ? 'live' : 'final';
   if (look.undecided === undefined && (s.state === 'pending' || s.state === 'held' || look.mark !== undefined)) {
@@ -284,7 +281,6 @@ async function fromOwnRecords(ctx: Context, j: JobVersion, look: Look): Promise<
     look.start = start;
     if (start && start.attempt >= wanted) {
       // Its own start record says it runs: no scheduler call needed to show it running.
-      look.seen = start.attempt;
       look.own = true;
       await update(j, { state: 'running', state_source: 'start-record', state_time: time, exit_code: null, reason: null, attempt: start.attempt, signal: null, unknown_since: null, ...(look.mark ? { rerun_mark: look.mark } : {}) });
       return 'live';
@@ -388,10 +384,19 @@ async function applyState(j: JobVersion, st: JobState, look: Look, time: string,
   };
   // The scheduler says it waits to start while the folder shows an attempt that started:
   // it was requeued after that attempt, whose records are no news any more (§Attempts).
-  if (st.state === 'pending' || st.state === 'held') {
-    let seen = look.seen;
-    if (seen === undefined && s.state !== 'pending' && s.state !== 'held' && s.array === undefined) seen = (await readStartRecord(runDirOfJob(j)))?.attempt;
-    if (seen !== undefined && seen > (s.attempt ?? 0)) next.attempt = seen;
+  if ((st.state === 'pending' || st.state === 'held') && s.array === undefined) {
+    // The scheduler says it waits to start. If an attempt it had not ended is running by its
+    // start record, that answer is either stale (a lagging or cached queue) or a requeue. A
+    // requeue stops the running wrapper, which leaves an end record (a signal): with one,
+    // the job was requeued after that attempt, whose records are no news any more
+    // (§Attempts). Without one, the start record is the better witness: the job stays as it
+    // is (a requeue after a node failure then shows running until the next attempt starts).
+    const start = look.start !== undefined ? look.start : s.state === 'pending' || s.state === 'held' ? null : await readStartRecord(runDirOfJob(j));
+    if (look.undecided !== undefined) {
+      if (look.undecided.attempt > (s.attempt ?? 0)) next.attempt = look.undecided.attempt;
+    } else if (start && start.attempt >= attemptWanted(s)) {
+      return update(j, { reason: `${s.state} by its start record (attempt ${start.attempt}); the scheduler says ${st.raw || st.state}, a stale answer or a requeue` });
+    }
   }
   if (isTerminal(st.state) && look.mark === undefined) next.rerun_mark = await rerunMark(runDirOfJob(j));
   return update(j, next);

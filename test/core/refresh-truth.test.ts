@@ -146,6 +146,21 @@ test('a running job requeued: pending again (attempt 1), its old end record is n
   assert.equal(brief(state('j')), ['running', 'start-record', null, 2]);
 });
 
+test('a stale queue saying PENDING does not undo a start record; the job ends by its end record', async () => {
+  await slurmJob('j', '42');
+  const [j] = await jobsOf('j');
+  const dir = runDirOfJob(j!);
+  record(dir, 'qdo-start.json', startRec(1));
+  replies = { squeue: [sq('42', 'PENDING', 'Priority')] };
+  await refresh(['j'], 0, { force: true });
+  const s = state('j');
+  assert.equal(brief(s), ['running', 'start-record', null, 1]);
+  assert.match(s.reason!, /running by its start record \(attempt 1\); the scheduler says PENDING, a stale answer or a requeue/);
+  record(dir, 'qdo-end.json', endRec(0));
+  await refresh(['j'], 5);
+  assert.equal(brief(state('j')), ['completed', 'exit-record', 0, 1]);
+});
+
 test('a job the scheduler no longer knows: unknown reason with since, lost after lost_after with evidence; wait returns 8', async () => {
   writeFileSync(join(home, '.qdo', 'config.json'), JSON.stringify({ lost_after: 60 }));
   await slurmJob('j', '42', { state: 'running', state_source: 'queue', attempt: 1 });
