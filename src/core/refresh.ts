@@ -372,12 +372,15 @@ async function applyState(j: JobVersion, st: JobState, look: Look, time: string,
     if (s.state === 'unknown' || s.state === 'lost') return update(j, { reason: why, unknown_since: st.source === 'none' ? since : null });
     return update(j, { reason: st.source === 'none' ? `${why} (since ${since}; lost after ${Math.round(lostAfterMs / 1000)} s unless its end is learned)` : why, unknown_since: st.source === 'none' ? since : null });
   }
+  let reason = reasonOf(st);
+  // squeue never says who cancelled: keep qdo's own note of a cancel it sent.
+  if (reason === null && st.state === 'cancelled') reason = s.reason !== null && /^cancel requested/.test(s.reason) ? s.reason : 'cancelled (the scheduler does not say by whom)';
   const next: Partial<Submission> = {
     state: st.state,
     state_source: st.source,
     state_time: time,
     exit_code: st.exitCode ?? null,
-    reason: reasonOf(st),
+    reason,
     signal: typeof st.signal === 'number' && st.signal > 0 ? signalName(st.signal) : null,
     unknown_since: null,
     ...mark,
