@@ -339,8 +339,8 @@ async function guessSignalled(j: JobVersion, r: EndRecord): Promise<{ state: 'ti
   return { state: 'cancelled', reason: `stopped by SIG${r.signal} before its time limit (the scheduler no longer knows the job)` };
 }
 
-/** The scheduler's explanation, with who cancelled and which signal, when it says. */
-function reasonOf(st: JobState): string | null {
+/** The scheduler's explanation, with who cancelled and which signal, when it says (spec/states.md). */
+export function reasonOf(st: JobState): string | null {
   const parts: string[] = [];
   if (st.reason) parts.push(st.reason);
   const by = /^CANCELLED by (\d+)/.exec(st.raw);
