@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../src/store/atomic.js';
 import { objectId } from '../src/model/object-id.js';
 import { canonicalBytes } from '../src/model/canonical-json.js';
 import { sweepBench } from './sweep.js';
+import { tinyJobsBench } from './tiny-jobs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -172,3 +173,4 @@ if (!only || only === 'startup') await startup();
 if (!only || only === 'refs') await refsAtScale();
 if (!only || only === 'status') await statusAtScale();
 if (!only || only === 'sweep') await sweepBench();
+if (!only || only === 'tiny') await tinyJobsBench();

@@ -107,16 +107,23 @@ function writeText(path: string, text: string): string {
 }
 
 /**
- * How the wrapper runs a script file. One starting with `#!` is run by the interpreter its
- * first line names, with the optional argument, as the Linux kernel does, so the file needs
- * no execute bit and no `chmod` process (§Cost); any other by the wrapper's bash.
+ * How the wrapper runs a script file, in the child it forks for it (§Cost). A script without
+ * `#!`, or whose `#!` line names the wrapper's own bash with no argument, is sourced there:
+ * the same bash, without starting another one. Any other `#!` line is run as the Linux
+ * kernel does, by the interpreter it names with the optional argument, so the file needs no
+ * execute bit (no `chmod`).
  */
 export function scriptCommand(script: string, file: string): string {
-  if (!script.startsWith('#!')) return `exec "$BASH" ${file}`;
+  if (!script.startsWith('#!')) return `. ${file}`;
   const line = script.slice(2).split('\n', 1)[0]!.replace(/[ \t\r]+$/, '').replace(/^[ \t]+/, '');
   const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line);
-  if (!m) return `exec "$BASH" ${file}`; // "#!" alone: the kernel refuses it; bash is the kind reading
-  return `exec ${shellQuote(m[1]!)}${m[2] !== undefined && m[2] !== '' ? ` ${shellQuote(m[2])}` : ''} ${file}`;
+  if (!m) return `. ${file}`; // "#!" alone: the kernel refuses it; bash is the kind reading
+  const interp = m[1]!;
+  const arg = m[2] !== undefined && m[2] !== '' ? m[2] : undefined;
+  const exec = `exec ${shellQuote(interp)}${arg !== undefined ? ` ${shellQuote(arg)}` : ''} ${file}`;
+  // Only when it is the very bash running the wrapper (a `#!/usr/bin/env bash` may mean another).
+  if (arg === undefined && /^\/(usr\/)?(local\/)?bin\/bash$/.test(interp)) return `if [ ${shellQuote(interp)} -ef "$BASH" ]; then . ${file}; else ${exec}; fi`;
+  return exec;
 }
 
 /**

@@ -357,8 +357,17 @@ test('host lists are expanded by the wrapper; only a two-group name asks the sch
   assert.is(read(root, 'scontrol-calls'), 'show hostnames r[1]n[1-2]\n', 'the tool ran once, for the two-group name');
 });
 
+test('a bash script is sourced in the child (no second bash): exit status, set -e, traps and its own variables behave', () => {
+  const s = spec({ script: '#!/bin/bash\nset -e\nx=1\necho "pid-differs=$([ "$BASHPID" != "$PPID" ] && echo yes)"\nfalse\necho not reached\n' });
+  assert.is(run(s).status, 1);
+  assert.is(read(s.runDir, 'stdout'), 'pid-differs=yes\n');
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 1);
+});
+
 test('a #! line is run as the kernel would: interpreter and one optional argument', () => {
-  assert.is(scriptCommand('echo x\n', 'F'), 'exec "$BASH" F');
+  assert.is(scriptCommand('echo x\n', 'F'), '. F', 'no #!: sourced by the wrapper\'s bash, in its child');
+  assert.is(scriptCommand('#!/bin/bash\n', 'F'), 'if [ /bin/bash -ef "$BASH" ]; then . F; else exec /bin/bash F; fi');
+  assert.is(scriptCommand('#!/usr/bin/env bash\n', 'F'), 'exec /usr/bin/env bash F');
   assert.is(scriptCommand('#!/bin/sh\n', 'F'), 'exec /bin/sh F');
   assert.is(scriptCommand('#! /usr/bin/env  python3 -u \n', 'F'), "exec /usr/bin/env 'python3 -u' F");
   const s = spec({ script: '#!/bin/bash -e\nfalse\necho not reached\n' });
