@@ -13,6 +13,7 @@ import { canonicalBytes } from '../src/model/canonical-json.js';
 import { sweepBench } from './sweep.js';
 import { templateBench } from './templates.js';
 import { poolBench } from './pool.js';
+import { tinyJobsBench } from './tiny-jobs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -176,3 +177,4 @@ if (!only || only === 'status') await statusAtScale();
 if (!only || only === 'templates') await templateBench();
 if (!only || only === 'sweep') await sweepBench();
 if (!only || only === 'pool') await poolBench();
+if (!only || only === 'tiny') await tinyJobsBench();

@@ -69,7 +69,7 @@ export interface BackendFor {
 export async function backendFor(
   ctx: Context,
   choice: SchedulerChoice,
-  opts: { runner?: Runner; readExitRecord?: (id: string) => Promise<JobState | null> } = {},
+  opts: { runner?: Runner; readExitRecord?: (id: string) => Promise<JobState | null>; isArrayJob?: (id: string) => boolean } = {},
 ): Promise<Backend> {
   if (choice.kind.startsWith('pool:')) {
     // A pool is qdo's own queue in an allocation (spec/pools.md §Submitting), not a scheduler.
@@ -80,6 +80,12 @@ export async function backendFor(
   return createBackend(choice.kind, {
     runner: opts.runner,
     readExitRecord: opts.readExitRecord,
+    isArrayJob: opts.isArrayJob,
+    // Secondary sources (config.md `slurm`, `pbs`): accounting, job completion, history.
+    slurmAccounting: choice.config.slurm?.accounting,
+    slurmJobcomp: choice.config.slurm?.jobcomp,
+    pbsHistory: choice.config.pbs?.history,
+    timeoutMs: choice.config.command_timeout !== undefined ? choice.config.command_timeout * 1000 : undefined,
     spoolDir: join(choice.home.dir, 'local'),
     cpus: choice.config.local_cpus ?? availableParallelism(),
     env: ctx.env,

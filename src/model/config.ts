@@ -26,6 +26,16 @@ export interface AllocationConfig {
    * §Recovery): a `submitting` record not found by its tag becomes `not-submitted` only after it.
    */
   submit_grace?: number;
+  /** Seconds a scheduler command may run before it is killed (default 30; scheduler-common.md §Runner). */
+  command_timeout?: number;
+  /** Seconds a job may go unknown to everyone (scheduler, accounting, its records) before it is `lost` (default 600). */
+  lost_after?: number;
+  /** Seconds after its end during which a job is looked at once more per refresh, for a rerun (default 86400; 0: never). */
+  rerun_window?: number;
+  /** Slurm: whether to ask accounting (sacct) and job completion records (sacct -c). */
+  slurm?: { accounting?: SourceMode; jobcomp?: SourceMode };
+  /** PBS Pro and TORQUE: whether to ask the server's history (qstat -x; TORQUE's C records). */
+  pbs?: { history?: SourceMode };
 }
 
 /** spec/config.md §Limits: what one command may build from its input. */
@@ -52,7 +62,14 @@ export function limitsOf(cfg: AllocationConfig): Limits {
   return { ...DEFAULT_LIMITS, ...(cfg.limits ?? {}) };
 }
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits', 'submit_grace'];
+/** How a scheduler's secondary source is used (spec/config.md): auto, on (its failures are errors), off. */
+export type SourceMode = 'auto' | 'on' | 'off';
+export const SOURCE_MODES: readonly SourceMode[] = ['auto', 'on', 'off'];
+export const DEFAULT_LOST_AFTER = 600;
+export const DEFAULT_RERUN_WINDOW = 86_400;
+
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits', 'submit_grace', 'lost_after', 'rerun_window', 'command_timeout', 'slurm', 'pbs'];
+const SECTIONS: Record<string, string[]> = { slurm: ['accounting', 'jobcomp'], pbs: ['history'] };
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
 export function parseConfig(text: string, file: string): AllocationConfig {
@@ -82,7 +99,7 @@ export function parseConfig(text: string, file: string): AllocationConfig {
       if (typeof d !== 'string' && typeof d !== 'number') throw fail(`defaults.${k}`, 'a string such as "4G" or "1:00:00"', d);
     }
   }
-  for (const k of ['status_interval', 'local_cpus'] as const) {
+  for (const k of ['status_interval', 'local_cpus', 'lost_after', 'command_timeout'] as const) {
     const n = o[k];
     if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 1)) throw fail(k, 'an integer >= 1', n);
   }
@@ -95,6 +112,16 @@ export function parseConfig(text: string, file: string): AllocationConfig {
     for (const [k, n] of Object.entries(o.limits)) {
       if (!known.includes(k)) throw fail(`limits.${k}`, `one of ${known.join(', ')}`, k);
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) throw fail(`limits.${k}`, 'an integer >= 1', n);
+    }
+  }
+  if (o.rerun_window !== undefined && (typeof o.rerun_window !== 'number' || !Number.isInteger(o.rerun_window) || o.rerun_window < 0)) throw fail('rerun_window', 'an integer >= 0', o.rerun_window);
+  for (const [sec, keys] of Object.entries(SECTIONS)) {
+    const v = o[sec];
+    if (v === undefined) continue;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw fail(sec, `an object with ${keys.join(', ')}`, v);
+    for (const [k, m] of Object.entries(v)) {
+      if (!keys.includes(k)) throw fail(`${sec}.${k}`, `one of the known keys (${keys.join(', ')})`, k);
+      if (!(SOURCE_MODES as readonly unknown[]).includes(m)) throw fail(`${sec}.${k}`, `one of ${SOURCE_MODES.join(', ')}`, m);
     }
   }
   const cfg = o as AllocationConfig;

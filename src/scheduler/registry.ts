@@ -4,6 +4,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, QdoError, RepositoryError, SchedulerError } from '../errors.js';
+import type { SourceMode } from '../model/config.js';
 import type { Runner } from './runner.js';
 import { BUILTIN_SCHEDULERS, type Backend, type JobState } from './types.js';
 
@@ -12,6 +13,14 @@ export interface BackendOptions {
   runner?: Runner;
   /** The job's own exit record, for ids the scheduler has forgotten. */
   readExitRecord?: (id: string) => Promise<JobState | null>;
+  /** Whether an id is an array job (Slurm asks job completion records only about plain jobs). */
+  isArrayJob?: (id: string) => boolean;
+  /** Slurm accounting and job completion records, PBS history (config.md `slurm`, `pbs`). */
+  slurmAccounting?: SourceMode;
+  slurmJobcomp?: SourceMode;
+  pbsHistory?: SourceMode;
+  /** How long one scheduler command may run (config.md `command_timeout`); default the runner's 30 s. */
+  timeoutMs?: number;
   /** Local backend: its spool folder and how many CPUs it may use. */
   spoolDir: string;
   cpus: number;
@@ -33,15 +42,15 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
       const { SlurmBackend } = await import('./slurm/backend.js');
       const { readSlurmLimits } = await import('./slurm/conf.js');
       const limits = await readSlurmLimits(opts.env ?? {});
-      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, ...limits });
+      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, isArrayJob: opts.isArrayJob, accounting: opts.slurmAccounting, jobcomp: opts.slurmJobcomp, timeoutMs: opts.timeoutMs, ...limits });
     }
     case 'pbs': {
       const { PbsProBackend } = await import('./pbs/backend-pbspro.js');
-      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, timeoutMs: opts.timeoutMs });
     }
     case 'torque': {
       const { TorqueBackend } = await import('./pbs/backend-torque.js');
-      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, isArrayJob: opts.isArrayJob, slurmAccounting: opts.slurmAccounting, slurmJobcomp: opts.slurmJobcomp, timeoutMs: opts.timeoutMs });
     }
     case 'local': {
       const { LocalBackend } = await import('./local.js');

@@ -10,7 +10,8 @@ export const logsCommand: CommandDef = {
       .positional('rev', { type: 'string', describe: 'PROJECT/JOB, a revision like JOB@2, or an id prefix' })
       .option('follow', { type: 'boolean', alias: 'f', describe: 'keep printing what the job writes until it ends' })
       .option('err', { type: 'boolean', describe: 'the job\'s stderr instead of its stdout' })
-      .option('task', { type: 'string', describe: 'one task of an array job (its index); default all, each under a header' }),
+      .option('task', { type: 'string', describe: 'one task of an array job (its index); default all, each under a header' })
+      .option('attempt', { type: 'number', describe: 'one run of a job run more than once (requeued): 1 is the first; default the latest' }),
   async run(args, { ctx, io }) {
     const core = await import('../../core/logs.js');
     const stream = bool(args, 'err') ? 'stderr' : 'stdout';
@@ -27,6 +28,7 @@ export const logsCommand: CommandDef = {
       await core.logs(ctx, String(args.rev), {
         stream,
         task,
+        attempt: args.attempt === undefined ? undefined : Number(args.attempt),
         follow,
         signal: ac.signal,
         data(index, chunk) {
