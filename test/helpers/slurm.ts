@@ -4,7 +4,9 @@
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { suite, type Test } from 'uvu';
+import { spawnSync } from 'node:child_process';
+import type { Test } from 'uvu';
+import { suiteWithLimit } from './uvu-timed.js';
 import { runCommand } from '../../src/scheduler/runner.js';
 import type { Backend, JobState, RenderSpec } from '../../src/scheduler/types.js';
 
@@ -43,13 +45,36 @@ export async function slurmAvailable(): Promise<boolean> {
 }
 
 /**
+ * Each test of a Slurm suite may take this long unless it says otherwise (timeLimit): its jobs
+ * share the node's CPUs with whatever else runs, and a loaded machine starts them late.
+ */
+export const SLURM_TEST_LIMIT_MS = 360_000;
+
+/**
+ * Waits on the real Slurm are stretched by QDO_TEST_WAIT_SCALE (CI sets it: a shared machine
+ * there may start jobs minutes late). A wait that still runs out says what Slurm was doing.
+ */
+export const WAIT_SCALE = Number(process.env.QDO_TEST_WAIT_SCALE) > 0 ? Number(process.env.QDO_TEST_WAIT_SCALE) : 1;
+
+/** What squeue and sinfo say now, for a timed-out wait's message (short; never throws). */
+export function slurmSnapshot(): string {
+  if (cached === undefined) return ''; // not a Slurm test
+  const out = (argv: string[]) => {
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 10_000 });
+    const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    return text === '' ? `(${argv[0]} printed nothing${r.error ? `: ${r.error.message}` : ''})` : text.split('\n').slice(0, 25).join('\n');
+  };
+  return `squeue:\n${out(['squeue', '-a', '-o', '%i %u %j %T %r %M %C'])}\nsinfo:\n${out(['sinfo', '-N', '-h', '-o', '%N %T %C %E'])}`;
+}
+
+/**
  * A uvu suite whose tests run only on a machine with Slurm. `register` runs (at import
  * time, so it may start jobs early) only when Slurm is there. Without Slurm: one skip line,
  * or, with QDO_REQUIRE_SLURM=1, one failing test naming the reason.
  */
 export async function slurmSuite(name: string, register: (test: Test) => void | Promise<void>): Promise<void> {
   const why = await whySlurmMissing();
-  const test = suite(name);
+  const test = suiteWithLimit(name, SLURM_TEST_LIMIT_MS);
   if (why === null) {
     await register(test);
   } else if (process.env.QDO_REQUIRE_SLURM === '1') {
@@ -77,6 +102,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /** Polls `probe` every `everyMs` until it returns a value other than undefined, or throws after `timeoutMs`. */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
+  timeoutMs *= WAIT_SCALE;
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -86,7 +112,7 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}${cached ? `\n${slurmSnapshot()}` : ''}`);
     await sleep(everyMs);
   }
 }

@@ -19,9 +19,9 @@ export function timeLimit<F extends Fn>(ms: number, fn: F): F {
   return fn;
 }
 
-function limited(what: string, fn: unknown): unknown {
+function limited(what: string, fn: unknown, fallback = DEFAULT_TEST_TIMEOUT_MS): unknown {
   if (typeof fn !== 'function') return fn;
-  const ms = (fn as unknown as Record<symbol, number>)[LIMIT] ?? DEFAULT_TEST_TIMEOUT_MS;
+  const ms = (fn as unknown as Record<symbol, number>)[LIMIT] ?? fallback;
   return async (...args: unknown[]) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const started = Date.now();
@@ -45,11 +45,11 @@ function limited(what: string, fn: unknown): unknown {
 
 type AnyTest = uvu.Test;
 
-function timed(name: string, t: AnyTest): AnyTest {
+function timed(name: string, t: AnyTest, fallback = DEFAULT_TEST_TIMEOUT_MS): AnyTest {
   const raw = t as unknown as Record<string, unknown> & ((n: string, h: unknown) => void);
   const label = (n: string) => (name ? `${name} > ${n}` : n);
-  const f = ((n: string, h: unknown) => raw(n, limited(`test "${label(n)}"`, h))) as unknown as Record<string, unknown>;
-  f.only = (n: string, h: unknown) => (raw.only as (n: string, h: unknown) => void)(n, limited(`test "${label(n)}"`, h));
+  const f = ((n: string, h: unknown) => raw(n, limited(`test "${label(n)}"`, h, fallback))) as unknown as Record<string, unknown>;
+  f.only = (n: string, h: unknown) => (raw.only as (n: string, h: unknown) => void)(n, limited(`test "${label(n)}"`, h, fallback));
   f.skip = raw.skip;
   f.run = raw.run;
   for (const k of ['before', 'after'] as const) {
@@ -63,6 +63,14 @@ function timed(name: string, t: AnyTest): AnyTest {
 
 export function suite<T = uvu.Context>(name = '', state?: T): uvu.Test<T> {
   return timed(name, uvu.suite(name, state as never) as AnyTest) as unknown as uvu.Test<T>;
+}
+
+/**
+ * A suite whose tests default to `ms` instead of the default limit (tests against the real
+ * Slurm, whose jobs may wait for CPUs on a loaded machine). A test's own timeLimit() wins.
+ */
+export function suiteWithLimit<T = uvu.Context>(name: string, ms: number, state?: T): uvu.Test<T> {
+  return timed(name, uvu.suite(name, state as never) as AnyTest, Math.max(ms, DEFAULT_TEST_TIMEOUT_MS)) as unknown as uvu.Test<T>;
 }
 
 export const test: uvu.Test = timed('', uvu.test);
