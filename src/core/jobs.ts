@@ -99,12 +99,16 @@ export async function mapBounded<T, R>(items: T[], limit: number, fn: (t: T) => 
   return out;
 }
 
-/** Every version of one job, newest first (walks the parent chain; reads manifests). */
-export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string): Promise<{ job: JobVersion; manifest: Manifest }[]> {
+/**
+ * Every version of one job, newest first (walks the parent chain; reads manifests). With
+ * `limit`, stops after that many versions: `qdo log -n N` reads N (+1 for the diff) whatever
+ * the chain's length.
+ */
+export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string, limit = Infinity): Promise<{ job: JobVersion; manifest: Manifest }[]> {
   const out: { job: JobVersion; manifest: Manifest }[] = [];
   let id: string | null = j.id;
   const seen = new Set<string>();
-  while (id !== null && !seen.has(id)) {
+  while (id !== null && !seen.has(id) && out.length < limit) {
     seen.add(id);
     const m = await readManifest(j.layout, id);
     const sub = await readSubmission(j.layout, id);
