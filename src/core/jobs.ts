@@ -127,6 +127,20 @@ function compile(pat: string, here: ProjectLocation | null): RegExp {
   return new RegExp(`^.*/${name}$`);
 }
 
+/**
+ * Which projects a pattern can select jobs of: a project name, its own; `PROJ-GLOB/NAME-GLOB`
+ * (job names are one segment) those matching PROJ-GLOB, unless the last segment has `**`;
+ * a bare pattern inside a project, that project; else every project.
+ */
+function projectsOf(pat: string, here: ProjectLocation | null, idx: Map<string, ProjectLocation>): (project: string) => boolean {
+  if (idx.has(pat)) return (p) => p === pat;
+  const slash = pat.lastIndexOf('/');
+  if (slash < 0) return here ? (p) => p === here.project : () => true;
+  if (pat.slice(slash + 1).includes('**')) return () => true;
+  const re = globToRegExp(pat.slice(0, slash));
+  return (p) => re.test(p);
+}
+
 /** `sweep:<id prefix>`: the latest versions a sweep made (spec/sweeps.md §Addressing). */
 export function isSweepSelector(s: string): boolean {
   return s.startsWith('sweep:');
@@ -171,6 +185,9 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       if (idx.has(p)) regs.push(new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&')}/[^/]+$`)); // a project: all its jobs
       else regs.push(compile(p, here));
     }
+    // Only the projects a pattern can match are read: a filter never reads others' refs.
+    const can = patterns.map((p) => projectsOf(p, here, idx));
+    projects = projects.filter((loc) => can.some((f) => f(loc.project)));
   }
   const wanted: { loc: ProjectLocation; name: string; id: string; byPattern: boolean }[] = [];
   // A sweep selector looks at every job (its record says which sweep made it).
