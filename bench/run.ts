@@ -14,6 +14,7 @@ import { sweepBench } from './sweep.js';
 import { templateBench } from './templates.js';
 import { poolBench } from './pool.js';
 import { tinyJobsBench } from './tiny-jobs.js';
+import { scaleBench } from './scale.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -178,3 +179,5 @@ if (!only || only === 'templates') await templateBench();
 if (!only || only === 'sweep') await sweepBench();
 if (!only || only === 'pool') await poolBench();
 if (!only || only === 'tiny') await tinyJobsBench();
+// Long (stores of 10^5 jobs built on disk): only when asked (npm run bench:scale).
+if (only === 'scale') await scaleBench();

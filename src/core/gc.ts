@@ -11,7 +11,8 @@
 //     than PRUNE_GRACE_MS), the records of the unreachable versions, and their run folders.
 // No lock is held over the walk; instead every candidate is re-checked right before it is
 // removed (spec/porcelain.md §qdo gc, "Concurrency").
-import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../context.js';
 import { NotFoundError, QdoError, RepositoryError, UsageError, errnoCode } from '../errors.js';
@@ -26,7 +27,7 @@ import { listObjectFiles, objectFileInfo, objectPath, readObjectFile, removeEmpt
 import { projectsWithRefs, readRefs } from '../store/refs.js';
 import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
-import { fullName, historyOf, listLatest, runDirOfJob, type JobVersion } from './jobs.js';
+import { fullName, historyOf, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
 import { runDirOf } from './runs.js';
 import { projectsList } from './world.js';
@@ -38,6 +39,8 @@ export const DEFAULT_KEEP = 2;
  * manifest and the record, and only then moves the ref; until then they are unreachable.
  */
 export const PRUNE_GRACE_MS = 60 * 60_000;
+/** Jobs looked at, or run folders collected, at once. */
+const IN_FLIGHT = 16;
 
 export interface GcOptions {
   /** Versions of each job whose run folders are kept, the latest included (>= 1). */
@@ -109,18 +112,29 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   // 1. Plan: superseded run folders.
   const collect: { job: JobVersion; path: string }[] = [];
   const unsure: { job: JobVersion; path: string }[] = [];
-  for (const latest of sel.jobs) {
+  // Jobs are looked at several at a time (each walk is a chain of small reads), the results
+  // taken in the jobs' order.
+  const looked = await mapBounded(sel.jobs, IN_FLIGHT, async (latest) => {
     let history;
     try {
       history = await historyOf(latest);
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
-      result.problems.push(`${fullName(latest)}: history unreadable, nothing collected: ${e.message}`);
-      continue;
+      return `${fullName(latest)}: history unreadable, nothing collected: ${e.message}`;
     }
+    const found: { job: JobVersion; path: string }[] = [];
     for (const { job } of history.slice(keep)) {
       const path = runDirOfJob(job);
-      if (!(await exists(path))) continue; // never ran, or collected before
+      if (await exists(path)) found.push({ job, path }); // else never ran, or collected before
+    }
+    return found;
+  });
+  for (const l of looked) {
+    if (typeof l === 'string') {
+      result.problems.push(l);
+      continue;
+    }
+    for (const { job, path } of l) {
       if (job.sub === null) {
         result.kept.push(keptOf(job, path, 'unsubmitted', 'no submission record (made without qdo submit): its state is unknown'));
       } else if (isTerminal(job.sub.state)) collect.push({ job, path });
@@ -146,9 +160,8 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     }
   }
   collect.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  for (const c of collect) {
-    result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: await diskBytes(c.path), why: 'superseded' });
-  }
+  const sizes = await mapBounded(collect, IN_FLIGHT, (c) => diskBytes(c.path));
+  collect.forEach((c, i) => result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: sizes[i]!, why: 'superseded' }));
 
   // 2. Plan: unreachable objects, per allocation. Records still `submitting` whose
   // submitter is gone are settled first (submissions.md §Recovery), whether or not a ref
@@ -167,10 +180,11 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   // 3. Act.
   if (!dryRun) {
     const done: CollectedRun[] = [];
-    for (const c of collect) {
-      const r = result.runDirs.find((x) => x.path === c.path)!;
-      if (await collectRunDir(ctx, c.job, c.path)) done.push(r);
-    }
+    // Each folder is collected on its own (its record marked under its own lock, then the
+    // folder removed), several at a time so their fsyncs share the journal's commits.
+    const planned = new Map(result.runDirs.map((x) => [x.path, x]));
+    const collected = await mapBounded(collect, IN_FLIGHT, (c) => collectRunDir(ctx, c.job, c.path));
+    collect.forEach((c, i) => collected[i] && done.push(planned.get(c.path)!));
     const objects: PrunedObject[] = [];
     const records: PrunedRecord[] = [];
     for (const plan of plans) {
@@ -438,10 +452,12 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
 // ---- files -----------------------------------------------------------------------------
 
 async function lstatOrNull(p: string) {
+  // Synchronous: gc looks at tens of thousands of run folders, and a promise per lstat costs
+  // several times the system call (a stat of a small tree is never slow enough to matter).
   try {
-    return await lstat(p);
+    return lstatSync(p);
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return null;
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
     throw e;
   }
 }

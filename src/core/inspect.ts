@@ -207,7 +207,9 @@ export interface LogResult {
 /** The history ending at REV (the latest version for PROJECT/JOB), newest first. */
 export async function jobLog(ctx: Context, rev: string, o: InspectOptions & { limit?: number } = {}): Promise<LogResult> {
   const one = await resolveOne(ctx, rev, 'log');
-  const hist = await historyOf(one.job, one.latestId ?? '');
+  // With -n N only N+1 manifests are read (the last one shown is compared with its parent);
+  // how many older versions exist follows from version numbers (manifest.md: parent's + 1).
+  const hist = await historyOf(one.job, one.latestId ?? '', o.limit !== undefined ? o.limit + 1 : Infinity);
   const shown = o.limit !== undefined ? hist.slice(0, o.limit) : hist;
   const report = await refreshJobs(
     ctx,
@@ -220,7 +222,9 @@ export async function jobLog(ctx: Context, rev: string, o: InspectOptions & { li
     const d = compareManifests(parent, h.manifest);
     return { job: h.job, manifest: h.manifest, first: false, changed: changedFields(d), summary: deltaSummary(d) };
   });
-  return { project: one.job.project, name: one.job.name, entries, more: hist.length - shown.length, groups: report.groups };
+  const last = shown[shown.length - 1];
+  const more = hist.length > shown.length && last ? last.manifest.version - 1 : 0;
+  return { project: one.job.project, name: one.job.name, entries, more, groups: report.groups };
 }
 
 // ---- diff ----

@@ -99,12 +99,16 @@ export async function mapBounded<T, R>(items: T[], limit: number, fn: (t: T) => 
   return out;
 }
 
-/** Every version of one job, newest first (walks the parent chain; reads manifests). */
-export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string): Promise<{ job: JobVersion; manifest: Manifest }[]> {
+/**
+ * Every version of one job, newest first (walks the parent chain; reads manifests). With
+ * `limit`, stops after that many versions: `qdo log -n N` reads N (+1 for the diff) whatever
+ * the chain's length.
+ */
+export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string, limit = Infinity): Promise<{ job: JobVersion; manifest: Manifest }[]> {
   const out: { job: JobVersion; manifest: Manifest }[] = [];
   let id: string | null = j.id;
   const seen = new Set<string>();
-  while (id !== null && !seen.has(id)) {
+  while (id !== null && !seen.has(id) && out.length < limit) {
     seen.add(id);
     const m = await readManifest(j.layout, id);
     const sub = await readSubmission(j.layout, id);
@@ -121,6 +125,20 @@ function compile(pat: string, here: ProjectLocation | null): RegExp {
   const name = globToRegExp(pat).source.slice(1, -1);
   if (here) return new RegExp(`^${here.project.replace(/[.+^${}()|\\]/g, '\\$&')}/${name}$`);
   return new RegExp(`^.*/${name}$`);
+}
+
+/**
+ * Which projects a pattern can select jobs of: a project name, its own; `PROJ-GLOB/NAME-GLOB`
+ * (job names are one segment) those matching PROJ-GLOB, unless the last segment has `**`;
+ * a bare pattern inside a project, that project; else every project.
+ */
+function projectsOf(pat: string, here: ProjectLocation | null, idx: Map<string, ProjectLocation>): (project: string) => boolean {
+  if (idx.has(pat)) return (p) => p === pat;
+  const slash = pat.lastIndexOf('/');
+  if (slash < 0) return here ? (p) => p === here.project : () => true;
+  if (pat.slice(slash + 1).includes('**')) return () => true;
+  const re = globToRegExp(pat.slice(0, slash));
+  return (p) => re.test(p);
 }
 
 /** `sweep:<id prefix>`: the latest versions a sweep made (spec/sweeps.md §Addressing). */
@@ -167,6 +185,9 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       if (idx.has(p)) regs.push(new RegExp(`^${p.replace(/[.+^${}()|\\]/g, '\\$&')}/[^/]+$`)); // a project: all its jobs
       else regs.push(compile(p, here));
     }
+    // Only the projects a pattern can match are read: a filter never reads others' refs.
+    const can = patterns.map((p) => projectsOf(p, here, idx));
+    projects = projects.filter((loc) => can.some((f) => f(loc.project)));
   }
   const wanted: { loc: ProjectLocation; name: string; id: string; byPattern: boolean }[] = [];
   // A sweep selector looks at every job (its record says which sweep made it).

@@ -159,7 +159,7 @@ export interface Chunk {
 
 /** Whether this backend can take a group's points as one array job (spec/sweeps.md §Packing). */
 export function canPack(b: Backend, req: SweepRequest, spec: RenderSpec): boolean {
-  return !req.noArray && b.kind !== 'local' && typeof b.elementId === 'function' && (b.maxArraySize ?? DEFAULT_MAX_ARRAY) >= 2 && spec.resources.array === undefined;
+  return !req.noArray && typeof b.elementId === 'function' && (b.maxArraySize ?? DEFAULT_MAX_ARRAY) >= 2 && spec.resources.array === undefined;
 }
 
 export function planChunks(groups: Group[], sweep: string, req: SweepRequest): Chunk[] {

@@ -52,7 +52,19 @@ export function defaultBackoffMs(attempt: number): number {
 
 /** The command line as a user could paste it into a shell (for messages only). */
 export function showCommand(argv: readonly string[]): string {
-  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  const text = argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  // A command with thousands of ids is shown by its start: a message is read, not pasted.
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length - MAX_SHOWN} more characters)` : text;
+}
+
+/** Characters of a command line shown in a message. */
+const MAX_SHOWN = 300;
+
+/** The argv kept in an error's data: long lists cut, with how much was cut. */
+function argvForData(argv: readonly string[]): string[] {
+  const out = argv.slice(0, 40).map((a) => (a.length > MAX_SHOWN ? `${a.slice(0, MAX_SHOWN)}… (${a.length - MAX_SHOWN} more characters)` : a));
+  if (argv.length > 40) out.push(`… (${argv.length - 40} more arguments)`);
+  return out;
 }
 
 function clip(s: string, max = 2000): string {
@@ -98,7 +110,7 @@ export async function runCommand(argv: string[], opts: RunOptions = {}): Promise
     if (r.timedOut) {
       throw new SchedulerError('scheduler-timeout', `\`${cmd}\` did not finish within ${timeoutMs / 1000} s and was killed`, {
         hint: 'the scheduler may be overloaded; try again later',
-        data: { command: argv, timeoutMs, stderr },
+        data: { command: argvForData(argv), timeoutMs, stderr },
       });
     }
     if (r.failed && r.exitCode === undefined && !r.signal) {
@@ -107,7 +119,7 @@ export async function runCommand(argv: string[], opts: RunOptions = {}): Promise
       if (code === 'ENOENT') {
         if (opts.cwd !== undefined && !(await stat(opts.cwd).then((s) => s.isDirectory(), () => false))) {
           throw new SchedulerError('scheduler-command-missing', `cannot run \`${cmd}\`: folder ${opts.cwd} does not exist`, {
-            data: { command: argv, cwd: opts.cwd },
+            data: { command: argvForData(argv), cwd: opts.cwd },
           });
         }
         throw new SchedulerError('scheduler-command-missing', `scheduler command not found: ${file}`, {
@@ -116,7 +128,7 @@ export async function runCommand(argv: string[], opts: RunOptions = {}): Promise
         });
       }
       throw new SchedulerError('scheduler-command-failed', `cannot run \`${cmd}\`: ${r.originalMessage || r.shortMessage}`, {
-        data: { command: argv, exitCode: null, stderr, errno: code },
+        data: { command: argvForData(argv), exitCode: null, stderr, errno: code },
       });
     }
     if (r.exitCode !== undefined && ok.includes(r.exitCode)) return { stdout, stderr, exitCode: r.exitCode, attempts: attempt };
@@ -130,7 +142,7 @@ export async function runCommand(argv: string[], opts: RunOptions = {}): Promise
     const said = clip(stderr) || clip(stdout);
     const tries = attempt > 1 ? ` (after ${attempt} attempts)` : '';
     throw new SchedulerError('scheduler-command-failed', `\`${cmd}\` ${how}${tries}${said ? `: ${said}` : ''}`, {
-      data: { command: argv, exitCode: r.exitCode ?? null, signal: r.signal ?? null, stderr, stdout, attempts: attempt },
+      data: { command: argvForData(argv), exitCode: r.exitCode ?? null, signal: r.signal ?? null, stderr, stdout, attempts: attempt },
     });
   }
 }

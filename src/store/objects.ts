@@ -1,5 +1,6 @@
 // Content-addressed objects (spec/objects.md): `objects/<id[0:2]>/<id[2:]>`, the exact
 // bytes whose sha256 is the id, read-only once written.
+import { readFileSync } from 'node:fs';
 import { lstat, readFile, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
@@ -37,7 +38,8 @@ export async function readObject(l: Layout, id: string): Promise<Buffer> {
   let bytes: Buffer;
   const p = objectPath(l, id);
   try {
-    bytes = await readFile(p);
+    // Synchronous, as readSubmission: manifests are small, and a walk reads thousands.
+    bytes = readFileSync(p);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') throw new NotFoundError('no-such-object', `no object ${id} in ${l.root}`);
     throw new RepositoryError('unreadable-object', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);

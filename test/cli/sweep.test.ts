@@ -36,9 +36,9 @@ test('a 2×3 grid: six named jobs with their own parameters; status and wait add
     ['p/train-lr0.1-bs32', 'p/train-lr0.1-bs64', 'p/train-lr0.1-bs128', 'p/train-lr0.01-bs32', 'p/train-lr0.01-bs64', 'p/train-lr0.01-bs128'],
   );
   assert.equal(r.points[4].params, { epochs: '3', lr: '0.01', bs: '64' });
-  assert.ok(r.points.every((p: any) => p.state === 'pending' && p.sched_id && p.array_job === null && p.job_version === 1 && !p.skipped));
-  // The local backend falls back to one submit per job: one chunk, not packed.
-  assert.equal(r.chunks.map((c: any) => [c.packed, c.points.length]), [[false, 6]]);
+  assert.ok(r.points.every((p: any, i: number) => p.state === 'pending' && p.sched_id === `${r.chunks[0].sched_id}_${i}` && p.array_job?.index === i && p.job_version === 1 && !p.skipped));
+  // The local backend packs too (spec/sweeps.md §Packing): one chunk, one local array job.
+  assert.equal(r.chunks.map((c: any) => [c.packed, c.points.length]), [[true, 6]]);
   // Each point is an ordinary job whose manifest and record name the sweep.
   const m = JSON.parse((await qdo(['cat-object', r.points[0].id], opts)).stdout);
   assert.equal(m.sweep, { id: r.sweep, index: 0 });
@@ -75,9 +75,10 @@ test('human output: the sweep id, a line per job, how to follow them', async () 
   const r = await qdo(['submit', 'p/j{{i}}', '--grid', 'i=1,2', '--', 'true'], opts);
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
-  assert.match(lines[0]!, /^sweep [0-9a-f]{12}: 2 points: 2 submitted one by one$/);
-  assert.match(lines[1]!, /^p\/j1@1 pending: local job \d+$/);
-  assert.match(lines[2]!, /^p\/j2@1 pending: local job \d+$/);
+  // The local backend packs the points into one local array job (spec/sweeps.md §Packing).
+  assert.match(lines[0]!, /^sweep [0-9a-f]{12}: 2 points: 2 submitted as 1 array job \(local \d+\)$/);
+  assert.match(lines[1]!, /^p\/j1@1 pending: local job \d+_0$/);
+  assert.match(lines[2]!, /^p\/j2@1 pending: local job \d+_1$/);
   assert.match(lines[3]!, /^follow them with: qdo wait sweep:[0-9a-f]{12}$/);
   await qdo(['wait', 'p/j*'], opts);
 });
@@ -103,7 +104,8 @@ test('two points giving one name: exit 2 naming them, nothing written', async ()
 
 test('--dry-run lists every point and the script, writes nothing; --json has every script', async () => {
   const before = fileListing(home);
-  const r = await qdo([...GRID.slice(0, 8), '--dry-run', ...GRID.slice(8)], opts);
+  // --no-array: each point's own script is shown (packed, the array script is).
+  const r = await qdo([...GRID.slice(0, 8), '--dry-run', '--no-array', ...GRID.slice(8)], opts);
   assert.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.match(lines[0]!, /^sweep [0-9a-f]{12}: 6 points: 6 to submit one by one \(dry run\)$/);
@@ -162,14 +164,16 @@ jobs:
   );
   const d = await qdo(['sweep', 'sweep.yaml', '--dry-run'], opts);
   assert.is(d.code, 0, d.stderr);
-  assert.match(d.stdout, /^sweep [0-9a-f]{12}: 6 points: 6 to submit one by one \(dry run\)\n  p\/prep-0\.10 +stage=one lr=0\.10\n  p\/prep-1e-3 +stage=one lr=1e-3\n  p\/train-0\.10-s1 +stage=two lr=0\.10 seed=1\n/);
+  assert.match(d.stdout, /^sweep [0-9a-f]{12}: 6 points: 6 to submit as 2 array jobs \(dry run\)\n  p\/prep-0\.10 +stage=one lr=0\.10\n  p\/prep-1e-3 +stage=one lr=1e-3\n  p\/train-0\.10-s1 +stage=two lr=0\.10 seed=1\n/);
   const r = await json(['sweep', 'sweep.yaml']);
   assert.equal(r.points.map((p: any) => p.name), ['prep-0.10', 'prep-1e-3', 'train-0.10-s1', 'train-0.10-s2', 'train-1e-3-s1', 'train-1e-3-s2']);
   // Every train job waits on both prep jobs: manifest after (ids and names) and record after (scheduler ids).
   const m = JSON.parse((await qdo(['cat-object', r.points[3].id], opts)).stdout);
   assert.equal(m.after, [r.points[0].id, r.points[1].id]);
   assert.equal(m.after_revs, ['p/prep-0.10', 'p/prep-1e-3']);
-  assert.equal(readRecord(home, r.points[3].id).after, [r.points[0].sched_id, r.points[1].sched_id]);
+  // The prep points went out as one local array job: afterok on it covers both (§Dependencies).
+  assert.equal(readRecord(home, r.points[3].id).after, [r.points[0].array_job.base]);
+  assert.equal([r.points[0].sched_id, r.points[1].sched_id], [`${r.points[0].array_job.base}_0`, `${r.points[0].array_job.base}_1`]);
   const w = await qdo(['wait', `sweep:${r.sweep.slice(0, 10)}`], opts);
   assert.is(w.code, 0, w.stderr);
   assert.is(readFileSync(join(r.points[4].run_dir, 'stdout'), 'utf8'), 'train-1e-3-s1 lr=1e-3 stage=two\n');

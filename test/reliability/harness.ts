@@ -114,7 +114,11 @@ export function localSpoolJobs(home: string): SpoolJob[] {
     }
     const tasks = readdirOr(join(jobs, n, 'tasks'));
     const ran = tasks.some((t) => existsSync(join(jobs, n, 'tasks', t, 'result.json')));
-    if (queued.has(n) || ran) out.push({ id: n, tag: typeof info.tag === 'string' ? info.tag : null });
+    if (!(queued.has(n) || ran)) continue;
+    const tag = typeof info.tag === 'string' ? info.tag : null;
+    // An array job (a packed sweep chunk) is one entry per task, named as its elements are (7_3).
+    if ((info as { array?: unknown }).array == null) out.push({ id: n, tag });
+    else for (const t of tasks) out.push({ id: `${n}_${t}`, tag });
   }
   return out;
 }

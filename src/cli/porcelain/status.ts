@@ -25,7 +25,9 @@ export const statusCommand: CommandDef = {
     // Damage hides nothing else: the readable jobs are listed, each unreadable one named (exit 7).
     for (const p of r.problems) io.stderr(`qdo: ${p.subject}: ${p.error.message}\n`);
     if (r.problems.length > 0) io.stderr(`hint: ${r.problems[0]!.error.hint ?? 'qdo fsck shows what is damaged; qdo fsck --repair fixes what it can'}\n`);
-    const code = r.problems.length > 0 ? ExitCode.repository : 0;
+    // A scheduler that was asked and failed is not a clean answer (spec/porcelain.md §qdo status).
+    const failed = r.report.groups.find((g) => g.error !== undefined)?.error;
+    const code = r.problems.length > 0 ? ExitCode.repository : failed ? failed.exitCode : 0;
     if (bool(args, 'json')) {
       io.stdout(
         json({
