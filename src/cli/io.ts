@@ -9,6 +9,10 @@ export interface Io {
   color: boolean;
   /** stderr is a terminal (progress bars; spec/sweeps.md §Progress). Absent: no. */
   stderrTTY?: boolean;
+  /** The terminal's width in columns when stdout is a terminal; absent when piped. */
+  columns?: number;
+  /** The terminal's height in rows (qdo watch); absent when piped. */
+  rows?: number;
 }
 
 export interface CliEnv {
