@@ -9,6 +9,8 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
+import { readEndedCache, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
+import { isTerminal } from '../model/states.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -75,8 +77,21 @@ async function versionOf(l: Layout, id: string, sub: Submission | null): Promise
   return sub ? sub.version : (await readManifest(l, id)).version;
 }
 
-async function latestOf(loc: ProjectLocation, name: string, id: string): Promise<JobVersion> {
+interface CacheUse {
+  cache: EndedCache;
+  changed: boolean;
+}
+
+async function latestOf(loc: ProjectLocation, name: string, id: string, ended?: CacheUse): Promise<JobVersion> {
+  const key = `${loc.project}/${name}`;
+  const copy = ended?.cache.get(key);
+  if (copy && copy.id === id) return { layout: loc.layout, project: loc.project, name, id, version: copy.version, latest: true, sub: copy };
   const sub = await readSubmission(loc.layout, id);
+  if (ended) {
+    if (sub && isTerminal(sub.state)) ended.cache.set(key, sub);
+    else if (copy) ended.cache.delete(key);
+    ended.changed ||= (sub !== null && isTerminal(sub.state)) || copy !== undefined;
+  }
   return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
 }
 
@@ -138,7 +153,7 @@ function inSweep(sub: Submission | null, prefixes: string[]): boolean {
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
  */
-export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[] } = {}): Promise<Selection> {
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; endedCache?: boolean } = {}): Promise<Selection> {
   const allocs = opts.allocs ?? (await allAllocations(ctx));
   const idx = projectIndex(allocs);
   const here = projectAt(ctx.cwd, idx);
@@ -158,10 +173,21 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     }
   }
   const wanted: { loc: ProjectLocation; name: string; id: string; byPattern: boolean }[] = [];
+  // The ended-record cache (store/ended-cache.ts) of each allocation, for status-like readers.
+  const caches = new Map<Layout, CacheUse>();
+  const cacheOf = (l: Layout): CacheUse | undefined => {
+    if (!opts.endedCache) return undefined;
+    let c = caches.get(l);
+    if (!c) caches.set(l, (c = { cache: readEndedCache(l), changed: false }));
+    return c;
+  };
   // A sweep selector looks at every job (its record says which sweep made it).
   const scan = sweeps.length > 0 ? [...idx.values()] : projects;
   for (const loc of scan.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
     const refs = await readRefs(loc.layout, loc.project);
+    const c = cacheOf(loc.layout);
+    // Copies of names the project no longer has go.
+    if (c) for (const [k, v] of c.cache) if (v.project === loc.project && !refs.has(v.name)) c.changed = c.cache.delete(k) || c.changed;
     const listed = projects.includes(loc);
     for (const name of [...refs.keys()].sort()) {
       const byPattern = listed && regs.some((r) => r.test(`${loc.project}/${name}`));
@@ -169,7 +195,9 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     }
   }
   // One small record per job shown: read them concurrently (bounded), keep the order.
-  let jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id));
+  let jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id, cacheOf(w.loc.layout)));
+  // A cache that cannot be written costs speed only.
+  for (const [l, c] of caches) if (c.changed) await writeEndedCache(l, c.cache).catch(() => undefined);
   if (sweeps.length > 0) jobs = jobs.filter((j, i) => wanted[i]!.byPattern || inSweep(j.sub, sweeps));
   return { jobs, allocs, here };
 }

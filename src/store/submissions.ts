@@ -9,6 +9,7 @@ import { isObjectId } from '../model/object-id.js';
 import { encodeSubmission, parseSubmission, type Submission } from '../model/submission.js';
 import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic.js';
 import { withLock } from './locks.js';
+import { dropEndedCache } from './ended-cache.js';
 import type { Layout } from './layout.js';
 
 export const SUBMISSIONS_DIR = 'submissions';
@@ -40,6 +41,8 @@ export async function readSubmission(l: Layout, id: string): Promise<Submission 
  */
 export async function writeSubmission(l: Layout, s: Submission): Promise<void> {
   await writeFileAtomic(submissionPath(l, s.id), encodeSubmission(s), { mkdirs: true });
+  // A repair may change a terminal record, which the ended cache assumes never happens.
+  await dropEndedCache(l);
 }
 
 /** Ids of every version with a record (gc, fsck). */
