@@ -36,12 +36,12 @@ async function startup(): Promise<void> {
   const runs = 15;
   const base = timeProcess(['-e', '0'], runs, env);
   const rows: [string, string[]][] = [
-    ['bundle  qdo --version', [join(REPO, 'dist/qdo.mjs'), '--version']],
-    ['bundle  qdo project list', [join(REPO, 'dist/qdo.mjs'), 'project', 'list']],
+    ['bundle  qdo --version', [join(REPO, 'dist/qdo.cjs'), '--version']],
+    ['bundle  qdo project list', [join(REPO, 'dist/qdo.cjs'), 'project', 'list']],
     ['tree    qdo --version', [join(REPO, 'dist/src/cli/bin.js'), '--version']],
     ['tree    qdo project list', [join(REPO, 'dist/src/cli/bin.js'), 'project', 'list']],
-    ['bundle  qdo sched detect --for local', [join(REPO, 'dist/qdo.mjs'), 'sched', 'detect', '--for', 'local']],
-    ['bundle  qdo status (no jobs)', [join(REPO, 'dist/qdo.mjs'), 'status']],
+    ['bundle  qdo sched detect --for local', [join(REPO, 'dist/qdo.cjs'), 'sched', 'detect', '--for', 'local']],
+    ['bundle  qdo status (no jobs)', [join(REPO, 'dist/qdo.cjs'), 'status']],
     ['tree    qdo status (no jobs)', [join(REPO, 'dist/src/cli/bin.js'), 'status']],
   ];
   console.log(`\nstart-up (median of ${runs}; baseline node -e 0 = ${base.toFixed(0)} ms)`);
@@ -160,7 +160,7 @@ async function statusAtScale(): Promise<void> {
     const t0 = performance.now();
     await buildAllocation(dir, jobs, v);
     const built = performance.now() - t0;
-    const t = timeProcess([join(REPO, 'dist/qdo.mjs'), 'status', '--json'], 5, { QDO_HOME: dir, QDO_SCHEDULER: 'local' });
+    const t = timeProcess([join(REPO, 'dist/qdo.cjs'), 'status', '--json'], 5, { QDO_HOME: dir, QDO_SCHEDULER: 'local' });
     if (base === 0) base = t;
     console.log(`  ${label.padEnd(30)} ${(t / base).toFixed(2)}x   (${(jobs * v).toLocaleString('en')} versions stored; ${t.toFixed(0)} ms; fixture ${(built / 1000).toFixed(0)} s)`);
     rmSync(dir, { recursive: true, force: true });

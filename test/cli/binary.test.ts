@@ -30,7 +30,7 @@ test('the bundle runs with no node_modules beside it', () => {
   const dir = tempDir('qdo-bundle-');
   try {
     assert.ok(existsSync(BUNDLE));
-    const copy = join(dir, 'qdo.mjs');
+    const copy = join(dir, 'qdo.cjs');
     copyFileSync(BUNDLE, copy);
     const home = join(dir, 'home');
     const r = qdoProcess(['project', 'add', 'x'], { home, bundle: true, cwd: dir });

@@ -11,7 +11,7 @@ import type { Context } from '../../src/context.js';
 /** Repository root (the source tree, for fixtures and golden files). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(REPO, 'dist/src/cli/bin.js');
-export const BUNDLE = join(REPO, 'dist/qdo.mjs');
+export const BUNDLE = join(REPO, 'dist/qdo.cjs');
 
 export function tempDir(prefix = 'qdo-test-'): string {
   return realpathSync(mkdtempSync(join(tmpdir(), prefix)));
