@@ -52,7 +52,6 @@ const bundle = commentSafe(r.outputFiles[0].text.replace(/^#!.*\n/, ''));
 if (/[^\x00-\x7f]/.test(bundle)) throw new Error('build: the bundle has a non-ASCII character');
 const body = `(function (exports, require, module, __filename, __dirname) {${bundle}\n})`;
 if (body.includes('*/')) throw new Error('build: a "*/" is left in the bundle');
-const hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
 
 /**
  * The same program without the character pair "*" "/": inside string and template
@@ -110,7 +109,8 @@ function commentSafe(code) {
 }
 
 // The prologue: plain CommonJS, no dependencies (a top-level `return` ends a CommonJS module).
-const prologue = `#!/usr/bin/env node
+// Code caches are named by a hash of the whole file, prologue included.
+const prologueWith = (hash) => `#!/usr/bin/env node
 // qdo ${pkg.version}: ${pkg.description}
 // Built by scripts/build.mjs: this prologue, then the CLI bundle in the comment that starts
 // at the ${MARK} line (compiled with a V8 code cache in $XDG_CACHE_HOME/qdo;
@@ -137,6 +137,17 @@ const word = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] || '') ? process.argv[2]
 let base = null;
 let cached;
 let generation = 0;
+// V8 trusts a code cache's contents (a damaged one can crash the process), so each file ends
+// with a 4-byte checksum of the rest: FNV-1a over 32-bit words.
+const sum = (b) => {
+  if (b.byteOffset % 4 !== 0) b = Buffer.from(b);
+  const n = b.length >> 2;
+  const w = new Int32Array(b.buffer, b.byteOffset, n);
+  let h = 0x811c9dc5 ^ b.length;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ w[i], 16777619);
+  for (let i = n << 2; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619);
+  return h >>> 0;
+};
 if (word && process.env.QDO_CODE_CACHE !== '0') {
   try {
     const home = process.env.HOME || require('node:os').homedir();
@@ -147,11 +158,19 @@ if (word && process.env.QDO_CODE_CACHE !== '0') {
     if ((typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0) {
       base = path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word);
       for (const g of [2, 1]) {
+        let f;
         try {
-          cached = fs.readFileSync(base + '.' + g + '.v8');
+          f = fs.readFileSync(base + '.' + g + '.v8');
+        } catch {
+          continue;
+        }
+        const data = f.subarray(0, f.length - 4);
+        if (f.length > 4 && sum(data) === f.readUInt32LE(f.length - 4)) {
+          cached = data;
           generation = g;
           break;
-        } catch {}
+        }
+        fs.rmSync(base + '.' + g + '.v8', { force: true });
       }
     }
   } catch {}
@@ -163,7 +182,10 @@ if (base && (generation < 2 || script.cachedDataRejected)) {
     try {
       const next = script.cachedDataRejected ? 1 : generation + 1;
       const tmp = base + '.' + process.pid + '.tmp';
-      fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+      const data = script.createCachedData();
+      const check = Buffer.alloc(4);
+      check.writeUInt32LE(sum(data));
+      fs.writeFileSync(tmp, Buffer.concat([data, check]), { mode: 0o600 });
       fs.renameSync(tmp, base + '.' + next + '.v8');
       if (next === 2) fs.rmSync(base + '.1.v8', { force: true });
       // Caches of other builds of qdo (or of another Node) are of no more use.
@@ -176,6 +198,8 @@ script.runInThisContext().call(module.exports, module.exports, require, module, 
 return;
 ${MARK}
 `;
+const hash = createHash('sha256').update(prologueWith('0'.repeat(16)) + body).digest('hex').slice(0, 16);
+const prologue = prologueWith(hash);
 // Node reads the file as UTF-8: one non-ASCII character anywhere would make the whole
 // megabyte a two-byte string for it and V8's scanner.
 if (/[^\x00-\x7f]/.test(prologue)) throw new Error('build: the prologue must be ASCII');

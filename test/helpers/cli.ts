@@ -73,11 +73,22 @@ export async function qdo(args: string[], opts: RunOptions): Promise<RunResult> 
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: err };
 }
 
+let cacheHome: string | undefined;
+/** XDG_CACHE_HOME of spawned qdo processes: the bundle's code caches stay out of ~/.cache. */
+export function testCacheHome(): string {
+  if (!cacheHome) {
+    const dir = tempDir('qdo-test-cache-');
+    cacheHome = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return cacheHome;
+}
+
 /** Runs the built binary (or the bundle) as a child process. */
 export function qdoProcess(args: string[], opts: RunOptions & { bundle?: boolean }): RunResult {
   const r = spawnSync(process.execPath, [opts.bundle ? BUNDLE : BIN, ...args], {
     cwd: opts.cwd ?? opts.home,
-    env: { PATH: process.env.PATH ?? '', QDO_HOME: opts.home, ...(opts.env ?? {}) },
+    env: { PATH: process.env.PATH ?? '', QDO_HOME: opts.home, XDG_CACHE_HOME: testCacheHome(), ...(opts.env ?? {}) },
     input: opts.stdin ?? '',
     encoding: 'utf8',
   });
