@@ -48,6 +48,7 @@ const io: Io = {
   stderrTTY: isTerminal(2),
   columns: tty ? process.stdout.columns : undefined,
   rows: tty ? process.stdout.rows : undefined,
+  size: tty ? () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }) : undefined,
 };
 /** Signal 0 probes a pid: ESRCH means gone; EPERM means alive but someone else's. */
 function pidAlive(pid: number): boolean {

@@ -13,6 +13,8 @@ export interface Io {
   columns?: number;
   /** The terminal's height in rows (qdo watch); absent when piped. */
   rows?: number;
+  /** The terminal's size now (it may change while qdo watch runs); absent when piped. */
+  size?: () => { columns: number; rows: number };
 }
 
 export interface CliEnv {

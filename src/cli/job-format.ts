@@ -31,6 +31,8 @@ export function stateCell(state: string, color: boolean): string {
 }
 
 export const STATUS_HEADERS = ['JOB', 'VER', 'STATE', 'EXIT', 'SCHEDULER', 'ID', 'SUBMITTED'];
+/** What gives way on a narrow terminal: the job name, then the scheduler id and name. */
+export const STATUS_SHRINK = [0, 5, 4];
 
 export function statusRow(j: JobVersion, now: Date, showLatest: boolean): string[] {
   const s = j.sub;

@@ -7,7 +7,7 @@
 import type { Argv } from 'yargs';
 import type { Context } from '../context.js';
 import { ExitCode, isQdoError, UsageError } from '../errors.js';
-import { closest } from '../util/closest.js';
+import { closest, editDistance } from '../util/closest.js';
 import { version } from '../version.js';
 import type { Args, CommandDef } from './command.js';
 import { COMMANDS } from './commands.js';
@@ -76,8 +76,11 @@ export function flagHint(msg: string, argv: readonly string[]): string | undefin
     // Only what was typed as a flag: an extra positional is not a misspelt option.
     const typed = argv.find((a) => a === `--${bad}` || a.startsWith(`--${bad}=`) || a === `-${bad}`);
     if (!typed) continue;
+    // The nearest only: "--tim" means --time, not --mem as well.
     const near = closest(bad, names);
-    if (near.length) hints.push(`--${bad}: did you mean ${near.map((n) => `--${n}`).join(', ')}?`);
+    const best = Math.min(...near.map((n) => (n.startsWith(bad) ? 0 : editDistance(bad, n))));
+    const shown = near.filter((n) => (n.startsWith(bad) ? 0 : editDistance(bad, n)) === best);
+    if (shown.length) hints.push(`--${bad}: did you mean ${shown.map((n) => `--${n}`).join(', ')}?`);
   }
   return hints.length ? hints.join('; ') : undefined;
 }

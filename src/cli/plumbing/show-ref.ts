@@ -1,6 +1,7 @@
 // Output: spec/plumbing/show-ref.md
 import type { CommandDef } from '../command.js';
-import { str } from '../command.js';
+import { bool, str } from '../command.js';
+import { jsonDocument } from '../../output/json.js';
 
 export const showRefCommand: CommandDef = {
   command: 'show-ref [pattern]',
@@ -10,7 +11,8 @@ export const showRefCommand: CommandDef = {
     const { showRefs } = await import('../../core/plumbing.js');
     const { rows, unreachable } = await showRefs(ctx, str(args, 'pattern'));
     for (const a of unreachable) io.stderr(`qdo: warning: allocation ${a.root} is unreachable (${a.problem})\n`);
-    io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
+    if (bool(args, 'json')) io.stdout(jsonDocument({ refs: rows.map((r) => ({ ref: r.ref, id: r.id })), unreachable: unreachable.map((a) => ({ allocation: a.root, problem: a.problem })) }));
+    else io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
     return rows.length === 0 ? 1 : 0;
   },
 };

@@ -1,6 +1,6 @@
 import type { CommandDef } from '../command.js';
 import { bool, json } from '../command.js';
-import { formatTable } from '../../output/table.js';
+import { tableText } from '../table-out.js';
 
 export const allocCommand: CommandDef = {
   command: 'alloc <action>',
@@ -19,6 +19,6 @@ export const allocCommand: CommandDef = {
       return;
     }
     const rows = allocs.map((a) => [a.root + (a.home ? ' (home)' : ''), a.layout ? String(a.projects.length) : '-', a.layout ? 'ok' : `unreachable: ${a.problem}`]);
-    io.stdout(formatTable(['ALLOCATION', 'PROJECTS', 'STATUS'], rows, { color: io.color }));
+    io.stdout(tableText(io, ['ALLOCATION', 'PROJECTS', 'STATUS'], rows, { shrink: [0, 2] }));
   },
 };

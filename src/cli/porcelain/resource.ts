@@ -1,6 +1,8 @@
 import type { CommandDef } from '../command.js';
 import { bool, json, str } from '../command.js';
-import { formatBytes, formatTable } from '../../output/table.js';
+import { formatBytes } from '../../output/table.js';
+import { tableText } from '../table-out.js';
+import { bytesJson, jsonDocument } from '../../output/json.js';
 import { UsageError } from '../../errors.js';
 
 export const resourceCommand: CommandDef = {
@@ -30,13 +32,14 @@ export const resourceCommand: CommandDef = {
         if (file !== undefined) throw new UsageError('resource list takes at most a PROJECT');
         const rows = await core.listResources(ctx, target);
         if (bool(args, 'json')) io.stdout(json({ version: 1, resources: rows.map((r) => ({ project: r.project, name: r.name, path: r.path, size: r.size })) }));
-        else io.stdout(formatTable(['RESOURCE', 'SIZE', 'PATH'], rows.map((r) => [`${r.project}/${r.name}`, formatBytes(r.size), r.path]), { color: io.color }));
+        else io.stdout(tableText(io, ['RESOURCE', 'SIZE', 'PATH'], rows.map((r) => [`${r.project}/${r.name}`, formatBytes(r.size), r.path]), { shrink: [2, 0] }));
         return;
       }
       default: {
         if (target === undefined || file !== undefined) throw new UsageError('resource show needs exactly PROJECT/NAME');
-        const { bytes } = await core.readResource(ctx, target);
-        io.stdout(bytes);
+        const r = await core.readResource(ctx, target);
+        if (bool(args, 'json')) io.stdout(jsonDocument({ resource: `${r.row.project}/${r.row.name}`, path: r.row.path, size: r.bytes.length, ...bytesJson(r.bytes) }));
+        else io.stdout(r.bytes);
       }
     }
   },
