@@ -14,7 +14,7 @@
 // Also writes dist/THIRD-PARTY-LICENSES.txt: the licences of the packages the bundle
 // contains (the package ships them, as their licences ask).
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -203,6 +203,7 @@ const prologue = prologueWith(hash);
 // Node reads the file as UTF-8: one non-ASCII character anywhere would make the whole
 // megabyte a two-byte string for it and V8's scanner.
 if (/[^\x00-\x7f]/.test(prologue)) throw new Error('build: the prologue must be ASCII');
+mkdirSync(dirname(out), { recursive: true });
 const tmp = out + '.tmp';
 writeFileSync(tmp, prologue + body + '\n*/\n');
 chmodSync(tmp, 0o755);

@@ -27,6 +27,7 @@ import { pathCommand } from './porcelain/path.js';
 import { artifactsCommand } from './porcelain/artifacts.js';
 import { pullCommand } from './porcelain/pull.js';
 import { retryCommand } from './porcelain/retry.js';
+import { completionCommand } from './porcelain/completion.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -57,4 +58,5 @@ export const COMMANDS: CommandDef[] = [
   showRefCommand,
   fsckCommand,
   schedCommand,
+  completionCommand,
 ];

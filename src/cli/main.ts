@@ -50,6 +50,11 @@ export async function main(argv: string[], io: Io, ctx: Context): Promise<number
       io.stdout(version() + '\n');
       return ExitCode.ok;
     }
+    // The shells' completion scripts ask this (complete.ts); it is no command of its own.
+    if (argv[0] === '__complete') {
+      const { completeMain } = await import('./complete.js');
+      return await completeMain(argv.slice(1), io, ctx, COMMANDS, specOfCommand);
+    }
     const fast = ctx.env.QDO_NO_FAST_PARSE === '1' ? null : fastParse(argv, (w) => {
       const c = commandFor(w);
       return c ? specOfCommand(c) : undefined;

@@ -177,7 +177,17 @@ function environment(run: Run): NjEnvironment {
 }
 
 /** Compiles (and, when `vars` is given, renders) one template. */
+/**
+ * Text with no nunjucks tag renders as itself (`-- true`, most commands). A lone "#}" is
+ * an error to nunjucks ("unexpected end of comment"), so such text goes to it.
+ */
+export function isPlainText(text: string): boolean {
+  return !text.includes('{{') && !text.includes('{%') && !text.includes('{#') && !text.includes('#}');
+}
+
 export async function runTemplate(src: TemplateSource, vars: Record<string, unknown> | undefined, opts: RenderOptions = {}): Promise<string> {
+  // nunjucks (a fifth of node's start-up to load) is not needed to copy text.
+  if (isPlainText(src.text)) return vars === undefined ? '' : src.text;
   const nj = await loadNunjucks();
   const run = new Run(nj, new ContainedLoader(opts.searchPaths ?? []));
   const env = environment(run);
