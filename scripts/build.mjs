@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import ts from 'typescript';
+import vm from 'node:vm';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -137,6 +138,9 @@ const word = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] || '') ? process.argv[2]
 let base = null;
 let cached;
 let generation = 0;
+// For qdo doctor: where the cache is and whether it is used.
+const cacheInfo = { dir: path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'qdo'), usable: false, reason: 'QDO_CODE_CACHE=0' };
+globalThis.__qdoCodeCache = cacheInfo;
 // V8 trusts a code cache's contents (a damaged one can crash the process), so each file ends
 // with a 4-byte checksum of the rest: FNV-1a over 32-bit words.
 const sum = (b) => {
@@ -148,16 +152,19 @@ const sum = (b) => {
   for (let i = n << 2; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619);
   return h >>> 0;
 };
-if (word && process.env.QDO_CODE_CACHE !== '0') {
+if (process.env.QDO_CODE_CACHE !== '0') {
   try {
-    const home = process.env.HOME || require('node:os').homedir();
-    const dir = path.join(process.env.XDG_CACHE_HOME || path.join(home, '.cache'), 'qdo');
+    const dir = cacheInfo.dir;
+    cacheInfo.reason = 'the folder cannot be made';
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // Compiled code runs as this user: only a folder this user alone can write is trusted.
     const st = fs.statSync(dir);
+    cacheInfo.reason = "the folder is not this user's alone (others may write it)";
     if ((typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0) {
-      base = path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word);
-      for (const g of [2, 1]) {
+      cacheInfo.usable = true;
+      cacheInfo.reason = null;
+      base = word && path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word);
+      for (const g of base ? [2, 1] : []) {
         let f;
         try {
           f = fs.readFileSync(base + '.' + g + '.v8');
@@ -200,6 +207,10 @@ ${MARK}
 `;
 const hash = createHash('sha256').update(prologueWith('0'.repeat(16)) + body).digest('hex').slice(0, 16);
 const prologue = prologueWith(hash);
+// Both halves must compile: the prologue as Node will (a CommonJS function body), the
+// bundle as the prologue will.
+new vm.Script(`(function (exports, require, module, __filename, __dirname) {${prologue.replace(/^#!.*/, "")}*/\n})`, { filename: "prologue" });
+new vm.Script(body, { filename: 'bundle' });
 // Node reads the file as UTF-8: one non-ASCII character anywhere would make the whole
 // megabyte a two-byte string for it and V8's scanner.
 if (/[^\x00-\x7f]/.test(prologue)) throw new Error('build: the prologue must be ASCII');

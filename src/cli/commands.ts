@@ -28,6 +28,7 @@ import { artifactsCommand } from './porcelain/artifacts.js';
 import { pullCommand } from './porcelain/pull.js';
 import { retryCommand } from './porcelain/retry.js';
 import { completionCommand } from './porcelain/completion.js';
+import { doctorCommand } from './porcelain/doctor.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -59,4 +60,5 @@ export const COMMANDS: CommandDef[] = [
   fsckCommand,
   schedCommand,
   completionCommand,
+  doctorCommand,
 ];

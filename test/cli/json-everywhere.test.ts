@@ -45,6 +45,8 @@ function cases(home: string, scratch: string): Record<string, Case[] | typeof SI
     'show-ref': [{ argv: ['show-ref'] }],
     fsck: [{ argv: ['fsck'] }],
     sched: [{ argv: ['sched', 'detect'] }, { argv: ['sched', 'render', 'p/j'] }],
+    completion: [{ argv: ['completion', 'bash'] }],
+    doctor: [{ argv: ['doctor'] }],
   };
 }
 
