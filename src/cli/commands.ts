@@ -29,6 +29,8 @@ import { pullCommand } from './porcelain/pull.js';
 import { retryCommand } from './porcelain/retry.js';
 import { completionCommand } from './porcelain/completion.js';
 import { doctorCommand } from './porcelain/doctor.js';
+import { reportCommand } from './porcelain/report.js';
+import { serveCommand } from './porcelain/serve.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -61,4 +63,6 @@ export const COMMANDS: CommandDef[] = [
   schedCommand,
   completionCommand,
   doctorCommand,
+  reportCommand,
+  serveCommand,
 ];

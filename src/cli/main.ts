@@ -9,6 +9,7 @@ import type { Context } from '../context.js';
 import { ExitCode, isQdoError, UsageError } from '../errors.js';
 import { closest, editDistance } from '../util/closest.js';
 import { version } from '../version.js';
+import { errorJson } from '../output/json.js';
 import type { Args, CommandDef } from './command.js';
 import { COMMANDS } from './commands.js';
 import { fastParse } from './fast-parse.js';
@@ -138,10 +139,7 @@ async function viaYargs(argv: string[], io: Io, ctx: Context): Promise<number> {
   return code;
 }
 
-/** The error object of `--json` (spec/porcelain.md §Errors): one line, the last on stderr. */
-export function errorJson(code: string, message: string, hint: string | undefined): string {
-  return JSON.stringify({ version: 1, error: { code, message, hint: hint ?? null } }) + '\n';
-}
+export { errorJson };
 
 function report(e: unknown, io: Io, debug: boolean, asJson: boolean): number {
   if (isQdoError(e)) {

@@ -5,6 +5,11 @@ export function jsonDocument(value: Record<string, unknown>): string {
   return JSON.stringify({ version: 1, ...value }, null, 2) + '\n';
 }
 
+/** The error object of `--json` (spec/porcelain.md §--json): one line, the last on stderr. */
+export function errorJson(code: string, message: string, hint: string | undefined): string {
+  return JSON.stringify({ version: 1, error: { code, message, hint: hint ?? null } }) + '\n';
+}
+
 /** One line of a JSON Lines stream (`watch --json`, `logs --follow --json`). */
 export function jsonLine(value: Record<string, unknown>): string {
   return JSON.stringify({ version: 1, ...value }) + '\n';

@@ -14,8 +14,10 @@ import { ok, waitDone } from '../helpers/jobs.js';
 /** What `qdo <word> … --json` is run as (after the fixture below); `stdin` if it reads one. */
 type Case = { argv: string[]; stdin?: string; lines?: boolean };
 const SILENT = 'prints nothing on success';
+/** Runs until stopped: its --json line is checked where it is run (test/e2e/status-page.test.ts). */
+const SERVER = 'a server';
 
-function cases(home: string, scratch: string): Record<string, Case[] | typeof SILENT> {
+function cases(home: string, scratch: string): Record<string, Case[] | typeof SILENT | typeof SERVER> {
   return {
     init: [{ argv: ['init', scratch] }],
     alloc: [{ argv: ['alloc', 'list'] }],
@@ -47,6 +49,8 @@ function cases(home: string, scratch: string): Record<string, Case[] | typeof SI
     sched: [{ argv: ['sched', 'detect'] }, { argv: ['sched', 'render', 'p/j'] }],
     completion: [{ argv: ['completion', 'bash'] }],
     doctor: [{ argv: ['doctor'] }],
+    report: [{ argv: ['report'] }, { argv: ['report', '--html', join(home, 'status.html')] }],
+    serve: SERVER,
   };
 }
 
@@ -85,7 +89,7 @@ for (const word of words) {
   test(`qdo ${word} --json prints JSON with "version": 1`, async () => {
     const c = cases(home, scratch)[word];
     if (c === undefined) return; // reported above
-    if (c === SILENT) return;
+    if (c === SILENT || c === SERVER) return;
     for (const { argv, stdin, lines } of c) {
       // Before a `--`: what follows it is the job's command.
       const dd = argv.indexOf('--');
