@@ -6,7 +6,7 @@
 //  - 'live' (qdo serve): the same view, refreshed by the page from /api/view; logs open
 //    in a panel through /api/logs; with control on, each live job has cancel, hold,
 //    release and retry buttons that POST to /api/<action> with the page's token.
-import type { JobEntry, ReportData, VersionEntry } from '../core/report.js';
+import type { JobEntry, ReportData, VersionEntry } from '../model/report.js';
 import { crypto } from '../util/lazy-crypto.js';
 
 export interface PageOptions {
