@@ -37,9 +37,6 @@ const r = await build({
   // one-byte strings only for ASCII.
   charset: 'ascii',
   legalComments: 'none',
-  // import() of a Node built-in (node:http in qdo serve) becomes require(): inside the
-  // prologue's vm.Script import() has no loader on Node 20.
-  supported: { 'dynamic-import': false },
   write: false,
   metafile: true,
   logLevel: 'warning',
@@ -198,9 +195,14 @@ if (base && (generation < 2 || script.cachedDataRejected)) {
       fs.writeFileSync(tmp, Buffer.concat([data, check]), { mode: 0o600 });
       fs.renameSync(tmp, base + '.' + next + '.v8');
       if (next === 2) fs.rmSync(base + '.1.v8', { force: true });
-      // Caches of other builds of qdo (or of another Node) are of no more use.
+      // Caches of other builds of qdo (or of another Node) not used for a week go (two
+      // versions of qdo sharing a home each keep theirs).
       const keep = path.basename(base).slice(0, 17);
-      for (const f of fs.readdirSync(path.dirname(base))) if (f.endsWith('.v8') && !f.startsWith(keep)) fs.rmSync(path.join(path.dirname(base), f), { force: true });
+      const week = Date.now() - 7 * 86400e3;
+      for (const f of fs.readdirSync(path.dirname(base))) {
+        const p = path.join(path.dirname(base), f);
+        if (f.endsWith('.v8') && !f.startsWith(keep) && fs.statSync(p).atimeMs < week && fs.statSync(p).mtimeMs < week) fs.rmSync(p, { force: true });
+      }
     } catch {}
   });
 }

@@ -157,14 +157,15 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   const allocs = opts.allocs ?? (await allAllocations(ctx));
   const idx = projectIndex(allocs);
   const here = projectAt(ctx.cwd, idx);
-  let regs: RegExp[];
+  // null: every name of the projects listed.
+  let regs: RegExp[] | null;
   let projects = [...idx.values()];
   const sweeps = patterns.filter(isSweepSelector).map(sweepPrefix);
   patterns = patterns.filter((p) => !isSweepSelector(p));
   if (patterns.length === 0 && sweeps.length > 0) regs = [];
   else if (patterns.length === 0) {
     if (here) projects = projects.filter((p) => p.project === here.project || p.project.startsWith(here.project + '/'));
-    regs = [/.*/];
+    regs = null;
   } else {
     regs = [];
     for (const p of patterns) {
@@ -189,13 +190,24 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     // Copies of names the project no longer has go.
     if (c) for (const [k, v] of c.cache) if (v.project === loc.project && !refs.has(v.name)) c.changed = c.cache.delete(k) || c.changed;
     const listed = projects.includes(loc);
+    const prefix = loc.project + '/';
     for (const name of [...refs.keys()].sort()) {
-      const byPattern = listed && regs.some((r) => r.test(`${loc.project}/${name}`));
+      const byPattern = listed && (regs === null || regs.some((r) => r.test(prefix + name)));
       if (byPattern || sweeps.length > 0) wanted.push({ loc, name, id: refs.get(name)!, byPattern });
     }
   }
-  // One small record per job shown: read them concurrently (bounded), keep the order.
-  let jobs = await mapBounded(wanted, 64, (w) => latestOf(w.loc, w.name, w.id, cacheOf(w.loc.layout)));
+  // Ended jobs come from the cache as they are; one small record per other job is read,
+  // concurrently (bounded), the order kept.
+  let jobs: JobVersion[] = new Array(wanted.length);
+  const misses: number[] = [];
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i]!;
+    const copy = cacheOf(w.loc.layout)?.cache.get(w.loc.project + '/' + w.name);
+    if (copy && copy.id === w.id) jobs[i] = { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
+    else misses.push(i);
+  }
+  const read = await mapBounded(misses, 64, (i) => latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)));
+  misses.forEach((i, k) => (jobs[i] = read[k]!));
   // A cache that cannot be written costs speed only.
   for (const [l, c] of caches) if (c.changed) await writeEndedCache(l, c.cache).catch(() => undefined);
   if (sweeps.length > 0) jobs = jobs.filter((j, i) => wanted[i]!.byPattern || inSweep(j.sub, sweeps));

@@ -4,6 +4,9 @@
 // never goes through here).
 import { displayWidth, truncate } from './width.js';
 
+// eslint-disable-next-line no-control-regex
+const PLAIN_ROW = /^[\x20-\x7e]*$/;
+
 export interface TableOptions {
   color?: boolean;
   /** Decorates a cell after padding widths are known (colour codes take no columns). */
@@ -32,27 +35,44 @@ export function fitWidths(natural: number[], headers: string[], width: number | 
 }
 
 export function formatTable(headers: string[], rows: string[][], opts: TableOptions = {}): string {
-  const natural = headers.map((h, i) => {
-    let m = displayWidth(h);
-    for (const r of rows) m = Math.max(m, displayWidth(r[i] ?? ''));
+  // Each cell's width once (displayWidth is the cost of a table of thousands of rows); a row
+  // of printable ASCII, the usual, is measured by length.
+  const hw = headers.map(displayWidth);
+  const n = headers.length;
+  const cw = rows.map((r) => {
+    const w = new Array<number>(n);
+    if (PLAIN_ROW.test(r.join(''))) for (let i = 0; i < n; i++) w[i] = (r[i] ?? '').length;
+    else for (let i = 0; i < n; i++) w[i] = displayWidth(r[i] ?? '');
+    return w;
+  });
+  const natural = hw.map((w, i) => {
+    let m = w;
+    for (const r of cw) if (r[i]! > m) m = r[i]!;
     return m;
   });
   const widths = fitWidths(natural, headers, opts.width, opts.shrink ?? [0], opts.minWidth ?? 8);
-  const line = (cells: string[], decorate: boolean) => {
+  const cut = widths.some((w, i) => w < natural[i]!);
+  const last = headers.length - 1;
+  const line = (cells: string[], ws: number[], decorate: boolean) => {
     let out = '';
     for (let i = 0; i < cells.length; i++) {
-      const c = widths[i]! < natural[i]! ? truncate(cells[i]!, widths[i]!) : cells[i]!;
+      let c = cells[i] ?? '';
+      let w = ws[i]!;
+      if (cut && w > widths[i]!) {
+        c = truncate(c, widths[i]!);
+        w = displayWidth(c);
+      }
       const shown = decorate && opts.cell ? opts.cell(c, i) : c;
-      out += i === cells.length - 1 ? shown : shown + ' '.repeat(Math.max(0, widths[i]! - displayWidth(c))) + '  ';
+      out += i === last ? shown : shown + ' '.repeat(Math.max(0, widths[i]! - w)) + '  ';
     }
     out = out.trimEnd();
     // Columns that cannot give more: the line itself is cut, so nothing wraps on a terminal.
     if (opts.width !== undefined && displayWidth(out) > opts.width) out = truncate(out, opts.width);
     return out + '\n';
   };
-  const head = line(headers, false);
+  const head = line(headers, hw, false);
   let out = opts.color ? `\x1b[1m${head.slice(0, -1)}\x1b[0m\n` : head;
-  for (const r of rows) out += line(r, true);
+  for (let r = 0; r < rows.length; r++) out += line(rows[r]!, cw[r]!, true);
   return out;
 }
 

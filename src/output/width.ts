@@ -7,7 +7,9 @@
 const PLAIN = /^[\x20-\x7e]*$/;
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
-const ZERO = /^[\p{Mn}\p{Me}\p{Cf}]$/u;
+// Made on first use: a Unicode property class costs ICU work even to compile.
+let zero: RegExp | undefined;
+const isZero = (ch: string): boolean => (zero ??= new RegExp('^[\\p{Mn}\\p{Me}\\p{Cf}]$', 'u')).test(ch);
 
 function wide(cp: number): boolean {
   return (
@@ -34,7 +36,7 @@ export function displayWidth(s: string): number {
   let n = 0;
   for (const ch of s.replace(ANSI, '')) {
     const cp = ch.codePointAt(0)!;
-    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || ZERO.test(ch)) continue;
+    if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || isZero(ch)) continue;
     n += wide(cp) ? 2 : 1;
   }
   return n;

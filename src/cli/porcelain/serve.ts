@@ -5,6 +5,7 @@
 // Requests naming another host (DNS rebinding) are refused; no CORS header is ever sent.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type { CommandDef } from '../command.js';
 import { bool, str } from '../command.js';
@@ -181,7 +182,8 @@ export const serveCommand: CommandDef = {
       const { crypto } = await import('../../util/lazy-crypto.js');
       token = crypto().randomBytes(24).toString('hex');
     }
-    const http = await import('node:http');
+    // Not import(): inside the bundle's vm.Script it has no loader on Node 20 (scripts/build.mjs).
+    const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
     const st: ServeState = { ctx, token, control: bool(args, 'control'), port, intervalS };
     const server = http.createServer((req, res) => void handler(st)(req, res));
     await new Promise<void>((ok, fail) => {
