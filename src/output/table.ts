@@ -35,45 +35,39 @@ export function fitWidths(natural: number[], headers: string[], width: number | 
 }
 
 export function formatTable(headers: string[], rows: string[][], opts: TableOptions = {}): string {
-  // Each cell's width once (displayWidth is the cost of a table of thousands of rows); a row
-  // of printable ASCII, the usual, is measured by length.
-  const hw = headers.map(displayWidth);
   const n = headers.length;
-  const cw = rows.map((r) => {
-    const w = new Array<number>(n);
-    if (PLAIN_ROW.test(r.join(''))) for (let i = 0; i < n; i++) w[i] = (r[i] ?? '').length;
-    else for (let i = 0; i < n; i++) w[i] = displayWidth(r[i] ?? '');
-    return w;
-  });
-  const natural = hw.map((w, i) => {
-    let m = w;
-    for (const r of cw) if (r[i]! > m) m = r[i]!;
-    return m;
-  });
+  // Widths are measured once. A table of printable ASCII (the usual: thousands of status
+  // rows) is measured by length, with no per-cell allocation.
+  let plain = true;
+  for (let r = 0; r < rows.length && plain; r++) for (let i = 0; i < n; i++) if (!PLAIN_ROW.test(rows[r]![i] ?? '')) plain = false;
+  const width = plain ? (s: string) => s.length : displayWidth;
+  const natural = headers.map(width);
+  for (const r of rows) for (let i = 0; i < n; i++) natural[i] = Math.max(natural[i]!, width(r[i] ?? ''));
   const widths = fitWidths(natural, headers, opts.width, opts.shrink ?? [0], opts.minWidth ?? 8);
   const cut = widths.some((w, i) => w < natural[i]!);
-  const last = headers.length - 1;
-  const line = (cells: string[], ws: number[], decorate: boolean) => {
+  const last = n - 1;
+  const line = (cells: string[], decorate: boolean): string => {
     let out = '';
-    for (let i = 0; i < cells.length; i++) {
+    for (let i = 0; i < n; i++) {
       let c = cells[i] ?? '';
-      let w = ws[i]!;
+      let w = width(c);
       if (cut && w > widths[i]!) {
         c = truncate(c, widths[i]!);
         w = displayWidth(c);
       }
       const shown = decorate && opts.cell ? opts.cell(c, i) : c;
-      out += i === last ? shown : shown + ' '.repeat(Math.max(0, widths[i]! - w)) + '  ';
+      out += i === last ? shown : shown + ' '.repeat(widths[i]! - w + 2);
     }
     out = out.trimEnd();
     // Columns that cannot give more: the line itself is cut, so nothing wraps on a terminal.
     if (opts.width !== undefined && displayWidth(out) > opts.width) out = truncate(out, opts.width);
-    return out + '\n';
+    return out;
   };
-  const head = line(headers, hw, false);
-  let out = opts.color ? `\x1b[1m${head.slice(0, -1)}\x1b[0m\n` : head;
-  for (let r = 0; r < rows.length; r++) out += line(rows[r]!, cw[r]!, true);
-  return out;
+  const lines = new Array<string>(rows.length + 1);
+  const head = line(headers, false);
+  lines[0] = opts.color ? `\x1b[1m${head}\x1b[0m` : head;
+  for (let r = 0; r < rows.length; r++) lines[r + 1] = line(rows[r]!, true);
+  return lines.join('\n') + '\n';
 }
 
 export function formatBytes(n: number): string {
