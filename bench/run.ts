@@ -12,6 +12,9 @@ import { objectId } from '../src/model/object-id.js';
 import { sweepBench } from './sweep.js';
 import { buildAllocation } from './fixture.js';
 import { startupBench, submitBench } from './startup.js';
+import { templateBench } from './templates.js';
+import { poolBench } from './pool.js';
+import { tinyJobsBench } from './tiny-jobs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -114,4 +117,7 @@ if (!only || only === 'startup') await startupBench();
 if (!only || only === 'submit') await submitBench();
 if (!only || only === 'refs') await refsAtScale();
 if (!only || only === 'status') await statusAtScale();
+if (!only || only === 'templates') await templateBench();
 if (!only || only === 'sweep') await sweepBench();
+if (!only || only === 'pool') await poolBench();
+if (!only || only === 'tiny') await tinyJobsBench();

@@ -11,6 +11,10 @@ export const ExitCode = {
   busy: 5,
   scheduler: 6,
   repository: 7,
+  /** `qdo wait`: a job was lost (spec/submissions.md §Lost). */
+  lost: 8,
+  /** `qdo wait`: a job can never start (a dependency that can never be satisfied). */
+  neverStarts: 9,
   internal: 70,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,11 +1,18 @@
 // Test entry: runs every compiled *.test.js under dist/test (or those whose path contains
 // one of the arguments) in one uvu session, then prints a plain "N passed, N failed" line.
+// Each test has a time limit (helpers/uvu-timed.ts).
 import { readdirSync, statSync } from 'node:fs';
+import { register } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run } from 'uvu/run';
 
 const root = dirname(fileURLToPath(import.meta.url));
+// Every test and hook gets a time limit (helpers/uvu-timed.ts): test files import 'uvu' and
+// get the timed version through this hook.
+register('./helpers/uvu-hook.js', import.meta.url, {
+  data: { root: pathToFileURL(root).href + '/', timed: pathToFileURL(join(root, 'helpers', 'uvu-timed.js')).href },
+});
 const filters = process.argv.slice(2);
 
 function walk(dir: string): string[] {
@@ -41,3 +48,6 @@ if (files.length === 0) {
   console.log(`\n${passed} passed, ${total - passed} failed`);
   if (total === 0) process.exitCode = 1;
 }
+// A test that timed out may have left work behind (a hung child process, a timer): do not
+// let it keep the run from ending.
+if ((globalThis as Record<string, unknown>).QDO_TESTS_TIMED_OUT) setTimeout(() => process.exit(), 5000).unref();

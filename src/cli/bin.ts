@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // The qdo executable: builds the Context and Io from the real process, runs main.
-import { homedir, hostname } from 'node:os';
+import { homedir, hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fstatSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fdWriter } from './fd-writer.js';
 import { main } from './main.js';
+import { identityOf, liveness } from '../util/proc.js';
 import type { Io } from './io.js';
+import type { Context, ProcessIdentity, UserId } from '../context.js';
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -50,19 +52,44 @@ const io: Io = {
   rows: tty ? process.stdout.rows : undefined,
   size: tty ? () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }) : undefined,
 };
-/** Signal 0 probes a pid: ESRCH means gone; EPERM means alive but someone else's. */
-function pidAlive(pid: number): boolean {
+
+/** Who runs qdo (spec/trust.md); a uid without a passwd entry is known by its number. */
+function currentUser(): { uid: number; gid: number; name: string } {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  let name = String(uid);
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    name = userInfo().username;
+  } catch {
+    // no passwd entry (a container's arbitrary uid)
   }
+  return { uid, gid, name };
 }
 
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
+const host = hostname();
+// This process as records and locks name it (host, pid and start time: util/proc.ts) and
+// the invoking user are looked up when first asked: most commands never ask, and each is a
+// few system calls on every start.
+let self: ProcessIdentity | undefined;
+let user: UserId | undefined;
+const ctx: Context = {
+  cwd: process.cwd(),
+  env,
+  home,
+  now: () => new Date(),
+  host,
+  get self() {
+    return (self ??= identityOf(host, process.pid));
+  },
+  alive: (p) => liveness(p, host),
+  get user() {
+    return (user ??= currentUser());
+  },
+  command: [process.execPath, process.argv[1]!],
+};
 // No top-level await: the bundle is a classic script (scripts/build.mjs).
-void main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host: hostname(), pid: process.pid, alive: pidAlive }).then((code) => {
+void main(process.argv.slice(2), io, ctx).then((code) => {
   process.exitCode = code;
 });

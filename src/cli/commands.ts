@@ -26,11 +26,13 @@ import { logsCommand } from './porcelain/logs.js';
 import { pathCommand } from './porcelain/path.js';
 import { artifactsCommand } from './porcelain/artifacts.js';
 import { pullCommand } from './porcelain/pull.js';
+import { archiveCommand } from './porcelain/archive.js';
 import { retryCommand } from './porcelain/retry.js';
 import { completionCommand } from './porcelain/completion.js';
 import { doctorCommand } from './porcelain/doctor.js';
 import { reportCommand } from './porcelain/report.js';
 import { serveCommand } from './porcelain/serve.js';
+import { poolCommand } from './porcelain/pool.js';
 
 export const COMMANDS: CommandDef[] = [
   initCommand,
@@ -49,11 +51,13 @@ export const COMMANDS: CommandDef[] = [
   holdCommand,
   releaseCommand,
   retryCommand,
+  poolCommand,
   gcCommand,
   logsCommand,
   pathCommand,
   artifactsCommand,
   pullCommand,
+  archiveCommand,
   hashObjectCommand,
   catObjectCommand,
   revParseCommand,

@@ -22,7 +22,7 @@ const FILE_OPTIONS = new Set(['script', 'prologue', 'epilogue', 'run-dir', 'to']
 /** Options whose value is a job (or revision). */
 const JOB_OPTIONS = new Set(['after']);
 
-type Kind = 'jobs' | 'projects' | 'resources' | 'files' | 'none' | 'choices';
+type Kind = 'jobs' | 'projects' | 'resources' | 'pools' | 'allocations' | 'files' | 'none' | 'choices';
 
 /** What a positional holds, by its name (the names the commands' command strings use). */
 function positionalKind(word: string, p: PositionalSpec, before: string[]): Kind {
@@ -41,6 +41,11 @@ function positionalKind(word: string, p: PositionalSpec, before: string[]): Kind
       return 'projects';
     case 'target':
       return before[0] === 'show' ? 'resources' : 'projects';
+    case 'name':
+      return word === 'pool' && before[0] !== 'add' ? 'pools' : 'none';
+    case 'paths':
+      // alloc remove PATH: a registered allocation; alloc move OLD NEW: folders.
+      return word === 'alloc' && before[0] === 'remove' ? 'allocations' : word === 'alloc' && before[0] === 'move' ? 'files' : 'none';
     case 'args':
       return word === 'sched' && (before[0] === 'render' || before[0] === 'submit') ? 'jobs' : 'none';
     case 'file':
@@ -65,7 +70,7 @@ export async function completeWords(words: string[], ctx: Context, commands: rea
   const cur = words[words.length - 1] ?? '';
   const done = words.slice(0, -1);
   const startsWith = (cs: Candidate[]) => cs.filter((c) => c.value.startsWith(cur));
-  const { completeJobs, completeProjects, completeResources, completeAllocations } = await import('../core/complete.js');
+  const { completeJobs, completeProjects, completeResources, completeAllocations, completePools } = await import('../core/complete.js');
   // The command: the first word that is not an option.
   const at = done.findIndex((w) => !w.startsWith('-'));
   if (at < 0) {
@@ -111,6 +116,7 @@ export async function completeWords(words: string[], ctx: Context, commands: rea
     if (opt.choices) cs = opt.choices.map((v) => ({ value: String(v) }));
     else if (opt.name === 'scheduler') cs = SCHEDULERS.map((v) => ({ value: v, description: 'scheduler' }));
     else if (opt.name === 'alloc') cs = await completeAllocations(ctx, value);
+    else if (opt.name === 'pool') cs = await completePools(ctx, value);
     else if (JOB_OPTIONS.has(opt.name)) cs = await completeJobs(ctx, value);
     else if (FILE_OPTIONS.has(opt.name)) return { candidates: [], directive: prefix ? ':' : ':files' };
     else return { candidates: [], directive: ':' };
@@ -131,9 +137,11 @@ export async function completeWords(words: string[], ctx: Context, commands: rea
   else if (kind === 'jobs') cs = await completeJobs(ctx, cur);
   else if (kind === 'projects') cs = await completeProjects(ctx, cur, false);
   else if (kind === 'resources') cs = await completeResources(ctx, cur);
+  else if (kind === 'pools') cs = await completePools(ctx, cur);
+  else if (kind === 'allocations') cs = await completeAllocations(ctx, cur);
   else if (kind === 'files') return { candidates: [], directive: ':files' };
   else return { candidates: [], directive: ':' };
-  return { candidates: cs, directive: cs.some((x) => /[/@~]$/.test(x.value)) ? ':nospace' : ':' };
+  return { candidates: cs, directive: cs.some((x) => /[/@~:]$/.test(x.value)) ? ':nospace' : ':' };
 }
 
 /** The `__complete` entry point: always exit 0, problems print no candidates. */

@@ -15,6 +15,7 @@ import { COMMANDS } from './commands.js';
 import { fastParse } from './fast-parse.js';
 import type { Io } from './io.js';
 import { commandSpec, GLOBAL_OPTIONS, type CommandSpec } from './spec.js';
+import { storeErrorOf } from '../store/damage.js';
 
 const specs = new Map<CommandDef, CommandSpec>();
 
@@ -142,6 +143,8 @@ async function viaYargs(argv: string[], io: Io, ctx: Context): Promise<number> {
 export { errorJson };
 
 function report(e: unknown, io: Io, debug: boolean, asJson: boolean): number {
+  // A file-system error in a .qdo folder is damage to report, not a bug (store/damage.ts).
+  e = storeErrorOf(e) ?? e;
   if (isQdoError(e)) {
     if (asJson) io.stderr(errorJson(e.code, e.message, e.hint));
     else {

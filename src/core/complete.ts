@@ -88,17 +88,36 @@ async function locate(idx: Map<string, ProjectLocation>, here: ProjectLocation |
   return id ? { loc, id } : null;
 }
 
+/** Pool names (pool NAME, --pool): the pools of every reachable allocation. */
+export async function completePools(ctx: Context, prefix: string): Promise<Candidate[]> {
+  const { allPools } = await import('./pool/find.js');
+  const pools = await allPools(ctx).catch(() => []);
+  return pools.filter((p) => p.def.name.startsWith(prefix)).map((p) => ({ value: p.def.name, description: `pool in ${p.layout.root}` }));
+}
+
 /** Allocation folders (for --alloc). */
 export async function completeAllocations(ctx: Context, prefix: string): Promise<Candidate[]> {
   return (await allAllocations(ctx)).filter((a) => a.root.startsWith(prefix)).map((a) => ({ value: a.root, description: a.home ? 'home allocation' : 'allocation' }));
 }
 
-/** Resources `project/name` (for resource show). */
+/**
+ * Resources as resource show takes them (spec/porcelain.md §qdo resource): `PROJECT:NAME`,
+ * or inside a project folder a bare NAME that project sees. A word without ":" is completed
+ * to the projects it could be, each followed by ":".
+ */
 export async function completeResources(ctx: Context, word: string): Promise<Candidate[]> {
   const { listResources } = await import('./resources.js');
-  const slash = word.lastIndexOf('/');
-  const projects = await completeProjects(ctx, slash < 0 ? word : '', true);
-  if (slash < 0) return projects;
-  const rows = await listResources(ctx, word.slice(0, slash)).catch(() => []);
-  return [...projects.filter((p) => p.value.startsWith(word) && p.value !== word), ...rows.map((r) => ({ value: `${r.project}/${r.name}`, description: 'resource' })).filter((c) => c.value.startsWith(word))];
+  const used = (l: Awaited<ReturnType<typeof listResources>> | null) => (l ? l.rows.filter((r) => r.shadowedBy === null) : []);
+  const colon = word.indexOf(':');
+  if (colon >= 0) {
+    const project = word.slice(0, colon);
+    const l = await listResources(ctx, project).catch(() => null);
+    return used(l)
+      .map((r) => ({ value: `${project}:${r.name}`, description: r.origin === 'own' ? 'resource' : `resource (${r.origin})` }))
+      .filter((c) => c.value.startsWith(word));
+  }
+  const projects = (await completeProjects(ctx, word, false)).map((p) => ({ ...p, value: p.value + ':' }));
+  const here = await listResources(ctx).catch(() => null);
+  const names = here && here.view !== null ? used(here).map((r) => ({ value: r.name, description: `resource of ${here.view}` })).filter((c) => c.value.startsWith(word)) : [];
+  return [...projects, ...names];
 }

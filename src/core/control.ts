@@ -9,6 +9,7 @@ import { isTerminal } from '../model/states.js';
 import type { Submission } from '../model/submission.js';
 import { clusterName } from '../scheduler/cluster.js';
 import type { Runner } from '../scheduler/runner.js';
+import type { Backend, JobState } from '../scheduler/types.js';
 import { changeSubmission } from '../store/submissions.js';
 import { fullName, selectJobs, type JobVersion } from './jobs.js';
 import { refreshJobs } from './refresh.js';
@@ -71,8 +72,9 @@ export interface ControlOptions {
 
 /** Acts on jobs already selected (the CLI selects with selectJobs). */
 export async function controlJobs(ctx: Context, action: ControlAction, jobs: JobVersion[], o: ControlOptions = {}): Promise<ControlResult> {
-  // Exit records are free to read: a job that has ended since the last refresh is skipped
-  // instead of being sent to the scheduler. Never a scheduler query here (one call per group).
+  // The jobs' own records are free to read: a job that has ended (end record) or started
+  // (start record) since the last refresh is skipped instead of being sent to the
+  // scheduler. Never a scheduler query here before the call (one call per group).
   await refreshJobs(ctx, jobs, { offline: true, runner: o.runner });
   const results = new Map<JobVersion, ControlJob>();
   const groups = new Map<string, { scheduler: string; cluster: string; jobs: JobVersion[] }>();
@@ -106,9 +108,16 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
     const home = await homeAllocation(ctx);
     for (const g of groups.values()) {
       const ids = g.jobs.map((j) => j.sub!.sched_id!);
+      let started = new Map<string, JobState>();
+      let waiting = 'pending';
       try {
         const backend = await backendFor(ctx, await chooseScheduler(ctx, home, g.scheduler, o.runner), { runner: o.runner });
         await backend[action](ids);
+        waiting = backend.waitingState ?? waiting;
+        // A job may have started between the last look and the hold: Slurm accepts the hold
+        // and keeps the job running, held only for a future requeue. Ask once (one query for
+        // the group) and report it as it is instead of recording "held".
+        if (action === 'hold') started = await startedAnyway(backend, ids);
       } catch (e) {
         if (!(e instanceof QdoError)) throw e;
         for (const j of g.jobs) results.set(j, { job: j, outcome: 'failed', code: e.code, message: `${fullName(j)}@${j.version}: ${g.scheduler} ${action} failed: ${e.message}` });
@@ -117,8 +126,14 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
       }
       const time = ctx.now().toISOString();
       for (const j of g.jobs) {
+        const run = started.get(j.sub!.sched_id!);
+        if (run) {
+          j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? { ...cur, state: run.state, state_source: run.source, state_time: time, reason: `already ${run.state} when held: ${g.scheduler} keeps it ${run.state} and holds it only for a future requeue` } : null))) ?? j.sub;
+          results.set(j, { job: j, outcome: 'skipped', code: 'already-running', message: `${fullName(j)}@${j.version} had already started: ${g.scheduler} keeps it ${run.state} (the hold applies only if it is requeued); cancel it to stop it` });
+          continue;
+        }
         // On the record as it is now: a job seen to end meanwhile keeps its end.
-        j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? recorded(action, cur, time) : null))) ?? j.sub;
+        j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? recorded(action, cur, time, waiting) : null))) ?? j.sub;
         results.set(j, { job: j, outcome: 'done', code: null, message: `${fullName(j)}@${j.version}: ${PAST[action]} (${g.scheduler} job ${j.sub?.sched_id})` });
       }
     }
@@ -132,15 +147,26 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
  * not: the job may have ended by itself just before, and a running job takes a moment to
  * stop. Its state is left to the next refresh; the reason says a cancel is on its way.
  */
-function recorded(action: ControlAction, s: Submission, time: string): Submission {
+function recorded(action: ControlAction, s: Submission, time: string, waiting: string): Submission {
   switch (action) {
     case 'hold':
       return { ...s, state: 'held', state_source: 'qdo', state_time: time, reason: 'held with qdo hold' };
     case 'release':
-      return { ...s, state: 'pending', state_source: 'qdo', state_time: time, reason: 'released with qdo release' };
+      return { ...s, state: waiting as Submission['state'], state_source: 'qdo', state_time: time, reason: 'released with qdo release' };
     case 'cancel':
       return { ...s, reason: `cancel requested with qdo cancel at ${time}` };
   }
+}
+
+/** The held ids the scheduler says are running or suspended anyway; a failing query tells nothing. */
+async function startedAnyway(backend: Backend, ids: string[]): Promise<Map<string, JobState>> {
+  const out = new Map<string, JobState>();
+  try {
+    for (const [id, st] of await backend.query(ids)) if (st.state === 'running' || st.state === 'suspended') out.set(id, st);
+  } catch (e) {
+    if (!(e instanceof QdoError)) throw e;
+  }
+  return out;
 }
 
 export async function control(ctx: Context, action: ControlAction, args: string[], o: ControlOptions = {}): Promise<ControlResult> {

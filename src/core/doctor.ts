@@ -8,6 +8,7 @@ import type { Runner } from '../scheduler/runner.js';
 import { fileSystemTime, listLocks, permissionsOf } from '../store/census.js';
 import { STALE_MS } from '../store/locks.js';
 import { allAllocations, allocationAt, type Allocation } from './world.js';
+import { QdoError } from '../errors.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 
@@ -60,7 +61,16 @@ export async function doctor(ctx: Context, o: DoctorOptions): Promise<DoctorRepo
   const major = Number(/^v(\d+)/.exec(o.nodeVersion)?.[1] ?? 0);
   checks.push(check({ check: 'node', status: major >= 20 ? 'ok' : 'fail', message: `qdo ${o.qdoVersion} on Node.js ${o.nodeVersion}`, fix: major >= 20 ? null : 'qdo needs Node.js 20 or newer' }));
 
-  const allocs = await allAllocations(ctx);
+  let allocs: Allocation[];
+  try {
+    allocs = await allAllocations(ctx);
+  } catch (e) {
+    if (!(e instanceof QdoError) || e.code !== 'untrusted-allocation') throw e;
+    // qdo will not use a home allocation others may change (spec/trust.md §Allocations):
+    // the one finding that matters, with its fix; nothing else can be looked at through it.
+    checks.push(check({ check: 'permissions', subject: ctx.home, status: 'fail', message: e.message, fix: e.hint ?? 'chmod go-w the folders named' }));
+    return { checks, ok: false };
+  }
   const here = allocationAt(ctx.cwd, allocs);
   await schedulerChecks(ctx, here, checks, o);
 
@@ -156,7 +166,7 @@ async function allocationChecks(ctx: Context, a: Allocation, checks: Check[], o:
   for (const k of locks) {
     const since = now - k.mtime.getTime();
     const who = k.holder ? `${k.holder.host} pid ${k.holder.pid}${k.holder.start ? ` (started ${k.holder.start})` : ''}` : 'an unnamed holder';
-    const gone = k.holder && k.holder.host === ctx.host && !ctx.alive(k.holder.pid);
+    const gone = k.holder !== null && ctx.alive(k.holder) === 'dead';
     const stale = since > STALE_MS || gone;
     checks.push(
       check({

@@ -1,7 +1,16 @@
 // qdo fsck [--repair] (spec/plumbing/fsck.md): checks every object's hash, manifests and
-// their parent chains, refs, submission records, lists, leftover temp files and stale locks; --repair removes
-// leftovers and rebuilds damaged refs from the manifests (newest by parent chain).
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+// their parent chains, refs, submission records, lists, run folders, leftover temp files and
+// stale locks. Two kinds of findings:
+//  - damage (`error`): what no qdo leaves behind — a bad hash, a broken chain, refs that lost
+//    an accepted version, an unreadable file. --repair rebuilds refs; objects are never
+//    "repaired";
+//  - leftovers (`warning`): what an interrupted or refused submit, a killed writer or a dead
+//    lock holder leaves — temp files, stale locks, records still `submitting` whose submitter
+//    is gone, versions no scheduler ever accepted, empty run folders. --repair cleans them.
+// No repair ever makes a version the latest that no scheduler accepted (a record saying
+// `not-submitted`, or `submitting` with its submitter gone): the records tell (submissions.md
+// §Submitting: every manifest qdo makes has a record, written before it).
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { QdoError, errnoCode } from '../errors.js';
@@ -9,21 +18,30 @@ import { looksLikeManifest, parseManifest, type Manifest } from '../model/manife
 import { parseSubmission, type Submission } from '../model/submission.js';
 import { objectId } from '../model/object-id.js';
 import { isTempName } from '../store/atomic.js';
+import { readConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
-import { LOCK_SUFFIX, STALE_MS } from '../store/locks.js';
+import { findLeftovers, removeLeftover } from '../store/leftovers.js';
+import { STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
-import { listObjectFiles } from '../store/objects.js';
+import { listObjectFiles, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { byteOrder, projectsWithRefs, readRefs, refsPaths, writeAllRefs, type RefMap } from '../store/refs.js';
-import { SUBMISSIONS_DIR } from '../store/submissions.js';
-import { allAllocations, allocationsList, projectsList, selectAllocation } from './world.js';
+import { changeSubmission, readSubmissionFile, scanSubmissionFiles, removeEmptySubmissionShards } from '../store/submissions.js';
+import { DEFAULT_SUBMIT_GRACE, isAbandoned } from './refresh.js';
+import { RUNS_DIR, runDirOf } from './runs.js';
+import { statOrNull } from '../util/fs.js';
+import { allAllocations, allocationsList, projectDir, projectsList, selectAllocation } from './world.js';
 
 /** Temp files younger than this may belong to a writer still at work; they are left alone. */
 export const TEMP_GRACE_MS = 10 * 60_000;
+
+export type Severity = 'error' | 'warning';
 
 export interface Finding {
   code: string;
   subject: string;
   detail: string;
+  /** error: damage; warning: a leftover (spec/plumbing/fsck.md). */
+  severity: Severity;
   /** Set when --repair fixed it. */
   fixed: boolean;
 }
@@ -40,32 +58,68 @@ interface ManifestInfo {
   m: Manifest;
 }
 
-export async function fsck(ctx: Context, opts: { repair: boolean; alloc?: string }): Promise<FsckReport> {
+/** What the record of a version says about it (submissions.md §States). */
+type VersionClass =
+  /** a scheduler took it (it has an id, or a state past submitting) */
+  | 'accepted'
+  /** no record: made by plumbing (hash-object), never submitted through qdo */
+  | 'plumbing'
+  /** submitting, and its submitter may still record the answer */
+  | 'in-flight'
+  /** submitting, its submitter gone: recovery settles it */
+  | 'stuck'
+  /** not-submitted: no scheduler ever took it */
+  | 'never';
+
+export interface FsckOptions {
+  repair: boolean;
+  alloc?: string;
+  /** For settling records still `submitting` (--repair). */
+  runner?: import('../scheduler/runner.js').Runner;
+}
+
+export async function fsck(ctx: Context, opts: FsckOptions): Promise<FsckReport> {
   const allocs = opts.alloc !== undefined ? [await selectAllocation(ctx, opts.alloc)] : (await allAllocations(ctx)).map((a) => a.layout ?? a.root);
   const report: FsckReport = { allocations: [], findings: [], objects: 0, manifests: 0 };
   for (const a of allocs) {
     if (typeof a === 'string') {
-      report.findings.push({ code: 'unreachable-allocation', subject: a, detail: 'cannot be read; not checked', fixed: false });
+      // Not damage qdo can see: a warning with the way out (spec/plumbing/fsck.md), so a
+      // scratch registered by mistake or gone for good does not fail every fsck from then on.
+      report.findings.push({ code: 'unreachable-allocation', subject: a, detail: `cannot be read; not checked (mount it, or if it is gone for good: qdo alloc remove ${a})`, severity: 'warning', fixed: false });
       continue;
     }
     report.allocations.push(a.root);
-    await checkAllocation(ctx, a, opts.repair, report);
+    await checkAllocation(ctx, a, opts, report);
   }
   return report;
 }
 
-async function checkAllocation(ctx: Context, l: Layout, repair: boolean, report: FsckReport): Promise<void> {
-  const now = ctx.now();
-  const add = (code: string, subject: string, detail: string, fixed = false) => report.findings.push({ code, subject, detail, fixed });
+type Add = (severity: Severity, code: string, subject: string, detail: string, fixed?: boolean) => Finding;
+
+async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, report: FsckReport): Promise<void> {
+  const repair = opts.repair;
+  const now = ctx.now().getTime();
+  const add: Add = (severity, code, subject, detail, fixed = false) => {
+    const f = { code, subject, detail, severity, fixed };
+    report.findings.push(f);
+    return f;
+  };
+  const unreadable = (path: string, reason: string) => add('error', 'unreadable-file', path, `cannot be read: ${reason}`);
 
   // 1. Leftovers and locks anywhere in .qdo (and interrupted inits beside it).
-  await walkLeftovers(l.dir, now, repair, add, l.objects);
-  for (const name of await readdir(l.root).catch(() => [] as string[])) {
-    if (/^\.qdo\.tmp-[0-9a-f]{8}$/.test(name)) {
-      const p = join(l.root, name);
-      if (now.getTime() - (await stat(p)).mtimeMs <= TEMP_GRACE_MS) continue;
-      if (repair) await rm(p, { recursive: true, force: true });
-      add('temp-file', p, 'left by an interrupted qdo init', repair);
+  const { leftovers, unreadable: badDirs } = await findLeftovers(l);
+  for (const u of badDirs) unreadable(u.path, u.reason);
+  for (const x of leftovers) {
+    const age = now - x.mtimeMs;
+    if (x.kind === 'lock') {
+      const dead = x.holder !== null && ctx.alive(x.holder) === 'dead';
+      if (!dead && age <= STALE_MS) continue;
+      if (repair) await removeLeftover(x.path);
+      add('warning', 'stale-lock', x.path, dead ? `its holder (pid ${x.holder!.pid} on ${x.holder!.host}) is gone` : `not refreshed for ${Math.round(age / 1000)} s`, repair);
+    } else {
+      if (age <= TEMP_GRACE_MS) continue;
+      if (repair) await removeLeftover(x.path);
+      add('warning', 'temp-file', x.path, x.kind === 'init' ? 'left by an interrupted qdo init' : 'left by an interrupted write', repair);
     }
   }
 
@@ -75,172 +129,331 @@ async function checkAllocation(ctx: Context, l: Layout, repair: boolean, report:
     projects = await readList(projectsList(l));
   } catch (e) {
     if (!(e instanceof QdoError)) throw e;
-    add('bad-list', l.projects, e.message);
+    add('error', 'bad-list', l.projects, e.message);
   }
   if (l.root === ctx.home) {
     try {
       await readList(allocationsList(l));
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
-      add('bad-list', l.allocations, e.message);
+      add('error', 'bad-list', l.allocations, e.message);
     }
   }
 
   // 3. Objects: hash, manifest fields, and collect manifests for chains and refs.
   const manifests = new Map<string, ManifestInfo>();
   const present = new Set<string>();
-  for await (const o of listObjectFiles(l)) {
-    if (isTempName(o.name)) {
-      await leftover(o.path, now, repair, add);
-      continue;
-    }
-    if (o.id === null) {
-      add('stray-file', o.path, 'not named like an object');
-      continue;
-    }
-    report.objects++;
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(o.path);
-    } catch (e) {
-      add('unreadable-object', o.path, errnoCode(e) ?? String(e));
-      continue;
-    }
-    const actual = objectId(bytes);
-    if (actual !== o.id) {
-      add('hash-mismatch', o.path, `content hashes to ${actual}`);
-      continue;
-    }
-    present.add(o.id);
-    if (looksLikeManifest(bytes)) {
+  try {
+    for await (const o of listObjectFiles(l)) {
+      if (isTempName(o.name)) {
+        const st = await statOrNull(o.path);
+        if (!st || now - st.mtimeMs <= TEMP_GRACE_MS) continue;
+        if (repair) await removeLeftover(o.path);
+        add('warning', 'temp-file', o.path, 'left by an interrupted write', repair);
+        continue;
+      }
+      if (o.id === null) {
+        add('error', 'stray-file', o.path, 'not named like an object');
+        continue;
+      }
+      report.objects++;
+      let bytes: Buffer | null;
       try {
-        manifests.set(o.id, { id: o.id, m: parseManifest(bytes, o.path) });
-        report.manifests++;
+        bytes = await readObjectFile(o.path);
       } catch (e) {
-        if (!(e instanceof QdoError)) throw e;
-        add('bad-manifest', o.path, e.message.replace(`${o.path}: `, ''));
+        add('error', 'unreadable-object', o.path, e instanceof QdoError ? e.message.replace(`cannot read ${o.path}: `, '') : String(e));
+        continue;
+      }
+      if (bytes === null) continue; // removed meanwhile (gc)
+      const actual = objectId(bytes);
+      if (actual !== o.id) {
+        add('error', 'hash-mismatch', o.path, `content hashes to ${actual}`);
+        continue;
+      }
+      present.add(o.id);
+      if (looksLikeManifest(bytes)) {
+        try {
+          manifests.set(o.id, { id: o.id, m: parseManifest(bytes, o.path) });
+          report.manifests++;
+        } catch (e) {
+          if (!(e instanceof QdoError)) throw e;
+          add('error', 'bad-manifest', o.path, e.message.replace(`${o.path}: `, ''));
+        }
       }
     }
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === undefined) throw e;
+    unreadable(l.objects, c === 'ENOTDIR' ? 'a file where the objects folder belongs' : c);
   }
   for (const { id, m } of manifests.values()) {
     for (const [field, ref] of [['script', m.script], ['prologue', m.prologue], ['epilogue', m.epilogue]] as const) {
-      if (ref !== null && !present.has(ref)) add('missing-object', id, `${field} ${ref} is missing`);
+      if (ref !== null && !present.has(ref)) add('error', 'missing-object', id, `${field} ${ref} is missing`);
     }
     if (m.parent !== null) {
       const p = manifests.get(m.parent);
-      if (!p) add('missing-parent', id, `parent ${m.parent} is missing`);
-      else if (p.m.project !== m.project || p.m.name !== m.name) add('bad-parent', id, `parent ${m.parent} is ${p.m.project}/${p.m.name}`);
-      else if (p.m.version !== m.version - 1) add('bad-version', id, `version ${m.version} follows parent version ${p.m.version}`);
+      if (!p) add('error', 'missing-parent', id, `parent ${m.parent} is missing`);
+      else if (p.m.project !== m.project || p.m.name !== m.name) add('error', 'bad-parent', id, `parent ${m.parent} is ${p.m.project}/${p.m.name}`);
+      else if (p.m.version !== m.version - 1) add('error', 'bad-version', id, `version ${m.version} follows parent version ${p.m.version}`);
     }
   }
 
-  // 4. Refs: parse, targets, and whether a newer version exists than the ref names.
+  // 4. Records: read them all (findings on their own bytes come in step 7, in path order).
+  const graceMs = ((await readConfig(l, ctx.user).catch(() => ({}) as { submit_grace?: number })).submit_grace ?? DEFAULT_SUBMIT_GRACE) * 1000;
+  const scan = await scanSubmissionFiles(l);
+  const records = new Map<string, Submission>();
+  const recordProblems: { path: string; id: string | null; f: () => void }[] = [];
+  for (const u of scan.unreadable) recordProblems.push({ path: u.path, id: null, f: () => unreadable(u.path, u.reason) });
+  for (const file of scan.files) {
+    if (file.kind === 'stray') {
+      recordProblems.push({ path: file.path, id: null, f: () => add('error', 'stray-file', file.path, file.why) });
+      continue;
+    }
+    const bytes = await readSubmissionFile(file.path);
+    if (!Buffer.isBuffer(bytes)) {
+      recordProblems.push({ path: file.path, id: file.id, f: () => add('error', 'bad-submission', file.path, `cannot read: ${bytes.error}`) });
+      continue;
+    }
+    try {
+      const sub = parseSubmission(bytes, file.path);
+      if (sub.id !== file.id) {
+        recordProblems.push({ path: file.path, id: file.id, f: () => add('error', 'bad-submission', file.path, `field id: the file is for ${file.id} but says ${sub.id}`) });
+        continue;
+      }
+      records.set(file.id, sub);
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      recordProblems.push({ path: file.path, id: file.id, f: () => add('error', 'bad-submission', file.path, e.message.replace(`${file.path}: `, '')) });
+    }
+  }
+
+  // 5. Records still `submitting` whose submitter is gone: settled by recovery (--repair),
+  // before versions are judged, so what it finds counts as accepted.
+  const classOf = (id: string): VersionClass => {
+    const s = records.get(id);
+    if (!s) return 'plumbing';
+    if (s.state === 'not-submitted' && s.sched_id === null) return 'never';
+    if (s.state !== 'submitting' || s.sched_id !== null) return 'accepted';
+    return isAbandoned(ctx, s, graceMs) ? 'stuck' : 'in-flight';
+  };
+  const stuck = [...records.values()].filter((s) => manifests.has(s.id) && classOf(s.id) === 'stuck');
+  const settled = new Set<string>();
+  if (repair && stuck.length > 0) {
+    const { refreshJobs } = await import('./refresh.js');
+    const jobs = stuck.map((s) => ({ layout: l, project: s.project, name: s.name, id: s.id, version: s.version, latest: false, sub: s }));
+    await refreshJobs(ctx, jobs, { runner: opts.runner, noPolicies: true }).catch(() => undefined);
+    for (const j of jobs) {
+      if (j.sub.state !== 'submitting') {
+        records.set(j.id, j.sub);
+        settled.add(j.id);
+      }
+    }
+  }
+  for (const s of stuck) {
+    const now2 = records.get(s.id)!;
+    const fixed = settled.has(s.id);
+    add('warning', 'stuck-submission', s.id, fixed ? `its submitter stopped before the scheduler answered; settled: ${now2.state}${now2.sched_id ? ` (${now2.sched_id})` : ''}` : `${s.project}/${s.name}@${s.version} is submitting, its submitter (pid ${s.pid} on ${s.host}) is gone; qdo status or fsck --repair settles it`, fixed);
+  }
+
+  // 6. Refs: parse, targets, and whether a newer version exists than the ref names. Only
+  // versions a scheduler accepted, or made by plumbing, are candidates for a ref (never one
+  // recorded as not-submitted, nor one still being submitted).
   const byJob = groupByJob(manifests);
-  const refProjects = new Set([...projects, ...(await projectsWithRefs(l))]);
-  for (const m of manifests.values()) refProjects.add(m.m.project);
-  for (const project of [...refProjects].sort(byteOrder)) {
+  let refProjects: string[] = [];
+  try {
+    refProjects = await projectsWithRefs(l);
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === undefined) throw e;
+    unreadable(l.refs, c === 'ENOTDIR' ? 'a file where the refs folder belongs' : c);
+  }
+  const allProjects = new Set([...projects, ...refProjects]);
+  for (const m of manifests.values()) allProjects.add(m.m.project);
+  const needed = new Set<string>();
+  const markNeeded = (id: string) => {
+    for (let cur: string | null = id, guard = 0; cur !== null && !needed.has(cur) && guard < 1_000_000; guard++) {
+      needed.add(cur);
+      cur = manifests.get(cur)?.m.parent ?? null;
+    }
+  };
+  for (const info of manifests.values()) {
+    const c = classOf(info.id);
+    if (c === 'accepted' || c === 'plumbing' || c === 'in-flight' || c === 'stuck') markNeeded(info.id);
+  }
+  for (const project of [...allProjects].sort(byteOrder)) {
     if (!projects.includes(project)) {
-      add('unknown-project', project, `has refs or manifests in ${l.dir} but is not in ${l.projects}`);
+      add('error', 'unknown-project', project, `has refs or manifests in ${l.dir} but is not in ${l.projects}`);
     }
     let refs: RefMap | null = null;
-    let damaged = false;
+    let damaged: Finding | null = null;
     try {
       refs = await readRefs(l, project);
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
       const file = String(e.data.file ?? refsPaths(l, project).packed);
-      add('bad-refs', file, e.message.startsWith(file + ':') ? 'line ' + e.message.slice(file.length + 1) : e.message);
-      damaged = true;
+      damaged = add('error', 'bad-refs', file, e.message.startsWith(file + ':') ? 'line ' + e.message.slice(file.length + 1) : e.message);
     }
-    const heads = newestHeads(byJob.get(project) ?? new Map());
+    const jobs = byJob.get(project) ?? new Map<string, ManifestInfo[]>();
+    const candidates = new Map<string, ManifestInfo[]>();
+    for (const [name, list] of jobs) {
+      const c = list.filter((x) => ['accepted', 'plumbing'].includes(classOf(x.id)));
+      if (c.length) candidates.set(name, c);
+    }
+    const heads = newestHeads(candidates);
     const problems: [string, string, string][] = [];
+    const fix = new Map<string, string | null>();
     if (refs) {
       for (const [name, id] of refs) {
+        markNeeded(id);
         const target = manifests.get(id);
-        if (!target) problems.push(['dangling-ref', `${project}/${name}`, `points at ${id}, which is ${present.has(id) ? 'not a valid manifest' : 'missing'}`]);
-        else if (target.m.project !== project || target.m.name !== name) problems.push(['bad-ref', `${project}/${name}`, `points at a manifest of ${target.m.project}/${target.m.name}`]);
-        else {
-          const head = heads.get(name);
-          if (head && head.id !== id && isAncestor(id, head, manifests)) problems.push(['ref-behind', `${project}/${name}`, `points at version ${target.m.version}; version ${head.m.version} (${head.id}) descends from it`]);
+        const head = heads.get(name) ?? null;
+        if (!target) {
+          problems.push(['dangling-ref', `${project}/${name}`, `points at ${id}, which is ${present.has(id) ? 'not a valid manifest' : 'missing'}`]);
+          fix.set(name, head?.id ?? null);
+        } else if (target.m.project !== project || target.m.name !== name) {
+          problems.push(['bad-ref', `${project}/${name}`, `points at a manifest of ${target.m.project}/${target.m.name}`]);
+          fix.set(name, head?.id ?? null);
+        } else if (head && head.id !== id && isAncestor(id, head, manifests)) {
+          problems.push(['ref-behind', `${project}/${name}`, `points at version ${target.m.version}; version ${head.m.version} (${head.id}) descends from it`]);
+          fix.set(name, head.id);
         }
       }
       for (const [name, head] of heads) {
-        if (!refs.has(name)) problems.push(['missing-ref', `${project}/${name}`, `has manifests (newest ${head.id}) but no ref`]);
+        if (!refs.has(name)) {
+          problems.push(['missing-ref', `${project}/${name}`, `has manifests (newest ${head.id}) but no ref`]);
+          fix.set(name, head.id);
+        }
       }
     }
-    const rebuild = repair && (damaged || problems.length > 0);
+    const rebuild = repair && (damaged !== null || problems.length > 0);
     if (rebuild) {
       const map: RefMap = new Map();
-      for (const [name, head] of heads) map.set(name, head.id);
+      if (refs) for (const [name, id] of refs) map.set(name, id);
+      else for (const [name, head] of heads) map.set(name, head.id);
+      for (const [name, id] of fix) {
+        if (id === null) map.delete(name);
+        else map.set(name, id);
+      }
       await writeAllRefs(l, project, map);
+      for (const id of map.values()) markNeeded(id);
     }
-    for (const [code, subject, detail] of problems) add(code, subject, detail, rebuild);
-    if (damaged && rebuild) {
-      const last = report.findings.findLast((f) => f.code === 'bad-refs');
-      if (last) last.fixed = true;
-    }
+    for (const [code, subject, detail] of problems) add('error', code, subject, detail, rebuild);
+    if (damaged && rebuild) damaged.fixed = true;
   }
 
-  // 5. Submission records (spec/submissions.md): each parses, is filed under its own id,
-  // and belongs to a stored manifest of the same job version. Temp files there were
-  // reported by step 1. Nothing here is repaired: a record is the only copy of what the
-  // scheduler said (a partial sync may bring its manifest later).
-  await checkSubmissions(l, manifests, present, add);
-}
-
-async function checkSubmissions(l: Layout, manifests: Map<string, ManifestInfo>, present: Set<string>, add: Add): Promise<void> {
-  const root = join(l.dir, SUBMISSIONS_DIR);
-  let shards;
-  try {
-    shards = await readdir(root, { withFileTypes: true });
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return;
-    throw e;
-  }
-  for (const shard of shards.sort((a, b) => byteOrder(a.name, b.name))) {
-    const dir = join(root, shard.name);
-    if (isTempName(shard.name) || shard.name.endsWith(LOCK_SUFFIX)) continue;
-    if (!shard.isDirectory() || !/^[0-9a-f]{2}$/.test(shard.name)) {
-      add('stray-file', dir, 'not named like a submission record folder (two hex digits)');
+  // 7. Submission records (spec/submissions.md): each parses, is filed under its own id,
+  // and belongs to a stored manifest of the same job version. A record without a manifest
+  // that no scheduler accepted is the leftover of a killed submit (the record is written
+  // first); one that a scheduler accepted is the only copy of what it said: never removed.
+  const byPath: { path: string; f: () => void }[] = [...recordProblems];
+  const orphanRemovals: { id: string; f: Finding }[] = [];
+  for (const [id, sub] of records) {
+    const path = scan.files.find((f) => f.kind === 'record' && f.id === id)!.path;
+    const target = manifests.get(id);
+    if (!target) {
+      const c = classOf(id);
+      if (c === 'in-flight') continue;
+      if (c === 'never' || c === 'stuck') {
+        byPath.push({
+          path,
+          f: () => {
+            const f = add('warning', 'orphan-submission', id, `a record (${sub.state}) whose manifest was never written: left by a submit that stopped before it`);
+            if (repair) orphanRemovals.push({ id, f });
+          },
+        });
+        continue;
+      }
+      byPath.push({ path, f: () => add('error', 'orphan-submission', id, `has a submission record but ${present.has(id) ? 'the object is not a valid manifest' : 'no manifest object'}`) });
       continue;
     }
-    for (const name of (await readdir(dir)).sort(byteOrder)) {
-      const p = join(dir, name);
-      if (isTempName(name) || name.endsWith(LOCK_SUFFIX)) continue; // record locks (§Writes): step 1 reports stale ones
-      const m = /^([0-9a-f]{62})\.json$/.exec(name);
-      if (!m) {
-        add('stray-file', p, 'not named like a submission record (<62 hex digits>.json)');
-        continue;
+    const mm = target.m;
+    if (mm.project !== sub.project || mm.name !== sub.name || mm.version !== sub.version) {
+      byPath.push({ path, f: () => add('error', 'bad-submission', path, `says ${sub.project}/${sub.name}@${sub.version} but the manifest is ${mm.project}/${mm.name}@${mm.version}`) });
+    }
+  }
+  for (const x of byPath.sort((a, b) => byteOrder(a.path, b.path))) x.f();
+  for (const { id, f } of orphanRemovals) {
+    // Under the record's lock, and only if it still says what was judged.
+    let removed = false;
+    await changeSubmission(l, id, (cur) => {
+      if (!cur || (cur.state !== 'not-submitted' && cur.state !== 'submitting') || cur.sched_id !== null) return null;
+      removed = true;
+      return 'delete';
+    }).catch(() => undefined);
+    f.fixed = removed;
+  }
+
+  // 8. Versions no scheduler accepted and no ref reaches: the leftovers of refused or
+  // interrupted submits. --repair removes them (manifest, record, run folder); the content
+  // objects they named are left to gc --prune.
+  const leftoverVersions = [...manifests.values()].filter((x) => classOf(x.id) === 'never' && !needed.has(x.id)).sort((a, b) => byteOrder(a.id, b.id));
+  let removedAny = false;
+  for (const { id, m } of leftoverVersions) {
+    let fixed = false;
+    if (repair) {
+      const refsNow = await readRefs(l, m.project).catch(() => null);
+      // Re-checked right before removal: a ref that moved to it meanwhile keeps it.
+      if (refsNow && ![...refsNow.values()].includes(id)) {
+        let ok = false;
+        await changeSubmission(l, id, (cur) => {
+          if (!cur || cur.state !== 'not-submitted' || cur.sched_id !== null) return null;
+          ok = true;
+          return 'delete';
+        }).catch(() => undefined);
+        if (ok) {
+          await rm(runDirOf(l, m, id), { recursive: true, force: true });
+          await removeObject(l, id);
+          removedAny = fixed = true;
+        }
       }
-      const id = shard.name + m[1];
-      let sub: Submission;
+    }
+    add('warning', 'unsubmitted-version', id, `${m.project}/${m.name}@${m.version} was never accepted by a scheduler (a refused or interrupted submit) and no ref reaches it`, fixed);
+  }
+  if (removedAny) {
+    await removeEmptyShards(l.objects); // store: objects.ts
+    await removeEmptySubmissionShards(l);
+  }
+
+  // 9. Run folders of versions no scheduler accepted that hold at most their job script, and
+  // empty job run folders: left by submits that stopped between writing the script and the
+  // scheduler's answer.
+  const runDirs = new Map<string, VersionClass>();
+  for (const info of manifests.values()) runDirs.set(runDirOf(l, info.m, info.id), classOf(info.id));
+  for (const project of projects) {
+    const runs = join(projectDir(l, project), RUNS_DIR);
+    let jobs: string[];
+    try {
+      jobs = (await readdir(runs)).sort(byteOrder);
+    } catch {
+      continue;
+    }
+    for (const job of jobs) {
+      const jdir = join(runs, job);
+      let versions: string[];
       try {
-        sub = parseSubmission(await readFile(p), p);
-      } catch (e) {
-        if (errnoCode(e) === 'EISDIR') {
-          add('stray-file', p, 'a folder where a submission record belongs');
+        versions = (await readdir(jdir)).sort(byteOrder);
+      } catch {
+        continue; // a file, or unreadable: not qdo's
+      }
+      if (versions.length === 0) {
+        if (repair) await rmdir(jdir).catch(() => undefined);
+        add('warning', 'empty-run-folder', jdir, 'a job run folder with no versions in it', repair);
+        continue;
+      }
+      for (const v of versions) {
+        if (!/^\d+-[0-9a-f]{8}$/.test(v)) continue;
+        const dir = join(jdir, v);
+        const c = runDirs.get(dir);
+        if (c !== 'never' && c !== undefined) continue;
+        let inside: string[];
+        try {
+          inside = await readdir(dir);
+        } catch {
           continue;
         }
-        if (!(e instanceof QdoError)) {
-          if (errnoCode(e) === undefined) throw e;
-          add('bad-submission', p, `cannot read: ${errnoCode(e)}`);
-          continue;
-        }
-        add('bad-submission', p, e.message.replace(`${p}: `, ''));
-        continue;
-      }
-      if (sub.id !== id) {
-        add('bad-submission', p, `field id: the file is for ${id} but says ${sub.id}`);
-        continue;
-      }
-      const target = manifests.get(id);
-      if (!target) {
-        add('orphan-submission', id, `has a submission record but ${present.has(id) ? 'the object is not a valid manifest' : 'no manifest object'}`);
-        continue;
-      }
-      const mm = target.m;
-      if (mm.project !== sub.project || mm.name !== sub.name || mm.version !== sub.version) {
-        add('bad-submission', p, `says ${sub.project}/${sub.name}@${sub.version} but the manifest is ${mm.project}/${mm.name}@${mm.version}`);
+        if (!inside.every((n) => /^job\.[a-z0-9_-]+\.sh$/.test(n))) continue;
+        if (repair) await rm(dir, { recursive: true, force: true });
+        add('warning', 'empty-run-folder', dir, c === 'never' ? 'the run folder of a version never accepted by a scheduler' : 'a run folder without a version that ran in it', repair);
       }
     }
   }
@@ -277,41 +490,4 @@ function isAncestor(id: string, from: ManifestInfo, manifests: Map<string, Manif
     cur = cur.m.parent === null ? undefined : manifests.get(cur.m.parent);
   }
   return false;
-}
-
-type Add = (c: string, s: string, d: string, f?: boolean) => void;
-
-async function leftover(p: string, now: Date, repair: boolean, add: Add): Promise<void> {
-  const age = now.getTime() - (await stat(p)).mtimeMs;
-  if (age > TEMP_GRACE_MS) {
-    if (repair) await rm(p, { recursive: true, force: true });
-    add('temp-file', p, 'left by an interrupted write', repair);
-  }
-}
-
-/** Temp files and lock folders under `dir`; `skip` (objects/) is walked by the object check. */
-async function walkLeftovers(dir: string, now: Date, repair: boolean, add: Add, skip: string): Promise<void> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return;
-    throw e;
-  }
-  for (const ent of entries.sort((a, b) => byteOrder(a.name, b.name))) {
-    const p = join(dir, ent.name);
-    if (ent.name.endsWith(LOCK_SUFFIX) && ent.isDirectory()) {
-      const age = now.getTime() - (await stat(p)).mtimeMs;
-      if (age > STALE_MS) {
-        if (repair) await rm(p, { recursive: true, force: true });
-        add('stale-lock', p, `not refreshed for ${Math.round(age / 1000)} s`, repair);
-      }
-      continue;
-    }
-    if (isTempName(ent.name)) {
-      await leftover(p, now, repair, add);
-      continue;
-    }
-    if (ent.isDirectory() && p !== skip) await walkLeftovers(p, now, repair, add, skip);
-  }
 }

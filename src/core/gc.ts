@@ -11,7 +11,7 @@
 //     than PRUNE_GRACE_MS), the records of the unreachable versions, and their run folders.
 // No lock is held over the walk; instead every candidate is re-checked right before it is
 // removed (spec/porcelain.md §qdo gc, "Concurrency").
-import { lstat, readFile, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { lstat, readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../context.js';
 import { NotFoundError, QdoError, RepositoryError, UsageError, errnoCode } from '../errors.js';
@@ -22,9 +22,9 @@ import type { Submission } from '../model/submission.js';
 import { isTempName } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import { readList } from '../store/lists.js';
-import { listObjectFiles, objectPath } from '../store/objects.js';
+import { listObjectFiles, objectFileInfo, objectPath, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { projectsWithRefs, readRefs } from '../store/refs.js';
-import { changeSubmission, listSubmissionIds, readSubmission, submissionPath } from '../store/submissions.js';
+import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, historyOf, listLatest, runDirOfJob, type JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
@@ -98,11 +98,13 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     throw new UsageError(`--keep ${keep}: expected a whole number >= 1 (the latest version's run folder is never collected)`, { code: 'bad-keep' });
   }
   const dryRun = o.dryRun === true;
-  const sel = await listLatest(ctx, patterns);
-  if (patterns.length > 0 && sel.jobs.length === 0) {
+  // One unreadable job hides no other: it is a problem (exit 1), and --prune, which needs
+  // every ref's target, finds the damage again and prunes nothing there (exit 7).
+  const sel = await listLatest(ctx, patterns, { tolerant: true });
+  if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0) {
     throw new NotFoundError('no-match', `gc: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
   }
-  const result: GcResult = { dryRun, keep, prune: o.prune === true, runDirs: [], kept: [], objects: [], records: [], bytes: 0, problems: [] };
+  const result: GcResult = { dryRun, keep, prune: o.prune === true, runDirs: [], kept: [], objects: [], records: [], bytes: 0, problems: sel.problems.map((p) => `${p.subject}: unreadable, nothing collected: ${p.error.message}`) };
 
   // 1. Plan: superseded run folders.
   const collect: { job: JobVersion; path: string }[] = [];
@@ -148,11 +150,14 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: await diskBytes(c.path), why: 'superseded' });
   }
 
-  // 2. Plan: unreachable objects, per allocation.
+  // 2. Plan: unreachable objects, per allocation. Records still `submitting` whose
+  // submitter is gone are settled first (submissions.md §Recovery), whether or not a ref
+  // reaches them: a version superseded while it was being submitted is shown by no status.
   const plans: PrunePlan[] = [];
   if (o.prune) {
     for (const a of sel.allocs) {
       if (!a.layout) continue;
+      if (!dryRun) await settleStuck(ctx, a.layout, o.runner);
       const plan = await planPrune(ctx, a.layout);
       plans.push(plan);
       result.runDirs.push(...plan.runDirs);
@@ -185,6 +190,17 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   }
   result.bytes = [...result.runDirs, ...result.objects, ...result.records].reduce((s, x) => s + x.bytes, 0);
   return result;
+}
+
+/** Looks up, by their tags, the records of an allocation still `submitting` whose submitter is gone. */
+async function settleStuck(ctx: Context, l: Layout, runner?: Runner): Promise<void> {
+  const { isAbandoned } = await import('./refresh.js');
+  const stuck: JobVersion[] = [];
+  for (const id of await listSubmissionIds(l)) {
+    const sub = await readSubmission(l, id).catch(() => null);
+    if (sub?.state === 'submitting' && isAbandoned(ctx, sub)) stuck.push({ layout: l, project: sub.project, name: sub.name, id, version: sub.version, latest: false, sub });
+  }
+  if (stuck.length > 0) await refreshJobs(ctx, stuck, { runner, noPolicies: true });
 }
 
 function keptOf(j: JobVersion, path: string, state: string, reason: string): KeptRun {
@@ -229,20 +245,20 @@ async function planPrune(ctx: Context, l: Layout): Promise<PrunePlan> {
   const present = new Map<string, ObjInfo>();
   for await (const e of listObjectFiles(l)) {
     if (e.id === null || isTempName(e.name)) continue; // fsck's business
-    const st = await lstatOrNull(e.path);
-    if (st?.isFile()) present.set(e.id, { path: e.path, bytes: st.size, mtimeMs: st.mtimeMs });
+    const st = await objectFileInfo(l, e.id);
+    if (st) present.set(e.id, { path: e.path, bytes: st.size, mtimeMs: st.mtimeMs });
   }
   const reachable = new Set<string>();
   const reachableRunDirs = new Set<string>();
   const roots = await rootsOf(l);
-  for (const [id, info] of present) if (now - info.mtimeMs < PRUNE_GRACE_MS) roots.push(id);
-  await walk(l, roots, reachable, present, reachableRunDirs);
+  for (const [id, info] of present) if (now - info.mtimeMs < PRUNE_GRACE_MS) roots.push({ id, manifest: false });
+  await walk(l, roots, reachable, reachableRunDirs);
 
   const plan: PrunePlan = { layout: l, reachable, present, objects: [], records: [], runDirs: [] };
   const manifests: { id: string; m: Manifest; info: ObjInfo }[] = [];
   for (const [id, info] of present) {
     if (reachable.has(id)) continue;
-    const bytes = await readFile(info.path).catch(() => null);
+    const bytes = await readObjectFile(info.path).catch(() => null);
     if (bytes === null) continue;
     let m: Manifest | null = null;
     if (looksLikeManifest(bytes)) {
@@ -262,8 +278,7 @@ async function planPrune(ctx: Context, l: Layout): Promise<PrunePlan> {
   plan.objects.push(...content.sort((a, b) => (a.id < b.id ? -1 : 1)));
 
   for (const { id, m } of manifests) {
-    const recPath = submissionPath(l, id);
-    const st = await lstatOrNull(recPath);
+    const st = await submissionFileInfo(l, id);
     if (st) plan.records.push({ id, out: { allocation: l.root, id, bytes: st.size } });
     const dir = runDirOf(l, m, id);
     // Two versions whose ids share 8 digits would share a folder: keep it if a live one does.
@@ -280,8 +295,8 @@ async function planPrune(ctx: Context, l: Layout): Promise<PrunePlan> {
  * left by a sync (fsck's rebuild rule picks one head) or by moving a ref back holds real
  * results, so only a deleted job's versions and never-submitted attempts are pruned.
  */
-async function rootsOf(l: Layout): Promise<string[]> {
-  const roots: string[] = [];
+async function rootsOf(l: Layout): Promise<Root[]> {
+  const roots: Root[] = [];
   const names = new Set<string>();
   const projects = new Set(await projectsWithRefs(l));
   for (const p of await readList(projectsList(l))) projects.add(p);
@@ -294,7 +309,7 @@ async function rootsOf(l: Layout): Promise<string[]> {
       // Without every ref, reachability is unknown: prune nothing here.
       throw new RepositoryError(e.code, `gc --prune: cannot read the refs of project ${p} in ${l.root}, so nothing was pruned: ${e.message}`, { hint: 'repair them first: qdo fsck --repair' });
     }
-    roots.push(...refs.values());
+    for (const id of refs.values()) roots.push({ id, manifest: true });
     for (const n of refs.keys()) names.add(`${p}/${n}`);
   }
   for (const id of await listSubmissionIds(l)) {
@@ -303,13 +318,20 @@ async function rootsOf(l: Layout): Promise<string[]> {
       sub = await readSubmission(l, id);
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
-      roots.push(id); // unreadable: assume the job may be alive
+      roots.push({ id, manifest: false }); // unreadable: assume the job may be alive
       continue;
     }
     if (!sub) continue;
-    if (!isTerminal(sub.state) || (sub.state !== 'not-submitted' && names.has(`${sub.project}/${sub.name}`))) roots.push(id);
+    // A record's manifest may not be written yet (submissions.md §Submitting: the record comes first).
+    if (!isTerminal(sub.state) || (sub.state !== 'not-submitted' && names.has(`${sub.project}/${sub.name}`))) roots.push({ id, manifest: false });
   }
   return roots;
+}
+
+/** Where a walk starts; `manifest`: a ref target, which must be there (else reachability is unknown). */
+interface Root {
+  id: string;
+  manifest: boolean;
 }
 
 /**
@@ -317,18 +339,20 @@ async function rootsOf(l: Layout): Promise<string[]> {
  * as a string anywhere in it (script, prologue, epilogue, template.object, parent, after, and
  * fields added later), so no future field can make gc drop what it needs.
  */
-async function walk(l: Layout, from: string[], reachable: Set<string>, present: Map<string, ObjInfo>, runDirs: Set<string>): Promise<void> {
-  const stack = from.filter((id) => !reachable.has(id));
-  for (const id of stack) reachable.add(id);
+async function walk(l: Layout, from: Root[], reachable: Set<string>, runDirs: Set<string>): Promise<void> {
+  // Ref targets and parents are manifests: one that is missing may have named anything, so
+  // reachability is unknown (a missing content object names nothing: fsck reports it).
+  const stack = from.filter((r) => !reachable.has(r.id));
+  for (const x of stack) reachable.add(x.id);
   while (stack.length > 0) {
-    const id = stack.pop()!;
-    if (!present.has(id)) continue; // missing: fsck reports it
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(objectPath(l, id));
-    } catch (e) {
-      if (errnoCode(e) === 'ENOENT') continue;
-      throw e;
+    const { id, manifest } = stack.pop()!;
+    // Read even if the listing did not have it: a submit may have written it since.
+    const bytes = await readObjectFile(objectPath(l, id));
+    if (bytes === null) {
+      if (manifest) {
+        throw new RepositoryError('missing-object', `gc --prune: ${objectPath(l, id)} is missing but a ref, a record or a parent names it, so what it named is unknown and nothing was pruned in ${l.root}`, { hint: 'see qdo fsck (dangling-ref, missing-parent); repair or remove the ref first' });
+      }
+      continue;
     }
     if (!looksLikeManifest(bytes)) continue;
     if (objectId(bytes) !== id) {
@@ -345,10 +369,11 @@ async function walk(l: Layout, from: string[], reachable: Set<string>, present: 
     if (typeof m.project === 'string' && typeof m.name === 'string' && typeof m.version === 'number') {
       runDirs.add(runDirOf(l, { project: m.project, name: m.name, version: m.version }, id));
     }
+    const parent = (v as { parent?: unknown }).parent;
     for (const ref of idsIn(v)) {
       if (reachable.has(ref)) continue;
       reachable.add(ref);
-      stack.push(ref);
+      stack.push({ id: ref, manifest: ref === parent });
     }
   }
 }
@@ -366,8 +391,8 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
   // The re-check: refs and live records as they are now. A ref moved since the walk (a
   // submit, an update-ref back to an old id) makes its target and everything it names
   // reachable again before anything is removed.
-  const fresh = (await rootsOf(l)).filter((id) => !plan.reachable.has(id));
-  await walk(l, fresh, plan.reachable, plan.present, new Set());
+  const fresh = (await rootsOf(l)).filter((r) => !plan.reachable.has(r.id));
+  await walk(l, fresh, plan.reachable, new Set());
   const gone = (id: string) => !plan.reachable.has(id);
   const out = { runDirs: [] as CollectedRun[], objects: [] as PrunedObject[], records: [] as PrunedRecord[] };
 
@@ -391,7 +416,8 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
       });
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
-      removed = await unlinkIf(submissionPath(l, r.id)); // unreadable and unreachable: as before
+      await removeSubmissionFile(l, r.id); // unreadable and unreachable: as before
+      removed = true;
     }
     if (removed) out.records.push(r.out);
   }
@@ -400,23 +426,13 @@ async function executePrune(ctx: Context, plan: PrunePlan): Promise<{ runDirs: C
     if (!gone(c.id)) continue;
     // Writing an object that exists refreshes its time (store/objects.ts), so a submit that
     // is reusing this object right now shows up here as a young object.
-    const st = await lstatOrNull(c.info.path);
+    const st = await objectFileInfo(l, c.id);
     if (!st || now - st.mtimeMs < PRUNE_GRACE_MS) continue;
-    if (await unlinkIf(c.info.path)) out.objects.push(c.out);
+    if (await removeObject(l, c.id)) out.objects.push(c.out);
   }
-  await removeEmptyShards(l.objects);
-  await removeEmptyShards(join(l.dir, 'submissions'));
+  await removeEmptyShards(l.objects); // store: objects.ts
+  await removeEmptySubmissionShards(l);
   return out;
-}
-
-async function removeEmptyShards(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const n of names) if (/^[0-9a-f]{2}$/.test(n)) await rmdir(join(dir, n)).catch(() => undefined);
 }
 
 // ---- files -----------------------------------------------------------------------------
@@ -432,16 +448,6 @@ async function lstatOrNull(p: string) {
 
 async function exists(p: string): Promise<boolean> {
   return (await lstatOrNull(p)) !== null;
-}
-
-async function unlinkIf(p: string): Promise<boolean> {
-  try {
-    await unlink(p);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return false;
-    throw e;
-  }
 }
 
 /** Bytes of the files in a folder tree (symbolic links are not followed). */

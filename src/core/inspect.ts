@@ -19,6 +19,7 @@ import { unifiedDiff } from '../util/line-diff.js';
 import { historyOf, isPattern, runDirOfJob, type JobVersion } from './jobs.js';
 import { changedFields, compareManifests, deltaSummary, type ManifestDelta } from './manifest-delta.js';
 import { refreshJobs, type GroupReport } from './refresh.js';
+import { listAttempts } from './refresh-records.js';
 import { resolveRev, type Resolved } from './revs.js';
 import { allAllocations, projectIndex, type Allocation } from './world.js';
 import { exists } from '../util/fs.js';
@@ -87,6 +88,23 @@ export interface LogFiles {
   stdoutExists: boolean;
   stderr: string;
   stderrExists: boolean;
+  /** Every run of the task its folder holds, oldest first (spec/submissions.md §Attempts). */
+  attempts: AttemptInfo[];
+}
+
+/** One attempt of a task: its records and where its logs are. */
+export interface AttemptInfo {
+  attempt: number;
+  /** The latest attempt: its files have the plain names. */
+  latest: boolean;
+  host: string | null;
+  started: string | null;
+  ended: string | null;
+  exitCode: number | null;
+  /** The trapped signal that stopped it (end record), if any. */
+  signal: string | null;
+  stdout: string;
+  stderr: string;
 }
 
 export interface JobPaths {
@@ -103,13 +121,28 @@ export interface JobPaths {
 export interface ShowResult extends OneVersion {
   paths: JobPaths;
   groups: GroupReport[];
+  /** A run of a pool: which worker and host run or ran it (spec/pools.md §States). */
+  pool?: import('./pool/run-info.js').PoolRunInfo | null;
 }
 
 
 async function logFiles(dir: string, task: string | null): Promise<LogFiles> {
   const stdout = join(dir, STDOUT_LOG);
   const stderr = join(dir, STDERR_LOG);
-  return { task, stdout, stdoutExists: await exists(stdout), stderr, stderrExists: await exists(stderr) };
+  const attempts = (await listAttempts(dir)).map(
+    (a): AttemptInfo => ({
+      attempt: a.attempt,
+      latest: a.latest,
+      host: a.start?.host ?? null,
+      started: a.start?.time ?? null,
+      ended: a.end?.time ?? null,
+      exitCode: a.end?.exit_code ?? null,
+      signal: a.end?.signal ?? null,
+      stdout: join(dir, a.files.stdout),
+      stderr: join(dir, a.files.stderr),
+    }),
+  );
+  return { task, stdout, stdoutExists: await exists(stdout), stderr, stderrExists: await exists(stderr), attempts };
 }
 
 /** Where a version's files are (spec/layout.md §Project folders; scheduler-common.md §Logs). */
@@ -145,7 +178,8 @@ export interface InspectOptions {
 export async function showJob(ctx: Context, rev: string, o: InspectOptions = {}): Promise<ShowResult> {
   const one = await resolveOne(ctx, rev, 'show');
   const report = await refreshJobs(ctx, [one.job], { offline: o.offline, runner: o.runner });
-  return { ...one, paths: await jobPaths(one.job, one.manifest), groups: report.groups };
+  const pool = one.job.sub?.scheduler.startsWith('pool:') ? await (await import('./pool/run-info.js')).poolRunInfo(ctx, one.job.sub) : undefined;
+  return { ...one, paths: await jobPaths(one.job, one.manifest), groups: report.groups, ...(pool !== undefined ? { pool } : {}) };
 }
 
 // ---- log ----

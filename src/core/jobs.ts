@@ -9,8 +9,7 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
-import { readEndedCache, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
-import { isTerminal } from '../model/states.js';
+import { endedCopy, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -71,6 +70,11 @@ export interface Selection {
   allocs: Allocation[];
   /** The project the command ran in, if any (status defaults to it). */
   here: ProjectLocation | null;
+  /**
+   * Jobs or projects that could not be read (a dangling ref, a damaged record or refs file),
+   * when listed with `tolerant`: the rest are listed, these reported (exit 7).
+   */
+  problems: { subject: string; error: QdoError }[];
 }
 
 async function versionOf(l: Layout, id: string, sub: Submission | null): Promise<number> {
@@ -83,15 +87,12 @@ interface CacheUse {
 }
 
 async function latestOf(loc: ProjectLocation, name: string, id: string, ended?: CacheUse): Promise<JobVersion> {
-  const key = `${loc.project}/${name}`;
-  const copy = ended?.cache.get(key);
-  if (copy && copy.id === id) return { layout: loc.layout, project: loc.project, name, id, version: copy.version, latest: true, sub: copy };
-  const sub = await readSubmission(loc.layout, id);
+  let sub: Submission | null;
   if (ended) {
-    if (sub && isTerminal(sub.state)) ended.cache.set(key, sub);
-    else if (copy) ended.cache.delete(key);
-    ended.changed ||= (sub !== null && isTerminal(sub.state)) || copy !== undefined;
-  }
+    const r = readThroughEnded(loc.layout, ended.cache, `${loc.project}/${name}`, id);
+    sub = r.sub;
+    ended.changed ||= r.changed;
+  } else sub = await readSubmission(loc.layout, id);
   return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
 }
 
@@ -153,7 +154,13 @@ function inSweep(sub: Submission | null, prefixes: string[]): boolean {
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
  */
-export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; endedCache?: boolean } = {}): Promise<Selection> {
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean; endedCache?: boolean } = {}): Promise<Selection> {
+  const problems: Selection['problems'] = [];
+  // Tolerant: one damaged job or project must not hide the others (status); else the first damage is the error.
+  const tolerate = (subject: string, e: unknown): void => {
+    if (!opts.tolerant || !(e instanceof QdoError)) throw e;
+    problems.push({ subject, error: e });
+  };
   const allocs = opts.allocs ?? (await allAllocations(ctx));
   const idx = projectIndex(allocs);
   const here = projectAt(ctx.cwd, idx);
@@ -185,10 +192,16 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   // A sweep selector looks at every job (its record says which sweep made it).
   const scan = sweeps.length > 0 ? [...idx.values()] : projects;
   for (const loc of scan.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
-    const refs = await readRefs(loc.layout, loc.project);
+    let refs;
+    try {
+      refs = await readRefs(loc.layout, loc.project);
+    } catch (e) {
+      tolerate(loc.project, e);
+      continue;
+    }
     const c = cacheOf(loc.layout);
     // Copies of names the project no longer has go.
-    if (c) for (const [k, v] of c.cache) if (v.project === loc.project && !refs.has(v.name)) c.changed = c.cache.delete(k) || c.changed;
+    if (c) for (const [k, v] of c.cache.jobs) if (v.rec.project === loc.project && !refs.has(v.rec.name)) c.changed = c.cache.jobs.delete(k) || c.changed;
     const listed = projects.includes(loc);
     const prefix = loc.project + '/';
     for (const name of [...refs.keys()].sort()) {
@@ -196,22 +209,28 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       if (byPattern || sweeps.length > 0) wanted.push({ loc, name, id: refs.get(name)!, byPattern });
     }
   }
-  // Ended jobs come from the cache as they are; one small record per other job is read,
-  // concurrently (bounded), the order kept.
-  let jobs: JobVersion[] = new Array(wanted.length);
+  // Ended jobs whose record is unchanged on disk come from the cache as they are; one small
+  // record per other job is read, concurrently (bounded), the order kept.
+  const jobs: (JobVersion | null)[] = new Array(wanted.length);
   const misses: number[] = [];
   for (let i = 0; i < wanted.length; i++) {
     const w = wanted[i]!;
-    const copy = cacheOf(w.loc.layout)?.cache.get(w.loc.project + '/' + w.name);
-    if (copy && copy.id === w.id) jobs[i] = { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
+    const c = cacheOf(w.loc.layout);
+    const copy = c && endedCopy(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
+    if (copy) jobs[i] = { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
     else misses.push(i);
   }
-  const read = await mapBounded(misses, 64, (i) => latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)));
+  const read = await mapBounded(misses, 64, (i) =>
+    latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)).catch((e: unknown) => {
+      tolerate(`${wanted[i]!.loc.project}/${wanted[i]!.name}`, e);
+      return null;
+    }),
+  );
   misses.forEach((i, k) => (jobs[i] = read[k]!));
   // A cache that cannot be written costs speed only.
   for (const [l, c] of caches) if (c.changed) await writeEndedCache(l, c.cache).catch(() => undefined);
-  if (sweeps.length > 0) jobs = jobs.filter((j, i) => wanted[i]!.byPattern || inSweep(j.sub, sweeps));
-  return { jobs, allocs, here };
+  const out = jobs.filter((j, i): j is JobVersion => j !== null && (sweeps.length === 0 || wanted[i]!.byPattern || inSweep(j.sub, sweeps)));
+  return { jobs: out, allocs, here, problems };
 }
 
 /**
@@ -246,7 +265,7 @@ export async function selectJobs(ctx: Context, args: string[], what: string): Pr
     const sub = await readSubmission(r.layout, r.id);
     out.set(r.id, { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: refs.get(r.name) === r.id, sub });
   }
-  return { jobs: [...out.values()], allocs, here };
+  return { jobs: [...out.values()], allocs, here, problems: [] };
 }
 
 async function allNames(allocs: Allocation[]): Promise<string[]> {

@@ -7,17 +7,20 @@
 //    every `pollMs` whatever the watcher says;
 //  - the end is the task's final end record (exit_code set), or failing that the state a
 //    refresh learns (refreshJobs, which asks the scheduler at most once per status interval);
-//  - a requeued job starts a new log (the wrapper truncates it, or it is re-created): a
-//    changed start record, inode or a shorter file restarts reading from the beginning.
+//  - a requeued job starts a new log (the wrapper keeps the earlier attempt's as stdout.N and
+//    starts a new file): a changed start record, inode or a shorter file restarts reading
+//    from the beginning. `attempt` reads one attempt's log (the earlier ones never change).
 // Waiting is injected (`watch`), so tests run the loop without real time.
 import { open } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import type { Context } from '../context.js';
+import { NotFoundError, UsageError } from '../errors.js';
 import { isTerminal } from '../model/states.js';
 import { START_RECORD, STDERR_LOG, STDOUT_LOG } from '../scheduler/wrapper.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs } from './refresh.js';
+import { readStartRecord } from './refresh-records.js';
 import { arrayIndices, arrayOf, existingRunDir, selectOne, taskDirs, versionName, type TaskDir } from './run-folder.js';
 import { statOrNull } from '../util/fs.js';
 
@@ -42,6 +45,8 @@ export interface LogsOptions {
   stream: LogStream;
   /** Array index (--task); default every task that has output. */
   task?: string;
+  /** One attempt (--attempt, from 1; spec/submissions.md §Attempts); default the latest. */
+  attempt?: number;
   follow?: boolean;
   /** Bytes of one task's log, in order. `index` is null for a plain job. */
   data(index: string | null, chunk: Uint8Array): void;
@@ -122,17 +127,42 @@ async function allTasksEnded(j: JobVersion, runDir: string, tracked: Tracked[], 
   return true;
 }
 
+/**
+ * The file of attempt `n` of a task's log: the plain name for the latest attempt, `stdout.N`
+ * for an earlier one; null if the task has no such attempt (yet).
+ */
+async function attemptLog(dir: string, file: string, n: number): Promise<{ path: string; latest: boolean } | null> {
+  const latest = (await readStartRecord(dir))?.attempt ?? (await statOrNull(join(dir, file)) ? 1 : 0);
+  if (n === latest) return { path: join(dir, file), latest: true };
+  if (n < latest && (await statOrNull(join(dir, `${file}.${n}`)))) return { path: join(dir, `${file}.${n}`), latest: false };
+  return null;
+}
+
 export async function logs(ctx: Context, rev: string, o: LogsOptions): Promise<LogsResult> {
+  if (o.attempt !== undefined && (!Number.isSafeInteger(o.attempt) || o.attempt < 1)) {
+    throw new UsageError(`--attempt: expected a number from 1, found ${JSON.stringify(o.attempt)}`, { code: 'bad-attempt' });
+  }
   const j = await selectOne(ctx, rev, 'logs');
   const runDir = await existingRunDir(j);
   const name = versionName(j);
   const state = (): string => (j.sub ? j.sub.state : 'unsubmitted');
   const file = o.stream === 'stdout' ? STDOUT_LOG : STDERR_LOG;
   const tracked = new Map<string, Tracked>();
+  let anyAttempt = false;
+  let oldOnly = o.attempt !== undefined;
   const track = async (): Promise<Tracked[]> => {
     for (const t of await taskDirs(j, runDir, o.task)) {
       const key = t.index ?? '';
-      if (!tracked.has(key)) tracked.set(key, { task: t, file: join(t.dir, file), offset: 0, ino: null, startIno: null, hadBytes: false });
+      if (tracked.has(key)) continue;
+      let path = join(t.dir, file);
+      if (o.attempt !== undefined) {
+        const a = await attemptLog(t.dir, file, o.attempt);
+        if (!a) continue;
+        anyAttempt = true;
+        if (a.latest) oldOnly = false;
+        path = a.path;
+      }
+      tracked.set(key, { task: t, file: path, offset: 0, ino: null, startIno: null, hadBytes: false });
     }
     return [...tracked.values()];
   };
@@ -141,7 +171,16 @@ export async function logs(ctx: Context, rev: string, o: LogsOptions): Promise<L
   };
   const printed = () => [...tracked.values()].filter((t) => t.hadBytes).length;
 
-  if (!o.follow) {
+  if (o.attempt !== undefined) {
+    await track();
+    if (!anyAttempt) {
+      throw new NotFoundError('no-such-attempt', `${name}${o.task !== undefined ? ` task ${o.task}` : ''} has no attempt ${o.attempt} (yet)`, {
+        hint: 'qdo show lists the attempts of a job',
+      });
+    }
+  }
+  // An earlier attempt's log never changes: there is nothing to follow.
+  if (!o.follow || oldOnly) {
     await pumpAll();
     if (printed() === 0) {
       // Exit records only: showing a log never asks the scheduler.

@@ -11,7 +11,7 @@
 import { appendFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, QdoError } from '../errors.js';
+import { ConflictError, QdoError, RepositoryError } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import { readManifest } from '../store/manifests.js';
@@ -30,6 +30,8 @@ export interface PolicyReport {
   notified: JobVersion[];
   /** What could not be done, per job (shown as warnings; never fails the command). */
   problems: { job: JobVersion; message: string }[];
+  /** Ended versions copied to their project's archive (core/archive.ts archiveEnded). */
+  archived?: JobVersion[];
 }
 
 export interface PolicyOptions {
@@ -77,7 +79,29 @@ export async function applyPolicies(ctx: Context, ended: JobVersion[], o: Policy
       report.problems.push({ job: j, message: `automatic retry: ${e.message}` });
     }
   }
+  // Archiving is its own step (spec/config.md §Archive), after retries and notifications.
+  // rsync runs through the real runner (the given one is the scheduler's, maybe a fake).
+  const { archiveEnded } = await import('./archive.js');
+  const a = await archiveEnded(ctx, ended);
+  report.archived = a.archived;
+  report.problems.push(...a.problems);
   return report;
+}
+
+/**
+ * Refuses to act for a version another user submitted (spec/trust.md §Jobs of others): its
+ * notify command would run, and an automatic retry would submit its script, as whoever runs
+ * `qdo status`. The submitter is the owner of the manifest object (written once, by the
+ * submit; its bytes are checked against its id when read). The record is no witness:
+ * every refresh rewrites it, whoever runs it.
+ */
+async function checkOwnJob(ctx: Context, j: JobVersion): Promise<void> {
+  const { objectPath } = await import('../store/objects.js');
+  const { ownerOf, ownerName } = await import('../store/trust.js');
+  const owner = await ownerOf(objectPath(j.layout, j.id));
+  if (owner === ctx.user.uid) return;
+  const by = owner === null ? 'someone unknown (its manifest file is missing)' : ownerName(owner);
+  throw new RepositoryError('not-your-job', `not run: submitted by ${by}, not by you; only the submitter's qdo does this (spec/trust.md §Jobs of others)`);
 }
 
 /** Retries `j` if its policy says so, it is still the latest version and nobody did already. */
@@ -87,6 +111,7 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
   if (!policy || !policy.on.includes(sub.state) || sub.retried_by !== undefined) return null;
   const count = autoRetryCount(m);
   if (count >= policy.max) return null;
+  await checkOwnJob(ctx, j);
   if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id) return null; // superseded: the user moved on
   const { prepareFromManifest, submitPrepared } = await import('./submit.js');
   const p = await prepareFromManifest(ctx, { layout: j.layout, project: j.project, name: j.name, id: j.id, manifest: m }, {
@@ -150,6 +175,8 @@ async function wrapperNotified(j: JobVersion): Promise<boolean> {
 async function notifyFallback(ctx: Context, j: JobVersion, m: Manifest, runner?: Runner): Promise<boolean> {
   const sub = j.sub!;
   if (sub.notified !== undefined || (await wrapperNotified(j))) return false;
+  // Before the claim: the submitter's own qdo may still run it.
+  await checkOwnJob(ctx, j);
   const time = ctx.now().toISOString();
   // Claimed under the record's lock: of two refreshes that saw the same end, one runs it.
   let claimed = false;

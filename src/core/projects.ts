@@ -4,12 +4,12 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, NotFoundError, RepositoryError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, UsageError } from '../errors.js';
 import { checkProjectName } from '../model/names.js';
 import { updateList } from '../store/lists.js';
 import { withLock } from '../store/locks.js';
 import { readRefs } from '../store/refs.js';
-import { allAllocations, allocationAt, allocationsList, homeAllocation, projectDir, projectIndex, projectsList, type Allocation } from './world.js';
+import { allAllocations, allocationAt, allocationsList, homeAllocation, projectDir, projectIndex, projectsList, unusable, type Allocation } from './world.js';
 
 /** Segments that name folders qdo keeps inside a project (spec/layout.md §Project folders). */
 export const RESERVED_SEGMENTS = ['resources', 'runs'];
@@ -29,13 +29,17 @@ export async function addProject(ctx: Context, name: string, allocOpt?: string):
   if (reserved) {
     throw new UsageError(`invalid project name "${name}": "${reserved}" is reserved for the folder qdo keeps inside the parent project`, { code: 'bad-name' });
   }
+  // At the top, `resources` is the allocation's shared resources folder, `.qdo…` its state.
+  if (segs[0] === 'resources' || segs[0]!.startsWith('.qdo')) {
+    throw new UsageError(`invalid project name "${name}": "${segs[0]}" is reserved at the top of an allocation (${segs[0] === 'resources' ? 'its shared resources folder' : "qdo's own folder"})`, { code: 'bad-name' });
+  }
   const home = await homeAllocation(ctx);
   return withLock(allocationsList(home).file, async () => {
     const allocs = await allAllocations(ctx);
     const target = pickAllocation(ctx, allocs, allocOpt);
     const idx = projectIndex(allocs);
     const existing = idx.get(name);
-    const warnings = allocs.filter((a) => !a.layout).map((a) => `allocation ${a.root} is unreachable (${a.problem}); its project names were not checked`);
+    const warnings = allocs.filter((a) => !a.layout).map((a) => `allocation ${a.root} is unreachable (${a.problem}); its project names were not checked\nhint: mount it, or if it is gone for good: qdo alloc remove ${a.root}`);
     if (existing) {
       if (existing.alloc.root === target.root) return { project: name, alloc: target.root, dir: existing.dir, created: false, warnings };
       throw new ConflictError('project-exists', `project "${name}" already exists in allocation ${existing.alloc.root}`, {
@@ -60,11 +64,10 @@ export async function addProject(ctx: Context, name: string, allocOpt?: string):
 }
 
 function pickAllocation(ctx: Context, allocs: Allocation[], allocOpt?: string): Allocation {
-  if (allocOpt === undefined) return allocationAt(ctx.cwd, allocs);
-  const root = resolve(ctx.cwd, allocOpt);
-  const a = allocs.find((x) => x.root === root);
+  const root = allocOpt === undefined ? undefined : resolve(ctx.cwd, allocOpt);
+  const a = root === undefined ? allocationAt(ctx.cwd, allocs) : allocs.find((x) => x.root === root);
   if (!a) throw new NotFoundError('unregistered-allocation', `--alloc: ${root} is not a registered allocation`, { hint: `register it with: qdo init ${root}` });
-  if (!a.layout) throw new RepositoryError('unreadable-allocation', `cannot read allocation ${root}: ${a.problem}`);
+  if (!a.layout) throw unusable(a);
   return a;
 }
 

@@ -7,12 +7,15 @@
 //   5. else an existing local folder or file; otherwise the revision's error stands.
 // The destination is `<PROJECT folder>/pulled/<label>/` (label: the source's last path
 // segment, or `<job>@<version>` for a revision; a single file goes into `pulled/`), or --to DIR.
+// A revision whose run folder was dropped after archiving is copied from the archive.
+// Without PROJECT, archived versions are fetched back into their own run folders
+// (core/archive.ts restoreArchived).
 import { mkdir, rmdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode, NotFoundError, QdoError, UsageError } from '../errors.js';
 import type { Runner } from '../scheduler/runner.js';
-import type { JobVersion } from './jobs.js';
+import { runDirOfJob, type JobVersion } from './jobs.js';
 import { existingRunDir, selectOne } from './run-folder.js';
 import { allAllocations, locateProject, projectIndex } from './world.js';
 import { statOrNull } from '../util/fs.js';
@@ -36,6 +39,8 @@ export interface PullPlan {
   /** The source as rsync gets it: a folder ends with `/` (its content is copied). */
   source: string;
   job: JobVersion | null;
+  /** The source is the job's copy in its archive. */
+  fromArchive: boolean;
   destination: string;
   argv: string[];
 }
@@ -111,6 +116,8 @@ interface Source {
   label: string;
   job: JobVersion | null;
   isDir: boolean;
+  /** A job's copy in its archive (its run folder is gone). */
+  archive?: boolean;
 }
 
 async function localSource(ctx: Context, text: string): Promise<Source> {
@@ -144,7 +151,20 @@ async function resolveSource(ctx: Context, text: string): Promise<Source> {
       hint: e.hint ?? 'write a folder as ./NAME or an absolute path, a remote one as host:path',
     });
   }
-  return { kind: 'job', path: await existingRunDir(j), label: `${j.name}@${j.version}`, job: j, isDir: true };
+  const path = await runFolderOrArchive(j);
+  return { kind: 'job', path, label: `${j.name}@${j.version}`, job: j, isDir: true, archive: path !== runDirOfJob(j) };
+}
+
+/** A job's run folder; if it is gone and the version was archived, its copy in the archive (spec/config.md §Archive). */
+async function runFolderOrArchive(j: JobVersion): Promise<string> {
+  try {
+    return await existingRunDir(j);
+  } catch (e) {
+    const ar = j.sub?.archived as { to?: unknown } | undefined;
+    if (!(e instanceof NotFoundError) || typeof ar?.to !== 'string') throw e;
+    const { relRunDir } = await import('./archive.js');
+    return `${ar.to}/${relRunDir(j)}`;
+  }
 }
 
 export async function planPull(ctx: Context, req: PullRequest): Promise<PullPlan> {
@@ -156,13 +176,13 @@ export async function planPull(ctx: Context, req: PullRequest): Promise<PullPlan
   }
   // A folder's content goes into a folder named after it; a single file into pulled/ itself.
   const destination = req.to !== undefined ? resolve(ctx.cwd, req.to) : src.isDir ? resolve(target.dir, PULLED_DIR, src.label) : resolve(target.dir, PULLED_DIR);
-  if (src.kind !== 'remote' && src.isDir && inside(destination, src.path)) {
+  if (src.kind !== 'remote' && !isRemote(src.path) && src.isDir && inside(destination, src.path)) {
     throw new UsageError(`the destination ${destination} is inside SOURCE ${src.path}: it would copy into itself`, { code: 'pull-into-source', hint: 'give another destination with --to DIR' });
   }
   if (!src.isDir && filters.length > 0) throw new UsageError(`GLOB applies to a folder; SOURCE ${src.path} is a file`, { code: 'bad-glob' });
   const source = src.isDir ? src.path.replace(/\/*$/, '/') : src.path;
   const argv = ['rsync', '-a', '--out-format=qdo %i %l %n', ...(req.dryRun ? ['--dry-run'] : []), ...filters, '--', source, destination + '/'];
-  return { kind: src.kind, source, job: src.job, destination, argv };
+  return { kind: src.kind, source, job: src.job, fromArchive: src.archive === true, destination, argv };
 }
 
 export async function pull(ctx: Context, req: PullRequest): Promise<PullResult> {
@@ -175,13 +195,20 @@ export async function pull(ctx: Context, req: PullRequest): Promise<PullResult> 
   let stdout: string;
   try {
     // A copy takes as long as it takes: no timeout; rsync is not retried (its own errors are final).
-    stdout = (await run(plan.argv, { timeoutMs: 0, retries: 0, transient: [] })).stdout;
+    stdout = (await run(plan.argv, { timeoutMs: 0, retries: 0, transient: [], env: definedEnv(ctx) })).stdout;
   } catch (e) {
     if (created !== undefined) await removeEmptyUpTo(plan.destination, created);
     throw rsyncError(e, plan);
   }
   const files = parseRsyncOutput(stdout);
   return { plan, dryRun, files, bytes: files.reduce((n, f) => n + f.size, 0) };
+}
+
+/** The command's environment for rsync (RSYNC_RSH, SSH_AUTH_SOCK, PATH come from it). */
+function definedEnv(ctx: Context): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.env)) if (v !== undefined) env[k] = v;
+  return env;
 }
 
 /** Undoes the folders this pull made, if rsync put nothing in them. */

@@ -69,7 +69,9 @@ export async function existingRunDir(j: JobVersion): Promise<string> {
         ? 'this version was recorded without being submitted (plumbing)'
         : j.sub.state === 'submitting' || j.sub.state === 'not-submitted'
           ? `it is ${j.sub.state}`
-          : 'it was removed (qdo gc?) or the job ran from another copy of this allocation',
+          : typeof (j.sub.archived as { to?: unknown } | undefined)?.to === 'string'
+            ? `it was archived to ${(j.sub.archived as { to: string }).to} and dropped here; fetch it back with: qdo pull ${versionName(j)}`
+            : 'it was removed (qdo gc?) or the job ran from another copy of this allocation',
   });
 }
 

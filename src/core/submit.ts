@@ -3,30 +3,34 @@
 // record its id. The intent is on disk before the scheduler call, and the job carries its
 // manifest id as a tag, so a qdo killed in between leaves a version that the next refresh
 // finds again (findByTag) instead of submitting it twice (refresh.ts §recover).
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, NotFoundError, QdoError, SchedulerError, UsageError, errnoCode } from '../errors.js';
+import { ConflictError, NotFoundError, QdoError, UsageError, errnoCode } from '../errors.js';
 import type { AllocationConfig } from '../model/config.js';
 import { encodeManifest, MANIFEST_SCHEMA, type Manifest } from '../model/manifest.js';
 import { parseResourceFlags } from '../model/resource-units.js';
 import type { Resources } from '../model/resources.js';
-import { SUBMISSION_SCHEMA, type Submission } from '../model/submission.js';
+import { objectId } from '../model/object-id.js';
+import type { Submission } from '../model/submission.js';
 import { isTerminal } from '../model/states.js';
-import { writeFileAtomic } from '../store/atomic.js';
 import { readConfig, readProjectConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
-import { readManifest, writeManifest } from '../store/manifests.js';
+import { readManifest } from '../store/manifests.js';
 import { readObject, writeObject } from '../store/objects.js';
-import { readRefs, updateRef } from '../store/refs.js';
-import { changeSubmission, createSubmission, readSubmission } from '../store/submissions.js';
+import { readRefs } from '../store/refs.js';
+import { readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { Backend, RenderSpec } from '../scheduler/types.js';
 import { resolveJobPath, resolveRev } from './revs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
+import { templateOptions } from './template-options.js';
+import type { RenderOptions } from '../template/render.js';
 import { specFromManifest } from './sched.js';
 import { allAllocations, projectDir, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
+import { applySubmitPlan } from './submit-apply.js';
+import { intentRecord, planSubmit } from './submit-plan.js';
 
 /** Where a job's script template came from (manifest field `template`, spec/manifest.md). */
 export type TemplateSource =
@@ -63,6 +67,12 @@ export interface SubmitRequest {
   runner?: Runner;
   /** Top-level manifest fields to add (sweeps: `sweep`, and `after`/`after_revs` they resolve themselves). */
   fields?: Record<string, unknown>;
+  /**
+   * The version the new one follows, as the caller read it (sweeps: the parent their plan
+   * saw, so a point another run submitted meanwhile is seen as such under the lock);
+   * default: the job's latest version now.
+   */
+  parent?: string | null;
 }
 
 export interface SubmitResult {
@@ -129,40 +139,35 @@ export async function readFileOr(path: string, field: string): Promise<Buffer> {
 }
 
 
-/** `--script X`: a resource of the project if one has that name, else a file. */
-async function templateFrom(ctx: Context, loc: ProjectLocation, l: Layout, script: string): Promise<{ source: TemplateSource; text: string; label: string }> {
-  if (!script.includes('/')) {
-    const res = join(loc.dir, 'resources', script);
-    if (await isFile(res)) {
-      const bytes = await readFileOr(res, '--script');
-      return { source: { kind: 'resource', name: script, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: `resources/${script}` };
+/** Objects a prepare needs that are not stored yet: written only once the whole version is known to be valid. */
+type Stash = Map<string, Buffer>;
+function stash(objects: Stash, bytes: Buffer): string {
+  const id = objectId(bytes);
+  objects.set(id, bytes);
+  return id;
+}
+
+/** `--script X`: a resource the project sees (or `PROJECT:NAME`), else a file (core/resources.ts). */
+async function templateFrom(ctx: Context, loc: ProjectLocation, objects: Stash, script: string, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
+  const { resolveScriptResource } = await import('./resources.js');
+  const found = await resolveScriptResource(loc, allocs, script);
+  if (found) {
+    // Read as an include is: a symlink out of its resources folder is refused (spec/templates.md §Includes).
+    const { readResource } = await import('../template/render.js');
+    const res = readResource([found.root.dir], found.name, '--script');
+    if (res) {
+      const bytes = res.bytes;
+      return { source: { kind: 'resource', name: script, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: found.label };
     }
   }
   const p = resolve(ctx.cwd, script);
   if (!(await isFile(p))) {
     throw new NotFoundError('no-such-script', `--script ${script}: neither a resource of ${loc.project} nor a file`, {
-      hint: `resources are files in ${join(loc.dir, 'resources')} (add one with: qdo resource add ${loc.project} FILE)`,
+      hint: `resources are files in ${join(loc.dir, 'resources')}, its parents' and the allocation's (qdo resource list ${loc.project} shows them; add one with: qdo resource add ${loc.project} FILE)`,
     });
   }
   const bytes = await readFileOr(p, '--script');
-  return { source: { kind: 'file', path: p, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: p };
-}
-
-/** Objects are only written once the whole submission is known to be valid (see pending). */
-const pending = new WeakMap<Layout, Map<string, Buffer>>();
-async function writeObjectLater(l: Layout, bytes: Buffer): Promise<string> {
-  const { objectId } = await import('../model/object-id.js');
-  const id = objectId(bytes);
-  let m = pending.get(l);
-  if (!m) pending.set(l, (m = new Map()));
-  m.set(id, bytes);
-  return id;
-}
-/** Hands the objects gathered by one prepare to its Prepared (and forgets them here). */
-function takePending(l: Layout): Map<string, Buffer> {
-  const m = pending.get(l) ?? new Map<string, Buffer>();
-  pending.delete(l);
-  return m;
+  return { source: { kind: 'file', path: p, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: p };
 }
 
 export interface Prepared {
@@ -187,16 +192,15 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const addr = resolveJobPath(ctx, req.job, allocs);
   const loc = addr.loc;
   const l = loc.layout;
-  pending.delete(l);
-  const refs = await readRefs(l, loc.project);
-  const parentId = refs.get(addr.name) ?? null;
+  const objects: Stash = new Map();
+  const parentId = req.parent !== undefined ? req.parent : ((await readRefs(l, loc.project)).get(addr.name) ?? null);
   const parent = parentId ? await readManifest(l, parentId) : null;
 
   for (const k of Object.keys(req.params)) {
     if (RESERVED_TEMPLATE_NAMES.includes(k)) throw new UsageError(`--set ${k}=…: "${k}" is reserved in templates (${RESERVED_TEMPLATE_NAMES.join(', ')})`, { code: 'bad-key-value' });
   }
   // Scheduler and resource defaults: flag/env > project > allocation > home > detection.
-  const projectCfg = await readProjectConfig(l, loc.project);
+  const projectCfg = await readProjectConfig(l, loc.project, ctx.user);
   const choice = await chooseScheduler(ctx, l, req.scheduler ?? projectCfg.scheduler, req.runner);
   if (!req.scheduler && projectCfg.scheduler && !ctx.env.QDO_SCHEDULER) choice.evidence = 'project config';
   const flagResources = parseResourceFlags(req.flags);
@@ -213,9 +217,9 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   let notify = req.notify;
   let afterRevs = req.after;
   if (req.script !== undefined && req.command?.length) throw new UsageError('give --script or a command after --, not both', { code: 'two-scripts' });
-  if (req.script !== undefined) template = await templateFrom(ctx, loc, l, req.script);
+  if (req.script !== undefined) template = await templateFrom(ctx, loc, objects, req.script, allocs);
   else if (req.command?.length) template = { source: { kind: 'command', argv: req.command }, text: '', label: 'the command after --' };
-  else if (parent) template = await inheritTemplate(ctx, loc, l, parent);
+  else if (parent) template = await inheritTemplate(ctx, loc, l, objects, parent, allocs);
   else {
     throw new UsageError(`${loc.project}/${addr.name} is a new job: give --script RESOURCE|FILE or a command after --`, { code: 'no-script' });
   }
@@ -230,25 +234,25 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     if (afterRevs.length === 0 && Array.isArray(parent.after_revs)) afterRevs = parent.after_revs as string[];
   } else {
     const home = choice.home;
-    const homeCfg = home.root === l.root ? {} : await readConfig(home);
-    const allocCfg = await readConfig(l);
+    const homeCfg = home.root === l.root ? {} : await readConfig(home, ctx.user);
+    const allocCfg = await readConfig(l, ctx.user);
     resources = mergeResources([defaultsOf(homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
   }
-  if (req.prologue !== undefined) prologue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
-  if (req.epilogue !== undefined) epilogue = await writeObjectLater(l, await readFileOr(resolve(ctx.cwd, req.epilogue), '--epilogue'));
+  if (req.prologue !== undefined) prologue = stash(objects, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
+  if (req.epilogue !== undefined) epilogue = stash(objects, await readFileOr(resolve(ctx.cwd, req.epilogue), '--epilogue'));
 
   const version = parent ? parent.version + 1 : 1;
   const pdir = projectDir(l, loc.project);
   const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
   let body: string;
   if (template.source.kind === 'command') {
-    body = await renderCommand(template.source.argv, '', vars, searchPaths);
+    body = await renderCommand(template.source.argv, '', vars, renderOpts);
   } else {
-    body = await renderTemplate({ text: template.text, name: template.label }, vars, { searchPaths });
+    body = await renderTemplate({ text: template.text, name: template.label }, vars, renderOpts);
   }
-  const scriptId = await writeObjectLater(l, Buffer.from(body, 'utf8'));
+  const scriptId = stash(objects, Buffer.from(body, 'utf8'));
 
   // Dependencies: each REV's scheduler id, on the same scheduler and cluster.
   const backend = await backendFor(ctx, choice, { runner: req.runner });
@@ -277,14 +281,20 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     ...(req.fields ?? {}),
   };
   const { id } = encodeManifest(manifest);
-  const spec = await specFromManifest(l, manifest, id, { read: async (oid) => pending.get(l)?.get(oid) ?? readObject(l, oid), dependencies: deps });
+  const spec = await specFromManifest(l, manifest, id, { read: async (oid) => objects.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
-  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: takePending(l) };
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects };
 }
 
 /** Writes the objects a prepared version needs (its template, script, prologue, epilogue). */
 export async function writePreparedObjects(p: Prepared): Promise<void> {
   for (const b of p.objects.values()) await writeObject(p.loc.layout, b);
+}
+
+/** Where includes are looked up: the resource folders the project sees, in order (spec/templates.md §Includes). */
+export async function resourceDirs(loc: ProjectLocation, allocs: Allocation[]): Promise<string[]> {
+  const { resourceSearchRoots } = await import('./resources.js');
+  return resourceSearchRoots(loc, allocs).map((r) => r.dir);
 }
 
 /** What a template sees (spec/templates.md §Variables). */
@@ -293,11 +303,11 @@ export function templateVars(params: Record<string, string>, resources: Resource
 }
 
 /** A command after `--`: each word a one-line template, rendered, then shell-quoted. */
-export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, searchPaths: string[]): Promise<string> {
+export async function renderCommand(argv: string[], of: string, vars: Record<string, unknown>, opts: RenderOptions): Promise<string> {
   const { renderTemplate } = await import('../template/render.js');
   const { shellQuote } = await import('../scheduler/wrapper.js');
   const words: string[] = [];
-  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, { searchPaths }));
+  for (const [i, w] of argv.entries()) words.push(await renderTemplate({ text: w, name: `command word ${i + 1}${of}` }, vars, opts));
   return `#!/bin/bash\n${words.map(shellQuote).join(' ')}\n`;
 }
 
@@ -335,45 +345,23 @@ async function resolveDependencies(
 }
 
 /** A bare resubmit re-reads the template where it came from, so an edited resource is picked up. */
-async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, parent: Manifest): Promise<{ source: TemplateSource; text: string; label: string }> {
+async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, objects: Stash, parent: Manifest, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
   const src = parent.template as TemplateSource | undefined;
-  if (src?.kind === 'resource') return templateFrom(ctx, loc, l, src.name);
+  if (src?.kind === 'resource') return templateFrom(ctx, loc, objects, src.name, allocs);
   if (src?.kind === 'file') {
-    if (await isFile(src.path)) return templateFrom(ctx, loc, l, src.path);
+    if (await isFile(src.path)) return templateFrom(ctx, loc, objects, src.path, allocs);
     const bytes = await readObject(l, src.object);
     return { source: src, text: bytes.toString('utf8'), label: `${src.path} (as stored; the file is gone)` };
   }
   if (src?.kind === 'command') return { source: src, text: '', label: 'the command after --' };
   // A manifest made without qdo submit: its rendered script is the template.
   const bytes = await readObject(l, parent.script);
-  return { source: { kind: 'file', path: `${parent.project}/${parent.name}@${parent.version}`, object: await writeObjectLater(l, bytes) }, text: bytes.toString('utf8'), label: `the script of ${parent.project}/${parent.name}@${parent.version}` };
+  return { source: { kind: 'file', path: `${parent.project}/${parent.name}@${parent.version}`, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: `the script of ${parent.project}/${parent.name}@${parent.version}` };
 }
 
+/** The intent record of a prepared version (submit-plan.ts intentRecord; sweeps record theirs a chunk at a time). */
 export function newSubmission(ctx: Context, p: { manifest: Manifest; id: string; cluster: string; deps: string[] }): Submission {
-  const now = ctx.now().toISOString();
-  return {
-    schema: SUBMISSION_SCHEMA,
-    id: p.id,
-    project: p.manifest.project,
-    name: p.manifest.name,
-    version: p.manifest.version,
-    scheduler: p.manifest.scheduler,
-    cluster: p.cluster,
-    host: ctx.host,
-    pid: ctx.pid,
-    intent: now,
-    submitted: null,
-    sched_id: null,
-    after: p.deps,
-    state: 'submitting',
-    state_source: 'qdo',
-    state_time: now,
-    exit_code: null,
-    reason: null,
-    ...(p.manifest.resources.array !== undefined ? { array: p.manifest.resources.array } : {}),
-    // A sweep's points (and their retries) carry its id, so `sweep:<id>` selects them from records alone.
-    ...(p.manifest.sweep !== undefined ? { sweep: p.manifest.sweep } : {}),
-  };
+  return intentRecord({ host: ctx.host, self: ctx.self, now: ctx.now().toISOString() }, p);
 }
 
 export async function submit(ctx: Context, req: SubmitRequest): Promise<SubmitResult> {
@@ -393,67 +381,42 @@ export async function submit(ctx: Context, req: SubmitRequest): Promise<SubmitRe
     state,
   });
   if (req.dryRun) return result('dry-run', null, true);
+  await checkParentSettled(ctx, p, req.runner);
   return submitPrepared(ctx, p, { hold: req.hold }).then((s) => result(s.state, s.sched_id, false));
 }
 
-/** Records the intent, moves the ref, submits, records the answer. */
-export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: boolean } = {}): Promise<Submission> {
+/**
+ * A new version while the latest is still `submitting` and its submitter is gone (killed, or
+ * it gave up on an ambiguous answer) could run the work twice: that one may still reach the
+ * scheduler (spec/submissions.md §Recovery). It is settled first; if it cannot be yet, the
+ * submit is refused (exit 4, still-submitting). A living submitter's version is in flight
+ * and no reason to refuse.
+ */
+async function checkParentSettled(ctx: Context, p: Prepared, runner?: Runner): Promise<void> {
+  const parentId = p.manifest.parent;
+  if (parentId === null) return;
   const l = p.loc.layout;
-  await writePreparedObjects(p);
-  const written = await writeManifest(l, p.manifest);
-  if (written !== p.id) throw new Error(`manifest id mismatch ${written} != ${p.id}`);
-  const sub = newSubmission(ctx, p);
-  await createSubmission(l, sub);
-  try {
-    await updateRef(l, { project: p.manifest.project, name: p.manifest.name, next: p.id, expect: p.manifest.parent });
-  } catch (e) {
-    await changeSubmission(l, p.id, (cur) => (cur?.state === 'submitting' ? 'delete' : null));
-    if (e instanceof ConflictError) {
-      throw new ConflictError('job-moved', `${p.manifest.project}/${p.manifest.name} got a new version while this one was being prepared; nothing was submitted`, { hint: 'run the command again', cause: e });
-    }
-    throw e;
-  }
-  await mkdir(p.spec.runDir, { recursive: true });
-  const scriptPath = join(p.spec.runDir, `job.${p.backend.kind}.sh`);
-  await writeFileAtomic(scriptPath, p.script, { mode: 0o755 });
-
-  let schedId: string | null = null;
-  try {
-    schedId = await p.backend.submit(scriptPath, { cwd: p.spec.submitDir, hold: o.hold });
-  } catch (e) {
-    if (e instanceof QdoError && e.code === 'scheduler-submit-ambiguous' && p.backend.findByTag) {
-      schedId = await p.backend.findByTag(p.id).catch(() => null);
-      if (schedId === null) {
-        // Unknown whether the scheduler has it: leave the intent; the next refresh looks again.
-        await changeSubmission(l, p.id, (cur) => (cur?.state === 'submitting' ? { ...cur, reason: `submit ambiguous: ${e.message}`, state_time: ctx.now().toISOString() } : null));
-        throw new SchedulerError('submit-ambiguous', `${e.message}; the job is recorded as "submitting" and qdo will look for it again on the next status`, { cause: e });
-      }
-    } else {
-      await undoSubmit(l, p, sub);
-      throw e;
-    }
-  }
-  const now = ctx.now().toISOString();
-  // The scheduler's answer is the truth about this submission: it replaces whatever a
-  // concurrent refresh guessed meanwhile (e.g. not-submitted), unless one already found the
-  // job (same id) and learned more of it since.
-  const done = await changeSubmission(l, p.id, (cur) => {
-    if (cur && cur.sched_id === schedId && cur.state !== 'not-submitted') return null;
-    return { ...(cur ?? sub), sched_id: schedId, submitted: now, state: o.hold ? 'held' : 'pending', state_source: 'qdo', state_time: now, reason: null };
+  const sub = await readSubmission(l, parentId);
+  if (sub?.state !== 'submitting') return;
+  const { isAbandoned, refreshJobs, submitterOf } = await import('./refresh.js');
+  if (ctx.alive(submitterOf(sub)) === 'alive') return;
+  const j = { layout: l, project: sub.project, name: sub.name, id: parentId, version: sub.version, latest: true, sub };
+  if (isAbandoned(ctx, sub, 0)) await refreshJobs(ctx, [j], { runner, noPolicies: true });
+  if (j.sub.state !== 'submitting') return;
+  const label = `${sub.project}/${sub.name}@${sub.version}`;
+  throw new ConflictError('still-submitting', `${label} is still being submitted: its submitter (pid ${sub.pid} on ${sub.host}) stopped before the scheduler answered, and the job is not found by its tag yet; a new version now could run the work twice`, {
+    hint: `qdo status ${sub.project}/${sub.name} settles it: found by its tag, it is recorded; not found, it becomes not-submitted after submit_grace (default 600 s); then submit again`,
   });
-  return done!;
 }
 
-/** The scheduler refused: put the ref back and remove what this attempt added, so it left no trace. */
-async function undoSubmit(l: Layout, p: Prepared, sub: Submission): Promise<void> {
-  try {
-    await updateRef(l, { project: p.manifest.project, name: p.manifest.name, next: p.manifest.parent, expect: p.id });
-    await changeSubmission(l, sub.id, () => 'delete');
-    await rm(p.spec.runDir, { recursive: true, force: true });
-  } catch {
-    // Someone moved the ref meanwhile: keep the version, marked as never submitted.
-    await changeSubmission(l, sub.id, (cur) => ({ ...(cur ?? sub), state: 'not-submitted', state_source: 'qdo', state_time: sub.intent, reason: 'the scheduler refused it' }));
-  }
+/** Records the intent, moves the ref, submits, records the answer: the plan (submit-plan.ts), carried out (submit-apply.ts). */
+export async function submitPrepared(ctx: Context, p: Prepared, o: { hold?: boolean } = {}): Promise<Submission> {
+  const plan = planSubmit(
+    { host: ctx.host, self: ctx.self, now: ctx.now().toISOString() },
+    { manifest: p.manifest, id: p.id, cluster: p.cluster, deps: p.deps, objects: p.objects.values(), runDir: p.spec.runDir, submitDir: p.spec.submitDir, script: p.script, schedulerKind: p.backend.kind },
+    o,
+  );
+  return applySubmitPlan(ctx, p.loc.layout, p.backend, plan);
 }
 
 // ---- Versions derived from a stored manifest (qdo retry, retry policies) ----
@@ -493,7 +456,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const loc = projectIndex(allocs).get(base.project);
   if (!loc) throw new NotFoundError('unknown-project', `no project "${base.project}" in any allocation (needed to retry ${base.project}/${base.name}@${base.manifest.version})`);
   const l = loc.layout;
-  pending.delete(l);
+  const objects: Stash = new Map();
   const old = base.manifest;
   const label = `${base.project}/${base.name}@${old.version}`;
   const parentId = (await readRefs(l, base.project)).get(base.name) ?? null;
@@ -509,20 +472,20 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const pdir = projectDir(l, base.project);
   const vars = templateVars(params, resources, { name: base.name, version, project: base.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [join(pdir, 'resources')];
+  const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
   const src = old.template as TemplateSource | undefined;
   let body: string;
   if (src?.kind === 'command') {
-    body = await renderCommand(src.argv, ` of ${label}`, vars, searchPaths);
+    body = await renderCommand(src.argv, ` of ${label}`, vars, renderOpts);
   } else if (src?.kind === 'resource' || src?.kind === 'file') {
     const text = (await readObject(l, src.object)).toString('utf8');
     const where = src.kind === 'resource' ? `resources/${src.name}` : src.path;
-    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, { searchPaths });
+    body = await renderTemplate({ text, name: `${where} (as stored for ${label})` }, vars, renderOpts);
   } else {
     // Made without qdo submit: no template was kept, so the script runs again as it was.
     body = (await readObject(l, old.script)).toString('utf8');
   }
-  const scriptId = await writeObjectLater(l, Buffer.from(body, 'utf8'));
+  const scriptId = stash(objects, Buffer.from(body, 'utf8'));
 
   const backend = await backendFor(ctx, choice, { runner: changes.runner });
   const { clusterName } = await import('../scheduler/cluster.js');
@@ -548,7 +511,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
     else manifest[k] = v;
   }
   const { id } = encodeManifest(manifest);
-  const spec = await specFromManifest(l, manifest, id, { read: async (oid) => pending.get(l)?.get(oid) ?? readObject(l, oid), dependencies: deps });
+  const spec = await specFromManifest(l, manifest, id, { read: async (oid) => objects.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
-  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects: takePending(l) };
+  return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects };
 }

@@ -2,11 +2,11 @@
 // (the `yaml` package, loaded only here). YAML values are kept as written (`0.10` stays
 // "0.10", not the number 0.1), since they become parameters and job names; the document is
 // then checked by model/sweep-file.ts, whose errors name the file and the path in it.
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { NotFoundError, UsageError, errnoCode } from '../errors.js';
-import { parseSweepDocument, type SweepFileDef } from '../model/sweep-file.js';
+import { documentShapeProblem, parseSweepDocument, type SweepFileDef } from '../model/sweep-file.js';
 import type { SweepGroupRequest } from './sweep.js';
 
 export interface SweepFile {
@@ -15,17 +15,24 @@ export interface SweepFile {
   groups: SweepGroupRequest[];
 }
 
+/** Bounds of a sweep file (spec/sweeps.md §File format): its size, and YAML's aliases. */
+export const MAX_SWEEP_FILE_BYTES = 16 * 1024 * 1024;
+export const MAX_YAML_ALIASES = 100;
+
 export async function readSweepFile(ctx: Context, file: string): Promise<SweepFile> {
   const path = resolve(ctx.cwd, file);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readBounded(path, file);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     if (errnoCode(e) === 'ENOENT') throw new NotFoundError('no-such-file', `sweep file ${file}: no such file`);
     throw new UsageError(`sweep file ${file}: cannot read it: ${errnoCode(e) ?? String(e)}`);
   }
   const name = basename(path);
   const doc = path.endsWith('.json') ? parseJson(text, name) : await parseYaml(text, name);
+  const shape = documentShapeProblem(doc);
+  if (shape) throw new UsageError(`${name}: ${shape}`, { code: 'bad-sweep-file' });
   const def = parseSweepDocument(doc, name);
   const groups: SweepGroupRequest[] = def.groups.map((g) => ({
     field: `${name}: ${g.field}`,
@@ -59,35 +66,84 @@ function parseJson(text: string, name: string): unknown {
   }
 }
 
-/** YAML to plain values, scalars as written (plain `0.10` → "0.10"); `~`/empty → null. */
+/** The file's text, refused unread when it is not a regular file or is too large. */
+async function readBounded(path: string, file: string): Promise<string> {
+  // O_NONBLOCK: a FIFO named as a sweep file must not hang the open.
+  const { constants } = await import('node:fs');
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new UsageError(`sweep file ${file}: not a regular file`, { code: 'bad-sweep-file' });
+    if (st.size > MAX_SWEEP_FILE_BYTES) {
+      throw new UsageError(`sweep file ${file}: ${st.size} bytes; at most ${MAX_SWEEP_FILE_BYTES} (16 MiB) are read`, {
+        code: 'bad-sweep-file',
+        hint: 'a sweep this large is better written as grids or zips than as listed points',
+      });
+    }
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * YAML to plain values, scalars as written (plain `0.10` → "0.10"); `~`/empty → null.
+ * Aliases are resolved by the yaml package, with its limit on expansion (maxAliasCount:
+ * the 295-byte "billion laughs" fails at once), after refusing an alias inside its own
+ * anchor (a value that contains itself).
+ */
 export async function parseYaml(text: string, name: string): Promise<unknown> {
   const Y = await import('yaml');
-  const doc = Y.parseDocument(text, { prettyErrors: true });
+  const lines = new Y.LineCounter();
+  const doc = Y.parseDocument(text, { prettyErrors: true, lineCounter: lines });
+  const at = (node: { range?: [number, number, number] | null | undefined } | null | undefined): string => {
+    const off = node?.range?.[0];
+    if (off === undefined) return '';
+    const p = lines.linePos(off);
+    return `:${p.line}:${p.col}`;
+  };
+  const fail = (where: string, what: string, hint?: string): UsageError => new UsageError(`${name}${where}: ${what}`, { code: 'bad-sweep-file', ...(hint ? { hint } : {}) });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const at = e.linePos?.[0];
-    const msg = e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
-    throw new UsageError(`${name}${at ? `:${at.line}:${at.col}` : ''}: ${msg}`, { code: 'bad-sweep-file' });
+    const pos = e.linePos?.[0];
+    let msg = e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
+    if (/call stack/i.test(msg)) msg = 'nested too deeply to read';
+    throw fail(pos ? `:${pos.line}:${pos.col}` : '', msg);
   }
-  const conv = (n: unknown): unknown => {
-    if (n === null || n === undefined) return null;
-    if (Y.isAlias(n)) return conv(n.resolve(doc));
-    if (Y.isMap(n)) {
-      const o: Record<string, unknown> = {};
-      for (const it of n.items) {
-        const k = conv(it.key);
-        if (typeof k !== 'string') throw new UsageError(`${name}: keys must be text, found ${JSON.stringify(k)}`, { code: 'bad-sweep-file' });
-        o[k] = conv(it.value);
+  let problem: UsageError | undefined;
+  Y.visit(doc, {
+    Alias(_key, node, path) {
+      const target = node.resolve(doc);
+      if (target === undefined) {
+        problem = fail(at(node), `alias *${node.source} names no anchor before it`, 'an anchor (&name) must come before its aliases (*name)');
+      } else if ((path as readonly unknown[]).includes(target)) {
+        problem = fail(at(node), `alias *${node.source} is inside its own anchor &${node.source}: a value cannot contain itself`);
       }
-      return o;
+      return problem ? Y.visit.BREAK : undefined;
+    },
+    Pair(_key, pair) {
+      const k = pair.key;
+      if (!Y.isScalar(k) || k.value === null || (typeof k.value === 'object' && k.value !== null)) {
+        problem = fail(at(k as { range?: [number, number, number] } | null), 'keys must be text');
+        return Y.visit.BREAK;
+      }
+      return undefined;
+    },
+    Scalar(_key, node) {
+      // Kept as written: the value becomes a parameter or a job name.
+      if (node.value !== null && typeof node.value !== 'string') {
+        node.value = node.type === 'PLAIN' && typeof node.source === 'string' ? node.source : String(node.value);
+      }
+    },
+  });
+  if (problem) throw problem;
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES }) as unknown;
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    if (/alias count/i.test(e.message)) {
+      throw fail('', `its aliases expand too far (yaml's limit of ${MAX_YAML_ALIASES} per anchor; a "billion laughs" document?)`, 'write the values out, or use fewer aliases of nested aliases');
     }
-    if (Y.isSeq(n)) return n.items.map(conv);
-    if (Y.isScalar(n)) {
-      if (n.value === null) return null;
-      if (typeof n.value === 'string') return n.value;
-      return n.type === 'PLAIN' && typeof n.source === 'string' ? n.source : String(n.value);
-    }
-    return null;
-  };
-  return conv(doc.contents);
+    throw fail('', e.message);
+  }
 }

@@ -13,7 +13,8 @@ import { readObject } from '../store/objects.js';
 import type { RenderSpec } from '../scheduler/types.js';
 import { runDirOf } from './runs.js';
 import { jobEnv } from './sched.js';
-import { renderCommand, templateVars, type Prepared, type TemplateSource } from './submit.js';
+import { renderCommand, resourceDirs, templateVars, type Prepared, type TemplateSource } from './submit.js';
+import { templateOptions } from './template-options.js';
 
 export interface Sibling {
   name: string;
@@ -31,15 +32,15 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
   const version = s.parent ? s.parent.manifest.version + 1 : 1;
   const vars = templateVars(s.params, m0.resources, { name: s.name, version, project: m0.project }, first.spec.submitDir, l.root, first.choice.kind);
   const { renderTemplate } = await import('../template/render.js');
-  const searchPaths = [`${first.spec.submitDir}/resources`];
+  const renderOpts = templateOptions(ctx, first.choice.config, await resourceDirs(first.loc, first.allocs));
   const src = m0.template as TemplateSource;
   let body: string;
   if (src.kind === 'command') {
-    body = await renderCommand(src.argv, '', vars, searchPaths);
+    body = await renderCommand(src.argv, '', vars, renderOpts);
   } else {
     const bytes = first.objects.get(src.object) ?? (await readObject(l, src.object));
     const label = src.kind === 'resource' ? `resources/${src.name}` : src.path;
-    body = await renderTemplate({ text: bytes.toString('utf8'), name: label }, vars, { searchPaths });
+    body = await renderTemplate({ text: bytes.toString('utf8'), name: label }, vars, renderOpts);
   }
   const scriptBytes = Buffer.from(body, 'utf8');
   const scriptId = objectId(scriptBytes);

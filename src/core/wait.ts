@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, ExitCode } from '../errors.js';
 import { parseWalltime } from '../model/resource-units.js';
-import { FAILED_STATES, isTerminal } from '../model/states.js';
+import { FAILED_STATES, isTerminal, neverStarts } from '../model/states.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, runDirOfJob, selectJobs, type JobVersion } from './jobs.js';
 import { DEFAULT_STATUS_INTERVAL, refreshJobs, type RefreshReport } from './refresh.js';
@@ -135,20 +135,33 @@ export interface WaitOptions {
   onNote?(note: string): void;
 }
 
-export type WaitOutcome = 'completed' | 'failed' | 'timeout';
+export type WaitOutcome = 'completed' | 'failed' | 'lost' | 'never-starts' | 'timeout';
 
 export interface WaitResult {
   jobs: JobVersion[];
   outcome: WaitOutcome;
   progress: WaitProgress;
-  /** Jobs that ended other than completed. */
+  /** Jobs that ended other than completed (lost ones included). */
   failed: JobVersion[];
+  /** Jobs qdo gave up on as lost (submissions.md §Lost). */
+  lost: JobVersion[];
+  /** Jobs pending that can never start (DependencyNeverSatisfied): no longer waited for. */
+  neverStart: JobVersion[];
   /** Jobs not ended (timeout only). */
   unfinished: JobVersion[];
 }
 
-/** Exit codes (spec/exit-codes.md): all completed 0, some ended otherwise 1, timed out 5. */
-export const WAIT_EXIT: Record<WaitOutcome, number> = { completed: ExitCode.ok, failed: ExitCode.negative, timeout: ExitCode.busy };
+/**
+ * Exit codes (spec/exit-codes.md): all completed 0, some ended otherwise 1, timed out 5,
+ * some lost 8, some can never start 9. The first that applies of timeout, lost,
+ * never-starts, failed wins.
+ */
+export const WAIT_EXIT: Record<WaitOutcome, number> = { completed: ExitCode.ok, failed: ExitCode.negative, timeout: ExitCode.busy, lost: ExitCode.lost, 'never-starts': ExitCode.neverStarts };
+
+/** A job wait no longer waits for: ended, or pending with a dependency that can never be satisfied. */
+function settled(j: JobVersion): boolean {
+  return isTerminal(j.sub!.state) || neverStarts(j.sub!);
+}
 
 export function progressOf(jobs: JobVersion[]): WaitProgress {
   let done = 0;
@@ -190,10 +203,10 @@ export async function waitJobs(ctx: Context, jobs: JobVersion[], o: WaitOptions 
         }
       }
       o.onProgress?.(progressOf(jobs));
-      if (jobs.every((j) => isTerminal(j.sub!.state)) || timedOut) break;
+      if (jobs.every(settled) || timedOut) break;
       if (!watcher) {
         // Refresh once more after the watcher is ready: a record written meanwhile is not missed.
-        watcher = await (o.watch ?? watchEndRecords)(jobs.filter((j) => !isTerminal(j.sub!.state)).map(runDirOfJob), () => sleeper.kick());
+        watcher = await (o.watch ?? watchEndRecords)(jobs.filter((j) => !settled(j)).map(runDirOfJob), () => sleeper.kick());
         continue;
       }
       await sleeper.sleep(nextQueryDelay(report, intervals, ctx.now()));
@@ -204,9 +217,11 @@ export async function waitJobs(ctx: Context, jobs: JobVersion[], o: WaitOptions 
   }
   const progress = progressOf(jobs);
   const failed = jobs.filter((j) => isTerminal(j.sub!.state) && j.sub!.state !== 'completed');
-  const unfinished = jobs.filter((j) => !isTerminal(j.sub!.state));
-  const outcome: WaitOutcome = unfinished.length > 0 ? 'timeout' : failed.length > 0 ? 'failed' : 'completed';
-  return { jobs, outcome, progress, failed, unfinished };
+  const lost = jobs.filter((j) => j.sub!.state === 'lost');
+  const neverStart = jobs.filter((j) => !isTerminal(j.sub!.state) && neverStarts(j.sub!));
+  const unfinished = jobs.filter((j) => !settled(j));
+  const outcome: WaitOutcome = unfinished.length > 0 ? 'timeout' : lost.length > 0 ? 'lost' : neverStart.length > 0 ? 'never-starts' : failed.length > 0 ? 'failed' : 'completed';
+  return { jobs, outcome, progress, failed, lost, neverStart, unfinished };
 }
 
 export async function wait(ctx: Context, args: string[], o: WaitOptions = {}): Promise<WaitResult> {

@@ -13,9 +13,11 @@ import { didYouMean } from '../util/closest.js';
 export interface Allocation {
   root: string;
   home: boolean;
-  /** Null when the allocation could not be read. */
+  /** Null when the allocation could not be read, or may not be used (spec/trust.md). */
   layout: Layout | null;
   problem: string | null;
+  /** The error to give a command that works on it, when there is one (e.g. untrusted-allocation). */
+  error?: QdoError;
   projects: string[];
 }
 
@@ -30,32 +32,61 @@ export function projectsList(l: Layout): ListFile {
   return { file: l.projects, check: (s) => (isValidProjectName(s) ? null : 'a project name') };
 }
 
-/** Opens the home allocation, creating it on first use. */
+/**
+ * Opens the home allocation, creating it on first use. Its folders must be the user's alone
+ * (spec/trust.md §Allocations): it holds the list of allocations the user shares, so it can
+ * never be shared itself.
+ */
 export async function homeAllocation(ctx: Context): Promise<Layout> {
-  return (await createAllocation(ctx.home)).layout;
+  const { checkAllocation } = await import('../store/trust.js');
+  // Checked before anything is made (a missing folder is no fault yet), and again if made now.
+  await checkAllocation(layoutOf(ctx.home), ctx.user, { home: true });
+  const { layout, created } = await createAllocation(ctx.home);
+  if (created) await checkAllocation(layout, ctx.user, { home: true });
+  return layout;
 }
 
 /** Home first, then every registered allocation in path order. Unreadable ones are kept, marked. */
 export async function allAllocations(ctx: Context): Promise<Allocation[]> {
   const home = await homeAllocation(ctx);
   const roots = (await readList(allocationsList(home))).filter((r) => r !== home.root);
-  const out: Allocation[] = [await loadAllocation(home.root, true)];
-  for (const r of roots) out.push(await loadAllocation(r, false));
+  const { readShared } = await import('../store/trust.js');
+  const shared = new Set(roots.length ? await readShared(home) : []);
+  const out: Allocation[] = [await loadAllocation(ctx, home.root, true, false)];
+  for (const r of roots) out.push(await loadAllocation(ctx, r, false, shared.has(r)));
   return out;
 }
 
-async function loadAllocation(root: string, home: boolean): Promise<Allocation> {
+export async function loadAllocation(ctx: Context, root: string, home: boolean, shared: boolean): Promise<Allocation> {
   try {
     const p = await probeAllocation(root);
     if (p.kind === 'absent') return { root, home, layout: null, problem: `no ${QDO_DIR} folder (not mounted, moved or deleted?)`, projects: [] };
     if (p.kind === 'unreadable') return { root, home, layout: null, problem: p.reason, projects: [] };
-    const layout = layoutOf(root);
+    const layout: Layout = { ...layoutOf(root), shared };
+    if (!home) {
+      // Home was checked when it was opened.
+      const { checkAllocation } = await import('../store/trust.js');
+      await checkAllocation(layout, ctx.user, { shared });
+    }
     return { root, home, layout, problem: null, projects: await readList(projectsList(layout)) };
   } catch (e) {
     if (home) throw e;
-    if (e instanceof QdoError) return { root, home, layout: null, problem: e.message, projects: [] };
+    if (e instanceof QdoError) return { root, home, layout: null, problem: e.message, error: e, projects: [] };
     throw e;
   }
+}
+
+/**
+ * The one warning about an allocation that cannot be read (spec/layout.md §Unreachable
+ * allocations), with the way out when it is gone for good.
+ */
+export function unreachableWarning(a: Allocation, consequence?: string): string {
+  return `qdo: warning: allocation ${a.root} is unreachable (${a.problem})${consequence ? `; ${consequence}` : ''}\nhint: mount it, or if it is gone for good: qdo alloc remove ${a.root}\n`;
+}
+
+/** The error for a command that must work on an allocation it cannot use. */
+export function unusable(a: Allocation): QdoError {
+  return a.error ?? new RepositoryError('unreadable-allocation', `cannot read allocation ${a.root}: ${a.problem}`);
 }
 
 export interface ProjectLocation {
@@ -118,11 +149,14 @@ export function projectAt(dir: string, idx: Map<string, ProjectLocation>): Proje
   return best;
 }
 
-/** The allocation containing `dir`: the deepest known allocation root above it, else home. */
+/**
+ * The allocation containing `dir`: the deepest registered allocation root above it, else
+ * home. One that cannot be used is returned too (its layout null), so that a command run
+ * inside it fails with the reason rather than quietly working on home.
+ */
 export function allocationAt(dir: string, allocs: Allocation[]): Allocation {
   let best: Allocation | null = null;
   for (const a of allocs) {
-    if (!a.layout) continue;
     const rel = relative(a.root, dir);
     const inside = rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
     if (inside && (!best || a.root.length > best.root.length)) best = a;
@@ -142,11 +176,11 @@ export async function selectAllocation(ctx: Context, allocOpt?: string, known?: 
         hint: `register it with: qdo init ${root}`,
       });
     }
-    if (!a.layout) throw new RepositoryError('unreadable-allocation', `cannot read allocation ${root}: ${a.problem}`);
+    if (!a.layout) throw unusable(a);
     return a.layout;
   }
   const a = allocationAt(ctx.cwd, allocs);
-  if (!a.layout) throw new RepositoryError('unreadable-allocation', `cannot read allocation ${a.root}: ${a.problem}`);
+  if (!a.layout) throw unusable(a);
   return a.layout;
 }
 

@@ -5,6 +5,7 @@ import { canonicalBytes } from './canonical-json.js';
 import { isValidLeafName, isValidProjectName } from './names.js';
 import { isObjectId, objectId } from './object-id.js';
 import { resourceProblems, show, type Resources } from './resources.js';
+import { isSchedulerName } from './pool.js';
 
 export const MANIFEST_SCHEMA = 'qdo.job/v1';
 
@@ -33,7 +34,6 @@ export interface Manifest {
 const REQUIRED = ['schema', 'project', 'name', 'version', 'parent', 'script', 'resources', 'scheduler', 'params', 'env', 'prologue', 'epilogue', 'created'] as const;
 const CREATED_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SCHEDULER_RE = /^[a-z][a-z0-9_-]*$/;
 
 /** All problems with a parsed manifest, each naming its field. */
 export function manifestProblems(m: unknown): string[] {
@@ -52,7 +52,7 @@ export function manifestProblems(m: unknown): string[] {
   for (const k of ['prologue', 'epilogue'] as const) {
     if (k in o && o[k] !== null && (typeof o[k] !== 'string' || !isObjectId(o[k] as string))) out.push(`${k}: expected null or an object id, found ${show(o[k])}`);
   }
-  if ('scheduler' in o && (typeof o.scheduler !== 'string' || !SCHEDULER_RE.test(o.scheduler))) out.push(`scheduler: expected a scheduler name like "slurm", found ${show(o.scheduler)}`);
+  if ('scheduler' in o && (typeof o.scheduler !== 'string' || !isSchedulerName(o.scheduler))) out.push(`scheduler: expected a scheduler name like "slurm" or "pool:gpu", found ${show(o.scheduler)}`);
   if ('created' in o && (typeof o.created !== 'string' || !CREATED_RE.test(o.created) || Number.isNaN(Date.parse(o.created)))) {
     out.push(`created: expected a UTC time like "2026-11-21T09:30:00.000Z", found ${show(o.created)}`);
   }

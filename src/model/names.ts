@@ -8,6 +8,9 @@ export const MAX_NAME_LENGTH = 200;
 export function segmentProblem(seg: string): string | null {
   if (seg === '') return 'an empty segment';
   if (seg === '.' || seg === '..') return `the segment "${seg}"`;
+  // A leading "." is reserved: `.qdo` is an allocation's state folder, and a project named
+  // `.qdo` (or `.qdo/objects`) would put run folders inside it (spec/layout.md §Names).
+  if (seg.startsWith('.')) return `a leading "." in "${seg}" (names starting with "." are reserved)`;
   if (seg.startsWith('-')) return `a leading "-" in "${seg}"`;
   if (!SEGMENT.test(seg)) {
     const bad = [...seg].find((c) => !/[A-Za-z0-9._-]/.test(c)) ?? '?';
@@ -16,7 +19,7 @@ export function segmentProblem(seg: string): string | null {
   return null;
 }
 
-const RULE = 'letters, digits, ".", "_", "-"; segments joined by "/"; no empty segment, no "." or "..", no leading "-"';
+const RULE = 'letters, digits, ".", "_", "-"; segments joined by "/"; no empty segment, no leading "." or "-"';
 
 /** Checks a project name (one or more segments joined by "/"). */
 export function checkProjectName(name: string, field = 'project name'): string {

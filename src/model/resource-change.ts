@@ -3,7 +3,7 @@
 // `--mem +50%`, `--mem x1.5`, `--cpus +2`, or absolute as in submit (`--time 2h`).
 // Pure: parse what was typed, then apply it to a stored Resources.
 import { UsageError } from '../errors.js';
-import { parseCount, parseMemory, parseResourceFlags, parseWalltime } from './resource-units.js';
+import { parseCount, parseMemory, parseResourceFlags, parseWalltime, RESOURCE_RANGES } from './resource-units.js';
 import type { Resources } from './resources.js';
 
 /** The numeric resources a relative change applies to, in their stored units. */
@@ -132,6 +132,13 @@ export function applyResourceChanges(base: Resources, c: ResourceChanges): Resou
     const next = ch.kind === 'add' ? old + ch.amount : ceilClean(old * ch.factor);
     if (next < n.min || !Number.isSafeInteger(next)) {
       throw new UsageError(`--${n.flag} ${ch.text}: ${show(n, old)} would become ${show(n, next)}; the least is ${show(n, n.min)}`, { code: 'bad-resource', data: { field: `--${n.flag}` } });
+    }
+    const range = RESOURCE_RANGES[n.field];
+    if (next > range.max) {
+      throw new UsageError(`--${n.flag} ${ch.text}: ${show(n, old)} would become ${show(n, next)}; the most is ${range.show(range.max)} (spec/scheduler-common.md §Ranges)`, {
+        code: 'bad-resource',
+        data: { field: `--${n.flag}` },
+      });
     }
     out[n.field] = next;
   }

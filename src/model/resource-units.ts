@@ -14,6 +14,42 @@ function bad(field: string, expected: string, found: string, code = 'bad-resourc
   return new UsageError(`${field}: expected ${expected}, found ${JSON.stringify(found)}`, { code, data: { field, found } });
 }
 
+/**
+ * The accepted range of each numeric resource, in its stored unit (spec/scheduler-common.md
+ * §Ranges). Wide enough for any real job, narrow enough that every scheduler can express
+ * the value: a typo such as `--time 99999999999999` is an error here, not a job that a
+ * scheduler refuses (or silently clamps) later.
+ */
+export const RESOURCE_RANGES = {
+  time: { min: 1, max: 365 * 86400, show: (n: number) => (n === 365 * 86400 ? '365 days' : `${n} s`) },
+  mem: { min: 1, max: 1024 ** 3, show: (n: number) => (n === 1024 ** 3 ? '1P' : `${n}M`) },
+  mem_per_cpu: { min: 1, max: 1024 ** 3, show: (n: number) => (n === 1024 ** 3 ? '1P' : `${n}M`) },
+  cpus: { min: 1, max: 65_535, show: String },
+  tasks: { min: 1, max: 10_000_000, show: String },
+  nodes: { min: 1, max: 1_000_000, show: String },
+  gpus: { min: 0, max: 1_024, show: String },
+} as const satisfies Record<string, { min: number; max: number; show: (n: number) => string }>;
+
+export type RangedField = keyof typeof RESOURCE_RANGES;
+
+/** Highest array index accepted in `--array` (Slurm's largest MaxArraySize is 4,000,001). */
+export const MAX_ARRAY_INDEX = 4_000_000;
+
+/** Longest text value accepted for a resource (partition, account, paths, …). */
+export const MAX_RESOURCE_TEXT = 4096;
+
+/** `value` if it lies in `field`'s range, else an error naming the flag and the range. */
+export function checkRange(field: RangedField, value: number, flag: string, found: string): number {
+  const r = RESOURCE_RANGES[field];
+  if (!Number.isSafeInteger(value) || value < r.min || value > r.max) {
+    throw new UsageError(`${flag}: expected ${r.show(r.min)} to ${r.show(r.max)}, found ${JSON.stringify(found)}`, {
+      code: 'bad-resource',
+      data: { field: flag, found, min: r.min, max: r.max },
+    });
+  }
+  return value;
+}
+
 /** Rounds away float noise (1.1h = 3960.0000000000005 s) before rounding up. */
 function ceilClean(x: number): number {
   return Math.ceil(Math.round(x * 1e6) / 1e6);
@@ -33,6 +69,12 @@ export function parseWalltime(text: string, field = 'time'): number {
   if (m) {
     const [, d, a, b, c] = m;
     const n = (s: string | undefined): number => (s === undefined ? 0 : Number(s));
+    // Slurm's reading: minutes and seconds are below 60 and, after "D-", hours below 24;
+    // only the leading field may be as large as it likes (90:00 is 90 minutes).
+    const fields = d !== undefined ? [[a, 24], [b, 60], [c, 60]] : c !== undefined ? [[b, 60], [c, 60]] : b !== undefined ? [[b, 60]] : [];
+    if (fields.some(([s, max]) => s !== undefined && n(s as string) >= (max as number))) {
+      throw bad(field, 'minutes and seconds below 60 and, after "D-", hours below 24 (e.g. 1:30:00, 2-12:30:00)', text);
+    }
     if (d !== undefined) {
       // D-H, D-H:M, D-H:M:S
       sec = n(d) * 86400 + n(a) * 3600 + n(b) * 60 + n(c);
@@ -56,7 +98,7 @@ export function parseWalltime(text: string, field = 'time'): number {
   }
   if (sec === undefined) throw bad(field, TIME_EXAMPLES, text);
   if (sec < 1) throw bad(field, 'a duration of at least one second', text);
-  if (!Number.isSafeInteger(sec)) throw bad(field, 'a duration that fits in an integer number of seconds', text);
+  if (!Number.isSafeInteger(sec) || sec > RESOURCE_RANGES.time.max) throw bad(field, 'a duration of at most 365 days (365-00:00:00)', text);
   return sec;
 }
 
@@ -73,16 +115,36 @@ export function parseMemory(text: string, field = 'mem'): number {
   if (!m) throw bad(field, MEM_EXAMPLES, text);
   const mib = ceilClean(Number(m[1]) * MEM_FACTOR[m[2] ?? 'm']!);
   if (mib < 1) throw bad(field, 'a size of at least 1M', text);
-  if (!Number.isSafeInteger(mib)) throw bad(field, 'a size that fits in an integer number of MiB', text);
+  if (!Number.isSafeInteger(mib) || mib > RESOURCE_RANGES.mem.max) throw bad(field, 'a size of at most 1P (1024T)', text);
   return mib;
 }
 
-/** An integer count >= min, written in decimal. */
-export function parseCount(text: string, field: string, min = 1): number {
+/** An integer count >= min (and <= max), written in decimal. */
+export function parseCount(text: string, field: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const t = String(text).trim();
   const n = /^\d+$/.test(t) ? Number(t) : NaN;
   if (!Number.isSafeInteger(n) || n < min) throw bad(field, `an integer >= ${min}`, text);
+  if (n > max) throw bad(field, `an integer from ${min} to ${max}`, text);
   return n;
+}
+
+/**
+ * Checks an array index spec beyond its syntax: each range runs upwards (`5-1` is refused),
+ * steps and the `%` limit are at least 1, no index is above MAX_ARRAY_INDEX.
+ */
+export function arraySpecProblem(spec: string): string | null {
+  const [list, limit] = spec.split('%') as [string, string | undefined];
+  if (limit !== undefined && Number(limit) < 1) return `a "%" limit of at least 1, not ${limit}`;
+  for (const part of list.split(',')) {
+    const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part);
+    if (!m) return null; // the syntax check reports it
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) return `ranges that run upwards, not ${part}`;
+    if (m[3] !== undefined && Number(m[3]) < 1) return `a step of at least 1, not ${part}`;
+    if (to > MAX_ARRAY_INDEX) return `indices from 0 to ${MAX_ARRAY_INDEX}, not ${part}`;
+  }
+  return null;
 }
 
 const pad2 = (n: number): string => String(n).padStart(2, '0');
@@ -131,7 +193,10 @@ export const RESOURCE_FLAGS = [
 
 function oneLine(flag: string, v: string): string {
   const t = v.trim();
+  // eslint-disable-next-line no-control-regex
   if (t === '' || /[\n\r]/.test(t)) throw bad(flag, 'a non-empty one-line value', v);
+  if (/[\x00-\x1f\x7f]/.test(t)) throw bad(flag, 'a value without control characters', v);
+  if (t.length > MAX_RESOURCE_TEXT) throw bad(flag, `a value of at most ${MAX_RESOURCE_TEXT} characters`, `${v.slice(0, 40)}…`);
   return t;
 }
 
@@ -148,10 +213,11 @@ export function parseResourceFlags(flags: Record<string, string | undefined>): R
   };
   const f = (k: string): string => `--${k}`;
   let v: string | undefined;
-  if ((v = get('cpus')) !== undefined) r.cpus = parseCount(v, f('cpus'));
-  if ((v = get('tasks')) !== undefined) r.tasks = parseCount(v, f('tasks'));
-  if ((v = get('nodes')) !== undefined) r.nodes = parseCount(v, f('nodes'));
-  if ((v = get('gpus')) !== undefined) r.gpus = parseCount(v, f('gpus'), 0);
+  const count = (k: 'cpus' | 'tasks' | 'nodes' | 'gpus', text: string): number => parseCount(text, f(k), RESOURCE_RANGES[k].min, RESOURCE_RANGES[k].max);
+  if ((v = get('cpus')) !== undefined) r.cpus = count('cpus', v);
+  if ((v = get('tasks')) !== undefined) r.tasks = count('tasks', v);
+  if ((v = get('nodes')) !== undefined) r.nodes = count('nodes', v);
+  if ((v = get('gpus')) !== undefined) r.gpus = count('gpus', v);
   if ((v = get('mem')) !== undefined) r.mem = parseMemory(v, f('mem'));
   if ((v = get('mem-per-cpu')) !== undefined) r.mem_per_cpu = parseMemory(v, f('mem-per-cpu'));
   if (r.mem !== undefined && r.mem_per_cpu !== undefined) {
@@ -177,6 +243,8 @@ export function parseResourceFlags(flags: Record<string, string | undefined>): R
   if ((v = get('array')) !== undefined) {
     const a = v.trim();
     if (resourceProblems({ array: a }).length > 0) throw bad(f('array'), 'an index spec like 1-10, 0-99:2, 1,3,5 or 1-100%10', v);
+    const p = arraySpecProblem(a);
+    if (p) throw bad(f('array'), p, v);
     r.array = a;
   }
   if ((v = get('job-name')) !== undefined) r.job_name = oneLine(f('job-name'), v);

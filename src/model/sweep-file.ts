@@ -213,3 +213,24 @@ export function parseSweepDocument(doc: unknown, file: string): SweepFileDef {
   });
   return { ...(top.scheduler !== undefined ? { scheduler: text(top.scheduler, root.key('scheduler')) } : {}), groups };
 }
+
+/** Deepest nesting a sweep document may have; a real one is about 5 deep. */
+export const MAX_DOCUMENT_DEPTH = 64;
+
+/**
+ * Why a parsed document cannot be a sweep file whatever its keys, or null: nested deeper
+ * than MAX_DOCUMENT_DEPTH (JSON.parse takes `[[[[…]]]]` a million deep; messages quoting
+ * such a value would overflow the stack) or containing itself. Iterative: no recursion.
+ */
+export function documentShapeProblem(doc: unknown): string | null {
+  const stack: { v: unknown; depth: number; path: unknown[] }[] = [{ v: doc, depth: 0, path: [] }];
+  while (stack.length > 0) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_DOCUMENT_DEPTH) return `nested deeper than ${MAX_DOCUMENT_DEPTH} levels`;
+    if (path.includes(v)) return 'a value contains itself';
+    const next = [...path, v];
+    for (const c of Array.isArray(v) ? v : Object.values(v)) if (typeof c === 'object' && c !== null) stack.push({ v: c, depth: depth + 1, path: next });
+  }
+  return null;
+}

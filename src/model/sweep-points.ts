@@ -21,8 +21,14 @@ export interface PointAxes {
   points?: { params: Record<string, string>; field: string }[];
 }
 
-/** More points than this in one sweep is almost certainly a mistake in the lists. */
+/** More points than this in one sweep is almost certainly a mistake in the lists (the default of config `limits.sweep_points`). */
 export const MAX_POINTS = 100_000;
+
+/** How many points a sweep may have (`max`), and how many earlier groups of it already have. */
+export interface PointLimit {
+  max: number;
+  before?: number;
+}
 
 export const PARAM_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -68,7 +74,7 @@ export function checkKey(key: string, field: string): void {
 }
 
 /** Every point's parameters, in order: explicit points slowest, then zipped tuples, then grids (first slowest). */
-export function sweepPoints(a: PointAxes): Record<string, string>[] {
+export function sweepPoints(a: PointAxes, limit: PointLimit = { max: MAX_POINTS }): Record<string, string>[] {
   // A key may come from one place only: which value would a point get otherwise?
   const owner = new Map<string, string>();
   const claim = (key: string, field: string) => {
@@ -100,7 +106,13 @@ export function sweepPoints(a: PointAxes): Record<string, string>[] {
   const explicit = a.points && a.points.length > 0 ? a.points.map((p) => p.params) : [{}];
   let total = explicit.length * tuples.length;
   for (const g of a.grids) total *= g.values.length;
-  if (total > MAX_POINTS) throw bad(`the lists give ${total} points; at most ${MAX_POINTS} are allowed in one sweep`, 'split the sweep, or check the lists for a mistake');
+  // Counted before any point is made: 10 lists of 100 values are 10^20 points, not an out-of-memory.
+  const before = limit.before ?? 0;
+  if (before + total > limit.max) {
+    const count = total > Number.MAX_SAFE_INTEGER ? `more than ${Number.MAX_SAFE_INTEGER}` : String(total);
+    const what = before > 0 ? `the lists give ${count} points, ${before} more come from the groups before them` : `the lists give ${count} points`;
+    throw bad(`${what}; at most ${limit.max} are allowed in one sweep`, 'split the sweep, or check the lists for a mistake; the bound is limits.sweep_points in .qdo/config.json (spec/config.md §Limits)');
+  }
 
   let out: Record<string, string>[] = [];
   for (const e of explicit) for (const t of tuples) out.push({ ...e, ...t });

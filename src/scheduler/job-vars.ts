@@ -23,8 +23,15 @@ export interface JobVarMap {
   /** The folder the job was submitted from; used only when RenderSpec.submitDir is "". */
   submitDir: string;
   /**
+   * Optional expression (like jobId) giving the job's hosts as a compressed hostlist
+   * ("n[01-03],gpu5", Slurm's SLURM_JOB_NODELIST): when nodeFile is "" or unreadable, the
+   * wrapper expands it itself, starting no process (§Cost).
+   */
+  hostList?: string;
+  /**
    * Optional bash COMMAND (not an expression) printing the job's hosts one per line,
-   * used when nodeFile is "" or unreadable. Runs with stderr discarded.
+   * used when nodeFile is "" or unreadable and hostList is absent or has a form the
+   * wrapper does not expand (two bracket groups in one name). Runs with stderr discarded.
    */
   nodeList?: string;
 }
@@ -33,6 +40,7 @@ export const SLURM_JOB_VARS: JobVarMap = {
   jobId: '${SLURM_JOB_ID:-}',
   arrayIndex: '${SLURM_ARRAY_TASK_ID:-}',
   nodeFile: '',
+  hostList: '${SLURM_JOB_NODELIST:-}',
   nodeList: 'scontrol show hostnames "${SLURM_JOB_NODELIST:-}"',
   ncpus: '${SLURM_CPUS_PER_TASK:-${SLURM_CPUS_ON_NODE:-1}}',
   submitDir: '${SLURM_SUBMIT_DIR:-}',
@@ -54,6 +62,7 @@ export const TORQUE_JOB_VARS: JobVarMap = {
   jobId: '${PBS_JOBID:-${SLURM_JOB_ID:-}}',
   arrayIndex: '${PBS_ARRAYID:-${SLURM_ARRAY_TASK_ID:-}}',
   nodeFile: '${PBS_NODEFILE:-}',
+  hostList: '${SLURM_JOB_NODELIST:-}',
   nodeList: '[ -n "${SLURM_JOB_NODELIST:-}" ] && scontrol show hostnames "$SLURM_JOB_NODELIST"',
   ncpus: '${PBS_NUM_PPN:-${SLURM_CPUS_PER_TASK:-${SLURM_CPUS_ON_NODE:-1}}}',
   submitDir: '${PBS_O_WORKDIR:-${SLURM_SUBMIT_DIR:-}}',

@@ -126,7 +126,12 @@ export class LocalBackend implements Backend {
     const plan = d.array !== undefined ? expandArray(d.array) : undefined;
     const tasks = plan ? plan.indices.map(String) : ['main'];
     await this.prepare();
-    const { value: id } = await withSpoolLock(this.paths, async () => {
+    // The first queue entry is the commit point: before it, a failure leaves nothing that
+    // runs (the half-made job folder is removed); after it, the job may run, so a failure is
+    // ambiguous and never taken for a refusal (spec/submissions.md §Submitting).
+    let made: string | undefined;
+    let enqueued = false;
+    const attempt = withSpoolLock(this.paths, async () => {
       if (d.depend !== undefined) {
         for (const dep of d.depend.matchAll(/:(\d+)(?:_(\d+))?/g)) {
           const there = dep[2] === undefined ? this.paths.job(Number(dep[1])) : this.paths.task(Number(dep[1]), String(Number(dep[2])));
@@ -147,6 +152,7 @@ export class LocalBackend implements Backend {
         }
       }
       const dir = this.paths.job(n);
+      made = dir;
       await putFile(join(dir, 'script'), script, 0o700);
       await putFile(join(dir, 'env.sh'), this.envScript(), 0o600);
       const jobEnv = [
@@ -173,10 +179,26 @@ export class LocalBackend implements Backend {
       await putFile(join(dir, 'job.json'), JSON.stringify(info) + '\n');
       if (opts.hold) await putFile(join(dir, 'held'), '');
       for (const t of tasks) await mkdir(this.paths.task(n, t), { recursive: true });
-      for (const t of tasks) await putFile(join(this.paths.queue, entryKey(n, t)), '');
+      for (const t of tasks) {
+        await putFile(join(this.paths.queue, entryKey(n, t)), '');
+        enqueued = true;
+      }
       await putFile(this.paths.lastId, `${n}\n`);
       return n;
     });
+    let id: number;
+    try {
+      ({ value: id } = await attempt);
+    } catch (e) {
+      if (!enqueued) {
+        if (made !== undefined) await rm(made, { recursive: true, force: true }).catch(() => undefined);
+        throw e;
+      }
+      throw new SchedulerError('scheduler-submit-ambiguous', `the local backend may or may not have queued ${scriptPath}: ${e instanceof Error ? e.message : String(e)}`, {
+        hint: 'the job may exist; qdo looks for it by its tag before submitting again',
+        cause: e,
+      });
+    }
     this.dispatch();
     return String(id);
   }
@@ -343,12 +365,23 @@ export class LocalBackend implements Backend {
       const text = await readText(join(this.paths.job(Number(n)), 'job.json'));
       if (text === undefined) continue;
       try {
-        if ((JSON.parse(text) as { tag?: unknown }).tag === tag) return n;
+        if ((JSON.parse(text) as { tag?: unknown }).tag !== tag) continue;
       } catch {
-        // a half-created job folder: not a match
+        continue; // a half-created job folder: not a match
       }
+      // A job folder whose submitter died before queueing a task never runs: not submitted.
+      if (await this.wasQueued(Number(n))) return n;
     }
     return null;
+  }
+
+  /** True if any task of job `id` reached the queue (queue → running → result, read in that order). */
+  private async wasQueued(id: number): Promise<boolean> {
+    for (const t of (await this.taskNames(id)) ?? []) {
+      const key = entryKey(id, t);
+      if ((await exists(join(this.paths.queue, key))) || (await exists(join(this.paths.running, key))) || (await exists(join(this.paths.task(id, t), 'result.json')))) return true;
+    }
+    return false;
   }
 }
 

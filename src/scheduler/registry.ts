@@ -1,10 +1,11 @@
 // Backend construction (spec/scheduler-plugins.md): built-in backends are imported lazily,
 // plugins are JavaScript modules named in an allocation's config.json that export
 // `createBackend(options)` returning an object with the Backend interface.
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, QdoError, RepositoryError, SchedulerError } from '../errors.js';
 import { importModule } from '../util/import-module.js';
+import type { SourceMode } from '../model/config.js';
 import type { Runner } from './runner.js';
 import { BUILTIN_SCHEDULERS, type Backend, type JobState } from './types.js';
 
@@ -13,14 +14,25 @@ export interface BackendOptions {
   runner?: Runner;
   /** The job's own exit record, for ids the scheduler has forgotten. */
   readExitRecord?: (id: string) => Promise<JobState | null>;
+  /** Whether an id is an array job (Slurm asks job completion records only about plain jobs). */
+  isArrayJob?: (id: string) => boolean;
+  /** Slurm accounting and job completion records, PBS history (config.md `slurm`, `pbs`). */
+  slurmAccounting?: SourceMode;
+  slurmJobcomp?: SourceMode;
+  pbsHistory?: SourceMode;
+  /** How long one scheduler command may run (config.md `command_timeout`); default the runner's 30 s. */
+  timeoutMs?: number;
   /** Local backend: its spool folder and how many CPUs it may use. */
   spoolDir: string;
   cpus: number;
   /** Environment local jobs start with (the submitter's, like Slurm's --export=ALL); Slurm reads $SLURM_CONF from it. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Plugin name → module path; relative paths are relative to pluginBase. */
-  plugins?: Record<string, string>;
-  pluginBase?: string;
+  /**
+   * Plugin name → absolute module path, and the check that must pass before a module is
+   * imported (core's trust rule, spec/trust.md §Code): a plugin runs as the user, so the
+   * caller says whether its files may be trusted; without a check no plugin is loaded.
+   */
+  plugins?: { modules: Record<string, string>; check(kind: string): Promise<void> };
 }
 
 const METHODS = ['render', 'submit', 'query', 'cancel', 'hold', 'release'] as const;
@@ -31,15 +43,15 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
       const { SlurmBackend } = await import('./slurm/backend.js');
       const { readSlurmLimits } = await import('./slurm/conf.js');
       const limits = await readSlurmLimits(opts.env ?? {});
-      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, ...limits });
+      return new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, isArrayJob: opts.isArrayJob, accounting: opts.slurmAccounting, jobcomp: opts.slurmJobcomp, timeoutMs: opts.timeoutMs, ...limits });
     }
     case 'pbs': {
       const { PbsProBackend } = await import('./pbs/backend-pbspro.js');
-      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+      return new PbsProBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, timeoutMs: opts.timeoutMs });
     }
     case 'torque': {
       const { TorqueBackend } = await import('./pbs/backend-torque.js');
-      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord });
+      return new TorqueBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, history: opts.pbsHistory, isArrayJob: opts.isArrayJob, slurmAccounting: opts.slurmAccounting, slurmJobcomp: opts.slurmJobcomp, timeoutMs: opts.timeoutMs });
     }
     case 'local': {
       const { LocalBackend } = await import('./local.js');
@@ -51,14 +63,17 @@ export async function createBackend(kind: string, opts: BackendOptions): Promise
 }
 
 async function loadPlugin(kind: string, opts: BackendOptions): Promise<Backend> {
-  const path = opts.plugins?.[kind];
-  if (path === undefined) {
+  const modules = opts.plugins?.modules ?? {};
+  const file = Object.prototype.hasOwnProperty.call(modules, kind) ? modules[kind] : undefined;
+  if (file === undefined) {
     throw new UsageError(`unknown scheduler "${kind}"`, {
       code: 'unknown-scheduler',
-      hint: `built-in: ${BUILTIN_SCHEDULERS.join(', ')}${opts.plugins && Object.keys(opts.plugins).length ? '; plugins: ' + Object.keys(opts.plugins).join(', ') : '; plugins are named in .qdo/config.json "plugins"'}`,
+      hint: `built-in: ${BUILTIN_SCHEDULERS.join(', ')}${Object.keys(modules).length ? '; plugins: ' + Object.keys(modules).join(', ') : '; plugins are named in .qdo/config.json "plugins"'}`,
     });
   }
-  const file = isAbsolute(path) ? path : resolve(opts.pluginBase ?? '.', path);
+  if (!isAbsolute(file)) throw new RepositoryError('bad-plugin', `scheduler plugin "${kind}": ${file} is not an absolute path`);
+  // Before the import: importing runs the module's top-level code as the user.
+  await opts.plugins!.check(kind);
   let mod: Record<string, unknown>;
   try {
     mod = (await importModule(pathToFileURL(file).href)) as Record<string, unknown>;

@@ -117,4 +117,9 @@ export interface Backend {
    * means yes; PBS Pro says false: its jobs can wait on a whole array only.
    */
   elementDependencies?: boolean;
+  /**
+   * The state of a job the scheduler has taken but not started, as submit records it:
+   * `pending` when absent; a pool says `queued` (spec/pools.md §States).
+   */
+  waitingState?: NormalState;
 }

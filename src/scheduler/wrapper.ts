@@ -2,7 +2,9 @@
 // directives (spec/scheduler-common.md §Wrapper). It gives the job its QDO_* variables,
 // writes the start and end records core reads (§Records), captures the job's stdout and
 // stderr in the run folder as it runs (§Logs), runs prologue, script and epilogue, and
-// forwards signals (§Signals). Pure: same RenderSpec and JobVarMap, same text.
+// forwards signals (§Signals), and keeps each attempt's records and logs when the job is
+// run again (§Attempts). Cheap (§Cost): in the common path it starts no process but the
+// job's own script. Pure: same RenderSpec and JobVarMap, same text.
 import { UsageError } from '../errors.js';
 import type { JobVarMap } from './job-vars.js';
 import { packedElements, packedRange } from './packing.js';
@@ -18,6 +20,12 @@ export const STDOUT_LOG = 'stdout';
 export const STDERR_LOG = 'stderr';
 /** Written by the wrapper just before its final end record when it will run the notify command (§Notify). */
 export const NOTIFY_MARKER = 'qdo-notified';
+/** Written into the run folder when a task starts again after an earlier attempt (§Attempts). */
+export const RERUN_MARKER = 'qdo-rerun.json';
+/** An earlier attempt N's files: `qdo-start.N.json`, `qdo-end.N.json`, `stdout.N`, `stderr.N`, `qdo-notified.N`. */
+export function attemptFile(name: string, attempt: number): string {
+  return name.endsWith('.json') ? `${name.slice(0, -5)}.${attempt}.json` : `${name}.${attempt}`;
+}
 /** How long the notify command may run before it is stopped (TERM, then KILL 5 s later). */
 export const NOTIFY_TIMEOUT_SEC = 60;
 /** Signals the wrapper traps and forwards to the job (§Signals). */
@@ -55,8 +63,9 @@ export function heredocDelimiter(text: string, base = 'QDO_EOF'): string {
 }
 
 function checkVars(vars: JobVarMap): void {
-  for (const k of ['jobId', 'arrayIndex', 'nodeFile', 'ncpus', 'submitDir'] as const) {
+  for (const k of ['jobId', 'arrayIndex', 'nodeFile', 'ncpus', 'submitDir', 'hostList'] as const) {
     const v = vars[k];
+    if (k === 'hostList' && v === undefined) continue;
     // A programming error in a renderer, not a user mistake.
     if (typeof v !== 'string' || /["\n\r`]/.test(v)) throw new Error(`JobVarMap.${k} must be a one-line fragment without " or \`: ${JSON.stringify(v)}`);
   }
@@ -81,6 +90,40 @@ function checkEnv(env: Record<string, string>, field: string): void {
     }
     if (typeof v !== 'string' || v.includes('\0')) throw new UsageError(`${field}: ${k} must be a string without NUL bytes`, { code: 'bad-env' });
   }
+}
+
+/**
+ * Bash that writes `text` (plus a final newline if it has none) to `path` at run time,
+ * readable as written in `--dry-run`: without a `'` in it, a single-quoted literal printed by
+ * printf (no process: §Cost); with one, a quoted heredoc through `cat` (a literal would
+ * show every `'` as `'\''`; bash reads a heredoc into a variable a byte at a time, slower
+ * than the one process).
+ */
+function writeText(path: string, text: string): string {
+  const body = text.endsWith('\n') || text === '' ? text : `${text}\n`;
+  if (!body.includes("'")) return `printf '%s' '${body}' >${path}\n`;
+  const d = heredocDelimiter(body);
+  return `cat >${path} <<'${d}'\n${body}${d}\n`;
+}
+
+/**
+ * How the wrapper runs a script file, in the child it forks for it (§Cost). A script without
+ * `#!`, or whose `#!` line names the wrapper's own bash with no argument, is sourced there:
+ * the same bash, without starting another one. Any other `#!` line is run as the Linux
+ * kernel does, by the interpreter it names with the optional argument, so the file needs no
+ * execute bit (no `chmod`).
+ */
+export function scriptCommand(script: string, file: string): string {
+  if (!script.startsWith('#!')) return `. ${file}`;
+  const line = script.slice(2).split('\n', 1)[0]!.replace(/[ \t\r]+$/, '').replace(/^[ \t]+/, '');
+  const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line);
+  if (!m) return `. ${file}`; // "#!" alone: the kernel refuses it; bash is the kind reading
+  const interp = m[1]!;
+  const arg = m[2] !== undefined && m[2] !== '' ? m[2] : undefined;
+  const exec = `exec ${shellQuote(interp)}${arg !== undefined ? ` ${shellQuote(arg)}` : ''} ${file}`;
+  // Only when it is the very bash running the wrapper (a `#!/usr/bin/env bash` may mean another).
+  if (arg === undefined && /^\/(usr\/)?(local\/)?bin\/bash$/.test(interp)) return `if [ ${shellQuote(interp)} -ef "$BASH" ]; then . ${file}; else ${exec}; fi`;
+  return exec;
 }
 
 /**
@@ -118,7 +161,7 @@ fi`);
     lines.push(`    export QDO_JOB_NAME=${shellQuote(e.jobName)}`);
     lines.push(`    export QDO_RUN_DIR=${shellQuote(e.runDir)}`);
     for (const k of Object.keys(e.env).sort()) lines.push(`    export ${k}=${shellQuote(e.env[k]!)}`);
-    lines.push(`    qdo_script=${no} qdo_shebang=${e.script.startsWith('#!') ? 1 : 0} ;;`);
+    lines.push(`    qdo_script=${no} ;;`);
   }
   lines.push(`  *)
     echo "qdo: this packed array job has no element for array index $qdo_index (it has ${packedRange(n)})" >&2
@@ -126,13 +169,6 @@ fi`);
 esac
 `);
   return { text: lines.join('\n'), scripts };
-}
-
-/** A file written by the wrapper at run time from text fixed at render time. */
-function heredocFile(path: string, text: string, mode: string): string {
-  const d = heredocDelimiter(text);
-  const body = text.endsWith('\n') || text === '' ? text : `${text}\n`;
-  return `cat >"${path}" <<'${d}'\n${body}${d}\nchmod ${mode} "${path}"\n`;
 }
 
 /**
@@ -183,7 +219,8 @@ qdo_finish() {
   else
     ${stopped}
   fi
-  qdo_record ${NOTIFY_MARKER} "{\\"state\\":\\"$qdo_state\\",\\"exit_code\\":$code,\\"time\\":\\"$(qdo_now)\\"}"
+  qdo_now
+  qdo_record ${NOTIFY_MARKER} "{\\"state\\":\\"$qdo_state\\",\\"exit_code\\":$code,\\"time\\":\\"$qdo_t\\"}"
   qdo_write_end "$code"
   trap - ${TRAPPED_SIGNALS.join(' ')}
   export QDO_STATE=$qdo_state QDO_EXIT_CODE=$code QDO_SIGNAL=$qdo_signal
@@ -192,6 +229,47 @@ qdo_finish() {
 }
 trap 'qdo_finish $?' EXIT`;
 }
+
+/**
+ * Bash that sets qdo_hosts to the hosts of a compressed hostlist ("n[01-03,7],gpu5"), one per
+ * line, with builtins only (§Cost: no \`scontrol show hostnames\` per job). Returns 1 for a
+ * name with two bracket groups ("r[1-2]n[1-4]"): the caller then asks the scheduler's tool.
+ */
+const HOSTLIST_FUNCTIONS = `# Hosts of a compressed hostlist, one per line, into qdo_hosts (builtins only).
+qdo_expand_item() {
+  local item=$1 prefix rest body suffix r lo hi w i h IFS=,
+  case $item in
+    *'['*']'*'['*) return 1 ;;
+    *'['*']'*) ;;
+    *) qdo_hosts+=$item$'\\n'; return 0 ;;
+  esac
+  prefix=\${item%%'['*}; rest=\${item#*'['}; body=\${rest%%']'*}; suffix=\${rest#*']'}
+  for r in $body; do
+    lo=\${r%%-*}; hi=\${r#*-}
+    case $lo$hi in *[!0-9]*|'') return 1 ;; esac
+    w=0; [ "\${lo:0:1}" != 0 ] || w=\${#lo}
+    for ((i = 10#$lo; i <= 10#$hi; i++)); do
+      printf -v h '%0*d' "$w" "$i"
+      qdo_hosts+=$prefix$h$suffix$'\\n'
+    done
+  done
+}
+qdo_expand_hosts() {
+  local s=$1 item='' depth=0 i c
+  qdo_hosts=''
+  for ((i = 0; i < \${#s}; i++)); do
+    c=\${s:i:1}
+    case $c in '[') depth=$((depth + 1)) ;; ']') depth=$((depth - 1)) ;; esac
+    if [ "$c" = , ] && [ "$depth" = 0 ]; then
+      qdo_expand_item "$item" || return 1
+      item=''
+    else
+      item+=$c
+    fi
+  done
+  [ -z "$item" ] || qdo_expand_item "$item"
+}
+`;
 
 /**
  * The bash text that follows a scheduler's `#!/bin/bash` line and directives.
@@ -209,17 +287,18 @@ export function renderWrapper(spec: RenderSpec, vars: JobVarMap): string {
   };
   const env = Object.keys(spec.env).sort();
   const script = spec.script;
-  const hasShebang = script.startsWith('#!');
   const prologue = spec.prologue ?? '';
   const epilogue = spec.epilogue ?? '';
   const notify = spec.notify !== undefined && spec.notify.trim() !== '' ? spec.notify : undefined;
+  const hostList = vars.hostList !== undefined && vars.hostList !== '';
+  const nodeList = vars.nodeList !== undefined && vars.nodeList.trim() !== '' ? vars.nodeList : undefined;
 
   add(
     packed === undefined
       ? `# ---- qdo job wrapper (spec/scheduler-common.md §Wrapper) ----
-# Generated by qdo. Your script is further down, between the ${heredocDelimiter(script)} lines;
-# the wrapper runs it with its records (qdo-start.json, qdo-end.json) and logs
-# (stdout, stderr) in the run folder.
+# Generated by qdo. Your script is further down, written to qdo-script; the wrapper runs it
+# with its records (qdo-start.json, qdo-end.json) and logs (stdout, stderr) in the run
+# folder, starting no other process in the common case (§Cost).
 `
       : `# ---- qdo job wrapper (spec/scheduler-common.md §Wrapper) ----
 # Generated by qdo. A packed array of ${elements!.length} job(s) (§Packed arrays): array index i runs
@@ -258,13 +337,14 @@ export QDO_TASK_DIR="$QDO_RUN_DIR/$QDO_ARRAY_INDEX"
   } else {
     add(`export QDO_TASK_DIR="$QDO_RUN_DIR"\n`);
   }
-  add(`if ! mkdir -p -- "$QDO_TASK_DIR"; then
+  add(`if [ ! -d "$QDO_TASK_DIR" ] && ! mkdir -p -- "$QDO_TASK_DIR"; then
   echo "qdo: cannot create the run folder $QDO_TASK_DIR" >&2
   exit 1
 fi
-qdo_host=$(hostname 2>/dev/null || uname -n 2>/dev/null || echo unknown)
+qdo_host=\${HOSTNAME:-}
+[ -n "$qdo_host" ] || qdo_host=$(uname -n 2>/dev/null || echo unknown)
 
-# A JSON string from a shell string.
+# A JSON string from a shell string, into qdo_j (no subshell: §Cost).
 qdo_json() {
   local s=$1
   s=\${s//\\\\/\\\\\\\\}
@@ -272,31 +352,31 @@ qdo_json() {
   s=\${s//$'\\n'/\\\\n}
   s=\${s//$'\\t'/\\\\t}
   s=\${s//[[:cntrl:]]/}
-  printf '"%s"' "$s"
+  qdo_j="\\"$s\\""
 }
-qdo_now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
-# Records are written to a temp file and renamed over, so a reader sees a whole record
-# or none (§Records). Temp names follow .<name>.tmp-<8 hex> like qdo's own (spec/layout.md).
-qdo_tmp_suffix=$(printf '%08x' "$$")
-qdo_record() {
-  local tmp="$QDO_TASK_DIR/.$1.tmp-$qdo_tmp_suffix"
-  printf '%s\\n' "$2" >"$tmp" && mv -f -- "$tmp" "$QDO_TASK_DIR/$1"
-}
+# The time now, UTC, into qdo_t (printf's own clock: no date process).
+qdo_now() { TZ=UTC0 printf -v qdo_t '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
+# A record is one line written by one printf straight into its file (§Records): a reader
+# finds the whole record, or a file that does not parse, which it takes as no record yet.
+qdo_record() { printf '%s\\n' "$2" >"$QDO_TASK_DIR/$1"; }
 qdo_signal=''   # first terminating signal received (TERM, INT, XCPU), '' if none
 qdo_signals=''  # every trapped signal received, as JSON list items
+qdo_recording=0 # 1 once the start record is written: from then on a stop writes an end record
+qdo_json "$qdo_host"; qdo_host_json=$qdo_j
 qdo_write_end() {  # $1: exit code, or null while the job is still being stopped
   local sig=null
   [ -z "$qdo_signal" ] || sig="\\"$qdo_signal\\""
-  qdo_record ${END_RECORD} "{\\"exit_code\\":$1,\\"signal\\":$sig,\\"signals\\":[$qdo_signals],\\"time\\":\\"$(qdo_now)\\",\\"host\\":$(qdo_json "$qdo_host")}"
+  qdo_now
+  qdo_record ${END_RECORD} "{\\"exit_code\\":$1,\\"signal\\":$sig,\\"signals\\":[$qdo_signals],\\"time\\":\\"$qdo_t\\",\\"host\\":$qdo_host_json,\\"attempt\\":$qdo_attempt}"
 }
-
-${
-    notify === undefined
-      ? `# A rerun (requeue) starts afresh: no stale end record.
-rm -f -- "$QDO_TASK_DIR/${END_RECORD}"`
-      : `# A rerun (requeue) starts afresh: no stale end record or notify marker.
-rm -f -- "$QDO_TASK_DIR/${END_RECORD}" "$QDO_TASK_DIR/${NOTIFY_MARKER}"`
-  }
+${hostList ? HOSTLIST_FUNCTIONS : ''}
+# Which attempt this is (§Attempts): a start record already here means the job runs again
+# (a requeue, a PBS rerun). Only builtins are used unless it does.
+qdo_attempt=1
+if [ -e "$QDO_TASK_DIR/${START_RECORD}" ]; then
+  while [ -e "$QDO_TASK_DIR/qdo-start.$qdo_attempt.json" ]; do qdo_attempt=$((qdo_attempt + 1)); done
+  qdo_attempt=$((qdo_attempt + 1))
+fi
 
 # Signals are recorded and passed on to the running script (§Signals). Trapped before
 # anything slow: a scheduler may cancel a job the moment it starts running. A terminating
@@ -312,14 +392,41 @@ qdo_on_signal() {
     ${TERMINATING_SIGNALS.join('|')})
       if [ -z "$qdo_signal" ]; then
         qdo_signal=$1
-        qdo_write_end null
+        [ "$qdo_recording" = 0 ] || qdo_write_end null
       fi
       ;;
   esac
 }
 ${TRAPPED_SIGNALS.map((s) => `trap 'qdo_on_signal ${s}' ${s}`).join('\n')}
 
-qdo_record ${START_RECORD} "{\\"host\\":$(qdo_json "$qdo_host"),\\"time\\":\\"$(qdo_now)\\",\\"job_id\\":$(qdo_json "$QDO_JOB_ID"),\\"array_index\\":${isArray ? '$(qdo_json "$QDO_ARRAY_INDEX")' : 'null'},\\"pid\\":$$}"
+if [ "$qdo_attempt" -gt 1 ]; then
+  # The earlier attempt's records and logs keep their files, numbered (§Attempts); the run
+  # folder will say a task started again (qdo-rerun.json), for qdo's one cheap look at ended jobs.
+  qdo_prev=$((qdo_attempt - 1))
+  [ ! -e "$QDO_TASK_DIR/${END_RECORD}" ] || mv -f -- "$QDO_TASK_DIR/${END_RECORD}" "$QDO_TASK_DIR/qdo-end.$qdo_prev.json"
+  mv -f -- "$QDO_TASK_DIR/${START_RECORD}" "$QDO_TASK_DIR/qdo-start.$qdo_prev.json"
+  for qdo_f in ${STDOUT_LOG} ${STDERR_LOG}${notify !== undefined ? ` ${NOTIFY_MARKER}` : ''}; do
+    [ ! -e "$QDO_TASK_DIR/$qdo_f" ] || mv -f -- "$QDO_TASK_DIR/$qdo_f" "$QDO_TASK_DIR/$qdo_f.$qdo_prev"
+  done
+else
+  # A stale end record or notify marker without a start record is no attempt's: dropped.
+  for qdo_f in ${END_RECORD}${notify !== undefined ? ` ${NOTIFY_MARKER}` : ''}; do
+    [ ! -e "$QDO_TASK_DIR/$qdo_f" ] || rm -f -- "$QDO_TASK_DIR/$qdo_f"
+  done
+fi
+
+qdo_now
+qdo_json "$QDO_JOB_ID"; qdo_id_json=$qdo_j
+${isArray ? 'qdo_json "$QDO_ARRAY_INDEX"; qdo_index_json=$qdo_j' : 'qdo_index_json=null'}
+qdo_record ${START_RECORD} "{\\"host\\":$qdo_host_json,\\"time\\":\\"$qdo_t\\",\\"job_id\\":$qdo_id_json,\\"array_index\\":$qdo_index_json,\\"pid\\":$$,\\"attempt\\":$qdo_attempt}"
+qdo_recording=1
+[ -z "$qdo_signal" ] || qdo_write_end null
+if [ "$qdo_attempt" -gt 1 ]; then
+  # Told after the new start record, so whoever sees the marker change finds the new attempt.
+  qdo_now
+${isArray ? '  qdo_json "$QDO_ARRAY_INDEX"\n' : ''}  printf '%s\\n' "{\\"task\\":${isArray ? '$qdo_j' : 'null'},\\"attempt\\":$qdo_attempt,\\"time\\":\\"$qdo_t\\",\\"host\\":$qdo_host_json}" >"$QDO_RUN_DIR/.${RERUN_MARKER}.tmp-$$" &&
+    mv -f -- "$QDO_RUN_DIR/.${RERUN_MARKER}.tmp-$$" "$QDO_RUN_DIR/${RERUN_MARKER}"
+fi
 ${notify === undefined ? `# From here on the end record is written however the wrapper exits (§Records).
 trap 'qdo_write_end $?' EXIT` : notifyFinish(notify, spec.resources.time)}
 
@@ -328,46 +435,50 @@ trap 'qdo_write_end $?' EXIT` : notifyFinish(notify, spec.resources.time)}
 # /dev/null instead.
 exec >"$QDO_TASK_DIR/${STDOUT_LOG}" 2>"$QDO_TASK_DIR/${STDERR_LOG}"
 
-# Hosts of this job, one per line (§Job variables).
+# Hosts of this job, one per line (§Job variables): the scheduler's node file, else written
+# from its host list without starting a process${nodeList !== undefined ? ' (its own tool only for a list that needs it)' : ''}.
 export QDO_NODEFILE="${vars.nodeFile}"
 if [ -z "$QDO_NODEFILE" ] || [ ! -r "$QDO_NODEFILE" ]; then
   QDO_NODEFILE="$QDO_TASK_DIR/qdo-nodefile"
-  { ${vars.nodeList !== undefined && vars.nodeList.trim() !== '' ? vars.nodeList : 'false'}; } </dev/null >"$QDO_NODEFILE" 2>/dev/null && [ -s "$QDO_NODEFILE" ] ||
-    printf '%s\\n' "$qdo_host" >"$QDO_NODEFILE"
+  qdo_hosts=''
+${
+    hostList
+      ? `  qdo_expand_hosts "${vars.hostList}"${nodeList !== undefined ? ` ||\n    qdo_hosts=$( { ${nodeList}; } </dev/null 2>/dev/null)$'\\n'` : ''}\n`
+      : nodeList !== undefined
+        ? `  qdo_hosts=$( { ${nodeList}; } </dev/null 2>/dev/null)$'\\n'\n`
+        : ''
+  }  [ -n "\${qdo_hosts//[[:space:]]/}" ] || qdo_hosts=$qdo_host$'\\n'
+  printf '%s' "$qdo_hosts" >"$QDO_NODEFILE"
 fi
 
 `);
   if (packed === undefined) {
-    add(`# The job script, exactly as rendered${hasShebang ? ' (run by its own #! line)' : ' (run by bash: it has no #! line)'}.\n`);
-    add(heredocFile('$QDO_TASK_DIR/qdo-script', script, '700'));
+    add(`# The job script, exactly as rendered${script.startsWith('#!') ? ' (run by the interpreter its #! line names)' : ' (run by bash: it has no #! line)'}.\n`);
+    add(writeText('"$QDO_TASK_DIR/qdo-script"', script));
   } else {
     add(`# The elements' scripts, exactly as rendered (identical ones once): this element's goes to
-# its run folder. One with a #! line runs by it, others by bash.
+# its run folder. One with a #! line runs by the interpreter it names, others by bash.
 case $qdo_script in
 `);
     packed.scripts.forEach((text, i) => {
-      const d = heredocDelimiter(text);
-      const body = text.endsWith('\n') || text === '' ? text : `${text}\n`;
-      add(`${i}) cat >"$QDO_TASK_DIR/qdo-script" <<'${d}'\n${body}${d}\n;;\n`);
+      add(`${i}) ${writeText('"$QDO_TASK_DIR/qdo-script"', text)};;\n`);
     });
     add(`esac
-chmod 700 "$QDO_TASK_DIR/qdo-script"
 `);
   }
   if (prologue !== '') {
     add(`# Prologue and epilogue (§Prologue and epilogue).\n`);
-    add(heredocFile('$QDO_TASK_DIR/qdo-prologue.sh', prologue, '600'));
+    add(writeText('"$QDO_TASK_DIR/qdo-prologue.sh"', prologue));
   }
   if (epilogue !== '') {
     if (prologue === '') add(`# Epilogue (§Prologue and epilogue).\n`);
-    add(heredocFile('$QDO_TASK_DIR/qdo-epilogue.sh', epilogue, '600'));
+    add(writeText('"$QDO_TASK_DIR/qdo-epilogue.sh"', epilogue));
   }
+  const file = '"$QDO_TASK_DIR/qdo-script"';
   const exec =
     packed !== undefined
-      ? 'if [ "$qdo_shebang" = 1 ]; then exec "$QDO_TASK_DIR/qdo-script"; else exec "$BASH" "$QDO_TASK_DIR/qdo-script"; fi'
-      : hasShebang
-        ? 'exec "$QDO_TASK_DIR/qdo-script"'
-        : 'exec "$BASH" "$QDO_TASK_DIR/qdo-script"';
+      ? `case $qdo_script in ${packed.scripts.map((t, i) => `${i}) ${scriptCommand(t, file)} ;;`).join(' ')} esac`
+      : scriptCommand(script, file);
   add(`
 qdo_status=0
 if ! cd -- "$QDO_SUBMIT_DIR"; then

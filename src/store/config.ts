@@ -2,10 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RepositoryError, errnoCode } from '../errors.js';
+import type { UserId } from '../context.js';
 import { parseConfig, type AllocationConfig } from '../model/config.js';
 import type { Layout } from './layout.js';
+import { checkConfig } from './trust.js';
 
-export async function readConfig(l: Layout): Promise<AllocationConfig> {
+/** Refused (exit 7, untrusted-config) when others could have written it (spec/trust.md §Configs). */
+export async function readConfig(l: Layout, user: UserId): Promise<AllocationConfig> {
+  await checkConfig(l.config, user, l.shared === true);
   let text: string;
   try {
     text = await readFile(l.config, 'utf8');
@@ -21,8 +25,9 @@ export function projectConfigPath(l: Layout, project: string): string {
   return join(l.dir, 'project-config', `${project.replaceAll('/', '+')}.json`);
 }
 
-export async function readProjectConfig(l: Layout, project: string): Promise<AllocationConfig> {
+export async function readProjectConfig(l: Layout, project: string, user: UserId): Promise<AllocationConfig> {
   const p = projectConfigPath(l, project);
+  await checkConfig(p, user, l.shared === true);
   let text: string;
   try {
     text = await readFile(p, 'utf8');

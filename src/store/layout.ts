@@ -20,6 +20,8 @@ export interface Layout {
   objects: string;
   refs: string;
   cache: string;
+  /** The user opted to share this allocation with its group (spec/trust.md §Shared allocations); set when it is opened. */
+  shared?: boolean;
 }
 
 export function layoutOf(root: string): Layout {

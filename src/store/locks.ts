@@ -1,46 +1,146 @@
 // Every lock option lives here (spec/locking.md). Locks are proper-lockfile's mkdir locks:
-// `<target>.lock` is a folder whose mtime the holder refreshes; one older than STALE_MS
-// is stale and may be taken over. Locks guard short read-check-write sections only and are
-// never held across a scheduler call or any other slow operation.
+// `<target>.lock` is a folder whose mtime the holder refreshes every 2 s. This module wraps
+// proper-lockfile with what it lacks:
+//  - the holder names itself inside the folder (`holder`: host, pid, start time; util/proc.ts),
+//    so a waiter on the same host sees at once that the holder is dead and takes the lock
+//    over without waiting for the mtime to go stale (§Holders);
+//  - every takeover — of a dead holder's lock, or of one not refreshed for STALE_MS — goes
+//    through one protocol (§Taking over): under the break lock `<target>.break.lock`, the waiter
+//    checks that the lock is still the very one it judged (inode and holder line), renames
+//    it away, then removes it. Two waiters that judged together break it once; a third that
+//    arrives later sees the new holder. proper-lockfile's own stale removal is not used;
+//  - damaged lock folders (a file in their place, foreign files inside, no permission) are
+//    typed errors naming the path, never internal errors.
+// Locks guard short read-check-write sections only and are never held across a scheduler
+// call or any other slow operation.
+import * as fs from 'node:fs';
+import { lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { BusyError, RepositoryError, errnoCode } from '../errors.js';
+import { identityOf, isProcessStart, liveness, type ProcessIdentity } from '../util/proc.js';
+import { tempPathFor } from './atomic.js';
 
 export const LOCK_SUFFIX = '.lock';
+/** A lock folder not refreshed for this long is stale (holders on other hosts, or unnamed). */
 export const STALE_MS = 10_000;
+/** The file in a lock folder that names its holder (spec/locking.md §Holders). */
+export const HOLDER_FILE = 'holder';
+/** `<target>.break.lock`: held while a waiter takes a lock over (spec/locking.md §Taking over). */
+export const BREAK_SUFFIX = '.break.lock';
 const UPDATE_MS = 2_000;
-// ~100 tries, 5..200 ms apart with jitter: about 15 s before giving up with "busy".
-const RETRIES = { retries: 100, factor: 1.25, minTimeout: 5, maxTimeout: 200, randomize: true };
+/** A break lock is held for a few file operations; one older than this was left by a killed waiter. */
+const BREAK_STALE_MS = 2_000;
+/** How long a waiter tries before giving up with "busy" (exit 5). */
+export const WAIT_MS = 15_000;
+// proper-lockfile must never remove a lock by itself (its check and its rmdir are two steps
+// another waiter can come between); this module decides staleness.
+const NEVER_STALE = 1e12;
 
 export function lockPathFor(target: string): string {
   return target + LOCK_SUFFIX;
 }
 
+export function breakPathFor(target: string): string {
+  return target + BREAK_SUFFIX;
+}
+
+/** What a lock folder says of its holder (one JSON line, written when it is taken). */
+export interface Holder extends ProcessIdentity {
+  /** Random, new for every taking: tells two lock folders of one process apart. */
+  nonce: string;
+}
+
+let me: ProcessIdentity | undefined;
+/** This process, as its locks name it (facts of the OS, not configuration: util/proc.ts). */
+function self(): ProcessIdentity {
+  return (me ??= identityOf(hostname(), process.pid));
+}
+
+function holderLine(): string {
+  const s = self();
+  return JSON.stringify({ host: s.host, pid: s.pid, start: s.start, nonce: randomBytes(4).toString('hex') }) + '\n';
+}
+
+export function parseHolder(text: string): Holder | null {
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    if (typeof v.host !== 'string' || typeof v.pid !== 'number' || !Number.isSafeInteger(v.pid) || typeof v.nonce !== 'string') return null;
+    if (v.start !== null && !isProcessStart(v.start)) return null;
+    return { host: v.host, pid: v.pid, start: v.start as string | null, nonce: v.nonce };
+  } catch {
+    return null;
+  }
+}
+
+// The fs proper-lockfile works through: making a lock folder also writes its holder file
+// (before proper-lockfile sets the mtime it will check, so the write does not look like a
+// takeover), and removing one removes what is inside.
+type Cb = (err: NodeJS.ErrnoException | null) => void;
+const lockFs = {
+  ...fs,
+  mkdir(p: string, cb: Cb): void {
+    fs.mkdir(p, (err) => {
+      if (err) return cb(err);
+      // Without a holder file the lock is only judged by its mtime; never fail the lock for it.
+      fs.writeFile(join(p, HOLDER_FILE), holderLine(), { flag: 'wx', mode: 0o644 }, () => cb(null));
+    });
+  },
+  rmdir(p: string, cb: Cb): void {
+    fs.unlink(join(p, HOLDER_FILE), () => {
+      fs.rmdir(p, (err) => {
+        if (err?.code === 'ENOTEMPTY') return fs.rm(p, { recursive: true, force: true }, cb);
+        cb(err);
+      });
+    });
+  },
+  rmdirSync(p: string): void {
+    // At exit (signal-exit): the locks still held are let go.
+    fs.rmSync(p, { recursive: true, force: true });
+  },
+};
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface LockOptions {
+  /** Give up after this long (default WAIT_MS). */
+  waitMs?: number;
+}
+
 /** Runs `fn` holding the lock on `target` (which need not exist). */
-export async function withLock<T>(target: string, fn: () => Promise<T>, retries = RETRIES): Promise<T> {
+export async function withLock<T>(target: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
   let compromised: Error | undefined;
-  let release: () => Promise<void>;
   // Loaded on first use: commands that only read never pay for it (or for graceful-fs).
   const lockfile = (await import('proper-lockfile')).default;
-  try {
-    release = await lockfile.lock(target, {
-      realpath: false,
-      lockfilePath: lockPathFor(target),
-      stale: STALE_MS,
-      update: UPDATE_MS,
-      retries,
-      onCompromised: (err) => {
-        compromised = err;
-      },
-    });
-  } catch (e) {
-    if (errnoCode(e) === 'ELOCKED') {
-      throw new BusyError('locked', `${target} is locked by another qdo process`, {
-        hint: `if no qdo is running, the lock ${lockPathFor(target)} is stale: qdo fsck --repair removes it`,
+  const lockPath = lockPathFor(target);
+  const deadline = Date.now() + (opts.waitMs ?? WAIT_MS);
+  let release: () => Promise<void>;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      release = await lockfile.lock(target, {
+        realpath: false,
+        lockfilePath: lockPath,
+        stale: NEVER_STALE,
+        update: UPDATE_MS,
+        retries: 0,
+        fs: lockFs,
+        onCompromised: (err) => {
+          compromised = err;
+        },
+      });
+      break;
+    } catch (e) {
+      if (errnoCode(e) !== 'ELOCKED') throw lockError(target, e);
+    }
+    if (await takeOver(target)) continue;
+    if (Date.now() >= deadline) {
+      throw new BusyError('locked', `${target} is locked by another qdo process${await holderNote(lockPath)}`, {
+        hint: `if no qdo is running, the lock ${lockPath} is stale: qdo fsck --repair removes it`,
       });
     }
-    if (errnoCode(e) === 'ENOENT') {
-      throw new RepositoryError('missing-folder', `cannot lock ${target}: its folder does not exist`);
-    }
-    throw e;
+    // 5 ms growing to 200 ms, jittered: short sections are waited out quickly.
+    await sleep(Math.min(200, 5 * 1.25 ** attempt) * (0.5 + Math.random()));
   }
   try {
     const result = await fn();
@@ -49,9 +149,129 @@ export async function withLock<T>(target: string, fn: () => Promise<T>, retries 
   } finally {
     await release().catch((e) => {
       // Releasing a lock someone else took over is the compromised case reported above.
-      if (errnoCode(e) !== 'ERELEASED' && errnoCode(e) !== 'ENOTACQUIRED' && !compromised) throw e;
+      if (errnoCode(e) !== 'ERELEASED' && errnoCode(e) !== 'ENOTACQUIRED' && errnoCode(e) !== 'ENOENT' && !compromised) throw lockError(target, e);
     });
   }
+}
+
+/** A lock folder as seen at one moment: which folder (inode), when refreshed, and its holder line. */
+interface Seen {
+  ino: number;
+  mtimeMs: number;
+  line: string | null;
+  holder: Holder | null;
+}
+
+async function inspect(lockPath: string): Promise<Seen | null> {
+  let st;
+  try {
+    st = await lstat(lockPath);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw lockError(lockPath, e);
+  }
+  if (!st.isDirectory()) {
+    throw new RepositoryError('bad-lock', `${lockPath} is not a lock folder (a ${st.isFile() ? 'file' : 'non-folder'} is in its place)`, {
+      hint: `no qdo makes such a file: move it away (qdo fsck --repair removes it)`,
+      data: { path: lockPath },
+    });
+  }
+  let line: string | null = null;
+  try {
+    line = await readFile(join(lockPath, HOLDER_FILE), 'utf8');
+  } catch {
+    line = null; // being made, or an old qdo's lock: judged by its mtime alone
+  }
+  return { ino: st.ino, mtimeMs: st.mtimeMs, line, holder: line === null ? null : parseHolder(line) };
+}
+
+/** Why a lock may be taken over now, or null: its holder is provably dead, or it is stale. */
+function verdict(s: Seen): 'dead-holder' | 'stale' | null {
+  if (s.holder && liveness(s.holder, self().host) === 'dead') return 'dead-holder';
+  if (Date.now() - s.mtimeMs > STALE_MS) return 'stale';
+  return null;
+}
+
+/**
+ * Takes over the lock of `target` if its holder is dead or it is stale (spec/locking.md §Taking
+ * over). Returns true if the lock is gone (taken over here or by another), so trying again
+ * now may succeed; false to wait.
+ */
+async function takeOver(target: string): Promise<boolean> {
+  const lockPath = lockPathFor(target);
+  const seen = await inspect(lockPath);
+  if (seen === null) return true;
+  if (verdict(seen) === null) return false;
+  const breakPath = breakPathFor(target);
+  if (!(await takeBreakLock(breakPath))) return false;
+  try {
+    // Judge again under the break lock: the very folder judged above, still takeable.
+    const now = await inspect(lockPath);
+    if (now === null) return true;
+    if (now.ino !== seen.ino || now.line !== seen.line) return true;
+    if (verdict(now) === null) return false;
+    const trash = tempPathFor(lockPath);
+    try {
+      await rename(lockPath, trash);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return true;
+      throw lockError(lockPath, e);
+    }
+    const moved = await inspect(trash).catch(() => null);
+    if (moved && (moved.ino !== seen.ino || moved.line !== seen.line)) {
+      // Not the folder judged (its holder let go and another took it between the check and
+      // the rename; only possible for a stale, not a dead, holder): put it back if the place
+      // is free; otherwise its holder finds its lock compromised (spec/locking.md).
+      await rename(trash, lockPath).catch(() => undefined);
+    }
+    await rm(trash, { recursive: true, force: true });
+    return true;
+  } finally {
+    await rmdir(breakPath).catch(() => undefined);
+  }
+}
+
+/** The break lock: a bare mkdir, held for a few file operations. One left by a killed waiter goes stale fast. */
+async function takeBreakLock(breakPath: string): Promise<boolean> {
+  try {
+    await mkdir(breakPath);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw lockError(breakPath, e);
+  }
+  let st;
+  try {
+    st = await lstat(breakPath);
+  } catch {
+    return false;
+  }
+  if (Date.now() - st.mtimeMs <= BREAK_STALE_MS) return false;
+  const trash = tempPathFor(breakPath);
+  await rename(breakPath, trash).then(
+    () => rm(trash, { recursive: true, force: true }),
+    () => undefined,
+  );
+  return false;
+}
+
+async function holderNote(lockPath: string): Promise<string> {
+  const s = await inspect(lockPath).catch(() => null);
+  if (!s?.holder) return '';
+  return ` (pid ${s.holder.pid} on ${s.holder.host})`;
+}
+
+/** Errors of lock folders, typed and naming the path (spec/exit-codes.md: 7). */
+function lockError(path: string, e: unknown): unknown {
+  if (e instanceof RepositoryError || e instanceof BusyError) return e;
+  const c = errnoCode(e);
+  if (c === 'ENOENT') return new RepositoryError('missing-folder', `cannot lock ${path}: its folder does not exist`, { hint: 'qdo fsck reports what is missing' });
+  if (c === 'ENOTDIR') return new RepositoryError('missing-folder', `cannot lock ${path}: a file is where a folder of it belongs`, { hint: 'move the file away; qdo fsck reports what is wrong' });
+  if (c === 'EACCES' || c === 'EPERM' || c === 'EROFS') {
+    return new RepositoryError('unwritable-allocation', `cannot lock ${path}: ${c} (no permission to write there)`, { hint: 'check the owner and permissions of the allocation\'s .qdo folder' });
+  }
+  if (c === 'ENOSPC' || c === 'EDQUOT') return new RepositoryError('no-space', `cannot lock ${path}: ${c} (the disk or quota is full)`);
+  if (c === 'ENOTEMPTY' || c === 'EEXIST' || c === 'EISDIR' || c === 'ELOOP') return new RepositoryError('bad-lock', `cannot lock ${path}: ${c}`, { hint: 'qdo fsck --repair removes damaged lock folders' });
+  return e;
 }
 
 function lockCompromised(target: string, cause: Error): RepositoryError {

@@ -1,10 +1,10 @@
 // Content-addressed objects (spec/objects.md): `objects/<id[0:2]>/<id[2:]>`, the exact
 // bytes whose sha256 is the id, read-only once written.
-import { readFile, readdir, stat, mkdir, open, rename, unlink, utimes } from 'node:fs/promises';
+import { lstat, readFile, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
 import { isIdPrefix, isObjectId, objectId, MIN_PREFIX } from '../model/object-id.js';
-import { fsyncDir, tempPathFor } from './atomic.js';
+import { writeFileAtomic } from './atomic.js';
 import type { Layout } from './layout.js';
 
 export function objectPath(l: Layout, id: string): string {
@@ -26,23 +26,8 @@ export async function writeObject(l: Layout, bytes: Buffer): Promise<string> {
   const id = objectId(bytes);
   const target = objectPath(l, id);
   if (await hasObject(l, id)) return await utimes(target, new Date(), new Date()).then(() => id, () => id);
-  await mkdir(join(l.objects, id.slice(0, 2)), { recursive: true });
-  const tmp = tempPathFor(target);
-  const fh = await open(tmp, 'wx', 0o444);
-  try {
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    // Two writers of the same object race harmlessly: both renames install identical bytes.
-    await rename(tmp, target);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(join(l.objects, id.slice(0, 2)));
+  // Two writers of the same object race harmlessly: both renames install identical bytes.
+  await writeFileAtomic(target, bytes, { mode: 0o444, mkdirs: true });
   return id;
 }
 
@@ -114,5 +99,48 @@ export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
       const id = /^[0-9a-f]{2}$/.test(shard) && /^[0-9a-f]{62}$/.test(name) ? shard + name : null;
       yield { path: join(dir, name), id, name };
     }
+  }
+}
+
+/** The bytes of an object file as they are, unchecked (fsck checks them itself); null if gone. */
+export async function readObjectFile(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw new RepositoryError('unreadable-object', `cannot read ${path}: ${errnoCode(e) ?? String(e)}`, { hint: 'qdo fsck lists all such damage', data: { path } });
+  }
+}
+
+/** Removes an object (gc --prune; fsck --repair of a version no scheduler accepted). Returns whether it was there. */
+export async function removeObject(l: Layout, id: string): Promise<boolean> {
+  try {
+    await unlink(objectPath(l, id));
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Removes the empty shard folders (`ab/`) of objects/ or submissions/ after removals. */
+export async function removeEmptyShards(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (/^[0-9a-f]{2}$/.test(n)) await rmdir(join(dir, n)).catch(() => undefined);
+}
+
+/** Size and time of an object file (gc's grace), or null if it is not a file. */
+export async function objectFileInfo(l: Layout, id: string): Promise<{ size: number; mtimeMs: number } | null> {
+  try {
+    const st = await lstat(objectPath(l, id));
+    return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : null;
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
   }
 }

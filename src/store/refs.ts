@@ -147,7 +147,7 @@ async function statKey(file: string): Promise<string> {
     return `${st.ino}:${st.mtimeMs}:${st.size}`;
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return 'absent';
-    throw e;
+    throw new RepositoryError('unreadable-refs', `cannot read ${file}: ${errnoCode(e) ?? String(e)}`, { hint: 'qdo fsck shows what is damaged' });
   }
 }
 

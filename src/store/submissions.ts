@@ -2,14 +2,13 @@
 // one small file per job version, replaced atomically. One file per version means two
 // allocations synced by rsync or git never touch the same file unless they ran the same version.
 import { existsSync, readFileSync } from 'node:fs';
-import { link, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, RepositoryError, errnoCode } from '../errors.js';
 import { isObjectId } from '../model/object-id.js';
 import { encodeSubmission, parseSubmission, type Submission } from '../model/submission.js';
-import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic.js';
-import { withLock } from './locks.js';
-import { dropEndedCache } from './ended-cache.js';
+import { fsyncDir, isTempName, writeFileAtomic } from './atomic.js';
+import { LOCK_SUFFIX, withLock } from './locks.js';
 import type { Layout } from './layout.js';
 
 export const SUBMISSIONS_DIR = 'submissions';
@@ -30,8 +29,13 @@ export async function readSubmission(l: Layout, id: string): Promise<Submission 
     if (errnoCode(e) === 'ENOENT') return null;
     throw new RepositoryError('unreadable-submission', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
   }
-  const s = parseSubmission(bytes, p);
-  if (s.id !== id) throw new RepositoryError('bad-submission', `${p}: field id: the file is for ${id} but says ${s.id}`);
+  return parseSubmissionAt(bytes, p, id);
+}
+
+/** The record in `bytes`, read from `path`, which must be the record of `id`. */
+export function parseSubmissionAt(bytes: Buffer, path: string, id: string): Submission {
+  const s = parseSubmission(bytes, path);
+  if (s.id !== id) throw new RepositoryError('bad-submission', `${path}: field id: the file is for ${id} but says ${s.id}`);
   return s;
 }
 
@@ -41,8 +45,6 @@ export async function readSubmission(l: Layout, id: string): Promise<Submission 
  */
 export async function writeSubmission(l: Layout, s: Submission): Promise<void> {
   await writeFileAtomic(submissionPath(l, s.id), encodeSubmission(s), { mkdirs: true });
-  // A repair may change a terminal record, which the ended cache assumes never happens.
-  await dropEndedCache(l);
 }
 
 /** Ids of every version with a record (gc, fsck). */
@@ -135,24 +137,25 @@ export async function casSubmission(l: Layout, expected: Submission, next: Submi
  */
 export async function createSubmission(l: Layout, s: Submission): Promise<void> {
   const path = submissionPath(l, s.id);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  const fh = await open(tmp, 'wx', 0o644);
+  let exists = false;
   try {
-    await fh.writeFile(encodeSubmission(s));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await link(tmp, path);
+    await writeFileAtomic(path, encodeSubmission(s), { how: 'create', mkdirs: true });
   } catch (e) {
-    if (errnoCode(e) === 'EEXIST') throw new ConflictError('record-exists', `${path} already exists: this version was submitted before`, { hint: 'run the command again: it makes a new version' });
-    throw e;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    exists = true;
   }
-  await fsyncDir(dirname(path));
+  if (!exists) return;
+  // A version the scheduler never accepted (refused, or settled as not-submitted) may be
+  // submitted again: the same manifest made again, byte for byte (§Writes).
+  let replaced = false;
+  await changeSubmission(l, s.id, (cur) => {
+    if (cur === null || (cur.state === 'not-submitted' && cur.sched_id === null)) {
+      replaced = true;
+      return s;
+    }
+    return null;
+  });
+  if (!replaced) throw new ConflictError('record-exists', `${path} already exists: this version was submitted before`, { hint: 'run the command again: it makes a new version' });
 }
 
 async function unlinkDurably(path: string): Promise<void> {
@@ -163,4 +166,89 @@ async function unlinkDurably(path: string): Promise<void> {
     throw e;
   }
   await fsyncDir(dirname(path));
+}
+
+// ---- Scanning (fsck) ----
+
+/** A file under `submissions/`: a record by its name, or something that is not one. */
+export type RecordFile = { kind: 'record'; path: string; id: string } | { kind: 'stray'; path: string; why: string };
+
+/**
+ * Every file under `submissions/` in path order, named records and strays apart (temp files
+ * and record locks are leftovers, see leftovers.ts). Folders that cannot be read are
+ * reported, not thrown.
+ */
+export async function scanSubmissionFiles(l: Layout): Promise<{ files: RecordFile[]; unreadable: { path: string; reason: string }[] }> {
+  const root = join(l.dir, SUBMISSIONS_DIR);
+  const out = { files: [] as RecordFile[], unreadable: [] as { path: string; reason: string }[] };
+  let shards;
+  try {
+    shards = await readdir(root, { withFileTypes: true });
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === 'ENOENT') return out;
+    if (c === 'ENOTDIR') out.files.push({ kind: 'stray', path: root, why: 'a file where the submissions folder belongs' });
+    else out.unreadable.push({ path: root, reason: c ?? String(e) });
+    return out;
+  }
+  const order = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  for (const shard of shards.sort(order)) {
+    const dir = join(root, shard.name);
+    if (isTempName(shard.name) || shard.name.endsWith(LOCK_SUFFIX)) continue;
+    if (!shard.isDirectory() || !/^[0-9a-f]{2}$/.test(shard.name)) {
+      out.files.push({ kind: 'stray', path: dir, why: 'not named like a submission record folder (two hex digits)' });
+      continue;
+    }
+    let names;
+    try {
+      names = await readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      out.unreadable.push({ path: dir, reason: errnoCode(e) ?? String(e) });
+      continue;
+    }
+    for (const ent of names.sort(order)) {
+      const p = join(dir, ent.name);
+      if (isTempName(ent.name) || ent.name.endsWith(LOCK_SUFFIX)) continue;
+      const m = /^([0-9a-f]{62})\.json$/.exec(ent.name);
+      if (!m) out.files.push({ kind: 'stray', path: p, why: 'not named like a submission record (<62 hex digits>.json)' });
+      else if (ent.isDirectory()) out.files.push({ kind: 'stray', path: p, why: 'a folder where a submission record belongs' });
+      else out.files.push({ kind: 'record', path: p, id: shard.name + m[1] });
+    }
+  }
+  return out;
+}
+
+/** The bytes of a record file, or why it cannot be read. */
+export async function readSubmissionFile(path: string): Promise<Buffer | { error: string }> {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    return { error: errnoCode(e) ?? String(e) };
+  }
+}
+
+/**
+ * Removes a record that cannot be changed the ordinary way (it does not parse, so
+ * changeSubmission refuses it): fsck --repair and gc only, under the record's lock.
+ */
+export async function removeSubmissionFile(l: Layout, id: string): Promise<void> {
+  const path = submissionPath(l, id);
+  await withLock(path, () => unlinkDurably(path));
+}
+
+/** Size of a record file (gc reports bytes freed), or null if there is none. */
+export async function submissionFileInfo(l: Layout, id: string): Promise<{ size: number } | null> {
+  try {
+    const st = await lstat(submissionPath(l, id));
+    return { size: st.size };
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/** Removes the empty shard folders of `submissions/` (after gc or fsck removed records). */
+export async function removeEmptySubmissionShards(l: Layout): Promise<void> {
+  const { removeEmptyShards } = await import('./objects.js');
+  await removeEmptyShards(join(l.dir, SUBMISSIONS_DIR));
 }

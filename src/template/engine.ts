@@ -2,12 +2,19 @@
 // environment per call (the search paths differ per project; nothing is cached), hands
 // every compiled template the strict runtime, and turns whatever fails into one
 // UsageError that names the template, line and column.
+//
+// Every render runs sandboxed and metered (spec/templates.md §Sandbox, §Limits): the
+// strict runtime refuses what is not data (sandbox.ts), the meter bounds time, size and
+// depth (meter.ts). A template without tags never loads nunjucks: it is its own output.
 import type { UsageError } from '../errors.js';
 import { TemplateAst, unclosedComment, type Position } from './ast.js';
 import { cleanText, failureError, parseNunjucksMessage, type Failure } from './failure.js';
 import { FILTERS } from './filters.js';
 import { ContainedLoader } from './loader.js';
-import { loadNunjucks, type Callback, type NjEnvironment, type NjTemplate, type Nunjucks, type RenderFunc } from './nunjucks.js';
+import { ForbiddenSyntax } from './harden.js';
+import { DEFAULT_TEMPLATE_LIMITS, Meter, withMeter, type TemplateLimits } from './meter.js';
+import { loadNunjucks, type NjEnvironment, type NjTemplate, type Nunjucks, type RenderFunc } from './nunjucks.js';
+import { boundedFilter, boundedRange, REMOVED_FILTERS, trimFilter } from './sandbox.js';
 import { strictRuntime, type TemplateUnit } from './strict-runtime.js';
 
 export interface TemplateSource {
@@ -17,19 +24,44 @@ export interface TemplateSource {
 }
 
 export interface RenderOptions {
-  /** folders searched by {% include %}/{% import %}/{% extends %} (the project's resources dir); none → includes are errors */
+  /**
+   * Folders {% include %}/{% import %}/{% extends %} may read from (the project's resources
+   * folder; later more roots, in search order). A file is read only if its real path, all
+   * symlinks resolved, is inside the real path of one of them. None → includes are errors.
+   */
   searchPaths?: string[];
+  /** Bounds of one render (spec/config.md §Limits); missing ones take the defaults. */
+  limits?: Partial<TemplateLimits>;
+  /** Milliseconds from any fixed origin, for the time bound; without it only the other bounds hold. */
+  clock?: () => number;
 }
+
+export type { TemplateLimits } from './meter.js';
 
 class Run {
   failure: Failure | undefined;
   cause: unknown;
   readonly units: TemplateUnit[] = [];
+  readonly meter: Meter;
 
   constructor(
     readonly nj: Nunjucks,
     readonly loader: ContainedLoader,
-  ) {}
+    readonly name: string,
+    limits: TemplateLimits,
+    clock: (() => number) | undefined,
+  ) {
+    this.meter = new Meter(limits, clock, (f) => this.fail({ code: f.code ?? 'template-limit', template: name, what: f.what, hint: f.hint }));
+  }
+
+  /** The first unit whose syntax tree `has` something (to place a failure seen outside any one unit). */
+  place(find: (u: TemplateUnit) => Position | undefined): { template: string; at?: Position } {
+    for (const u of this.units) {
+      const at = find(u);
+      if (at) return { template: u.name, at };
+    }
+    return { template: this.name };
+  }
 
   /** Records the first failure (later ones are consequences) and gives an error to throw. */
   fail = (f: Failure, cause?: unknown): Error => {
@@ -47,10 +79,25 @@ class Run {
     return u;
   }
 
-  /** The error for the whole run: the recorded failure, else whatever nunjucks said. */
+  /**
+   * The error for the whole run: the recorded failure, else whatever nunjucks said. A
+   * failure recorded without a place (a bound hit in a loop, say) takes the line nunjucks
+   * was at when it unwound.
+   */
   error(err: unknown, fallbackName: string): UsageError {
-    if (this.failure) return failureError(this.failure, this.cause ?? err);
     const msg = parseNunjucksMessage(err instanceof Error ? err.message : String(err));
+    if (this.failure) {
+      const f = this.failure;
+      if (f.at === undefined && msg.line !== undefined) return failureError({ ...f, template: msg.path ?? f.template, at: { line: msg.line } }, this.cause ?? err);
+      return failureError(f, this.cause ?? err);
+    }
+    // What V8 itself refuses is a bound too, not a bug of the template or of qdo.
+    if (/Invalid string length|Invalid array length/.test(msg.text)) {
+      return failureError({ code: 'template-limit', template: msg.path ?? fallbackName, at: lineOf(msg), what: 'a value grew past what JavaScript can hold' }, err);
+    }
+    if (/Maximum call stack size exceeded/.test(msg.text)) {
+      return failureError({ code: 'template-limit', template: msg.path ?? fallbackName, at: lineOf(msg), what: 'nested too deeply to render' }, err);
+    }
     return failureError({ code: 'template-error', template: msg.path ?? fallbackName, at: lineOf(msg), what: msg.text }, err);
   }
 }
@@ -68,6 +115,9 @@ const COMMENT_HINT =
 
 /** A failure from nunjucks' parser or lexer, thrown while compiling `unit`. */
 function syntaxFailure(unit: TemplateUnit, e: unknown): Failure {
+  if (e instanceof ForbiddenSyntax) {
+    return { code: 'template-forbidden', template: unit.name, at: { line: e.lineno, column: e.colno }, what: e.message, hint: 'templates reach data, not JavaScript (spec/templates.md §Sandbox)' };
+  }
   const raw = e as { message?: unknown; lineno?: unknown; colno?: unknown };
   const what = cleanText(String(raw.message ?? e));
   const line = numberOr(raw.lineno);
@@ -103,13 +153,19 @@ function renderFailure(run: Run, unit: TemplateUnit, e: unknown): Failure {
 function includeFailure(run: Run, parent: TemplateUnit | undefined, parentName: string, name: string): Failure {
   const where = run.loader.bases.length ? run.loader.bases.join(', ') : undefined;
   const at = run.loader.locate(run.loader.resolve(parentName, name));
+  const place = { template: parent?.name ?? parentName, at: parent?.ast().findTemplateRef(name) };
+  if (where !== undefined && at.kind === 'outside' && at.real !== undefined) {
+    // The name is inside, the file it leads to is not: a symlink out of the folder.
+    return { code: 'template-forbidden', ...place, what: `template "${name}" leads outside the include folder ${where} (to ${at.real})`, hint: 'includes read files inside the resources folder only, symlinks resolved' };
+  }
+  if (at.kind === 'too-large') return { code: 'template-limit', ...place, what: `template "${name}" is ${at.size} bytes, more than ${run.meter.limits.bytes}` };
   const what =
     where === undefined
       ? `template "${name}" cannot be included: no include folder is available here`
       : at.kind === 'outside'
         ? `template "${name}" is outside the include folder ${where}`
         : `template "${name}" not found in ${where}`;
-  return { code: 'template-error', template: parent?.name ?? parentName, at: parent?.ast().findTemplateRef(name), what };
+  return { code: 'template-error', ...place, what };
 }
 
 /**
@@ -135,7 +191,7 @@ function instrument(run: Run, tmpl: NjTemplate, unit: TemplateUnit): void {
     const wrap =
       (fn: RenderFunc): RenderFunc =>
       (env, context, frame, base, cb) =>
-        fn(env, context, frame, (rt ??= strictRuntime(base, unit, run.fail)), (err, res) => {
+        fn(env, context, frame, (rt ??= strictRuntime(base, unit, run.fail, run.meter)), (err, res) => {
           if (err) run.fail(renderFailure(run, unit, err), err);
           cb(err, res);
         });
@@ -152,6 +208,7 @@ function environment(run: Run): NjEnvironment {
     lstripBlocks: false,
   });
   for (const [name, fn] of Object.entries(FILTERS)) env.addFilter(name, fn);
+  sandbox(run, env);
   const getTemplate = env.getTemplate.bind(env);
   // Every template nunjucks loads for {% include %}/{% import %}/{% extends %} passes here:
   // instrument it, and name the include when it is not found.
@@ -168,6 +225,14 @@ function environment(run: Run): NjEnvironment {
       } else if (t && !(t as { qdoUnit?: boolean }).qdoUnit) {
         (t as { qdoUnit?: boolean }).qdoUnit = true;
         instrument(run, t, run.unit(t.path, t.tmplStr));
+        // Compiled here, where a syntax error can be handed on at once: compiled later, in
+        // its render(), nunjucks would report it on a later tick, outside this render.
+        try {
+          t.compile();
+        } catch (e) {
+          cb(e);
+          return;
+        }
       }
       cb(err, t);
     };
@@ -176,7 +241,30 @@ function environment(run: Run): NjEnvironment {
   return env;
 }
 
-/** Compiles (and, when `vars` is given, renders) one template. */
+/**
+ * Filters, tests and globals as the sandbox allows them (sandbox.ts): own entries only (so
+ * `x | constructor` is an unknown filter, not Object), every filter bounded, `range` bounded,
+ * nunjucks' backtracking HTML filters removed and its quadratic `trim` replaced.
+ */
+function sandbox(run: Run, env: NjEnvironment): void {
+  const refuseIn =
+    (name: string) =>
+    (what: string, hint?: string): Error =>
+      run.fail({ code: 'template-forbidden', ...run.place((u) => u.ast().findFilter(name)), what, hint });
+  for (const name of REMOVED_FILTERS) delete env.filters[name];
+  env.filters.trim = trimFilter;
+  for (const [name, fn] of Object.entries(env.filters)) env.filters[name] = boundedFilter(run.meter, refuseIn(name), name, fn);
+  const own = (table: Record<string, unknown>, kind: string) => (name: string) => {
+    if (!Object.prototype.hasOwnProperty.call(table, name)) throw new Error(`${kind} not found: ${name}`);
+    return table[name];
+  };
+  env.getFilter = own(env.filters, 'filter');
+  env.getTest = own(env.tests, 'test');
+  env.globals.range = boundedRange(run.meter, (what, hint) =>
+    run.fail({ code: 'template-limit', ...run.place((u) => u.ast().findVariable('range')), what, hint }),
+  );
+}
+
 /**
  * Text with no nunjucks tag renders as itself (`-- true`, most commands). A lone "#}" is
  * an error to nunjucks ("unexpected end of comment"), so such text goes to it.
@@ -185,11 +273,16 @@ export function isPlainText(text: string): boolean {
   return !text.includes('{{') && !text.includes('{%') && !text.includes('{#') && !text.includes('#}');
 }
 
+/** Compiles (and, when `vars` is given, renders) one template. */
 export async function runTemplate(src: TemplateSource, vars: Record<string, unknown> | undefined, opts: RenderOptions = {}): Promise<string> {
+  const limits: TemplateLimits = { ...DEFAULT_TEMPLATE_LIMITS, ...(opts.limits ?? {}) };
+  if (src.text.length > limits.bytes) {
+    throw failureError({ code: 'template-limit', template: src.name, what: `the template is larger than ${limits.bytes} bytes`, hint: 'the bound is limits.template_bytes in .qdo/config.json' });
+  }
   // nunjucks (a fifth of node's start-up to load) is not needed to copy text.
   if (isPlainText(src.text)) return vars === undefined ? '' : src.text;
   const nj = await loadNunjucks();
-  const run = new Run(nj, new ContainedLoader(opts.searchPaths ?? []));
+  const run = new Run(nj, new ContainedLoader(opts.searchPaths ?? [], limits.bytes), src.name, limits, opts.clock);
   const env = environment(run);
   const unit = run.unit(src.name, src.text);
   const tmpl = new nj.Template(src.text, env, src.name, false);
@@ -200,20 +293,17 @@ export async function runTemplate(src: TemplateSource, vars: Record<string, unkn
     throw run.error(e, src.name);
   }
   if (vars === undefined) return '';
-  return new Promise<string>((resolve, reject) => {
-    // nunjucks may call back twice after an error inside an include (a known quirk of its
-    // compiled callbacks); the first answer is the one.
-    let settled = false;
-    const done: Callback = (err, res) => {
-      if (settled) return;
-      settled = true;
-      if (err) reject(run.error(err, src.name));
-      else resolve(res ?? '');
-    };
-    try {
-      tmpl.render(vars, done);
-    } catch (e) {
-      done(e);
-    }
-  });
+  // Rendered without a callback: nunjucks then runs the whole render inside this call
+  // (qdo's loader is synchronous) and throws the first error, so the meter, active only
+  // for the call, sees all of it.
+  let out: string;
+  try {
+    out = withMeter(run.meter, () => tmpl.render(vars)) ?? '';
+  } catch (e) {
+    throw run.error(e, src.name);
+  }
+  // Checked before anything reads the characters: nunjucks builds the output by `+=`, so a
+  // long one is still a cheap rope here; reading it would copy it whole.
+  if (out.length > limits.bytes) throw run.error(run.meter.tooLarge('the output'), src.name);
+  return out;
 }

@@ -1,10 +1,10 @@
 // What went wrong in a render or check, and the UsageError it becomes
 // (spec/templates.md §Errors): "<name>:<line>:<col>: <what>", codes template-syntax,
-// template-undefined, template-error, all exit 2.
+// template-undefined, template-error, template-forbidden, template-limit, all exit 2.
 import { UsageError } from '../errors.js';
 import type { Position } from './ast.js';
 
-export type FailureCode = 'template-syntax' | 'template-undefined' | 'template-error';
+export type FailureCode = 'template-syntax' | 'template-undefined' | 'template-error' | 'template-forbidden' | 'template-limit';
 
 export interface Failure {
   code: FailureCode;

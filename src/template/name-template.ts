@@ -3,11 +3,12 @@
 // result must be a valid job name (spec/layout.md §Names).
 import { UsageError } from '../errors.js';
 import { checkLeafName } from '../model/names.js';
-import { runTemplate } from './engine.js';
+import { runTemplate, type RenderOptions } from './engine.js';
 
 /** `field` names the option or setting the template came from, for messages. */
-export async function renderNameTemplate(template: string, vars: Record<string, string>, field: string): Promise<string> {
-  const name = await runTemplate({ text: template, name: field }, vars);
+export async function renderNameTemplate(template: string, vars: Record<string, string>, field: string, opts: RenderOptions = {}): Promise<string> {
+  // No includes in a name: whatever roots the caller passed, none are searched.
+  const name = await runTemplate({ text: template, name: field }, vars, { ...opts, searchPaths: [] });
   try {
     return checkLeafName(name, 'job name');
   } catch (e) {

@@ -5,6 +5,7 @@
 // qdo uses a few of nunjucks' undocumented internals (Template.rootRenderFunc, the runtime
 // object compiled code calls, the parser's AST) to make undefined names errors that name
 // the variable. The narrow types below say exactly which; nunjucks is pinned to 3.2.x.
+import { hardenNunjucks } from './harden.js';
 
 export type Callback = (err: unknown, res?: string) => void;
 
@@ -24,6 +25,10 @@ export interface NjRuntime {
   contextOrFrameLookup(context: NjContext, frame: NjFrame, name: string): unknown;
   memberLookup(obj: unknown, key: unknown): unknown;
   ensureDefined(val: unknown, lineno: number, colno: number): unknown;
+  callWrap(fn: unknown, name: string, context: unknown, args: unknown[]): unknown;
+  suppressValue(val: unknown, autoescape: boolean): unknown;
+  inOperator(key: unknown, val: unknown): boolean;
+  Frame: { prototype: { set(name: string, val: unknown, resolveUp?: boolean): void } };
 }
 
 export type RenderFunc = (env: unknown, context: NjContext, frame: NjFrame, runtime: NjRuntime, cb: Callback) => void;
@@ -36,12 +41,18 @@ export interface NjTemplate {
   blocks: Record<string, RenderFunc>;
   _compile(): void;
   compile(): void;
-  render(ctx: Record<string, unknown>, cb: Callback): void;
+  /** Without a callback: synchronous, returns the output or throws. */
+  render(ctx: Record<string, unknown>): string | null;
 }
 
 export interface NjEnvironment {
   getTemplate(...args: unknown[]): unknown;
   addFilter(name: string, fn: (...args: never[]) => unknown): void;
+  getFilter(name: string): unknown;
+  getTest(name: string): unknown;
+  filters: Record<string, (...args: unknown[]) => unknown>;
+  tests: Record<string, (...args: unknown[]) => unknown>;
+  globals: Record<string, unknown>;
 }
 
 /** A node of nunjucks' AST (nunjucks/src/nodes.js); `fields` names its child slots. */
@@ -64,11 +75,19 @@ export interface Nunjucks {
   Environment: new (loaders: NjLoader[], opts: Record<string, unknown>) => NjEnvironment;
   Template: new (src: string, env: NjEnvironment, path: string, eagerCompile?: boolean) => NjTemplate;
   parser: { parse(src: string, extensions?: unknown[], opts?: Record<string, unknown>): NjNode };
+  runtime: NjRuntime;
+  lexer: { lex(src: string): object; TOKEN_SYMBOL: string; TOKEN_REGEX: string };
+  compiler: { Compiler: { prototype: { _getNodeName(node: unknown): string } } };
 }
 
 let loading: Promise<Nunjucks> | undefined;
 
+
 export function loadNunjucks(): Promise<Nunjucks> {
-  loading ??= import('nunjucks').then((m) => ((m as { default?: unknown }).default ?? m) as Nunjucks);
+  loading ??= import('nunjucks').then((m) => {
+    const nj = ((m as { default?: unknown }).default ?? m) as Nunjucks;
+    hardenNunjucks(nj);
+    return nj;
+  });
   return loading;
 }

@@ -3,10 +3,15 @@
 // "attempted to output null or undefined value" without naming it; `{% if typo %}` or
 // `{% for x in typo %}` pass silently. qdo hands each compiled template a runtime whose
 // lookups fail at once, naming the variable and where it is used.
+//
+// The same runtime is where the sandbox (sandbox.ts) and the meter (meter.ts) stand: every
+// member lookup, call, print and `in` of compiled template code passes through it.
 import { closest } from '../util/closest.js';
 import { outputSnippet, type TemplateAst } from './ast.js';
 import type { Failure } from './failure.js';
+import type { Meter } from './meter.js';
 import type { NjContext, NjFrame, NjRuntime } from './nunjucks.js';
+import { access, boundMethod, isPlainObject } from './sandbox.js';
 
 /** One template taking part in a render: the top-level one or an included file. */
 export interface TemplateUnit {
@@ -36,7 +41,7 @@ function suggest(names: string[]): string | undefined {
   return names.length ? `did you mean ${names.map((x) => `"${x}"`).join(', ')}?` : undefined;
 }
 
-export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail): NjRuntime {
+export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail, meter: Meter): NjRuntime {
   // Which variable path an object was reached by, so a missing member can be named
   // "resources.cpuz" rather than just "cpuz".
   const paths = new WeakMap<object, string>();
@@ -50,6 +55,7 @@ export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail): 
   const rt: NjRuntime = Object.create(base) as NjRuntime;
 
   rt.contextOrFrameLookup = (context: NjContext, frame: NjFrame, name: string): unknown => {
+    meter.tick();
     const known = declaredInFrames(frame, name) || hasOwn(context.ctx, name) || hasOwn(context.env.globals, name);
     if (!known) {
       if (isOptional(name)) return undefined;
@@ -66,7 +72,7 @@ export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail): 
   };
 
   rt.memberLookup = (obj: unknown, key: unknown): unknown => {
-    const k = String(key);
+    const k = typeof key === 'symbol' ? '' : String(key);
     if (obj === undefined || obj === null) {
       // Only reachable through a name the template made optional, or a null value.
       if ([...(optional ??= unit.ast().optionalPaths())].some((p) => p.endsWith(`.${k}`))) return undefined;
@@ -77,13 +83,18 @@ export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail): 
         what: `cannot read member "${k}" of ${obj === null ? 'null' : 'undefined'}`,
       });
     }
+    meter.tick();
     const objPath = typeof obj === 'object' || typeof obj === 'function' ? paths.get(obj as object) : undefined;
     const full = objPath === undefined ? undefined : `${objPath}.${k}`;
-    if (!(k in Object(obj))) {
+    const a = access(obj, k);
+    if (a.kind === 'forbidden') {
+      throw fail({ code: 'template-forbidden', template: unit.name, at: unit.ast().findMember(k, objPath), what: a.why, hint: 'templates reach data, not JavaScript (spec/templates.md §Sandbox)' });
+    }
+    if (a.kind === 'missing') {
       if (full !== undefined ? isOptional(full) : [...(optional ??= unit.ast().optionalPaths())].some((p) => p.endsWith(`.${k}`))) {
         return undefined;
       }
-      const near = typeof obj === 'object' ? closest(k, Object.keys(obj as object)) : [];
+      const near = isPlainObject(obj) ? closest(k, Object.keys(obj)) : [];
       throw fail({
         code: 'template-undefined',
         template: unit.name,
@@ -92,8 +103,39 @@ export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail): 
         hint: suggest(objPath !== undefined ? near.map((n) => `${objPath}.${n}`) : near),
       });
     }
-    const v = base.memberLookup(obj, key);
+    if (a.kind === 'method') {
+      const refuse = (what: string, hint?: string): Error => fail({ code: 'template-forbidden', template: unit.name, at: unit.ast().findMember(k, objPath), what, hint });
+      return boundMethod(meter, refuse, a.of, a.name);
+    }
+    const v = typeof a.value === 'function' && typeof obj === 'object' && obj !== null ? bindOwn(a.value as (...x: unknown[]) => unknown, obj) : a.value;
     return full === undefined ? v : remember(v, full);
+  };
+
+  // A call: a global (range, cycler, joiner), a macro, caller(), a bound method. Nested
+  // calls are counted so a macro calling itself stops with a clear error (meter.ts).
+  rt.callWrap = (fn: unknown, name: string, context: unknown, args: unknown[]): unknown => {
+    meter.tick();
+    meter.enter();
+    try {
+      return base.callWrap(fn, name, context, args);
+    } finally {
+      meter.leave();
+    }
+  };
+
+  rt.suppressValue = (val: unknown, autoescape: boolean): unknown => {
+    if (typeof val === 'function') {
+      throw fail({ code: 'template-forbidden', template: unit.name, what: 'a function cannot be printed (call it, or print a value)' });
+    }
+    meter.print(val);
+    return base.suppressValue(val, autoescape);
+  };
+
+  // `"k" in obj` asks about the object's own keys ("toString" in params is false).
+  rt.inOperator = (key: unknown, val: unknown): boolean => {
+    meter.tick();
+    if (isPlainObject(val)) return Object.prototype.hasOwnProperty.call(val, String(key));
+    return base.inOperator(key, val);
   };
 
   rt.ensureDefined = (val: unknown, lineno: number, colno: number): unknown => {
@@ -111,4 +153,9 @@ export function strictRuntime(base: NjRuntime, unit: TemplateUnit, fail: Fail): 
   };
 
   return rt;
+}
+
+/** A function that is an own property of a plain object (cycler's next(), an imported macro), called on it. */
+function bindOwn(fn: (...x: unknown[]) => unknown, obj: object): (...x: unknown[]) => unknown {
+  return (...args: unknown[]) => fn.apply(obj, args);
 }

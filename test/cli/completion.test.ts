@@ -80,6 +80,24 @@ test('option values: schedulers, allocations, jobs; files left to the shell', as
   assert.equal((await complete('completion', '')).values, ['bash', 'zsh', 'fish']);
 });
 
+test('pools, allocations to remove, resources as PROJECT:NAME; pool and archive are commands', async () => {
+  const cmds = (await complete('')).values;
+  assert.ok(cmds.includes('pool') && cmds.includes('archive'));
+  assert.is((await qdo(['pool', 'add', 'gpu', '--scheduler', 'none'], opts)).code, 0);
+  assert.equal((await complete('pool', 'status', 'g')).values, ['gpu']);
+  assert.equal((await complete('pool', 'add', 'g')).values, [], 'a new pool has no name yet');
+  assert.equal((await complete('submit', 'p/j', '--pool', '')).values, ['gpu']);
+  assert.equal((await complete('alloc', 'remove', '')).values, [home]);
+  assert.is((await complete('alloc', 'move', '')).directive, ':files');
+  assert.equal((await complete('archive', 'paper/run/job0000')).values, ['paper/run/job00000', 'paper/run/job00001', 'paper/run/job00002']);
+  writeFileSync(join(home, 'r.txt'), 'r\n');
+  assert.is((await qdo(['resource', 'add', 'paper/run', join(home, 'r.txt')], opts)).code, 0);
+  assert.equal(await complete('resource', 'show', 'paper/r'), { values: ['paper/run:'], directive: ':nospace' });
+  assert.equal((await complete('resource', 'show', 'paper/run:')).values, ['paper/run:r.txt']);
+  const inside = await qdo(['__complete', 'bash', 'resource', 'show', 'r'], { home, cwd: join(home, 'paper/run') });
+  assert.is(inside.stdout, 'r.txt\n:\n');
+});
+
 test('zsh and fish get descriptions; a broken allocation gets no candidates and no noise', async () => {
   const r = await qdo(['__complete', 'fish', 'status', 'pa'], opts);
   assert.is(r.stdout, 'paper/debug/\tproject\npaper/run/\tproject\n:nospace\n');

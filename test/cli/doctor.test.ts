@@ -95,19 +95,28 @@ local('all well: every check ok, exit 0, one line each in text', async () => {
   assert.match(t.stdout, /\nok {4}clock {8}.*skew/);
 });
 
-local('an unreachable allocation, others may write .qdo, a lock whose holder is gone', async () => {
-  writeFileSync(join(home, '.qdo/allocations'), '/nonexistent/scratch\n');
+local('a home allocation others may write: qdo will not use it; doctor says so and how to fix it, exit 1', async () => {
   chmodSync(join(home, '.qdo'), 0o777);
+  const { code, doc } = await doctor();
+  chmodSync(join(home, '.qdo'), 0o755);
+  assert.is(code, 1);
+  assert.not.ok(doc.ok);
+  const p = doc.checks.find((c) => c.check === 'permissions')!;
+  assert.equal([p.subject, p.status], [home, 'fail']);
+  assert.match(p.message, /writable by others/);
+  assert.match(p.fix!, /chmod go-w/);
+});
+
+local('an unreachable allocation, a lock whose holder is gone', async () => {
+  writeFileSync(join(home, '.qdo/allocations'), '/nonexistent/scratch\n');
   mkdirSync(join(home, '.qdo/refs/p.refs.lock'), { recursive: true });
   writeFileSync(join(home, '.qdo/refs/p.refs.lock/holder'), JSON.stringify({ host: 'testhost', pid: 999999, start: null, nonce: 'ab12cd34' }) + '\n');
   const { code, doc } = await doctor();
-  chmodSync(join(home, '.qdo'), 0o755);
   assert.is(code, 0, 'warnings only: exit 0');
   const by = (c: string) => doc.checks.filter((x) => x.check === c);
   assert.equal(by('allocation').map((c) => [c.subject, c.status]), [[home, 'ok'], ['/nonexistent/scratch', 'warn']]);
   assert.match(by('allocation')[1]!.fix!, /mount it, or remove the line/);
-  assert.is(by('permissions')[0]!.status, 'warn');
-  assert.match(by('permissions')[0]!.fix!, /chmod go-w/);
+  assert.is(by('permissions')[0]!.status, 'ok');
   const lock = by('locks')[0]!;
   assert.is(lock.status, 'warn');
   assert.match(lock.message, /^refs\/p\.refs held by testhost pid 999999, refreshed \d+ s ago; that process is gone$/);

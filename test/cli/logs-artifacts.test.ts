@@ -198,7 +198,7 @@ test('pull: a job of another allocation, by revision, with a glob', async () => 
   assert.is(scrub(scrub(dry.stdout, other, '$OTHER'), home), 'a.csv\nout/b.csv\nwould copy 2 file(s) (6 B) from $OTHER/far/runs/w/1-' + dry.stdout.split('/runs/w/1-')[1]!.slice(0, 8) + '/ to $HOME/p/pulled/w@1\n');
   assert.not.ok(existsSync(join(home, 'p/pulled')), '--dry-run copies nothing');
   const r = JSON.parse(ok(await run(['pull', 'far/w', 'p', '*.csv', '--json'])).stdout);
-  assert.equal(Object.keys(r), ['version', 'source', 'kind', 'from', 'job', 'id', 'destination', 'dry_run', 'files', 'bytes']);
+  assert.equal(Object.keys(r), ['version', 'source', 'kind', 'from', 'from_archive', 'job', 'id', 'destination', 'dry_run', 'files', 'bytes']);
   assert.is(r.version, 1);
   assert.is(r.kind, 'job');
   assert.is(r.job, 'far/w');

@@ -37,8 +37,8 @@ test('init registers once; re-running is harmless', async () => {
   assert.equal(j, {
     version: 1,
     allocations: [
-      { path: home, home: true, reachable: true, problem: null, projects: [] },
-      { path: scratch, home: false, reachable: true, problem: null, projects: [] },
+      { path: home, home: true, reachable: true, shared: false, problem: null, projects: [] },
+      { path: scratch, home: false, reachable: true, shared: false, problem: null, projects: [] },
     ],
   });
 });
@@ -114,6 +114,10 @@ test('project names: bad, reserved, unknown allocation', async () => {
     ['a/../b', /the segment "\.\."/],
     ['a b', /the character " "/],
     ['p/resources', /"resources" is reserved/],
+    ['resources', /"resources" is reserved at the top of an allocation \(its shared resources folder\)/],
+    ['resources/x', /"resources" is reserved at the top/],
+    ['.qdo', /names starting with "\." are reserved/],
+    ['.qdo.tmp-1234abcd/p', /names starting with "\." are reserved/],
   ] as const) {
     const r = await qdo(['project', 'add', name], { home });
     assert.is(r.code, 2, name);
@@ -139,8 +143,8 @@ test('resources: add, list, show, --as, conflicts', async () => {
   writeFileSync(join(home, 'job.sh.j2'), '#!/bin/bash\necho {{ params.x }}\n');
   chmodSync(join(home, 'job.sh.j2'), 0o755);
   const a = await qdo(['resource', 'add', 'paper', 'job.sh.j2'], { home });
-  assert.is(a.stdout, `added paper/job.sh.j2 (${home}/paper/resources/job.sh.j2)\n`);
-  assert.is((await qdo(['resource', 'add', 'paper', 'job.sh.j2'], { home })).stdout, 'paper/job.sh.j2 is unchanged\n');
+  assert.is(a.stdout, `added paper:job.sh.j2 (${home}/paper/resources/job.sh.j2)\n`);
+  assert.is((await qdo(['resource', 'add', 'paper', 'job.sh.j2'], { home })).stdout, 'paper:job.sh.j2 is unchanged\n');
   await qdo(['resource', 'add', 'paper', 'job.sh.j2', '--as', 'tpl'], { home });
   const show = await qdo(['resource', 'show', 'paper/tpl'], { home });
   assert.is(show.stdout, '#!/bin/bash\necho {{ params.x }}\n');
@@ -151,13 +155,16 @@ test('resources: add, list, show, --as, conflicts', async () => {
   assert.is(readFileSync(join(home, 'paper/resources/job.sh.j2'), 'utf8'), '#!/bin/bash\necho {{ params.x }}\n', 'nothing changed');
   assert.is((await qdo(['resource', 'add', 'paper', 'job.sh.j2', '--force'], { home })).code, 0);
   const list = await qdo(['resource', 'list'], { home });
-  assert.is(scrub(list.stdout, home), 'RESOURCE         SIZE  PATH\npaper/job.sh.j2  8 B   $HOME/paper/resources/job.sh.j2\npaper/tpl        32 B  $HOME/paper/resources/tpl\n');
+  assert.is(
+    scrub(list.stdout, home),
+    'RESOURCE         FROM     SIZE  PATH\npaper:job.sh.j2  project  8 B   $HOME/paper/resources/job.sh.j2\npaper:tpl        project  32 B  $HOME/paper/resources/tpl\n',
+  );
   const j = JSON.parse((await qdo(['resource', 'list', 'paper', '--json'], { home })).stdout);
   assert.is(j.version, 1);
   assert.is(j.resources.length, 2);
   const miss = await qdo(['resource', 'show', 'paper/tlp'], { home });
   assert.is(miss.code, 3);
-  assert.is(miss.stderr, 'qdo: no resource "tlp" in project paper\nhint: did you mean "tpl"?\n');
+  assert.is(miss.stderr, 'qdo: no resource "tlp" in project paper (nor in its allocation)\nhint: did you mean "tpl"?\n');
   const np = await qdo(['resource', 'add', 'nope', 'job.sh.j2'], { home });
   assert.is(np.code, 3);
   const nf = await qdo(['resource', 'add', 'paper', 'missing.sh'], { home });

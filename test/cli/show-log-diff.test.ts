@@ -15,8 +15,15 @@ import { encodeManifest, type Manifest } from '../../src/model/manifest.js';
 let home = '';
 let opts: RunOptions;
 
+/** Also the wrapper's own times and host, which are real, not the injected clock's. */
+function scrubRun(text: string): string {
+  return scrub(text, home)
+    .replace(/"(started|ended)": "\d{4}-[^"]*"/g, '"$1": "<time>"')
+    .replace(/"host": "[^"]*"/g, '"host": "<host>"');
+}
+
 function golden(name: string, r: RunResult): void {
-  assertGolden(`${name}.txt`, `exit ${r.code}\n--- stdout\n${scrub(r.stdout, home)}--- stderr\n${scrub(r.stderr, home)}`);
+  assertGolden(`${name}.txt`, `exit ${r.code}\n--- stdout\n${scrubRun(r.stdout)}--- stderr\n${scrubRun(r.stderr)}`);
 }
 
 async function ok(args: string[]): Promise<RunResult> {

@@ -172,10 +172,12 @@ test('--after: the dependency is passed to the scheduler; a failed one is refuse
 });
 
 test('status asks the scheduler at most once per interval; --refresh asks now', async () => {
-  await qdo(['submit', 'p/s', '--', 'sleep', '5'], opts);
+  // Held, so nothing but the scheduler can change it (a start record would show it running
+  // without a query: submissions.md §Refresh step 2).
+  await qdo(['submit', 'p/s', '--hold', '--', 'sleep', '5'], opts);
   const first = await statusJson(['--refresh']);
   assert.is(first.sources[0]!.queried, true);
-  assert.ok(['pending', 'running'].includes(first.jobs[0]!.state as string));
+  assert.is(first.jobs[0]!.state, 'held');
   const again = await statusJson([]);
   assert.is(again.sources[0]!.queried, false);
   assert.is(again.sources[0]!.last_query, FIXED_NOW.toISOString());
@@ -218,7 +220,8 @@ test('jobs of another cluster are not queried here', async () => {
   assert.match(s.stderr, /1 job\(s\) not refreshed: on local cluster local@elsewhere; this machine is on local@testhost/);
   const j = await statusJson(['--refresh']);
   assert.is(j.sources[0]!.queried, false);
-  assert.is(j.jobs[0]!.state, 'pending');
+  // Never from the scheduler: its submit answer, or its own start record once it runs.
+  assert.ok(['qdo', 'start-record'].includes(j.jobs[0]!.state_source as string), String(j.jobs[0]!.state_source));
 });
 
 test('status: patterns, the current project, and no match', async () => {

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, removeDir, tempDir, testContext, type RunOptions } from '../helpers/cli.js';
+import { FIXED_NOW, qdo, removeDir, tempDir, testContext, type RunOptions } from '../helpers/cli.js';
 import { SchedulerError } from '../../src/errors.js';
 import type { RunOptions as CmdOptions, RunResult, Runner } from '../../src/scheduler/runner.js';
 import { runSweep, type SweepRequest } from '../../src/core/sweep.js';
@@ -150,7 +150,7 @@ test('the scheduler refuses chunk 2: chunk 1 stays submitted, chunk 2 leaves no 
 test('qdo killed after sbatch took chunk 2: the next status finds the array by its chunk tag; a re-run submits nothing twice', async () => {
   const s = fakeSlurm(['ok', 'hang']);
   // The submitter: another process, dead by the time anyone looks.
-  const killed: Context = { ...testContext(opts), pid: 4242, alive: () => false };
+  const killed: Context = { ...testContext(opts), self: { host: 'testhost', pid: 4242, start: null }, alive: () => 'dead' };
   void runSweep(killed, request(s.run));
   await s.hung;
   const l = layoutOf(home);
@@ -169,11 +169,17 @@ test('qdo killed after sbatch took chunk 2: the next status finds the array by i
 
 test('killed before sbatch took it: recovery finds nothing, the points become not-submitted, a re-run submits them', async () => {
   const s = fakeSlurm(['ok', 'hang']);
-  const killed: Context = { ...testContext(opts), pid: 4242, alive: () => false };
+  const killed: Context = { ...testContext(opts), self: { host: 'testhost', pid: 4242, start: null }, alive: () => 'dead' };
   void runSweep(killed, request(s.run));
   await s.hung;
   s.jobs.pop(); // this time the scheduler never got chunk 2
-  const r = await runSweep(testContext(opts), request(s.run));
+  // Within the grace period the chunk may still reach the scheduler late: a re-run submits nothing of it.
+  const early = await runSweep(testContext(opts), request(s.run));
+  assert.equal([early.submitted, early.skipped, s.sbatch.length], [0, 6, 2]);
+  assert.equal(early.points.slice(3).map((p) => p.state), ['submitting', 'submitting', 'submitting']);
+  assert.match(String((await readSubmission(layoutOf(home), early.points[3]!.id))!.reason), /not found by its tag yet/);
+  // After it (submit_grace, default 600 s), not found means never submitted.
+  const r = await runSweep(testContext({ ...opts, now: new Date(FIXED_NOW.getTime() + 601_000) }), request(s.run));
   assert.equal([r.submitted, r.skipped, s.sbatch.length], [3, 3, 3]);
   assert.equal(r.points.slice(3).map((p) => [p.version, p.schedId]), [
     [2, '102_0'],

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { qdo, tempDir, type RunOptions } from '../helpers/cli.js';
 import { slurmSuite } from '../helpers/slurm.js';
+import { timeLimit } from '../helpers/uvu-timed.js';
 
 type Job = Record<string, unknown>;
 
@@ -64,7 +65,8 @@ await slurmSuite('the job lifecycle on Slurm', async (test) => {
     assert.is((await jobOf('paper/long')).state, 'cancelled');
   });
 
-  test('a real TIMEOUT, retried with twice the time, completes', async () => {
+  // Two waits of up to 4 minutes each (a 1-minute job that runs out, then its 2-minute retry).
+  test('a real TIMEOUT, retried with twice the time, completes', timeLimit(9 * 60_000, async () => {
     await run(['wait', 'paper/slow', '--timeout', '4m'], 1);
     const t = await jobOf('paper/slow');
     assert.is(t.state, 'timeout', JSON.stringify(t));
@@ -76,7 +78,7 @@ await slurmSuite('the job lifecycle on Slurm', async (test) => {
     assert.is(m.parent, slow.id);
     await run(['wait', 'paper/slow', '--timeout', '4m']);
     assert.is((await jobOf('paper/slow')).state, 'completed');
-  });
+  }));
 
   test('gc keeps the latest version of each job, removes the older run folders', async () => {
     const v1 = (await jobOf('paper/train@1')) as { paths: { run_dir: string } };

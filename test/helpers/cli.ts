@@ -1,12 +1,12 @@
 // Test harness: temp allocations, the CLI run in-process with an injected clock, env and
 // streams, and the built binary / bundle run as real processes.
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
-import type { Context } from '../../src/context.js';
+import type { Context, UserId } from '../../src/context.js';
 
 /** Repository root (the source tree, for fixtures and golden files). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -44,7 +44,14 @@ export interface RunOptions {
   env?: Record<string, string>;
   /** Fixed clock (default 2026-11-21T09:30:00.000Z), or 'real' for the wall clock (e2e). */
   now?: Date | 'real';
+  /** Who qdo runs as (default: this process's user), for the trust rules (spec/trust.md). */
+  user?: UserId;
 }
+
+/** The process identity in-process runs record: this test process on host "testhost". */
+export const TEST_SELF = { host: 'testhost', pid: process.pid, start: null };
+/** This process's user, as bin.ts gives it to qdo. */
+export const THIS_USER: UserId = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, name: userInfo().username };
 
 export const FIXED_NOW = new Date('2026-11-21T09:30:00.000Z');
 
@@ -52,7 +59,7 @@ export function testContext(opts: RunOptions): Context {
   const fixed = opts.now ?? FIXED_NOW;
   const now = () => (fixed === 'real' ? new Date() : fixed);
   // PATH as a shell would have it: local jobs start with the command's environment.
-  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', pid: process.pid, alive: (pid: number) => pid === process.pid };
+  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', self: TEST_SELF, alive: (p) => (p.host !== 'testhost' ? 'unknown' : p.pid === process.pid ? 'alive' : 'dead'), user: opts.user ?? THIS_USER };
 }
 
 /** Runs qdo in this process. */

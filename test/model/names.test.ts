@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { checkLeafName, checkProjectName, projectFileKey, projectFromFileKey } from '../../src/model/names.js';
 
 test('valid project names', () => {
-  for (const n of ['paper', 'paper/run', 'a.b_c-d/E9', 'x/.hidden', 'v1.2']) assert.is(checkProjectName(n), n);
+  for (const n of ['paper', 'paper/run', 'a.b_c-d/E9', 'x/y.hidden', 'v1.2']) assert.is(checkProjectName(n), n);
 });
 
 test('invalid project names name the problem', () => {
@@ -15,6 +15,10 @@ test('invalid project names name the problem', () => {
     ['a/./b', /the segment "\."/],
     ['..', /the segment "\.\."/],
     ['-x', /a leading "-"/],
+    ['.qdo', /a leading "\." in "\.qdo"/],
+    ['.qdo/objects', /a leading "\."/],
+    ['x/.hidden', /a leading "\."/],
+    ['.QDO', /a leading "\."/],
     ['a/-x', /a leading "-"/],
     ['a b', /the character " "/],
     ['a+b', /the character "\+"/],
@@ -26,6 +30,7 @@ test('invalid project names name the problem', () => {
 test('job names are one segment', () => {
   assert.is(checkLeafName('train-lr0.1'), 'train-lr0.1');
   assert.throws(() => checkLeafName('a/b'), /may not contain "\/"/);
+  for (const n of ['.qdo', '.x', '..', '.']) assert.throws(() => checkLeafName(n), /a leading "\."|the segment/, n);
 });
 
 test('refs file keys map one-to-one', () => {

@@ -106,4 +106,10 @@ test('a change the old version cannot take: errors name the flag', () => {
   }
 });
 
+test('a change past the top of the range names the flag and the range (spec/scheduler-common.md §Ranges)', () => {
+  usage(() => apply({ time: 'x100000' }), 'time', /3600 s would become 360000000 s; the most is 365 days/);
+  usage(() => apply({ cpus: '+70000' }), 'cpus', /the most is 65535/);
+  usage(() => apply({ mem: 'x1e9' }), 'mem', /expected a value or a change/);
+});
+
 test.run();

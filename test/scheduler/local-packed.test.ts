@@ -40,6 +40,14 @@ async function waitState(b: LocalBackend, id: string, want: NormalState, ms = 20
   }
 }
 
+async function waitFor(probe: () => boolean, ms = 20000): Promise<void> {
+  const t0 = Date.now();
+  while (!probe()) {
+    if (Date.now() - t0 > ms) throw new Error(`condition not met after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const read = (dir: string, f: string): string => readFileSync(join(dir, f), 'utf8');
 
 test('a packed array: each element runs its own job in its own run folder; element ids answer', async () => {
@@ -85,6 +93,10 @@ test('cancelling one element of a running array leaves the others running to the
   const els = elements(dir, ['sleep 30\n', 'sleep 1; echo ok\n']);
   const id = await submit(b, dir, 'arr', { elements: els });
   await waitState(b, b.elementId(id, 0), 'running');
+  // "running" is the spool's word: the shepherd started the wrapper, which may not have
+  // trapped TERM yet. Its start record says it has (§Signals: traps come first); a cancel
+  // before that ends the element with no end record at all, which is not what this tests.
+  await waitFor(() => existsSync(join(els[0]!.runDir, 'qdo-start.json')));
   await b.cancel([b.elementId(id, 0)]);
   await waitState(b, b.elementId(id, 0), 'cancelled');
   await waitState(b, b.elementId(id, 1), 'completed');

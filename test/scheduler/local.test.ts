@@ -74,10 +74,15 @@ test('with one slot, jobs run one after another in submission order', async () =
 
 test('with two slots, two jobs overlap; a 2-cpu job waits for both slots', async () => {
   const s = setup(2);
-  const a = await s.submit(STEP);
-  const b = await s.submit(STEP);
+  // Each of the first two waits (up to 20 s) for the other to start, so they complete only
+  // if they ran at the same time, however slow the machine is (a fixed sleep raced here).
+  const meet = (other: string) =>
+    `#!/bin/bash\necho "start $QDO_PARAM_NAME" >> "$LOG"\ntouch "$LOG.$QDO_PARAM_NAME"\nfor i in $(seq 400); do [ -e "$LOG.${other}" ] && break; sleep 0.05; done\n[ -e "$LOG.${other}" ] || exit 9\necho "end $QDO_PARAM_NAME" >> "$LOG"\n`;
+  const a = await s.submit(meet('j2'));
+  const b = await s.submit(meet('j1'));
   const c = await s.submit(STEP, { cpus: 2 });
-  for (const id of [a, b, c]) await waitState(s.b, id, 'completed');
+  for (const id of [a, b]) assert.is((await waitState(s.b, id, (x) => x.state !== 'pending' && x.state !== 'running', 30000)).state, 'completed');
+  await waitState(s.b, c, 'completed');
   const log = logLines(s.dir);
   assert.equal(log.slice(0, 2).sort(), ['start j1', 'start j2']);
   assert.equal(log.slice(4), ['start j3', 'end j3']);

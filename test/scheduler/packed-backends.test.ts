@@ -162,7 +162,7 @@ test('plugins: elementId and limits pass through; without elementId packing is r
 `;
   writeFileSync(join(tmp, 'with.mjs'), body(true));
   writeFileSync(join(tmp, 'without.mjs'), body(false));
-  const opts = { spoolDir: '/unused', cpus: 1, plugins: { w: join(tmp, 'with.mjs'), wo: join(tmp, 'without.mjs') } };
+  const opts = { spoolDir: '/unused', cpus: 1, plugins: { modules: { w: join(tmp, 'with.mjs'), wo: join(tmp, 'without.mjs') }, check: async () => {} } };
   const w = await createBackend('w', opts);
   assert.equal([w.elementId!('9', 2), w.maxArraySize, w.maxScriptBytes, w.elementDependencies], ['9.2', 50, 1000, false]);
   assert.is(w.render(packed(3)), '#!/bin/bash\n# 3\n');

@@ -15,10 +15,31 @@ const fx = (p: string): string => readFileSync(join(root, 'test/fixtures/pbs', p
 const A = 'aurora-pbs-0001.hostmgmt.cm.aurora.alcf.anl.gov';
 const QSTAT = ['qstat', '-x', '-f', '-F', 'json'];
 
-function backend(script: Expect[], readExitRecord?: (id: string) => Promise<JobState | null>) {
+function backend(script: Expect[], readExitRecord?: (id: string) => Promise<JobState | null>, history?: 'auto' | 'on' | 'off') {
   const f = fakeRunner(script);
-  return { b: new PbsProBackend({ runner: f.run, readExitRecord, user: 'alice' }), ...f };
+  return { b: new PbsProBackend({ runner: f.run, readExitRecord, user: 'alice', history }), ...f };
 }
+
+test('history off: qstat without -x; a finished job is the exit record\'s to answer', async () => {
+  const id = `6631289.${A}`;
+  const { b, calls } = backend(
+    [{ argv: ['qstat', '-f', '-F', 'json', id], reply: { stdout: fx('pbspro/qstat-json/qstat_xf_json_job_F_exit0_aurora_2022.1.7.json') } }],
+    async () => ({ id, state: 'failed', raw: 'exit 2', source: 'exit-record', exitCode: 2 }),
+    'off',
+  );
+  const s = (await b.query([id])).get(id)!;
+  assert.is(calls.length, 1);
+  assert.equal([s.state, s.source, s.exitCode], ['failed', 'exit-record', 2], 'the F record is not used');
+});
+
+test('history on: a job the server does not know is an error, not a question for the exit record', async () => {
+  const { b } = backend(
+    [{ argv: [...QSTAT, '77.pbsserver'], reply: { stdout: '', stderr: 'qstat: Unknown Job Id 77.pbsserver\n', exitCode: 153 } }],
+    async () => null,
+    'on',
+  );
+  await rejectsScheduler(b.query(['77.pbsserver']), 'pbs-history-missing');
+});
 
 
 test('query: one qstat for all ids; walltime kill, success, user hold (Aurora 2022.1.7)', async () => {

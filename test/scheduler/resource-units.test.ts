@@ -251,3 +251,45 @@ for (const [flags, msg] of BAD_FLAGS) {
 }
 
 test.run();
+
+// spec/scheduler-common.md §Ranges: every numeric value is range-checked, naming the flag and the range.
+const OUT_OF_RANGE: [Record<string, string>, RegExp][] = [
+  [{ time: '99999999999999' }, /^--time: expected a duration of at most 365 days/],
+  [{ time: '366d' }, /^--time: expected a duration of at most 365 days/],
+  [{ time: '1:99:99' }, /^--time: expected minutes and seconds below 60/],
+  [{ time: '1:30:60' }, /^--time: expected minutes and seconds below 60/],
+  [{ time: '10:60' }, /^--time: expected minutes and seconds below 60/],
+  [{ time: '1-24' }, /hours below 24/],
+  [{ time: '1-23:60' }, /below 60/],
+  [{ mem: '2P' }, /^--mem: expected a size like/],
+  [{ mem: '1048577G' }, /^--mem: expected a size of at most 1P/],
+  [{ 'mem-per-cpu': '99999999999T' }, /^--mem-per-cpu: expected a size of at most 1P/],
+  [{ cpus: '65536' }, /^--cpus: expected an integer from 1 to 65535, found "65536"$/],
+  [{ tasks: '99999999999' }, /^--tasks: expected an integer from 1 to 10000000/],
+  [{ nodes: '1000001' }, /^--nodes: expected an integer from 1 to 1000000/],
+  [{ gpus: '1025' }, /^--gpus: expected an integer from 0 to 1024/],
+  [{ array: '5-1' }, /^--array: expected ranges that run upwards, not 5-1, found "5-1"$/],
+  [{ array: '1-10:0' }, /^--array: expected a step of at least 1/],
+  [{ array: '1-10%0' }, /^--array: expected a "%" limit of at least 1/],
+  [{ array: '0-4000001' }, /^--array: expected indices from 0 to 4000000/],
+  [{ array: '1,9-3' }, /run upwards, not 9-3/],
+  [{ partition: 'a\u0000b' }, /^--partition: expected a value without control characters/],
+  [{ account: 'x'.repeat(5000) }, /^--account: expected a value of at most 4096 characters/],
+];
+for (const [flags, re] of OUT_OF_RANGE) {
+  test(`parseResourceFlags refuses ${JSON.stringify(flags).slice(0, 60)}`, () => throwsUsage(() => parseResourceFlags(flags), re));
+}
+
+test('the largest values of each range are accepted', () => {
+  assert.equal(parseResourceFlags({ time: '365-00:00:00', mem: '1024T', cpus: '65535', gpus: '1024', array: '0-4000000:2%1', nodes: '1000000', tasks: '10000000' }), {
+    time: 365 * 86400,
+    mem: 1024 ** 3,
+    cpus: 65535,
+    gpus: 1024,
+    array: '0-4000000:2%1',
+    nodes: 1000000,
+    tasks: 10000000,
+  });
+  assert.is(parseWalltime('90:59'), 90 * 60 + 59);
+  assert.is(parseWalltime('100:59:59'), 100 * 3600 + 59 * 60 + 59);
+});

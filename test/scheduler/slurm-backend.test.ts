@@ -224,4 +224,30 @@ test('render is the pure renderer', () => {
   assert.ok(script.startsWith('#!/bin/bash\n#SBATCH --job-name=x\n#SBATCH --cpus-per-task=2\n'));
 });
 
+
+
+test('job completion records (sacct -c) answer plain jobs squeue and accounting cannot; arrays are not asked', async () => {
+  const isArrayJob = (id: string) => id === '100';
+  const { b, calls } = backend(
+    { squeue: [invalid], sacct: [{ fail: fixture('sacct-disabled.stderr') }, fixture('sacct-jobcomp.txt')] },
+    { isArrayJob },
+  );
+  const m = await b.query(['98', '99', '100']);
+  assert.equal(calls.map((c) => c.argv.slice(0, 2)), [['squeue', '-h'], ['sacct', '-n'], ['sacct', '-c']]);
+  assert.equal(calls[2]!.argv, ['sacct', '-c', '-n', '-P', '-j', '98,99', '-o', SACCT_FIELDS]);
+  assert.equal(brief(m), { '98': 'failed/jobcomp exit 3', '99': 'failed/jobcomp', '100': 'unknown/none' });
+  assert.is(m.get('99')!.signal, 9);
+  assert.is(m.get('100')!.reason, 'not in squeue; Slurm accounting storage is disabled');
+});
+
+test('job completion records: off never runs sacct -c; a failure in auto leaves the job unknown with why; in on it is an error', async () => {
+  const plain = { isArrayJob: () => false };
+  const off = backend({ squeue: [invalid], sacct: [{ fail: fixture('sacct-disabled.stderr') }] }, { ...plain, jobcomp: 'off' });
+  assert.is((await off.b.query(['98'])).get('98')!.reason, 'not in squeue; Slurm accounting storage is disabled; job completion records are off');
+  const auto = backend({ squeue: [invalid], sacct: [{ fail: fixture('sacct-disabled.stderr') }, { fail: 'sacct: error: No job completion plugin' }] }, plain);
+  assert.match((await auto.b.query(['98'])).get('98')!.reason!, /sacct -c failed: sacct: error: No job completion plugin/);
+  const on = backend({ squeue: [invalid], sacct: [{ fail: fixture('sacct-disabled.stderr') }, { fail: 'sacct: error: No job completion plugin' }] }, { ...plain, jobcomp: 'on' });
+  await rejects(() => on.b.query(['98']), /No job completion plugin/);
+});
+
 test.run();

@@ -64,7 +64,7 @@ test('array index i runs element i: its name, env, script, records and logs in i
   assert.is(read(two, 'stderr'), 'oops\n');
   assert.is(read(two, 'qdo-script'), e[2]!.script);
   const start = json(two, 'qdo-start.json');
-  assert.equal(Object.keys(start), ['host', 'time', 'job_id', 'array_index', 'pid']);
+  assert.equal(Object.keys(start), ['host', 'time', 'job_id', 'array_index', 'pid', 'attempt']);
   assert.is(start.job_id, '4242');
   assert.is(start.array_index, null, 'an element is a single job to core');
   assert.is(json(two, 'qdo-end.json').exit_code, 0);
@@ -96,7 +96,7 @@ test('one element runs without an index (PBS Pro submits it as a plain job)', ()
 test('a script with #! runs by its own interpreter, one without by bash; identical scripts are written once', () => {
   const s = packedSpec(4, {}, (i) => ({ script: i === 3 ? '#!/bin/sh\necho "sh: $QDO_PARAM_LR"\n' : 'echo "bash: $BASH_VERSION" | cut -c1-5\n' }));
   const text = renderWrapper(s, SLURM_JOB_VARS);
-  assert.is(text.split(`>"$QDO_TASK_DIR/qdo-script" <<'QDO_EOF'`).length - 1, 2, 'two distinct scripts, written once each');
+  assert.is(text.split(`>"$QDO_TASK_DIR/qdo-script"`).length - 1, 2, 'two distinct scripts, written once each');
   assert.is(run(s, { SLURM_ARRAY_TASK_ID: '3' }).status, 0);
   assert.is(read(s.elements![3]!.runDir, 'stdout'), 'sh: 0.3\n');
   assert.is(run(s, { SLURM_ARRAY_TASK_ID: '0' }).status, 0);

@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../src/errors.js';
-import { heredocDelimiter, renderWrapper, shellQuote, SLURM_JOB_VARS, PBS_JOB_VARS, type JobVarMap } from '../../src/scheduler/wrapper.js';
+import { heredocDelimiter, renderWrapper, scriptCommand, shellQuote, SLURM_JOB_VARS, PBS_JOB_VARS, TORQUE_JOB_VARS, type JobVarMap } from '../../src/scheduler/wrapper.js';
+import { chmodSync, mkdirSync } from 'node:fs';
 import type { RenderSpec } from '../../src/scheduler/types.js';
 
 const root = mkdtempSync(join(tmpdir(), 'qdo-wrapper-'));
@@ -49,14 +50,15 @@ test('records, logs and exit code 3 propagate', () => {
   assert.is(read(s.runDir, 'stdout'), 'out-line\n');
   assert.is(read(s.runDir, 'stderr'), 'err-line\n');
   const start = json(s.runDir, 'qdo-start.json');
-  assert.equal(Object.keys(start), ['host', 'time', 'job_id', 'array_index', 'pid']);
+  assert.equal(Object.keys(start), ['host', 'time', 'job_id', 'array_index', 'pid', 'attempt']);
+  assert.is(start.attempt, 1);
   assert.is(start.job_id, '4242');
   assert.is(start.array_index, null);
   assert.type(start.pid, 'number');
   assert.type(start.host, 'string');
   assert.match(start.time as string, ISO);
   const end = json(s.runDir, 'qdo-end.json');
-  assert.equal(Object.keys(end), ['exit_code', 'signal', 'signals', 'time', 'host']);
+  assert.equal(Object.keys(end), ['exit_code', 'signal', 'signals', 'time', 'host', 'attempt']);
   assert.is(end.exit_code, 3);
   assert.is(end.signal, null);
   assert.equal(end.signals, []);
@@ -286,6 +288,91 @@ test('a wrapper killed hard after TERM leaves a provisional end record (exit_cod
   const end = json(s.runDir, 'qdo-end.json');
   assert.is(end.exit_code, null);
   assert.is(end.signal, 'TERM');
+});
+
+test('a rerun keeps the earlier attempt: numbered records and logs, attempt 2, a rerun marker', () => {
+  const s = spec({ script: 'echo "run $QDO_JOB_ID"\necho "err $QDO_JOB_ID" >&2\nexit $(( QDO_JOB_ID == 1 ? 4 : 0 ))\n' });
+  const file = writeWrapped(s);
+  const go = (id: string) => spawnSync('bash', [file], { env: { PATH: process.env.PATH, SLURM_JOB_ID: id }, encoding: 'utf8', timeout: 20000 }).status;
+  assert.is(go('1'), 4);
+  assert.not.ok(existsSync(join(s.runDir, 'qdo-rerun.json')), 'no marker for a first attempt');
+  assert.is(go('2'), 0);
+  assert.equal([json(s.runDir, 'qdo-start.1.json').attempt, json(s.runDir, 'qdo-end.1.json').exit_code], [1, 4]);
+  assert.equal([json(s.runDir, 'qdo-start.json').attempt, json(s.runDir, 'qdo-end.json').exit_code, json(s.runDir, 'qdo-end.json').attempt], [2, 0, 2]);
+  assert.equal([read(s.runDir, 'stdout.1'), read(s.runDir, 'stderr.1'), read(s.runDir, 'stdout'), read(s.runDir, 'stderr')], ['run 1\n', 'err 1\n', 'run 2\n', 'err 2\n']);
+  const mark = json(s.runDir, 'qdo-rerun.json');
+  assert.equal([mark.task, mark.attempt], [null, 2]);
+  assert.is(go('3'), 0);
+  assert.equal([json(s.runDir, 'qdo-start.2.json').attempt, json(s.runDir, 'qdo-start.json').attempt, json(s.runDir, 'qdo-rerun.json').attempt], [2, 3, 3]);
+  assert.is(read(s.runDir, 'stdout.1'), 'run 1\n', 'attempt 1 untouched by attempt 3');
+  assert.equal(readdirSync(s.runDir).filter((f) => f.startsWith('.')), [], 'no temp files left');
+});
+
+test('an array task started again keeps its attempts in its own folder; the marker in the run folder names it', () => {
+  const s = spec({ script: 'echo "task $QDO_ARRAY_INDEX"\n', resources: { array: '0-3' } });
+  const file = writeWrapped(s);
+  for (let i = 0; i < 2; i++) assert.is(spawnSync('bash', [file], { env: { PATH: process.env.PATH, SLURM_ARRAY_TASK_ID: '3' } }).status, 0);
+  const t3 = join(s.runDir, '3');
+  assert.equal([json(t3, 'qdo-start.1.json').attempt, json(t3, 'qdo-start.json').attempt], [1, 2]);
+  assert.equal([json(s.runDir, 'qdo-rerun.json').task, json(s.runDir, 'qdo-rerun.json').attempt], ['3', 2]);
+});
+
+test('the common path starts no process but the script (no date, mv, mkdir, cat, chmod, hostname, scontrol)', () => {
+  // With nothing on PATH, any external command would fail with "command not found".
+  const empty = join(root, 'empty-path');
+  const BASH = spawnSync('bash', ['-c', 'printf %s "$BASH"'], { encoding: 'utf8' }).stdout;
+  mkdirSync(empty, { recursive: true });
+  for (const vars of [SLURM_JOB_VARS, TORQUE_JOB_VARS]) {
+    const s = spec({ script: '#!/bin/bash\necho "hosts: $(<"$QDO_NODEFILE")"\n', prologue: 'echo pro', epilogue: 'echo epi' });
+    mkdirSync(s.runDir, { recursive: true }); // qdo creates the run folder before submitting
+    const r = spawnSync(BASH, [writeWrapped(s, vars)], { env: { PATH: empty, SLURM_JOB_ID: '7', SLURM_JOB_NODELIST: 'n[1-2]' }, encoding: 'utf8', timeout: 20000 });
+    assert.is(r.status, 0, r.stderr);
+    assert.is(read(s.runDir, 'stderr'), '');
+    assert.is(read(s.runDir, 'stdout'), 'pro\nhosts: n1\nn2\nepi\n');
+    assert.is(json(s.runDir, 'qdo-end.json').exit_code, 0);
+    assert.match(json(s.runDir, 'qdo-start.json').time as string, ISO);
+  }
+});
+
+test('host lists are expanded by the wrapper; only a two-group name asks the scheduler tool', () => {
+  const bin = join(root, 'fake-bin');
+  mkdirSync(bin, { recursive: true });
+  const calls = join(root, 'scontrol-calls');
+  writeFileSync(join(bin, 'scontrol'), `#!/bin/bash\necho "$*" >> ${shellQuote(calls)}\necho r1n1; echo r1n2\n`);
+  chmodSync(join(bin, 'scontrol'), 0o755);
+  const cases: [string, string][] = [
+    ['vm', 'vm\n'],
+    ['a,b', 'a\nb\n'],
+    ['n[01-03,7],gpu5', 'n01\nn02\nn03\nn7\ngpu5\n'],
+    ['x[8-10]-ib', 'x8-ib\nx9-ib\nx10-ib\n'],
+    ['n[098-101]', 'n098\nn099\nn100\nn101\n'],
+    ['r[1]n[1-2]', 'r1n1\nr1n2\n'],
+  ];
+  for (const [list, want] of cases) {
+    const s = spec({ script: 'cat "$QDO_NODEFILE"\n' });
+    const r = spawnSync('bash', [writeWrapped(s)], { env: { PATH: `${bin}:${process.env.PATH}`, SLURM_JOB_NODELIST: list }, encoding: 'utf8', timeout: 20000 });
+    assert.is(r.status, 0);
+    assert.is(read(s.runDir, 'stdout'), want, list);
+  }
+  assert.is(read(root, 'scontrol-calls'), 'show hostnames r[1]n[1-2]\n', 'the tool ran once, for the two-group name');
+});
+
+test('a bash script is sourced in the child (no second bash): exit status, set -e, traps and its own variables behave', () => {
+  const s = spec({ script: '#!/bin/bash\nset -e\nx=1\necho "pid-differs=$([ "$BASHPID" != "$PPID" ] && echo yes)"\nfalse\necho not reached\n' });
+  assert.is(run(s).status, 1);
+  assert.is(read(s.runDir, 'stdout'), 'pid-differs=yes\n');
+  assert.is(json(s.runDir, 'qdo-end.json').exit_code, 1);
+});
+
+test('a #! line is run as the kernel would: interpreter and one optional argument', () => {
+  assert.is(scriptCommand('echo x\n', 'F'), '. F', 'no #!: sourced by the wrapper\'s bash, in its child');
+  assert.is(scriptCommand('#!/bin/bash\n', 'F'), 'if [ /bin/bash -ef "$BASH" ]; then . F; else exec /bin/bash F; fi');
+  assert.is(scriptCommand('#!/usr/bin/env bash\n', 'F'), 'exec /usr/bin/env bash F');
+  assert.is(scriptCommand('#!/bin/sh\n', 'F'), 'exec /bin/sh F');
+  assert.is(scriptCommand('#! /usr/bin/env  python3 -u \n', 'F'), "exec /usr/bin/env 'python3 -u' F");
+  const s = spec({ script: '#!/bin/bash -e\nfalse\necho not reached\n' });
+  assert.is(run(s).status, 1);
+  assert.is(read(s.runDir, 'stdout'), '');
 });
 
 test('render rejects bad env names, reserved names and relative folders', () => {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir, removeDir, FIXED_NOW } from '../helpers/cli.js';
+import { tempDir, removeDir, FIXED_NOW, TEST_SELF, THIS_USER } from '../helpers/cli.js';
 import { createAllocation } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
 import { objectId } from '../../src/model/object-id.js';
@@ -57,7 +57,7 @@ test('kill -9 during writes: objects are whole, refs readable, fsck --repair cle
     assert.ok(refs.size > 0, 'refs readable and non-empty');
     for (const id of refs.values()) assert.ok(readdirSync(join(layout.objects, id.slice(0, 2))).includes(id.slice(2)), 'every ref points at a stored object');
     // Temp files are only reported once older than the grace period: look from the future.
-    const ctx = { cwd: dir, env: {}, home: dir, now: () => new Date(Date.now() + 3600_000), host: 'testhost', pid: process.pid, alive: () => true };
+    const ctx = { cwd: dir, env: {}, home: dir, now: () => new Date(Date.now() + 3600_000), host: 'testhost', self: TEST_SELF, alive: () => 'alive' as const, user: THIS_USER };
     const r = await fsck(ctx, { repair: true });
     const temp = r.findings.filter((f) => f.code === 'temp-file');
     assert.is(temp.length, temps, 'every leftover temp file is found');

@@ -10,7 +10,8 @@ export const showRefCommand: CommandDef = {
   async run(args, { ctx, io }) {
     const { showRefs } = await import('../../core/plumbing.js');
     const { rows, unreachable } = await showRefs(ctx, str(args, 'pattern'));
-    for (const a of unreachable) io.stderr(`qdo: warning: allocation ${a.root} is unreachable (${a.problem})\n`);
+    const { unreachableWarning } = await import('../../core/world.js');
+    for (const a of unreachable) io.stderr(unreachableWarning(a, 'its refs are not listed'));
     if (bool(args, 'json')) io.stdout(jsonDocument({ refs: rows.map((r) => ({ ref: r.ref, id: r.id })), unreachable: unreachable.map((a) => ({ allocation: a.root, problem: a.problem })) }));
     else io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
     return rows.length === 0 ? 1 : 0;

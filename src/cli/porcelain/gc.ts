@@ -11,6 +11,7 @@ export const gcCommand: CommandDef = {
       .positional('patterns', { type: 'string', array: true, describe: 'PROJECT, PROJECT/JOB or glob (default: as qdo status)' })
       .option('keep', { type: 'string', describe: 'versions per job whose run folders stay, the latest included (default 2)' })
       .option('prune', { type: 'boolean', describe: 'also drop objects and records no ref reaches (older than an hour)' })
+      .option('archived', { type: 'boolean', describe: 'also drop the run folders of archived versions, each verified in its archive first' })
       .option('dry-run', { type: 'boolean', describe: 'list what would be removed; change nothing' })
       .option('json', { type: 'boolean', describe: 'machine-readable output' }),
   async run(args, { ctx, io }) {
@@ -22,6 +23,8 @@ export const gcCommand: CommandDef = {
       keep = Number(keepArg);
     }
     const r = await core.gc(ctx, strs(args, 'patterns'), { keep, prune: bool(args, 'prune'), dryRun: bool(args, 'dry-run') });
+    // --archived: a separate step of its own module (src/core/archive.ts, spec/porcelain.md §qdo gc).
+    const dropped = bool(args, 'archived') ? await (await import('../../core/archive.js')).dropArchived(ctx, strs(args, 'patterns'), { dryRun: bool(args, 'dry-run'), exclude: new Set(r.runDirs.map((d) => d.id)) }) : null;
     for (const p of r.problems) io.stderr(`qdo: gc: ${p}\n`);
     const code = r.problems.length > 0 ? 1 : 0;
     if (bool(args, 'json')) {
@@ -37,11 +40,13 @@ export const gcCommand: CommandDef = {
           records: r.records.map((o) => ({ allocation: o.allocation, id: o.id, bytes: o.bytes })),
           bytes: r.bytes,
           problems: r.problems,
+          ...(dropped ? archivedJson(dropped) : {}),
         }),
       );
       return code;
     }
     io.stdout(gcSummary(r));
+    if (dropped) io.stdout(archivedSummary(dropped, r.dryRun));
     return code;
   },
 };
@@ -59,6 +64,26 @@ export function gcSummary(r: import('../../core/gc.js').GcResult): string {
   }
   out += `${r.dryRun ? 'would free' : 'freed'} ${formatBytes(r.bytes)}: ${parts.join(', ')} (keeping the newest ${r.keep} version${r.keep === 1 ? '' : 's'} of each job)\n`;
   if (r.dryRun) out += 'dry run: nothing was changed\n';
+  return out;
+}
+
+type DropReport = import('../../core/archive.js').DropReport;
+
+function archivedJson(d: DropReport): Record<string, unknown> {
+  const name = (j: { project: string; name: string }) => `${j.project}/${j.name}`;
+  return {
+    archived: d.dropped.map((x) => ({ job: name(x.job), job_version: x.job.version, id: x.job.id, path: x.path, archive: x.to, files: x.files, bytes: x.bytes })),
+    archived_kept: d.kept.map((k) => ({ job: name(k.job), job_version: k.job.version, id: k.job.id, reason: k.reason })),
+  };
+}
+
+/** gc --archived: the local copies dropped (their archive verified) and the ones kept. */
+export function archivedSummary(d: DropReport, dryRun: boolean): string {
+  let out = '';
+  for (const x of d.dropped) out += `${dryRun ? 'would drop' : 'dropped'} ${x.job.project}/${x.job.name}@${x.job.version} ${x.path} (${formatBytes(x.bytes)}; verified in ${x.to})\n`;
+  for (const k of d.kept) out += `kept ${k.job.project}/${k.job.name}@${k.job.version}: ${k.reason}\n`;
+  const bytes = d.dropped.reduce((n, x) => n + x.bytes, 0);
+  out += `${dryRun ? 'would free' : 'freed'} ${formatBytes(bytes)} more: ${d.dropped.length} archived run folder${d.dropped.length === 1 ? '' : 's'} (qdo pull REV fetches one back)\n`;
   return out;
 }
 

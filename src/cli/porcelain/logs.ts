@@ -1,4 +1,4 @@
-// qdo logs REV [-f] [--err] [--task INDEX] (man/qdo-logs.1; src/core/logs.ts)
+// qdo logs REV [-f] [--err] [--task INDEX] [--attempt N] (man/qdo-logs.1; src/core/logs.ts)
 import type { CommandDef } from '../command.js';
 import { bool, str } from '../command.js';
 import type { LogEvent } from '../../core/logs.js';
@@ -13,12 +13,14 @@ export const logsCommand: CommandDef = {
       .positional('rev', { type: 'string', describe: 'PROJECT/JOB, a revision like JOB@2, or an id prefix' })
       .option('follow', { type: 'boolean', alias: 'f', describe: 'keep printing what the job writes until it ends' })
       .option('err', { type: 'boolean', describe: 'the job\'s stderr instead of its stdout' })
-      .option('task', { type: 'string', describe: 'one task of an array job (its index); default all, each under a header' }),
+      .option('task', { type: 'string', describe: 'one task of an array job (its index); default all, each under a header' })
+      .option('attempt', { type: 'number', describe: 'one run of a job run more than once (requeued): 1 is the first; default the latest' }),
   async run(args, { ctx, io }) {
     const core = await import('../../core/logs.js');
     const stream = bool(args, 'err') ? 'stderr' : 'stdout';
     const follow = bool(args, 'follow');
     const task = str(args, 'task');
+    const attempt = args.attempt === undefined ? undefined : Number(args.attempt);
     // Array tasks are shown like tail(1) shows files: a header whenever the task changes.
     let current: string | null | undefined;
     let atLineStart = true;
@@ -35,6 +37,7 @@ export const logsCommand: CommandDef = {
         const r = await core.logs(ctx, String(args.rev), {
           stream,
           task,
+          attempt,
           follow,
           signal: ac.signal,
           data(index, chunk) {
@@ -49,7 +52,7 @@ export const logsCommand: CommandDef = {
         });
         if (!follow) {
           const j = r.job;
-          io.stdout(jsonDocument({ job: `${j.project}/${j.name}`, id: j.id, job_version: j.version, stream, state: j.sub?.state ?? 'unsubmitted', tasks: [...chunks].map(([index, c]) => ({ task: index, ...bytesJson(Buffer.concat(c)) })) }));
+          io.stdout(jsonDocument({ job: `${j.project}/${j.name}`, id: j.id, job_version: j.version, stream, attempt: attempt ?? null, state: j.sub?.state ?? 'unsubmitted', tasks: [...chunks].map(([index, c]) => ({ task: index, ...bytesJson(Buffer.concat(c)) })) }));
         }
       } finally {
         if (follow) process.removeListener('SIGINT', onInterrupt);
@@ -60,6 +63,7 @@ export const logsCommand: CommandDef = {
       await core.logs(ctx, String(args.rev), {
         stream,
         task,
+        attempt,
         follow,
         signal: ac.signal,
         data(index, chunk) {
@@ -94,5 +98,5 @@ export const logsCommand: CommandDef = {
 };
 
 function isLive(state: string): boolean {
-  return ['pending', 'held', 'running', 'suspended', 'submitting', 'unknown'].includes(state);
+  return ['pending', 'queued', 'held', 'running', 'suspended', 'submitting', 'unknown'].includes(state);
 }

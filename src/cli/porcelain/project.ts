@@ -25,7 +25,8 @@ export const projectCommand: CommandDef = {
     }
     if (str(args, 'name') !== undefined) throw new UsageError('project list takes no NAME');
     const { projects, unreachable } = await listProjects(ctx);
-    for (const a of unreachable) io.stderr(`qdo: warning: allocation ${a.root} is unreachable (${a.problem})\n`);
+    const { unreachableWarning } = await import('../../core/world.js');
+    for (const a of unreachable) io.stderr(unreachableWarning(a, 'its projects are not listed'));
     if (bool(args, 'json')) {
       io.stdout(json({ version: 1, projects: projects.map((p) => ({ name: p.project, allocation: p.alloc, path: p.dir })) }));
       return;

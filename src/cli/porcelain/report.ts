@@ -32,7 +32,7 @@ export const reportCommand: CommandDef = {
       const path = resolve(ctx.cwd, file);
       const html = renderPage(d, { mode: 'file', href: (p) => relativeHref(dirname(path), p) });
       // Replaced whole (a browser reloading it never sees half a page).
-      const tmp = `${path}.qdo-${ctx.pid}.tmp`;
+      const tmp = `${path}.qdo-${ctx.self.pid}.tmp`;
       await writeFile(tmp, html);
       await rename(tmp, path);
       written = path;

@@ -4,6 +4,7 @@ import { bool, json, strs } from '../command.js';
 import { formatMemory, formatSlurmTime } from '../../model/resource-units.js';
 import type { Resources } from '../../model/resources.js';
 import { keyValues, withResourceFlags } from '../plumbing/sched.js';
+import { scaleAfterSubmit } from '../pool-flag.js';
 
 /** What changed, for the human line: "time 00:01:00 -> 00:02:00". */
 function resourceDiff(a: Resources, b: Resources): string {
@@ -40,6 +41,7 @@ export const retryCommand: CommandDef = {
       dryRun: bool(args, 'dry-run'),
     });
     for (const p of r.policy.problems) io.stderr(`qdo: ${p.job.project}/${p.job.name}@${p.job.version}: ${p.message}\n`);
+    if (!r.dryRun) await scaleAfterSubmit({ ctx, io }, r.retried.map((i) => i.scheduler));
     if (bool(args, 'json')) {
       io.stdout(
         json({

@@ -1,17 +1,26 @@
 // qdo show REV (spec/porcelain.md §qdo show; man/qdo-show.1)
 import type { CommandDef } from '../command.js';
 import { bool, json, str } from '../command.js';
-import { formatAge, jobJson, stateCell } from '../job-format.js';
+import { exitLabel, formatAge, jobJson, stateCell, stateLabel } from '../job-format.js';
+import type { AttemptInfo } from '../../core/inspect.js';
 
 /** Where a state was learned, in words (spec/scheduler-common.md §States). */
 export const SOURCE_WORDS: Record<string, string> = {
   queue: "the scheduler's queue",
   accounting: "the scheduler's accounting",
+  jobcomp: "the scheduler's job completion records",
+  'start-record': "the job's own start record",
   history: "the scheduler's job history",
   'exit-record': "the job's own exit record",
   none: 'nowhere: the scheduler does not know the job',
   qdo: 'qdo itself',
 };
+
+/** `on vm, 2026-11-21T09:30:00Z → 09:31:02Z, exit 4; stdout.1` */
+function attemptText(a: AttemptInfo): string {
+  const end = a.ended === null ? (a.latest ? 'running or stopped without an end record' : 'no end record') : `ended ${a.ended}, ${a.exitCode === null ? 'killed' : `exit ${a.exitCode}`}${a.signal ? ` after SIG${a.signal}` : ''}`;
+  return `on ${a.host ?? '?'}, started ${a.started ?? '?'}, ${end}; logs ${a.stdout.slice(a.stdout.lastIndexOf('/') + 1)}, ${a.stderr.slice(a.stderr.lastIndexOf('/') + 1)}${a.latest ? ' (latest)' : ''}`;
+}
 
 function kv(obj: Record<string, string>, quote: (v: string) => string): string {
   const keys = Object.keys(obj).sort();
@@ -49,9 +58,17 @@ export const showCommand: CommandDef = {
             script: p.script,
             script_exists: p.scriptExists,
             array: p.array,
-            logs: p.logs.map((l) => ({ task: l.task, stdout: l.stdout, stdout_exists: l.stdoutExists, stderr: l.stderr, stderr_exists: l.stderrExists })),
+            logs: p.logs.map((l) => ({
+              task: l.task,
+              stdout: l.stdout,
+              stdout_exists: l.stdoutExists,
+              stderr: l.stderr,
+              stderr_exists: l.stderrExists,
+              attempts: l.attempts.map((a) => ({ attempt: a.attempt, latest: a.latest, host: a.host, started: a.started, ended: a.ended, exit_code: a.exitCode, signal: a.signal, stdout: a.stdout, stderr: a.stderr })),
+            })),
           },
           refresh: r.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, queried: g.queried, last_query: g.last, problem: g.problem })),
+          ...(r.pool !== undefined ? { pool_run: r.pool && { pool: r.pool.pool, key: r.pool.key, where: r.pool.where, attempt: r.pool.attempt, worker: r.pool.worker, host: r.pool.host, pilot: r.pool.pilot } } : {}),
         }),
       );
       return;
@@ -67,12 +84,20 @@ export const showCommand: CommandDef = {
       add('state', 'unsubmitted (no submission record: this version was not submitted through qdo)');
       add('scheduler', `${m.scheduler} (as written in the manifest)`);
     } else {
-      add('state', `${stateCell(s.state, io.color)}${s.exit_code !== null ? `, exit ${s.exit_code}` : ''}`);
+      const exit = exitLabel(s);
+      add('state', `${stateCell(stateLabel(s), io.color)}${s.exit_code !== null ? `, exit ${s.exit_code}` : exit !== '-' ? `, ${exit}` : ''}`);
       add('learned', `from ${SOURCE_WORDS[s.state_source] ?? s.state_source}, ${formatAge(now.getTime() - Date.parse(s.state_time))} ago (${s.state_time})`);
       if (s.reason) add('reason', s.reason);
-      add('scheduler', `${s.scheduler} on ${s.cluster}, job ${s.sched_id ?? '(none yet)'}`);
+      // A pool is its own cluster (spec/pools.md §Submitting): no "pool:x on pool:x".
+      add('scheduler', `${s.scheduler}${s.cluster !== s.scheduler ? ` on ${s.cluster}` : ''}, ${s.scheduler.startsWith('pool:') ? 'run' : 'job'} ${s.sched_id ?? '(none yet)'}`);
       add('submitted', `${s.submitted ?? `not yet (intent recorded ${s.intent})`} from ${s.host}`);
       if (s.after.length) add('waits on', s.after.join(', '));
+      if (r.pool) {
+        const w = r.pool;
+        const who = w.worker ? `worker ${w.worker} on ${w.host ?? '?'}${w.pilot ? ` (pilot job ${w.pilot})` : ''}` : 'no worker';
+        const attempt = w.attempt !== null && w.attempt > 1 ? `, attempt ${w.attempt}` : '';
+        add(w.where === 'ended' ? 'ran on' : w.where === 'running' ? 'runs on' : 'pool', w.where === 'ended' || w.where === 'running' ? `${who}${attempt}` : `${w.where} in pool ${w.pool}${attempt}`);
+      }
     }
     const res = m.resources as Record<string, unknown>;
     const resText = Object.keys(res)
@@ -98,8 +123,12 @@ export const showCommand: CommandDef = {
       const l = p.logs[0]!;
       add('stdout', `${l.stdout}${missing(l.stdoutExists)}`);
       add('stderr', `${l.stderr}${missing(l.stderrExists)}`);
+      // Every run of the job (spec/submissions.md §Attempts); one run needs no list.
+      if (l.attempts.length > 1) for (const a of l.attempts) add(`attempt ${a.attempt}`, attemptText(a));
     } else {
       add('logs', `${p.logs.length} task folder(s) so far: ${p.runDir}/<index>/{stdout,stderr}`);
+      const rerun = p.logs.filter((l) => l.attempts.length > 1);
+      if (rerun.length > 0) add('attempts', `task(s) run more than once: ${rerun.map((l) => `${l.task} (${l.attempts.length} attempts)`).join(', ')}; qdo logs --task N --attempt K`);
     }
     const width = Math.max(...rows.map(([k]) => k.length));
     io.stdout(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join(''));

@@ -1,5 +1,6 @@
 // qdo status [PATTERN…] (alias ls; spec/submissions.md §Refresh; man/qdo-status.1)
 import type { CommandDef } from '../command.js';
+import { ExitCode } from '../../errors.js';
 import { bool, json, strs } from '../command.js';
 import { tableText } from '../table-out.js';
 import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
@@ -19,20 +20,26 @@ export const statusCommand: CommandDef = {
     const r = await core.status(ctx, strs(args, 'patterns'), { allVersions: all, refresh: bool(args, 'refresh') });
     const now = ctx.now();
     for (const p of r.policy.problems) io.stderr(`qdo: ${p.job.project}/${p.job.name}@${p.job.version}: ${p.message}\n`);
+    for (const x of r.policy.archived ?? []) io.stderr(`qdo: ${x.project}/${x.name}@${x.version} ended ${x.sub?.state}; archived to ${(x.sub?.archived as { to?: string } | undefined)?.to}\n`);
     for (const x of r.policy.retried) io.stderr(`qdo: ${x.from.project}/${x.from.name}@${x.from.version} ended ${x.from.sub?.state}; retried as @${x.to.version} (retry policy)\n`);
+    // Damage hides nothing else: the readable jobs are listed, each unreadable one named (exit 7).
+    for (const p of r.problems) io.stderr(`qdo: ${p.subject}: ${p.error.message}\n`);
+    if (r.problems.length > 0) io.stderr(`hint: ${r.problems[0]!.error.hint ?? 'qdo fsck shows what is damaged; qdo fsck --repair fixes what it can'}\n`);
+    const code = r.problems.length > 0 ? ExitCode.repository : 0;
     if (bool(args, 'json')) {
       io.stdout(
         json({
           version: 1,
           jobs: r.jobs.map(jobJson),
           sources: r.report.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, jobs: g.jobs, queried: g.queried, last_query: g.last, problem: g.problem })),
+          ...(r.problems.length ? { problems: r.problems.map((p) => ({ subject: p.subject, code: p.error.code, message: p.error.message })) } : {}),
         }),
       );
-      return;
+      return code;
     }
     if (r.jobs.length === 0) {
-      io.stdout('no jobs yet (submit one with: qdo submit PROJECT/JOB --script FILE)\n');
-      return;
+      if (r.problems.length === 0) io.stdout('no jobs yet (submit one with: qdo submit PROJECT/JOB --script FILE)\n');
+      return code;
     }
     const rows = r.jobs.map((j) => statusRow(j, now, all));
     io.stdout(tableText(io, STATUS_HEADERS, rows, { shrink: STATUS_SHRINK, cell: (c, i) => (i === 2 ? stateCell(c, io.color) : c) }));
@@ -41,5 +48,6 @@ export const statusCommand: CommandDef = {
       if (g.problem) io.stderr(`qdo: ${g.jobs} job(s) not refreshed: ${g.problem}\n`);
       else if (io.isTTY) io.stdout(`states from ${g.scheduler} (${g.cluster}) asked ${age}${g.queried ? '' : '; --refresh to ask now'}\n`);
     }
+    return code;
   },
 };

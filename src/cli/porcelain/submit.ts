@@ -5,6 +5,7 @@ import type { Args } from '../command.js';
 import type { CliEnv } from '../io.js';
 import { UsageError } from '../../errors.js';
 import { keyValues, withResourceFlags } from '../plumbing/sched.js';
+import { POOL_OPTION, scaleAfterSubmit, schedulerOption } from '../pool-flag.js';
 
 /** `qdo submit NAME-TEMPLATE --grid …`: one sweep group (spec/sweeps.md). */
 async function runGridSweep(args: Args, { ctx, io }: CliEnv, noArray: boolean): Promise<void> {
@@ -36,7 +37,7 @@ async function runGridSweep(args: Args, { ctx, io }: CliEnv, noArray: boolean): 
           notify: str(args, 'notify'),
         },
       ],
-      scheduler: str(args, 'scheduler'),
+      scheduler: schedulerOption(args),
       noArray,
       hold: bool(args, 'hold'),
       dryRun: bool(args, 'dry-run'),
@@ -44,6 +45,7 @@ async function runGridSweep(args: Args, { ctx, io }: CliEnv, noArray: boolean): 
     });
     bar.done();
     printSweep(io, r, bool(args, 'json'));
+    if (!r.dryRun) await scaleAfterSubmit({ ctx, io }, r.chunks.map((c) => c.scheduler));
   } finally {
     bar.done();
   }
@@ -67,6 +69,7 @@ export const submitCommand: CommandDef = {
         .option('retry-on', { type: 'string', describe: 'resubmit after these ends: node-fail,preempted[:N]' })
         .option('notify', { type: 'string', describe: 'shell command run when the job ends (QDO_* and QDO_STATE set)' })
         .option('scheduler', { type: 'string', describe: 'slurm, pbs, torque, local or a plugin (default: detected)' })
+        .option('pool', POOL_OPTION)
         .option('hold', { type: 'boolean', describe: 'submit held (release with qdo release)' })
         .option('dry-run', { type: 'boolean', describe: 'print the exact script for the scheduler; change nothing' })
         .option('json', { type: 'boolean', describe: 'machine-readable output' }),
@@ -91,10 +94,11 @@ export const submitCommand: CommandDef = {
       epilogue: str(args, 'epilogue'),
       retryOn: str(args, 'retry-on'),
       notify: str(args, 'notify'),
-      scheduler: str(args, 'scheduler'),
+      scheduler: schedulerOption(args),
       hold: bool(args, 'hold'),
       dryRun: bool(args, 'dry-run'),
     });
+    if (!r.dryRun) await scaleAfterSubmit({ ctx, io }, [r.scheduler]);
     if (bool(args, 'json')) {
       io.stdout(
         json({

@@ -1,6 +1,7 @@
 // qdo sweep FILE (spec/sweeps.md; man/qdo-sweep.1; --json: spec/porcelain.md §qdo sweep)
 import type { CommandDef } from '../command.js';
 import { bool, str } from '../command.js';
+import { POOL_OPTION, scaleAfterSubmit, schedulerOption } from '../pool-flag.js';
 
 export const sweepCommand: CommandDef = {
   command: 'sweep <file>',
@@ -9,6 +10,7 @@ export const sweepCommand: CommandDef = {
     y
       .positional('file', { type: 'string', describe: 'sweep file: .json, else YAML' })
       .option('scheduler', { type: 'string', describe: 'slurm, pbs, torque, local or a plugin (over the file and the defaults)' })
+      .option('pool', POOL_OPTION)
       .option('array', { type: 'boolean', default: true, describe: 'pack each group into array jobs (--no-array: one submit per job)' })
       .option('hold', { type: 'boolean', describe: 'submit held (release with qdo release)' })
       .option('dry-run', { type: 'boolean', describe: 'list every point and show the array script; change nothing' })
@@ -23,7 +25,7 @@ export const sweepCommand: CommandDef = {
     try {
       const r = await runSweep(ctx, {
         groups: f.groups,
-        scheduler: str(args, 'scheduler') ?? f.def.scheduler,
+        scheduler: schedulerOption(args) ?? f.def.scheduler,
         noArray: args.array === false,
         hold: bool(args, 'hold'),
         dryRun: bool(args, 'dry-run'),
@@ -31,6 +33,7 @@ export const sweepCommand: CommandDef = {
       });
       bar.done();
       printSweep(io, r, bool(args, 'json'));
+      if (!r.dryRun) await scaleAfterSubmit({ ctx, io }, r.chunks.map((c) => c.scheduler));
     } finally {
       bar.done();
     }

@@ -48,6 +48,8 @@ export const waitCommand: CommandDef = {
           completed: r.progress.completed,
           failed: r.failed.length,
           unfinished: r.unfinished.length,
+          lost: r.lost.length,
+          never_start: r.neverStart.length,
           jobs: r.jobs.map(jobJson),
         }),
       );
@@ -56,6 +58,7 @@ export const waitCommand: CommandDef = {
       if (r.outcome === 'completed') io.stdout(n === 1 ? `${label(r.jobs[0]!)}\n` : `all ${n} jobs completed\n`);
       else {
         if (r.outcome === 'timeout') io.stdout(`timed out after ${timeoutText}: ${r.unfinished.length} of ${n} job(s) not ended: ${r.unfinished.map(label).join(', ')}\n`);
+        if (r.neverStart.length > 0) io.stdout(`${r.neverStart.length} of ${n} job(s) can never start (a dependency failed; cancel them, or release them by hand):\n${r.neverStart.map((j) => `  ${label(j)}\n`).join('')}`);
         if (r.failed.length > 0) io.stdout(`${r.failed.length} of ${n} job(s) did not complete:\n${r.failed.map((j) => `  ${label(j)}\n`).join('')}`);
       }
     }

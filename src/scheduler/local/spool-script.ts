@@ -60,7 +60,18 @@ lock_try() {
     if [ -n "$pid" ] && alive "$pid"; then return 1; fi
     # No pid yet: the owner is between mkdir and writing it, unless that was long ago.
     if [ -z "$pid" ] && [ -z "$(find "$spool/lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then return 1; fi
-    mv "$spool/lock" "$spool/.lock-stale-$$" 2>/dev/null && rm -rf "$spool/.lock-stale-$$"
+    # Break it under lock.break, and only if it still holds what was judged: two breakers
+    # that judged together break it once, never the fresh lock one of them took.
+    if mkdir "$spool/lock.break" 2>/dev/null; then
+      local again=''
+      read -r again <"$spool/lock/pid" 2>/dev/null
+      if [ "$again" = "$pid" ] && { [ -n "$pid" ] || [ -n "$(find "$spool/lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; }; then
+        mv "$spool/lock" "$spool/.lock-stale-$$" 2>/dev/null && rm -rf "$spool/.lock-stale-$$"
+      fi
+      rmdir "$spool/lock.break" 2>/dev/null
+    elif [ -n "$(find "$spool/lock.break" -maxdepth 0 -mmin +1 2>/dev/null)" ]; then
+      rm -rf "$spool/lock.break"
+    fi
   done
   return 1
 }

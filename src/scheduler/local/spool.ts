@@ -1,11 +1,11 @@
 // The local backend's spool folder, node side (spec/local-backend.md §Spool). The bash
 // side (spool-script.ts) shares the layout, the lock and the record formats below.
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { BusyError, SchedulerError, errnoCode } from '../../errors.js';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BusyError, RepositoryError, SchedulerError, errnoCode } from '../../errors.js';
 import { SPOOL_SCRIPT, SPOOL_SCRIPT_NAME } from './spool-script.js';
+import { writeFileAtomic } from '../../util/atomic-file.js';
 
 export const SPOOL_FORMAT = 1;
 
@@ -49,17 +49,13 @@ export function entryKey(id: number, task: string): string {
   return task === 'main' ? p(id) : `${p(id)}.${p(Number(task))}`;
 }
 
-/** Whole-file write by temp + rename (temp named like src/store/atomic.ts's). */
+/**
+ * Whole-file write by the one atomic writer (src/util/atomic-file.ts), without fsync: the
+ * spool's bookkeeping is rewritten by the next dispatch pass, and jobs write their own
+ * records durably.
+ */
 export async function putFile(path: string, text: string, mode = 0o644): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${randomBytes(4).toString('hex')}`);
-  try {
-    await writeFile(tmp, text, { mode });
-    await chmod(tmp, mode);
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  await writeFileAtomic(path, text, { mode, exactMode: true, durable: false });
 }
 
 export async function readText(path: string): Promise<string | undefined> {
@@ -67,7 +63,8 @@ export async function readText(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return undefined;
-    throw e;
+    // A folder or an unreadable file in the spool is damage, not a bug (spec/exit-codes.md: 7).
+    throw new RepositoryError('damaged-allocation', `the local backend's spool file ${path} cannot be read: ${errnoCode(e) ?? String(e)}`, { hint: 'move it away; qdo fsck reports what else is damaged' });
   }
 }
 
@@ -111,6 +108,39 @@ export async function prepareSpool(p: SpoolPaths, slots: number): Promise<void> 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Breaks a stale dispatch lock (§Lock) judged by the pid text it held: under the break lock
+ * `lock.break`, and only if the lock still holds that text. Two waiters that judged the same
+ * dead owner together thereby break it once, and never the fresh lock one of them took.
+ */
+async function breakStale(p: SpoolPaths, judged: string | undefined): Promise<void> {
+  const br = join(p.root, 'lock.break');
+  try {
+    await mkdir(br);
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    // Held for a few file operations; one left by a killed breaker goes after 10 s.
+    const st = await stat(br).catch(() => undefined);
+    if (st !== undefined && Date.now() - st.mtimeMs > 10_000) await rm(br, { recursive: true, force: true });
+    return;
+  }
+  try {
+    const again = await readText(join(p.lock, 'pid'));
+    if (again !== judged) return; // another owner since: judged again on the next try
+    if (again === undefined) {
+      const st = await stat(p.lock).catch(() => undefined);
+      if (st === undefined || Date.now() - st.mtimeMs <= 60_000) return;
+    }
+    const away = `${p.root}/.lock-stale-${process.pid}`;
+    await rename(p.lock, away).then(
+      () => rm(away, { recursive: true, force: true }),
+      () => undefined,
+    );
+  } finally {
+    await rm(br, { recursive: true, force: true });
+  }
+}
+
+/**
  * Runs fn holding the dispatch lock (§Lock): the same mkdir lock the script uses, with
  * this process's pid inside. A lock whose owner is dead is broken by renaming it away.
  * Returns whether a dispatch pass was requested meanwhile (the `dirty` mark).
@@ -133,11 +163,7 @@ export async function withSpoolLock<T>(p: SpoolPaths, fn: () => Promise<T>, time
       stale = st !== undefined && Date.now() - st.mtimeMs > 60_000;
     }
     if (stale) {
-      const away = `${p.root}/.lock-stale-${process.pid}`;
-      await rename(p.lock, away).then(
-        () => rm(away, { recursive: true, force: true }),
-        () => undefined,
-      );
+      await breakStale(p, pidText);
       continue;
     }
     if (Date.now() - t0 > timeoutMs) {

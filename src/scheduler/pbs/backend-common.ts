@@ -5,6 +5,7 @@
 import { userInfo } from 'node:os';
 import { SchedulerError, isQdoError } from '../../errors.js';
 import { runCommand, type RunOptions, type RunResult, type Runner } from '../runner.js';
+import type { SourceMode } from '../../model/config.js';
 import type { JobState, SubmitOptions } from '../types.js';
 import { classifyPbsStderr, errorFromLines, PBS_TRANSIENT, pbsCommandError, type PbsErrorLine } from './parse-errors.js';
 import { isPbsJobId, parseQsubOutput } from './parse-qsub.js';
@@ -21,6 +22,17 @@ export interface PbsBackendOptions {
   user?: string;
   /** Most elements of a packed array (PBS Pro max_array_size; TORQUE max_job_array_size). */
   maxArraySize?: number;
+  /**
+   * The server's history of finished jobs (spec/scheduler-pbs.md §History): 'auto' (default)
+   * uses it where the server keeps it; 'on' makes a job the server does not know an error
+   * (the site keeps history, so qdo should find it there); 'off' never asks for it (PBS Pro
+   * without -x; TORQUE's C records ignored): the jobs' exit records answer.
+   */
+  history?: SourceMode;
+  /** TORQUE under Slurm's wrapper: passed to its internal Slurm backend (element ids). */
+  isArrayJob?: (id: string) => boolean;
+  slurmAccounting?: SourceMode;
+  slurmJobcomp?: SourceMode;
 }
 
 /**
@@ -53,6 +65,7 @@ export class PbsCommands {
   readonly readExitRecord: ((id: string) => Promise<JobState | null>) | undefined;
   readonly timeoutMs: number | undefined;
   readonly user: string | undefined;
+  readonly history: SourceMode;
 
   constructor(
     readonly scheduler: 'pbspro' | 'torque',
@@ -62,6 +75,7 @@ export class PbsCommands {
     this.readExitRecord = opts.readExitRecord;
     this.timeoutMs = opts.timeoutMs;
     this.user = opts.user;
+    this.history = opts.history ?? 'auto';
   }
 
   get label(): string {
@@ -168,7 +182,9 @@ export class PbsCommands {
     const out = new Map<string, JobState>();
     await Promise.all(
       ids.map(async (id) => {
-        const job = findJob(id, jobs);
+        const found = findJob(id, jobs);
+        // History off: a finished record is not used; the job's own exit record answers.
+        const job = found !== undefined && this.history === 'off' && toState(found).source === 'history' ? undefined : found;
         if (job !== undefined) {
           const s = { ...toState(job), id };
           if (s.state === 'unknown' && s.source === 'history') {
@@ -182,6 +198,12 @@ export class PbsCommands {
           return;
         }
         const said = lines.find((l) => l.id !== undefined && findJob(l.id, [{ id }]) !== undefined);
+        if (this.history === 'on' && found === undefined) {
+          throw new SchedulerError('pbs-history-missing', `the ${this.label} server does not know job ${id}${said ? ` (${said.message})` : ''}, but its history is configured as on`, {
+            hint: 'set pbs.history to auto (or off) in .qdo/config.json if this server keeps no history of finished jobs',
+            data: { id },
+          });
+        }
         const rec = await this.exitRecord(id);
         out.set(
           id,

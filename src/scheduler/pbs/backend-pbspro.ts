@@ -59,7 +59,8 @@ export class PbsProBackend implements Backend {
   async query(ids: string[]): Promise<Map<string, JobState>> {
     const { valid, invalid } = splitIds(ids, 'PBS Pro');
     if (valid.length === 0) return invalid;
-    const argv = ['qstat', '-x', '-f', '-F', 'json', ...valid];
+    // -x: finished jobs too, while the server keeps history (§History); not with history off.
+    const argv = ['qstat', ...(this.cmd.history === 'off' ? [] : ['-x']), '-f', '-F', 'json', ...valid];
     const r = await this.cmd.exec(argv, QSTAT_PARTIAL);
     const lines = classifyPbsStderr(r.stderr);
     const doc = parseQstatJson(r.stdout);

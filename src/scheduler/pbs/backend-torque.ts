@@ -39,7 +39,7 @@ export class TorqueBackend implements Backend {
   constructor(opts: PbsBackendOptions = {}) {
     this.cmd = new PbsCommands('torque', opts);
     this.maxArraySize = opts.maxArraySize ?? TORQUE_DEFAULT_MAX_ARRAY_SIZE;
-    this.slurm = new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, timeoutMs: opts.timeoutMs });
+    this.slurm = new SlurmBackend({ runner: opts.runner, readExitRecord: opts.readExitRecord, timeoutMs: opts.timeoutMs, isArrayJob: opts.isArrayJob, accounting: opts.slurmAccounting, jobcomp: opts.slurmJobcomp });
   }
 
   /**

@@ -24,6 +24,7 @@ import { SLURM_DEFAULT_MAX_ELEMENTS } from './conf.js';
 import { TAG_PREFIX, renderSlurm } from './render.js';
 
 export type AccountingMode = 'auto' | 'on' | 'off';
+export type JobcompMode = AccountingMode;
 
 export interface SlurmBackendOptions {
   /** Runs scheduler commands; tests pass a fake. Default runCommand. */
@@ -34,8 +35,19 @@ export interface SlurmBackendOptions {
    * never runs sacct.
    */
   accounting?: AccountingMode;
+  /**
+   * Job completion records (`sacct -c`, spec/scheduler-slurm.md §Job completion), asked for
+   * plain jobs that squeue and accounting cannot answer: same three modes.
+   */
+  jobcomp?: JobcompMode;
   /** The job's own exit record, for ids neither squeue nor sacct know (supplied by core). */
   readExitRecord?: (id: string) => Promise<JobState | null>;
+  /**
+   * Whether an id is an array job (core knows from its record). Job completion records list
+   * array elements under their own numeric ids, one of which is the array's, so only ids
+   * this says are not arrays are asked there; without it, none are.
+   */
+  isArrayJob?: (id: string) => boolean;
   /** Per-command timeout (default: the runner's). */
   timeoutMs?: number;
   /** How far back findByTag looks in accounting (sacct --starttime). Default "now-7days". */
@@ -55,15 +67,21 @@ export class SlurmBackend implements Backend {
   readonly maxScriptBytes: number;
   private readonly run: Runner;
   private readonly mode: AccountingMode;
+  private readonly jobcompMode: JobcompMode;
+  private readonly isArrayJob: ((id: string) => boolean) | undefined;
   private readonly readExitRecord: ((id: string) => Promise<JobState | null>) | undefined;
   private readonly timeoutMs: number | undefined;
   private readonly tagLookback: string;
   /** 'auto' learns this from sacct's first answer and then stops asking. */
   private accountingDisabled = false;
+  /** 'auto' learns this from `sacct -c`'s first failure and then stops asking. */
+  private jobcompUnusable: string | null = null;
 
   constructor(opts: SlurmBackendOptions = {}) {
     this.run = opts.runner ?? runCommand;
     this.mode = opts.accounting ?? 'auto';
+    this.jobcompMode = opts.jobcomp ?? 'auto';
+    this.isArrayJob = opts.isArrayJob;
     this.readExitRecord = opts.readExitRecord;
     this.timeoutMs = opts.timeoutMs;
     this.tagLookback = opts.tagLookback ?? 'now-7days';
@@ -113,9 +131,23 @@ export class SlurmBackend implements Backend {
       }
       throw e;
     }
-    return parseSbatchParsable(stdout).id;
+    try {
+      return parseSbatchParsable(stdout).id;
+    } catch (e) {
+      // sbatch said it succeeded but not with what: the job may exist (spec/submissions.md §Submitting).
+      throw new SchedulerError('scheduler-submit-ambiguous', `sbatch may or may not have submitted ${scriptPath}: it exited 0 but printed no job id (${JSON.stringify(stdout.trim().slice(0, 100))})`, {
+        hint: 'the job may exist; qdo looks for it by its tag before submitting again',
+        cause: e,
+        data: { command: argv },
+      });
+    }
   }
 
+  /**
+   * States in the documented order (spec/scheduler-slurm.md §Query): squeue; for the ids it
+   * has forgotten, accounting (sacct); for plain jobs still unanswered, job completion
+   * records (sacct -c); then the jobs' own exit records; else unknown with the reasons.
+   */
   async query(ids: string[]): Promise<Map<string, JobState>> {
     const wanted = [...new Set(ids)];
     const out = new Map<string, JobState>();
@@ -125,34 +157,55 @@ export class SlurmBackend implements Backend {
     if (open.length === 0) return out;
 
     open = resolve(open, await this.squeue(open), out);
-    let accountingNote = 'not in squeue';
+    const notes = ['not in squeue'];
+    /** A live state from sacct for a job squeue has forgotten: stale (slurmdbd lags). */
+    const stale = new Map<string, JobState>();
     if (open.length > 0) {
       const acct = await this.sacct(open);
       if (Array.isArray(acct)) {
-        const before = new Map<string, JobState>();
-        open = resolve(open, acct, before);
-        // squeue no longer knows these jobs, so they have ended: a live state in accounting
-        // is stale (slurmdbd lags), and the job's own exit record, if any, is better.
-        for (const [id, s] of before) {
+        const got = new Map<string, JobState>();
+        open = resolve(open, acct, got);
+        for (const [id, s] of got) {
           if (out.has(id)) continue; // squeue's answer is the more recent one
-          if (!TERMINAL_STATES.has(s.state) && this.readExitRecord !== undefined && wanted.includes(id)) {
-            const rec = await this.exitRecord(id);
-            if (rec !== null) {
-              out.set(id, rec);
-              continue;
-            }
-          }
-          out.set(id, s);
+          if (TERMINAL_STATES.has(s.state) || !wanted.includes(id)) out.set(id, s);
+          else stale.set(id, s);
         }
-        accountingNote = 'in neither squeue nor sacct';
+        notes.push('not in sacct');
       } else {
-        accountingNote = `not in squeue; ${acct.unavailable}`;
+        notes.push(acct.unavailable);
       }
     }
+    // The job's own exit record beats a stale live state.
+    for (const id of [...stale.keys()]) {
+      const rec = await this.exitRecord(id);
+      if (rec !== null) {
+        out.set(id, rec);
+        stale.delete(id);
+      }
+    }
+    const forComp = [...open, ...stale.keys()].filter((id) => /^\d+$/.test(id) && this.isArrayJob !== undefined && !this.isArrayJob(id));
+    let compNote: string | null = null;
+    if (forComp.length > 0) {
+      const comp = await this.jobcomp(forComp);
+      if (Array.isArray(comp)) {
+        for (const id of forComp) {
+          const r = comp.find((c) => c.rawId === id && c.id === id);
+          if (r === undefined || !TERMINAL_STATES.has(r.state)) continue;
+          out.set(id, recordToState(id, r));
+          stale.delete(id);
+          open = open.filter((x) => x !== id);
+        }
+        compNote = 'not in the job completion records';
+      } else {
+        compNote = comp.unavailable;
+      }
+    }
+    for (const [id, s] of stale) out.set(id, s);
     await Promise.all(
       open.map(async (id) => {
         const rec = await this.exitRecord(id);
-        out.set(id, rec ?? { id, state: 'unknown', raw: '', source: 'none', reason: accountingNote });
+        const why = [...notes, ...(compNote !== null && forComp.includes(id) ? [compNote] : [])].join('; ');
+        out.set(id, rec ?? { id, state: 'unknown', raw: '', source: 'none', reason: why });
       }),
     );
     return out;
@@ -228,6 +281,29 @@ export class SlurmBackend implements Backend {
       }
       // auto: a database that does not answer leaves states unknown, never failed.
       return { unavailable: `sacct failed: ${firstLine(stderrOf(e)) || e.message}` };
+    }
+  }
+
+  /**
+   * `sacct -c`: the job completion plugin's records (jobcomp/filetxt, elasticsearch, …),
+   * which sacct reads without the accounting database (spec/scheduler-slurm.md §Job
+   * completion). Same line format as accounting; "Unknown type ArrayJobId" lines on stderr
+   * are sacct's own noise about array fields and are ignored.
+   */
+  private async jobcomp(ids: string[]): Promise<SlurmRecord[] | { unavailable: string }> {
+    if (this.jobcompMode === 'off') return { unavailable: 'job completion records are off' };
+    if (this.jobcompUnusable !== null) return { unavailable: this.jobcompUnusable };
+    const argv = ['sacct', '-c', '-n', '-P', '-j', ids.join(','), '-o', SACCT_FIELDS];
+    try {
+      const { stdout } = await this.run(argv, this.opts({ transient: TRANSIENT }));
+      return parseSacct(stdout).map((r) => ({ ...r, source: 'jobcomp' as const }));
+    } catch (e) {
+      if (!isQdoError(e)) throw e;
+      if (this.jobcompMode === 'on') throw e;
+      const why = `sacct -c failed: ${firstLine(stderrOf(e)) || e.message}`;
+      // A missing plugin or file does not come back within one refresh: stop asking.
+      if (e.code === 'scheduler-command-missing' || e.code === 'scheduler-command-failed') this.jobcompUnusable = why;
+      return { unavailable: why };
     }
   }
 

@@ -1,0 +1,158 @@
+// Locks (spec/locking.md): a dead holder's lock is taken over at once, race-free; damaged
+// lock folders are typed errors; a living holder is waited for.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hostname } from 'node:os';
+import { removeDir, tempDir } from '../helpers/cli.js';
+import { HOLDER_FILE, lockPathFor, parseHolder, withLock } from '../../src/store/locks.js';
+import { QdoError } from '../../src/errors.js';
+import { identityOf } from '../../src/util/proc.js';
+
+const WORKER = fileURLToPath(new URL('../helpers/lock-worker.js', import.meta.url));
+
+let dir = '';
+test.before.each(() => {
+  dir = tempDir('qdo-locks-');
+});
+test.after.each(() => removeDir(dir));
+
+function worker(args: string[]): { child: ChildProcess; line: (re: RegExp) => Promise<string>; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: (() => void)[] = [];
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const line = async (re: RegExp) => {
+    for (;;) {
+      const m = re.exec(out);
+      if (m) return m[0];
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`worker ended: ${err}`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        child.once('exit', () => r());
+      });
+    }
+  };
+  return { child, line, exit };
+}
+
+/** A lock folder as a holder that is gone would have left it (a pid that exited). */
+async function deadHolderLock(target: string): Promise<void> {
+  const c = spawn('true');
+  await new Promise((r) => c.on('exit', r));
+  const id = identityOf(hostname(), c.pid!);
+  mkdirSync(lockPathFor(target));
+  writeFileSync(join(lockPathFor(target), HOLDER_FILE), JSON.stringify({ ...id, nonce: 'deadbeef' }) + '\n');
+}
+
+test('the lock folder names its holder: host, pid, start', async () => {
+  const t = join(dir, 'x');
+  await withLock(t, async () => {
+    const h = parseHolder(readFileSync(join(lockPathFor(t), HOLDER_FILE), 'utf8'))!;
+    assert.is(h.pid, process.pid);
+    assert.is(h.host, hostname());
+    assert.equal(h.start, identityOf(hostname(), process.pid).start);
+  });
+  assert.not.ok(existsSync(lockPathFor(t)), 'released: the folder and its holder file are gone');
+});
+
+test('a holder killed with SIGKILL: the next taker gets the lock at once (not after the 10-s staleness)', async () => {
+  const t = join(dir, 'x');
+  const w = worker(['hold', t]);
+  await w.line(/held/);
+  w.child.kill('SIGKILL');
+  await w.exit;
+  assert.ok(existsSync(lockPathFor(t)), 'SIGKILL left the lock behind');
+  // Within 1 s or fail "busy".
+  assert.is(await withLock(t, async () => 'mine', { waitMs: 1000 }), 'mine');
+});
+
+test('a living holder is waited for, and the busy error names it', async () => {
+  const t = join(dir, 'x');
+  const w = worker(['hold', t]);
+  try {
+    await w.line(/held/);
+    const e = await withLock(t, async () => 'mine', { waitMs: 300 }).catch((x: unknown) => x);
+    assert.instance(e, QdoError);
+    assert.is((e as QdoError).code, 'locked');
+    assert.match((e as QdoError).message, new RegExp(`pid ${w.child.pid} on `));
+  } finally {
+    w.child.kill('SIGKILL');
+    await w.exit;
+  }
+});
+
+test('a stale lock with foreign files inside is taken over, not an internal error', async () => {
+  const t = join(dir, 'x');
+  mkdirSync(lockPathFor(t));
+  writeFileSync(join(lockPathFor(t), 'junk'), 'x');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lockPathFor(t), old, old);
+  assert.is(await withLock(t, async () => 1, { waitMs: 1000 }), 1);
+  assert.not.ok(existsSync(lockPathFor(t)));
+});
+
+test('a lock of a holder on another host is judged by its mtime only', async () => {
+  const t = join(dir, 'x');
+  mkdirSync(lockPathFor(t));
+  writeFileSync(join(lockPathFor(t), HOLDER_FILE), JSON.stringify({ host: 'elsewhere', pid: 1, start: null, nonce: 'aaaaaaaa' }) + '\n');
+  const e = await withLock(t, async () => 1, { waitMs: 300 }).catch((x: unknown) => x);
+  assert.is((e as QdoError).code, 'locked');
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lockPathFor(t), old, old);
+  assert.is(await withLock(t, async () => 2, { waitMs: 1000 }), 2);
+});
+
+test('a file where the lock folder belongs, or a missing folder: typed errors (exit 7)', async () => {
+  const t = join(dir, 'x');
+  writeFileSync(lockPathFor(t), 'not a folder');
+  const e = await withLock(t, async () => 1, { waitMs: 300 }).catch((x: unknown) => x);
+  assert.instance(e, QdoError);
+  assert.equal([(e as QdoError).code, (e as QdoError).exitCode], ['bad-lock', 7]);
+  writeFileSync(join(dir, 'file'), '');
+  const f = await withLock(join(dir, 'file', 'y'), async () => 1).catch((x: unknown) => x);
+  assert.equal([(f as QdoError).code, (f as QdoError).exitCode], ['missing-folder', 7]);
+  const g = await withLock(join(dir, 'nope', 'y'), async () => 1).catch((x: unknown) => x);
+  assert.equal([(g as QdoError).code, (g as QdoError).exitCode], ['missing-folder', 7]);
+});
+
+test('many processes racing to take over a dead holder\'s lock: never two inside at once', async () => {
+  const t = join(dir, 'x');
+  for (let round = 0; round < 3; round++) {
+    await deadHolderLock(t);
+    const ws = Array.from({ length: 6 }, () => worker(['enter', t, '15', dir]));
+    const codes = await Promise.all(ws.map((w) => w.exit));
+    assert.equal(codes, [0, 0, 0, 0, 0, 0], 'every worker entered its 15 times without meeting another inside');
+    assert.not.ok(existsSync(lockPathFor(t)));
+  }
+});
+
+test('twenty takers judging a dead holder\'s lock at the same moment: one at a time inside', async () => {
+  const t = join(dir, 'x');
+  for (let round = 0; round < 5; round++) {
+    await deadHolderLock(t);
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        withLock(t, async () => {
+          most = Math.max(most, ++inside);
+          await new Promise((r) => setTimeout(r, 2));
+          inside--;
+        }),
+      ),
+    );
+    assert.is(most, 1);
+  }
+});
+
+test.run();
