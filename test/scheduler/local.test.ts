@@ -57,6 +57,19 @@ async function waitFile(path: string, ms = 20000): Promise<void> {
   }
 }
 
+/** The wrapper's start record once it is whole (the file may exist a moment before its line). */
+async function startRecord(path: string, ms = 20000): Promise<{ pid: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as { pid: number };
+    } catch (e) {
+      if (Date.now() - t0 > ms) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const logLines = (dir: string): string[] => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8').trim().split('\n') : []);
 const STEP = '#!/bin/sh\necho "start $QDO_PARAM_NAME" >> "$LOG"\nsleep 0.3\necho "end $QDO_PARAM_NAME" >> "$LOG"\n';
 
@@ -206,7 +219,7 @@ test('a shepherd killed with its job (kill -9, reboot) leaves a lost task: node-
   await waitState(s.b, a, 'running');
   await waitFile(join(s.dir, 'runs', 'j1', 'qdo-start.json'));
   const spid = Number(readFileSync(join(s.dir, 'spool', 'running', '0000000001'), 'utf8').trim().split(' ')[0]);
-  const wpid = (JSON.parse(readFileSync(join(s.dir, 'runs', 'j1', 'qdo-start.json'), 'utf8')) as { pid: number }).pid;
+  const wpid = (await startRecord(join(s.dir, 'runs', 'j1', 'qdo-start.json'))).pid;
   process.kill(spid, 'SIGKILL');
   process.kill(-wpid, 'SIGKILL');
   const st = await waitState(s.b, a, 'node-fail');
@@ -221,7 +234,7 @@ test('a running entry whose pid is another process now (shepherd killed, pid reu
   await waitFile(join(s.dir, 'runs', 'j1', 'qdo-start.json'));
   const entry = join(s.dir, 'spool', 'running', '0000000001');
   const spid = Number(readFileSync(entry, 'utf8').trim().split(' ')[0]);
-  const wpid = (JSON.parse(readFileSync(join(s.dir, 'runs', 'j1', 'qdo-start.json'), 'utf8')) as { pid: number }).pid;
+  const wpid = (await startRecord(join(s.dir, 'runs', 'j1', 'qdo-start.json'))).pid;
   // Someone else's program, given the pid the dead shepherd had (as the kernel may).
   const stranger = spawn('sleep', ['120'], { detached: true, stdio: 'ignore' });
   let signalled: NodeJS.Signals | null = null;
