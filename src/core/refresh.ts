@@ -509,7 +509,7 @@ async function recover(ctx: Context, backend: Backend, j: JobVersion, byTag: Map
   const found = base && chunk ? backend.elementId!(base, chunk.index) : base;
   const time = ctx.now().toISOString();
   if (found) {
-    await update(j, { sched_id: found, submitted: j.sub!.submitted ?? time, state: 'pending', state_source: 'qdo', state_time: time, reason: 'found by its tag after an interrupted submit', ...(chunk ? { array_job: { ...aj, base } } : {}) });
+    await update(j, { sched_id: found, submitted: j.sub!.submitted ?? time, state: backend.waitingState ?? 'pending', state_source: 'qdo', state_time: time, reason: 'found by its tag after an interrupted submit', ...(chunk ? { array_job: { ...aj, base } } : {}) });
     return;
   }
   const grace = backend.kind === 'local' && ctx.alive(submitterOf(j.sub!)) === 'dead' ? 0 : graceMs;

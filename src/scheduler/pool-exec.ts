@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { JobVarMap } from './job-vars.js';
+import { identityOf, liveness } from '../util/proc.js';
 
 /** What the wrapper knows of a run in a pool: its key and the cpus it asked for. */
 export function poolJobVars(cpus: number): JobVarMap {
@@ -59,33 +60,21 @@ export function signalGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
 }
 
 /**
- * Who a pid is: `<boot id>:<start time in ticks>` from /proc, so a pid that was reused by
+ * Who a pid is, as a string for a worker's identity file: the start of its process identity
+ * (util/proc.ts: `<boot id>/<pid namespace>/<start ticks>`), so a pid that was reused by
  * another process does not pass for the old one; `pid:<n>` where there is no /proc (kill -0
  * is all we can ask); null when there is no such process or it is a zombie.
  */
 export function processIdentity(pid: number): string | null {
   if (!(pid > 0)) return null;
+  const id = identityOf('', pid);
+  if (id.start !== null) return liveness(id, '') === 'alive' ? id.start : null;
   try {
     process.kill(pid, 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return null;
   }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return `pid:${pid}`;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z') return null;
-  let boot = '';
-  try {
-    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    boot = 'boot';
-  }
-  // Field 22 of stat is the start time; `fields` starts at field 3.
-  return `${boot}:${fields[19] ?? '?'}`;
+  return `pid:${pid}`;
 }
 
 /** The command line of a pid (NUL-separated words joined by spaces), null where unknown. */

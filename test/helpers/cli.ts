@@ -1,12 +1,13 @@
 // Test harness: temp allocations, the CLI run in-process with an injected clock, env and
 // streams, and the built binary / bundle run as real processes.
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
 import type { Context, UserId } from '../../src/context.js';
+import { identityOf, liveness } from '../../src/util/proc.js';
 
 /** Repository root (the source tree, for fixtures and golden files). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -46,6 +47,12 @@ export interface RunOptions {
   now?: Date | 'real';
   /** Who qdo runs as (default: this process's user), for the trust rules (spec/trust.md). */
   user?: UserId;
+  /**
+   * This machine's real host name and process liveness (as bin.ts gives them), instead of the
+   * fixed "testhost" that sees every other host's processes as unknown: for tests that settle
+   * what real qdo processes on this host left behind.
+   */
+  realHost?: boolean;
 }
 
 /** The process identity in-process runs record: this test process on host "testhost". */
@@ -59,7 +66,12 @@ export function testContext(opts: RunOptions): Context {
   const fixed = opts.now ?? FIXED_NOW;
   const now = () => (fixed === 'real' ? new Date() : fixed);
   // PATH as a shell would have it: local jobs start with the command's environment.
-  return { cwd: opts.cwd ?? opts.home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) }, home: opts.home, now, host: 'testhost', self: TEST_SELF, alive: (p) => (p.host !== 'testhost' ? 'unknown' : p.pid === process.pid ? 'alive' : 'dead'), user: opts.user ?? THIS_USER };
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', QDO_HOME: opts.home, ...(opts.env ?? {}) };
+  if (opts.realHost) {
+    const host = hostname();
+    return { cwd: opts.cwd ?? opts.home, env, home: opts.home, now, host, self: identityOf(host, process.pid), alive: (p) => liveness(p, host), user: opts.user ?? THIS_USER };
+  }
+  return { cwd: opts.cwd ?? opts.home, env, home: opts.home, now, host: 'testhost', self: TEST_SELF, alive: (p) => (p.host !== 'testhost' ? 'unknown' : p.pid === process.pid ? 'alive' : 'dead'), user: opts.user ?? THIS_USER };
 }
 
 /** Runs qdo in this process. */

@@ -63,15 +63,16 @@ test(`R2: ${KILLS} SIGKILLs during submit, sweep, gc, cancel and retry: 0 corrup
 
     // What the killed submits left: status settles it (their submitters are dead; the local
     // backend's grace is 0). Then no record is left submitting.
-    const st = await qdo(['status', '--json', '-a'], { home, now: 'real' });
+    const st = await qdo(['status', '--json', '-a'], { home, now: 'real', realHost: true });
     assert.is(st.code, 0, st.stderr);
     const recs: Submission[] = [];
     for (const id of await listSubmissionIds(l)) recs.push((await readSubmission(l, id))!);
-    const gc = await qdo(['gc', '--prune'], { home, now: 'real' }); // settles those no ref reaches
+    const gc = await qdo(['gc', '--prune'], { home, now: 'real', realHost: true }); // settles those no ref reaches
     assert.is(gc.code, 0, gc.stderr);
     const after: Submission[] = [];
     for (const id of await listSubmissionIds(l)) after.push((await readSubmission(l, id))!);
-    assert.equal(after.filter((r) => r.state === 'submitting').map((r) => `${r.name}@${r.version}`), [], 'no record is left submitting');
+    const stuck = after.filter((r) => r.state === 'submitting');
+    assert.equal(stuck.map((r) => `${r.name}@${r.version}`), [], `no record is left submitting (seed ${seed}): ${JSON.stringify(stuck)}`);
 
     // 0 duplicate scheduler jobs; every job the scheduler has is recorded with its id.
     const jobs = localSpoolJobs(home);
@@ -83,10 +84,10 @@ test(`R2: ${KILLS} SIGKILLs during submit, sweep, gc, cancel and retry: 0 corrup
     assert.equal(untracked, [], 'every job the scheduler has is recorded');
 
     // 0 corrupt, 0 dangling: fsck finds leftovers at most (warnings), never damage.
-    const f = await qdo(['fsck'], { home, now: 'real' });
+    const f = await qdo(['fsck'], { home, now: 'real', realHost: true });
     assert.not.match(f.stdout, /^error /m, f.stdout);
     assert.is(f.code, 0);
-    const rep = await qdo(['fsck', '--repair'], { home, now: new Date(Date.now() + 3600_000) });
+    const rep = await qdo(['fsck', '--repair'], { home, now: new Date(Date.now() + 3600_000), realHost: true });
     assert.not.match(rep.stdout, /^(error|warning) /m, rep.stdout);
     const spoolBytes = statSync(join(home, '.qdo/local')).isDirectory();
     assert.ok(spoolBytes);
