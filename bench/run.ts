@@ -1,7 +1,7 @@
 // Benchmarks (run by `npm run bench`). Figures are ratios measured in one run, since these
 // machines are noisy: each case is compared with a baseline measured alongside it.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +9,9 @@ import { createAllocation } from '../src/store/layout.js';
 import { encodePacked, readRefs, updateRef, writeAllRefs, type RefMap } from '../src/store/refs.js';
 import { writeFileAtomic } from '../src/store/atomic.js';
 import { objectId } from '../src/model/object-id.js';
-import { canonicalBytes } from '../src/model/canonical-json.js';
 import { sweepBench } from './sweep.js';
+import { buildAllocation } from './fixture.js';
+import { startupBench, submitBench } from './startup.js';
 import { templateBench } from './templates.js';
 import { poolBench } from './pool.js';
 import { tinyJobsBench } from './tiny-jobs.js';
@@ -32,28 +33,6 @@ function timeProcess(argv: string[], runs: number, env: Record<string, string>):
     if (r.status !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stderr}`);
   }
   return median(times);
-}
-
-async function startup(): Promise<void> {
-  const home = mkdtempSync(join(tmpdir(), 'qdo-bench-'));
-  const env = { QDO_HOME: home };
-  const runs = 15;
-  const base = timeProcess(['-e', '0'], runs, env);
-  const rows: [string, string[]][] = [
-    ['bundle  qdo --version', [join(REPO, 'dist/qdo.mjs'), '--version']],
-    ['bundle  qdo project list', [join(REPO, 'dist/qdo.mjs'), 'project', 'list']],
-    ['tree    qdo --version', [join(REPO, 'dist/src/cli/bin.js'), '--version']],
-    ['tree    qdo project list', [join(REPO, 'dist/src/cli/bin.js'), 'project', 'list']],
-    ['bundle  qdo sched detect --for local', [join(REPO, 'dist/qdo.mjs'), 'sched', 'detect', '--for', 'local']],
-    ['bundle  qdo status (no jobs)', [join(REPO, 'dist/qdo.mjs'), 'status']],
-    ['tree    qdo status (no jobs)', [join(REPO, 'dist/src/cli/bin.js'), 'status']],
-  ];
-  console.log(`\nstart-up (median of ${runs}; baseline node -e 0 = ${base.toFixed(0)} ms)`);
-  for (const [name, argv] of rows) {
-    const t = timeProcess(argv, runs, env);
-    console.log(`  ${name.padEnd(38)} ${(t / base).toFixed(2)}x node -e 0   (+${(t - base).toFixed(0)} ms)`);
-  }
-  rmSync(home, { recursive: true, force: true });
 }
 
 async function refsAtScale(): Promise<void> {
@@ -112,43 +91,6 @@ async function refsAtScale(): Promise<void> {
   rmSync(small, { recursive: true, force: true });
 }
 
-/**
- * An allocation of `jobs` names with `versions` versions each, as qdo submit leaves it:
- * a manifest chain per name, a submission record per version (all ended), one refs file.
- * Written without fsync (the layout is what matters, not how it got there).
- */
-async function buildAllocation(dir: string, jobs: number, versions: number): Promise<void> {
-  const { layout } = await createAllocation(dir);
-  writeFileSync(layout.projects, 'big\n');
-  mkdirSync(join(dir, 'big'), { recursive: true });
-  const script = Buffer.from('#!/bin/bash\ntrue\n');
-  const scriptId = objectId(script);
-  const put = (id: string, bytes: Buffer, under: string, suffix = '') => {
-    const d = join(under, id.slice(0, 2));
-    mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, id.slice(2) + suffix), bytes);
-  };
-  put(scriptId, script, layout.objects);
-  const refs: RefMap = new Map();
-  const subs = join(layout.dir, 'submissions');
-  for (let j = 0; j < jobs; j++) {
-    const name = `job${String(j).padStart(5, '0')}`;
-    let parent: string | null = null;
-    for (let v = 1; v <= versions; v++) {
-      const created = new Date(Date.UTC(2026, 0, 1) + (j * versions + v) * 1000).toISOString();
-      const m = { schema: 'qdo.job/v1', project: 'big', name, version: v, parent, script: scriptId, resources: { time: 60 }, scheduler: 'local', params: {}, env: {}, prologue: null, epilogue: null, created };
-      const bytes = canonicalBytes(m);
-      const id = objectId(bytes);
-      put(id, bytes, layout.objects);
-      const rec = { schema: 'qdo.submission/v1', id, project: 'big', name, version: v, scheduler: 'local', cluster: 'local@bench', host: 'bench', pid: 1, intent: created, submitted: created, sched_id: String(j * versions + v), after: [], state: 'completed', state_source: 'exit-record', state_time: created, exit_code: 0, reason: null };
-      put(id, canonicalBytes(rec), subs, '.json');
-      parent = id;
-    }
-    refs.set(name, parent!);
-  }
-  await writeAllRefs(layout, 'big', refs);
-}
-
 /** spec/submissions.md §Refresh: status reads the refs and one record per job shown. */
 async function statusAtScale(): Promise<void> {
   const versions = Number(process.env.QDO_BENCH_VERSIONS ?? 100);
@@ -164,7 +106,7 @@ async function statusAtScale(): Promise<void> {
     const t0 = performance.now();
     await buildAllocation(dir, jobs, v);
     const built = performance.now() - t0;
-    const t = timeProcess([join(REPO, 'dist/qdo.mjs'), 'status', '--json'], 5, { QDO_HOME: dir, QDO_SCHEDULER: 'local' });
+    const t = timeProcess([join(REPO, 'dist/qdo.cjs'), 'status', '--json'], 5, { QDO_HOME: dir, QDO_SCHEDULER: 'local' });
     if (base === 0) base = t;
     console.log(`  ${label.padEnd(30)} ${(t / base).toFixed(2)}x   (${(jobs * v).toLocaleString('en')} versions stored; ${t.toFixed(0)} ms; fixture ${(built / 1000).toFixed(0)} s)`);
     rmSync(dir, { recursive: true, force: true });
@@ -172,7 +114,8 @@ async function statusAtScale(): Promise<void> {
 }
 
 const only = process.argv[2];
-if (!only || only === 'startup') await startup();
+if (!only || only === 'startup') await startupBench();
+if (!only || only === 'submit') await submitBench();
 if (!only || only === 'refs') await refsAtScale();
 if (!only || only === 'status') await statusAtScale();
 if (!only || only === 'templates') await templateBench();

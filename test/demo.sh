@@ -3,7 +3,7 @@
 # project with a job script, and that job run for real on the local backend.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-qdo() { node "$here/dist/qdo.mjs" "$@"; }
+qdo() { node "$here/dist/qdo.cjs" "$@"; }
 export QDO_HOME=${QDO_DEMO_HOME:-$(mktemp -d /tmp/qdo-demo-XXXXXX)}
 scratch="$QDO_HOME/scratch"
 mkdir -p "$scratch"

@@ -2,9 +2,13 @@
 // The qdo executable: builds the Context and Io from the real process, runs main.
 import { homedir, hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
+import { fstatSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fdWriter } from './fd-writer.js';
 import { main } from './main.js';
 import { identityOf, liveness } from '../util/proc.js';
 import type { Io } from './io.js';
+import type { Context, ProcessIdentity, UserId } from '../context.js';
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -12,21 +16,42 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const io: Io = {
-  stdout: (c) => void process.stdout.write(c),
-  stderr: (c) => void process.stderr.write(c),
-  readStdin,
-  isTTY: process.stdout.isTTY === true,
-  // no-color.org: only a non-empty NO_COLOR turns colour off.
-  color: process.stdout.isTTY === true && !process.env.NO_COLOR,
-  stderrTTY: process.stderr.isTTY === true,
-};
-
 // `qdo logs big | head`: the reader went away; that is how pipelines end, not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-  throw e;
-});
+function readerGone(): void {
+  process.exit(0);
+}
+function stream(s: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (s.listenerCount('error') === 0) s.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? readerGone() : undefined));
+  return s;
+}
+
+/**
+ * isatty without loading node:tty (and with it net and every stream module, ~5% of node's
+ * start-up) unless the descriptor is a character device: pipes, sockets and files are not.
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    if (!fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(fd);
+}
+
+// process.stdout is touched only on a terminal (its size) or when a write would block.
+const tty = isTerminal(1);
+const io: Io = {
+  stdout: fdWriter(1, () => stream(process.stdout), readerGone),
+  stderr: fdWriter(2, () => stream(process.stderr), readerGone),
+  readStdin,
+  isTTY: tty,
+  // no-color.org: only a non-empty NO_COLOR turns colour off.
+  color: tty && !process.env.NO_COLOR,
+  stderrTTY: isTerminal(2),
+  columns: tty ? process.stdout.columns : undefined,
+  rows: tty ? process.stdout.rows : undefined,
+  size: tty ? () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }) : undefined,
+};
 
 /** Who runs qdo (spec/trust.md); a uid without a passwd entry is known by its number. */
 function currentUser(): { uid: number; gid: number; name: string } {
@@ -44,6 +69,27 @@ function currentUser(): { uid: number; gid: number; name: string } {
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
 const host = hostname();
-// This process as records and locks name it: host, pid and start time (util/proc.ts).
-const self = identityOf(host, process.pid);
-process.exitCode = await main(process.argv.slice(2), io, { cwd: process.cwd(), env, home, now: () => new Date(), host, self, alive: (p) => liveness(p, host), user: currentUser(), command: [process.execPath, process.argv[1]!] });
+// This process as records and locks name it (host, pid and start time: util/proc.ts) and
+// the invoking user are looked up when first asked: most commands never ask, and each is a
+// few system calls on every start.
+let self: ProcessIdentity | undefined;
+let user: UserId | undefined;
+const ctx: Context = {
+  cwd: process.cwd(),
+  env,
+  home,
+  now: () => new Date(),
+  host,
+  get self() {
+    return (self ??= identityOf(host, process.pid));
+  },
+  alive: (p) => liveness(p, host),
+  get user() {
+    return (user ??= currentUser());
+  },
+  command: [process.execPath, process.argv[1]!],
+};
+// No top-level await: the bundle is a classic script (scripts/build.mjs).
+void main(process.argv.slice(2), io, ctx).then((code) => {
+  process.exitCode = code;
+});

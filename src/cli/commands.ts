@@ -28,6 +28,10 @@ import { artifactsCommand } from './porcelain/artifacts.js';
 import { pullCommand } from './porcelain/pull.js';
 import { archiveCommand } from './porcelain/archive.js';
 import { retryCommand } from './porcelain/retry.js';
+import { completionCommand } from './porcelain/completion.js';
+import { doctorCommand } from './porcelain/doctor.js';
+import { reportCommand } from './porcelain/report.js';
+import { serveCommand } from './porcelain/serve.js';
 import { poolCommand } from './porcelain/pool.js';
 
 export const COMMANDS: CommandDef[] = [
@@ -61,4 +65,8 @@ export const COMMANDS: CommandDef[] = [
   showRefCommand,
   fsckCommand,
   schedCommand,
+  completionCommand,
+  doctorCommand,
+  reportCommand,
+  serveCommand,
 ];

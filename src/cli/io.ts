@@ -9,6 +9,12 @@ export interface Io {
   color: boolean;
   /** stderr is a terminal (progress bars; spec/sweeps.md §Progress). Absent: no. */
   stderrTTY?: boolean;
+  /** The terminal's width in columns when stdout is a terminal; absent when piped. */
+  columns?: number;
+  /** The terminal's height in rows (qdo watch); absent when piped. */
+  rows?: number;
+  /** The terminal's size now (it may change while qdo watch runs); absent when piped. */
+  size?: () => { columns: number; rows: number };
 }
 
 export interface CliEnv {

@@ -35,6 +35,8 @@ export function stateCell(state: string, color: boolean): string {
 }
 
 export const STATUS_HEADERS = ['JOB', 'VER', 'STATE', 'EXIT', 'SCHEDULER', 'ID', 'SUBMITTED'];
+/** What gives way on a narrow terminal: the job name, then the scheduler id and name. */
+export const STATUS_SHRINK = [0, 5, 4];
 
 /**
  * The STATE cell: the state, with what changes its meaning (spec/submissions.md §States):

@@ -9,6 +9,7 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
+import { endedCopy, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -80,8 +81,18 @@ async function versionOf(l: Layout, id: string, sub: Submission | null): Promise
   return sub ? sub.version : (await readManifest(l, id)).version;
 }
 
-async function latestOf(loc: ProjectLocation, name: string, id: string): Promise<JobVersion> {
-  const sub = await readSubmission(loc.layout, id);
+interface CacheUse {
+  cache: EndedCache;
+  changed: boolean;
+}
+
+async function latestOf(loc: ProjectLocation, name: string, id: string, ended?: CacheUse): Promise<JobVersion> {
+  let sub: Submission | null;
+  if (ended) {
+    const r = readThroughEnded(loc.layout, ended.cache, `${loc.project}/${name}`, id);
+    sub = r.sub;
+    ended.changed ||= r.changed;
+  } else sub = await readSubmission(loc.layout, id);
   return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
 }
 
@@ -161,7 +172,7 @@ function inSweep(sub: Submission | null, prefixes: string[]): boolean {
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
  */
-export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean } = {}): Promise<Selection> {
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean; endedCache?: boolean } = {}): Promise<Selection> {
   const problems: Selection['problems'] = [];
   // Tolerant: one damaged job or project must not hide the others (status); else the first damage is the error.
   const tolerate = (subject: string, e: unknown): void => {
@@ -171,14 +182,15 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   const allocs = opts.allocs ?? (await allAllocations(ctx));
   const idx = projectIndex(allocs);
   const here = projectAt(ctx.cwd, idx);
-  let regs: RegExp[];
+  // null: every name of the projects listed.
+  let regs: RegExp[] | null;
   let projects = [...idx.values()];
   const sweeps = patterns.filter(isSweepSelector).map(sweepPrefix);
   patterns = patterns.filter((p) => !isSweepSelector(p));
   if (patterns.length === 0 && sweeps.length > 0) regs = [];
   else if (patterns.length === 0) {
     if (here) projects = projects.filter((p) => p.project === here.project || p.project.startsWith(here.project + '/'));
-    regs = [/.*/];
+    regs = null;
   } else {
     regs = [];
     for (const p of patterns) {
@@ -190,6 +202,14 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     projects = projects.filter((loc) => can.some((f) => f(loc.project)));
   }
   const wanted: { loc: ProjectLocation; name: string; id: string; byPattern: boolean }[] = [];
+  // The ended-record cache (store/ended-cache.ts) of each allocation, for status-like readers.
+  const caches = new Map<Layout, CacheUse>();
+  const cacheOf = (l: Layout): CacheUse | undefined => {
+    if (!opts.endedCache) return undefined;
+    let c = caches.get(l);
+    if (!c) caches.set(l, (c = { cache: readEndedCache(l), changed: false }));
+    return c;
+  };
   // A sweep selector looks at every job (its record says which sweep made it).
   const scan = sweeps.length > 0 ? [...idx.values()] : projects;
   for (const loc of scan.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
@@ -200,21 +220,38 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       tolerate(loc.project, e);
       continue;
     }
+    const c = cacheOf(loc.layout);
+    // Copies of names the project no longer has go.
+    if (c) for (const [k, v] of c.cache.jobs) if (v.rec.project === loc.project && !refs.has(v.rec.name)) c.changed = c.cache.jobs.delete(k) || c.changed;
     const listed = projects.includes(loc);
+    const prefix = loc.project + '/';
     for (const name of [...refs.keys()].sort()) {
-      const byPattern = listed && regs.some((r) => r.test(`${loc.project}/${name}`));
+      const byPattern = listed && (regs === null || regs.some((r) => r.test(prefix + name)));
       if (byPattern || sweeps.length > 0) wanted.push({ loc, name, id: refs.get(name)!, byPattern });
     }
   }
-  // One small record per job shown: read them concurrently (bounded), keep the order.
-  const read = await mapBounded(wanted, 64, (w) =>
-    latestOf(w.loc, w.name, w.id).catch((e: unknown) => {
-      tolerate(`${w.loc.project}/${w.name}`, e);
+  // Ended jobs whose record is unchanged on disk come from the cache as they are; one small
+  // record per other job is read, concurrently (bounded), the order kept.
+  const jobs: (JobVersion | null)[] = new Array(wanted.length);
+  const misses: number[] = [];
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i]!;
+    const c = cacheOf(w.loc.layout);
+    const copy = c && endedCopy(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
+    if (copy) jobs[i] = { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
+    else misses.push(i);
+  }
+  const read = await mapBounded(misses, 64, (i) =>
+    latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)).catch((e: unknown) => {
+      tolerate(`${wanted[i]!.loc.project}/${wanted[i]!.name}`, e);
       return null;
     }),
   );
-  let jobs = read.filter((j, i): j is JobVersion => j !== null && (sweeps.length === 0 || wanted[i]!.byPattern || inSweep(j.sub, sweeps)));
-  return { jobs, allocs, here, problems };
+  misses.forEach((i, k) => (jobs[i] = read[k]!));
+  // A cache that cannot be written costs speed only.
+  for (const [l, c] of caches) if (c.changed) await writeEndedCache(l, c.cache).catch(() => undefined);
+  const out = jobs.filter((j, i): j is JobVersion => j !== null && (sweeps.length === 0 || wanted[i]!.byPattern || inSweep(j.sub, sweeps)));
+  return { jobs: out, allocs, here, problems };
 }
 
 /**

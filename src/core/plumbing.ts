@@ -36,6 +36,13 @@ export async function findObject(ctx: Context, idOrPrefix: string, allocOpt?: st
   return { id, layout };
 }
 
+/** An object's full id and bytes (cat-object --json). */
+export async function readObjectOf(ctx: Context, idOrPrefix: string, alloc?: string): Promise<{ id: string; bytes: Buffer; json: boolean }> {
+  const { id, layout } = await findObject(ctx, idOrPrefix, alloc);
+  const bytes = await readObject(layout, id);
+  return { id, bytes, json: isCanonical(bytes) };
+}
+
 export async function catObject(ctx: Context, idOrPrefix: string, opts: { pretty: boolean; alloc?: string }): Promise<Buffer> {
   const { id, layout } = await findObject(ctx, idOrPrefix, opts.alloc);
   const bytes = await readObject(layout, id);

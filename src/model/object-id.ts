@@ -1,5 +1,5 @@
 // Object ids (spec/objects.md §Ids): lowercase hex sha256 of the object's bytes.
-import { createHash } from 'node:crypto';
+import { crypto } from '../util/lazy-crypto.js';
 
 export const ID_LENGTH = 64;
 export const MIN_PREFIX = 4;
@@ -8,7 +8,7 @@ const ID_RE = /^[0-9a-f]{64}$/;
 const PREFIX_RE = /^[0-9a-f]{4,64}$/;
 
 export function objectId(bytes: Buffer | Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+  return crypto().createHash('sha256').update(bytes).digest('hex');
 }
 
 export function isObjectId(s: string): boolean {

@@ -6,7 +6,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SchedulerError, UsageError, errnoCode } from '../errors.js';
 import { MAX_ARRAY_TASKS, expandArray, parseDirectives, renderDirectives } from './local/directives.js';
-import { SpoolPaths, entryKey, exists, pidAlive, prepareSpool, putFile, readText, withSpoolLock } from './local/spool.js';
+import { SpoolPaths, entryKey, exists, isShepherd, prepareSpool, putFile, readText, withSpoolLock } from './local/spool.js';
 import { spawnDetached, type Runner } from './runner.js';
 import type { Backend, JobState, NormalState, RenderSpec, SubmitOptions } from './types.js';
 import { localJobVars } from './job-vars.js';
@@ -231,7 +231,7 @@ export class LocalBackend implements Backend {
       const result = await this.readResult(tdir);
       if (result) return result;
       const pid = Number(running.trim().split(/\s+/)[0]);
-      return { raw: 'RUNNING', deadShepherd: !(Number.isInteger(pid) && pid > 0 && pidAlive(pid)) };
+      return { raw: 'RUNNING', deadShepherd: !isShepherd(pid, this.paths.root, id, task) };
     }
     const result = await this.readResult(tdir);
     if (result) return result;
@@ -317,7 +317,8 @@ export class LocalBackend implements Backend {
           const running = await readText(join(this.paths.running, key));
           if (running === undefined) continue;
           const pid = Number(running.trim().split(/\s+/)[0]);
-          if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
+          // Only the task's own shepherd: its pid may belong to another process by now.
+          if (isShepherd(pid, this.paths.root, j.id, t)) {
             try {
               process.kill(pid, 'SIGTERM');
             } catch {

@@ -4,6 +4,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError, QdoError, RepositoryError, SchedulerError } from '../errors.js';
+import { importModule } from '../util/import-module.js';
 import type { SourceMode } from '../model/config.js';
 import type { Runner } from './runner.js';
 import { BUILTIN_SCHEDULERS, type Backend, type JobState } from './types.js';
@@ -75,7 +76,7 @@ async function loadPlugin(kind: string, opts: BackendOptions): Promise<Backend> 
   await opts.plugins!.check(kind);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = (await importModule(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
     throw new RepositoryError('bad-plugin', `cannot load scheduler plugin "${kind}" from ${file}: ${(e as Error).message}`);
   }

@@ -29,8 +29,13 @@ export async function readSubmission(l: Layout, id: string): Promise<Submission 
     if (errnoCode(e) === 'ENOENT') return null;
     throw new RepositoryError('unreadable-submission', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
   }
-  const s = parseSubmission(bytes, p);
-  if (s.id !== id) throw new RepositoryError('bad-submission', `${p}: field id: the file is for ${id} but says ${s.id}`);
+  return parseSubmissionAt(bytes, p, id);
+}
+
+/** The record in `bytes`, read from `path`, which must be the record of `id`. */
+export function parseSubmissionAt(bytes: Buffer, path: string, id: string): Submission {
+  const s = parseSubmission(bytes, path);
+  if (s.id !== id) throw new RepositoryError('bad-submission', `${path}: field id: the file is for ${id} but says ${s.id}`);
   return s;
 }
 

@@ -38,11 +38,6 @@ export interface RenderOptions {
 
 export type { TemplateLimits } from './meter.js';
 
-/** True if the text has no tag at all: nunjucks would copy it byte for byte. */
-function isPlainText(text: string): boolean {
-  return !text.includes('{{') && !text.includes('{%') && !text.includes('{#');
-}
-
 class Run {
   failure: Failure | undefined;
   cause: unknown;
@@ -270,12 +265,21 @@ function sandbox(run: Run, env: NjEnvironment): void {
   );
 }
 
+/**
+ * Text with no nunjucks tag renders as itself (`-- true`, most commands). A lone "#}" is
+ * an error to nunjucks ("unexpected end of comment"), so such text goes to it.
+ */
+export function isPlainText(text: string): boolean {
+  return !text.includes('{{') && !text.includes('{%') && !text.includes('{#') && !text.includes('#}');
+}
+
 /** Compiles (and, when `vars` is given, renders) one template. */
 export async function runTemplate(src: TemplateSource, vars: Record<string, unknown> | undefined, opts: RenderOptions = {}): Promise<string> {
   const limits: TemplateLimits = { ...DEFAULT_TEMPLATE_LIMITS, ...(opts.limits ?? {}) };
   if (src.text.length > limits.bytes) {
     throw failureError({ code: 'template-limit', template: src.name, what: `the template is larger than ${limits.bytes} bytes`, hint: 'the bound is limits.template_bytes in .qdo/config.json' });
   }
+  // nunjucks (a fifth of node's start-up to load) is not needed to copy text.
   if (isPlainText(src.text)) return vars === undefined ? '' : src.text;
   const nj = await loadNunjucks();
   const run = new Run(nj, new ContainedLoader(opts.searchPaths ?? [], limits.bytes), src.name, limits, opts.clock);

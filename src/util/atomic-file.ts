@@ -4,7 +4,7 @@
 // link it to the target (create: fails if there is one), and fsync the folder. Readers see
 // the old bytes or the new bytes, never a mix; a writer killed at any point leaves at most a
 // temp file that `qdo fsck` recognises by its name and removes with --repair.
-import { randomBytes } from 'node:crypto';
+import { crypto } from './lazy-crypto.js';
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
@@ -16,7 +16,7 @@ export function isTempName(name: string): boolean {
 }
 
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${randomBytes(4).toString('hex')}`);
+  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${crypto().randomBytes(4).toString('hex')}`);
 }
 
 export interface AtomicWriteOptions {

@@ -1,10 +1,10 @@
 // The built binary and the single-file bundle, run as real processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { BUNDLE, qdoProcess, tempDir, removeDir } from '../helpers/cli.js';
+import { BUNDLE, REPO, qdoProcess, tempDir, removeDir } from '../helpers/cli.js';
 
 for (const bundle of [false, true]) {
   const what = bundle ? 'bundle' : 'binary';
@@ -30,7 +30,7 @@ test('the bundle runs with no node_modules beside it', () => {
   const dir = tempDir('qdo-bundle-');
   try {
     assert.ok(existsSync(BUNDLE));
-    const copy = join(dir, 'qdo.mjs');
+    const copy = join(dir, 'qdo.cjs');
     copyFileSync(BUNDLE, copy);
     const home = join(dir, 'home');
     const r = qdoProcess(['project', 'add', 'x'], { home, bundle: true, cwd: dir });
@@ -42,6 +42,66 @@ test('the bundle runs with no node_modules beside it', () => {
     assert.ok(readFileSync(copy, 'utf8').startsWith('#!/usr/bin/env node\n'));
   } finally {
     removeDir(dir);
+  }
+});
+
+function bundleRun(args: string[], env: Record<string, string>, home: string) {
+  const r = spawnSync(process.execPath, [BUNDLE, ...args], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, ...env }, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('bundle: --version is answered by the prologue; it is package.json\'s version', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
+  const home = tempDir();
+  try {
+    const r = bundleRun(['--version'], { XDG_CACHE_HOME: join(home, 'cache') }, home);
+    assert.is(r.stdout, `${pkg.version}\n`);
+    assert.not.ok(existsSync(join(home, 'cache')), 'no cache folder for --version');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('bundle: a code cache per command, made by its first two runs, checked before use', () => {
+  const home = tempDir();
+  const cache = join(home, 'cache');
+  const dir = join(cache, 'qdo');
+  const env = { XDG_CACHE_HOME: cache };
+  try {
+    const outputs = [1, 2, 3].map(() => bundleRun(['project', 'list'], env, home));
+    for (const o of outputs) assert.equal(o, outputs[0]);
+    let files = readdirSync(dir);
+    assert.is(files.length, 1, files.join(' '));
+    assert.match(files[0]!, /^[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+-project\.2\.v8$/);
+    // A damaged cache is never handed to V8 (it could crash): it is removed and made again.
+    const f = join(dir, files[0]!);
+    const b = readFileSync(f);
+    for (let i = 100; i < b.length - 8; i += 997) b[i]! ^= 0x5a;
+    writeFileSync(f, b);
+    assert.equal(bundleRun(['project', 'list'], env, home), outputs[0]);
+    files = readdirSync(dir);
+    assert.equal(files.map((x) => x.replace(/^.*-project\./, '')), ['1.v8']);
+    // A failed command writes no cache; QDO_CODE_CACHE=0 uses none.
+    assert.is(bundleRun(['show'], env, home).code, 2);
+    assert.is(bundleRun(['status'], { ...env, QDO_CODE_CACHE: '0' }, home).code, 0);
+    assert.equal(readdirSync(dir).length, 1);
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('bundle: a cache folder others may write is not used', () => {
+  const home = tempDir();
+  const cache = join(home, 'cache');
+  try {
+    bundleRun(['status'], { XDG_CACHE_HOME: cache }, home);
+    chmodSync(join(cache, 'qdo'), 0o777);
+    for (const f of readdirSync(join(cache, 'qdo'))) writeFileSync(join(cache, 'qdo', f), 'planted');
+    const r = bundleRun(['status'], { XDG_CACHE_HOME: cache }, home);
+    assert.is(r.code, 0, r.stderr);
+    for (const f of readdirSync(join(cache, 'qdo'))) assert.is(readFileSync(join(cache, 'qdo', f), 'utf8'), 'planted');
+  } finally {
+    removeDir(home);
   }
 });
 

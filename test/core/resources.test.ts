@@ -172,6 +172,9 @@ test('resource show: PROJECT:NAME, PROJECT/NAME, NAME inside a project or an all
     project: 'a',
     allocation: home,
     shadows: [{ path: join(scratch, 'resources/t.sh'), size: 6, origin: 'allocation', project: null, allocation: scratch }],
+    // The bytes, as every --json that prints bytes gives them (spec/porcelain.md §--json).
+    encoding: 'utf8',
+    content: 'from a\n',
   });
   // On a terminal, where it came from goes to stderr; the bytes stay alone on stdout.
   let out = '';

@@ -17,7 +17,7 @@ const PAGES = readdirSync(MAN)
   .sort();
 
 /** Options every command has through main.ts; documented once, in qdo(1). */
-const GLOBAL_OPTIONS = new Set(['help', 'h', 'version']);
+const GLOBAL_OPTIONS = new Set(['help', 'h', 'version', 'json']);
 
 function read(page: string): string {
   return readFileSync(join(MAN, page), 'utf8');

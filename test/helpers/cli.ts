@@ -12,7 +12,7 @@ import { identityOf, liveness } from '../../src/util/proc.js';
 /** Repository root (the source tree, for fixtures and golden files). */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(REPO, 'dist/src/cli/bin.js');
-export const BUNDLE = join(REPO, 'dist/qdo.mjs');
+export const BUNDLE = join(REPO, 'dist/qdo.cjs');
 
 export function tempDir(prefix = 'qdo-test-'): string {
   return realpathSync(mkdtempSync(join(tmpdir(), prefix)));
@@ -92,11 +92,22 @@ export async function qdo(args: string[], opts: RunOptions): Promise<RunResult> 
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: err };
 }
 
+let cacheHome: string | undefined;
+/** XDG_CACHE_HOME of spawned qdo processes: the bundle's code caches stay out of ~/.cache. */
+export function testCacheHome(): string {
+  if (!cacheHome) {
+    const dir = tempDir('qdo-test-cache-');
+    cacheHome = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return cacheHome;
+}
+
 /** Runs the built binary (or the bundle) as a child process. */
 export function qdoProcess(args: string[], opts: RunOptions & { bundle?: boolean }): RunResult {
   const r = spawnSync(process.execPath, [opts.bundle ? BUNDLE : BIN, ...args], {
     cwd: opts.cwd ?? opts.home,
-    env: { PATH: process.env.PATH ?? '', QDO_HOME: opts.home, ...(opts.env ?? {}) },
+    env: { PATH: process.env.PATH ?? '', QDO_HOME: opts.home, XDG_CACHE_HOME: testCacheHome(), ...(opts.env ?? {}) },
     input: opts.stdin ?? '',
     encoding: 'utf8',
   });

@@ -88,7 +88,9 @@ export function outcomeProblems(o: Outcome, allowed: number[]): string[] {
   // Exit 1 is a negative answer (fsck's findings, a job that did not complete): said on
   // stdout; `wait --timeout` running out is exit 5 with no error (spec/exit-codes.md).
   const silent = o.code === 1 || (o.code === 5 && o.args[0] === 'wait');
-  if (o.code !== 0 && !silent && !/^qdo: /m.test(o.stderr)) out.push(`${what}: exit ${o.code} without a message`);
+  // With --json the message is one JSON error object on stderr (spec/porcelain.md §--json).
+  const said = /^qdo: /m.test(o.stderr) || (o.args.includes('--json') && /^\{"version":1,"error":\{"code":"[a-z-]+","message":"/m.test(o.stderr));
+  if (o.code !== 0 && !silent && !said) out.push(`${what}: exit ${o.code} without a message`);
   return out;
 }
 

@@ -1,14 +1,14 @@
 // The local backend, for real: jobs run detached under bash, in a temp spool.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SchedulerError } from '../../src/errors.js';
 import { LocalBackend } from '../../src/scheduler/local.js';
-import { pidAlive } from '../../src/scheduler/local/spool.js';
+import { isShepherd, pidAlive } from '../../src/scheduler/local/spool.js';
 import type { Resources } from '../../src/model/resources.js';
 import type { JobState, NormalState } from '../../src/scheduler/types.js';
 
@@ -53,6 +53,19 @@ async function waitFile(path: string, ms = 20000): Promise<void> {
   const t0 = Date.now();
   while (!existsSync(path)) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${path}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The wrapper's start record once it is whole (the file may exist a moment before its line). */
+async function startRecord(path: string, ms = 20000): Promise<{ pid: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as { pid: number };
+    } catch (e) {
+      if (Date.now() - t0 > ms) throw e;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -206,12 +219,39 @@ test('a shepherd killed with its job (kill -9, reboot) leaves a lost task: node-
   await waitState(s.b, a, 'running');
   await waitFile(join(s.dir, 'runs', 'j1', 'qdo-start.json'));
   const spid = Number(readFileSync(join(s.dir, 'spool', 'running', '0000000001'), 'utf8').trim().split(' ')[0]);
-  const wpid = (JSON.parse(readFileSync(join(s.dir, 'runs', 'j1', 'qdo-start.json'), 'utf8')) as { pid: number }).pid;
+  const wpid = (await startRecord(join(s.dir, 'runs', 'j1', 'qdo-start.json'))).pid;
   process.kill(spid, 'SIGKILL');
   process.kill(-wpid, 'SIGKILL');
   const st = await waitState(s.b, a, 'node-fail');
   assert.equal(st, { id: a, state: 'node-fail', raw: 'LOST', source: 'exit-record', exitCode: null, reason: 'the shepherd process disappeared' });
   await waitState(s.b, b, 'completed');
+});
+
+test('a running entry whose pid is another process now (shepherd killed, pid reused): cancel never signals it; the task ends', async () => {
+  const s = setup(1);
+  const a = await s.submit('#!/bin/sh\nsleep 60\n');
+  await waitState(s.b, a, 'running');
+  await waitFile(join(s.dir, 'runs', 'j1', 'qdo-start.json'));
+  const entry = join(s.dir, 'spool', 'running', '0000000001');
+  const spid = Number(readFileSync(entry, 'utf8').trim().split(' ')[0]);
+  const wpid = (await startRecord(join(s.dir, 'runs', 'j1', 'qdo-start.json'))).pid;
+  // Someone else's program, given the pid the dead shepherd had (as the kernel may).
+  const stranger = spawn('sleep', ['120'], { detached: true, stdio: 'ignore' });
+  let signalled: NodeJS.Signals | null = null;
+  stranger.on('exit', (_c, sig) => (signalled = sig));
+  try {
+    process.kill(spid, 'SIGKILL');
+    process.kill(-wpid, 'SIGKILL');
+    writeFileSync(entry, `${stranger.pid} 1\n`);
+    assert.not.ok(isShepherd(stranger.pid!, join(s.dir, 'spool'), 1, 'main'));
+    await s.b.cancel([a]);
+    const st = await waitState(s.b, a, (x) => x.state !== 'running' && x.state !== 'pending');
+    assert.is(st.state, 'cancelled');
+    assert.is(signalled, null, 'the stranger was not signalled');
+    assert.ok(pidAlive(stranger.pid!));
+  } finally {
+    stranger.kill('SIGKILL');
+  }
 });
 
 test('unknown ids: query says unknown, cancel/hold/release refuse', async () => {

@@ -73,6 +73,21 @@ test('timeout: process killed, scheduler-timeout names command and seconds', asy
   assert.is(e.message, '`sleep 5` did not finish within 0.2 s and was killed');
 });
 
+test('timeoutMs 0: no time limit', async () => {
+  const r = await runCommand(['sh', '-c', 'sleep 0.3; echo done'], { timeoutMs: 0 });
+  assert.is(r.stdout, 'done\n');
+});
+
+test('a command that exits without reading its input is not an error', async () => {
+  const r = await runCommand(['true'], { input: 'x'.repeat(1 << 20) });
+  assert.is(r.exitCode, 0);
+});
+
+test('output split across chunks keeps multi-byte characters whole', async () => {
+  const r = await runCommand(['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do printf "\\303\\251"; i=$((i+1)); done']);
+  assert.is(r.stdout, '\u00e9'.repeat(20000));
+});
+
 test('transient failure is retried with backoff until it succeeds', async () => {
   const counter = join(dir, 'count');
   writeFileSync(counter, '0');

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandDef } from '../command.js';
 import { bool, str } from '../command.js';
+import { jsonDocument } from '../../output/json.js';
 import { NotFoundError, UsageError, errnoCode } from '../../errors.js';
 
 export const hashObjectCommand: CommandDef = {
@@ -29,6 +30,7 @@ export const hashObjectCommand: CommandDef = {
         throw new UsageError(`cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
       }
     }
-    io.stdout((await hashObject(ctx, bytes, { write: bool(args, 'w'), alloc: str(args, 'alloc') })) + '\n');
+    const id = await hashObject(ctx, bytes, { write: bool(args, 'w'), alloc: str(args, 'alloc') });
+    io.stdout(bool(args, 'json') ? jsonDocument({ id, size: bytes.length, written: bool(args, 'w') }) : id + '\n');
   },
 };

@@ -1,6 +1,7 @@
 // Output: spec/plumbing/rev-parse.md
 import type { CommandDef } from '../command.js';
-import { strs } from '../command.js';
+import { bool, strs } from '../command.js';
+import { jsonDocument } from '../../output/json.js';
 
 export const revParseCommand: CommandDef = {
   command: 'rev-parse <rev..>',
@@ -10,8 +11,11 @@ export const revParseCommand: CommandDef = {
     const { resolveRev } = await import('../../core/revs.js');
     const { allAllocations } = await import('../../core/world.js');
     const allocs = await allAllocations(ctx);
-    let out = '';
-    for (const rev of strs(args, 'rev')) out += (await resolveRev(ctx, rev, allocs)).id + '\n';
-    io.stdout(out);
+    const revs: { rev: string; id: string; job: string; job_version: number }[] = [];
+    for (const rev of strs(args, 'rev')) {
+      const r = await resolveRev(ctx, rev, allocs);
+      revs.push({ rev, id: r.id, job: `${r.project}/${r.name}`, job_version: r.manifest.version });
+    }
+    io.stdout(bool(args, 'json') ? jsonDocument({ revs }) : revs.map((r) => r.id + '\n').join(''));
   },
 };

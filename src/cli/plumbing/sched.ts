@@ -79,7 +79,8 @@ export const schedCommand: CommandDef = {
         }
         if (action === 'render') {
           if (bool(args, 'hold')) throw new UsageError('--hold applies to submit');
-          io.stdout((await core.schedRender(ctx, input, o)).script);
+          const script = (await core.schedRender(ctx, input, o)).script;
+          io.stdout(asJson ? json({ version: 1, script }) : script);
           return;
         }
         const r = await core.schedSubmit(ctx, input, { ...o, hold: bool(args, 'hold') });

@@ -1,6 +1,7 @@
 // Output: spec/plumbing/show-ref.md
 import type { CommandDef } from '../command.js';
-import { str } from '../command.js';
+import { bool, str } from '../command.js';
+import { jsonDocument } from '../../output/json.js';
 
 export const showRefCommand: CommandDef = {
   command: 'show-ref [pattern]',
@@ -11,7 +12,8 @@ export const showRefCommand: CommandDef = {
     const { rows, unreachable } = await showRefs(ctx, str(args, 'pattern'));
     const { unreachableWarning } = await import('../../core/world.js');
     for (const a of unreachable) io.stderr(unreachableWarning(a, 'its refs are not listed'));
-    io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
+    if (bool(args, 'json')) io.stdout(jsonDocument({ refs: rows.map((r) => ({ ref: r.ref, id: r.id })), unreachable: unreachable.map((a) => ({ allocation: a.root, problem: a.problem })) }));
+    else io.stdout(rows.map((r) => `${r.id} ${r.ref}\n`).join(''));
     return rows.length === 0 ? 1 : 0;
   },
 };

@@ -2,7 +2,7 @@
 // src/core/allocations.ts).
 import type { CommandDef } from '../command.js';
 import { bool, json } from '../command.js';
-import { formatTable } from '../../output/table.js';
+import { tableText } from '../table-out.js';
 import { UsageError } from '../../errors.js';
 
 export const allocCommand: CommandDef = {
@@ -50,7 +50,7 @@ export const allocCommand: CommandDef = {
       return;
     }
     const rows = allocs.map((a) => [a.root + (a.home ? ' (home)' : ''), a.layout ? String(a.projects.length) : '-', a.layout ? (a.layout.shared ? 'ok, shared with its group' : 'ok') : `unreachable: ${a.problem}`]);
-    io.stdout(formatTable(['ALLOCATION', 'PROJECTS', 'STATUS'], rows, { color: io.color }));
+    io.stdout(tableText(io, ['ALLOCATION', 'PROJECTS', 'STATUS'], rows, { shrink: [0, 2] }));
     const gone = allocs.filter((a) => !a.layout);
     if (gone.length > 0) io.stderr(`hint: mount an unreachable allocation, or if it is gone for good: qdo alloc remove ${gone.length === 1 ? gone[0]!.root : 'PATH'}\n`);
   },

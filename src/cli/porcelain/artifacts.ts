@@ -1,7 +1,8 @@
 // qdo artifacts REV [GLOB] [--json] (man/qdo-artifacts.1; spec/porcelain.md §qdo artifacts)
 import type { CommandDef } from '../command.js';
 import { bool, json } from '../command.js';
-import { formatBytes, formatTable } from '../../output/table.js';
+import { formatBytes } from '../../output/table.js';
+import { tableText } from '../table-out.js';
 import { formatAge } from '../job-format.js';
 
 export const artifactsCommand: CommandDef = {
@@ -38,7 +39,7 @@ export const artifactsCommand: CommandDef = {
     const now = ctx.now().getTime();
     const rows = r.files.map((f) => [f.kind, formatBytes(f.size), `${formatAge(now - f.mtime.getTime())} ago`, f.path]);
     // qdo's own files are marked dim on a colour terminal: the job's outputs are what one looks for.
-    io.stdout(formatTable(['KIND', 'SIZE', 'MODIFIED', 'PATH'], rows, { color: io.color, cell: (c, i) => (io.color && i === 0 && c === 'qdo' ? `\x1b[2m${c}\x1b[0m` : c) }));
+    io.stdout(tableText(io, ['KIND', 'SIZE', 'MODIFIED', 'PATH'], rows, { shrink: [3], cell: (c, i) => (io.color && i === 0 && c === 'qdo' ? `\x1b[2m${c}\x1b[0m` : c) }));
     if (io.isTTY) {
       const total = r.files.reduce((n, f) => n + f.size, 0);
       io.stdout(`${r.files.length} file(s), ${formatBytes(total)}, in ${r.runDir}\n`);

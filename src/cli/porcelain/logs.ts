@@ -1,6 +1,9 @@
-// qdo logs REV [-f] [--err] [--task INDEX] (man/qdo-logs.1; src/core/logs.ts)
+// qdo logs REV [-f] [--err] [--task INDEX] [--attempt N] (man/qdo-logs.1; src/core/logs.ts)
 import type { CommandDef } from '../command.js';
 import { bool, str } from '../command.js';
+import type { LogEvent } from '../../core/logs.js';
+import { TextDecoder } from 'node:util';
+import { bytesJson, jsonDocument, jsonLine } from '../../output/json.js';
 
 export const logsCommand: CommandDef = {
   command: 'logs <rev>',
@@ -17,6 +20,7 @@ export const logsCommand: CommandDef = {
     const stream = bool(args, 'err') ? 'stderr' : 'stdout';
     const follow = bool(args, 'follow');
     const task = str(args, 'task');
+    const attempt = args.attempt === undefined ? undefined : Number(args.attempt);
     // Array tasks are shown like tail(1) shows files: a header whenever the task changes.
     let current: string | null | undefined;
     let atLineStart = true;
@@ -24,11 +28,42 @@ export const logsCommand: CommandDef = {
     const ac = new AbortController();
     const onInterrupt = (): void => ac.abort();
     if (follow) process.once('SIGINT', onInterrupt);
+    if (bool(args, 'json')) {
+      // spec/porcelain.md §qdo logs: one document, or with --follow one JSON line per chunk and event.
+      const chunks = new Map<string | null, Buffer[]>();
+      const decoders = new Map<string | null, TextDecoder>();
+      const eventJson = (e: LogEvent) => ({ event: e.kind, ...e, kind: undefined });
+      try {
+        const r = await core.logs(ctx, String(args.rev), {
+          stream,
+          task,
+          attempt,
+          follow,
+          signal: ac.signal,
+          data(index, chunk) {
+            if (!follow) return void chunks.set(index, [...(chunks.get(index) ?? []), Buffer.from(chunk)]);
+            let d = decoders.get(index);
+            if (!d) decoders.set(index, (d = new TextDecoder('utf-8')));
+            io.stdout(jsonLine({ event: 'output', task: index, text: d.decode(chunk, { stream: true }) }));
+          },
+          event(e) {
+            if (follow) io.stdout(jsonLine(eventJson(e)));
+          },
+        });
+        if (!follow) {
+          const j = r.job;
+          io.stdout(jsonDocument({ job: `${j.project}/${j.name}`, id: j.id, job_version: j.version, stream, attempt: attempt ?? null, state: j.sub?.state ?? 'unsubmitted', tasks: [...chunks].map(([index, c]) => ({ task: index, ...bytesJson(Buffer.concat(c)) })) }));
+        }
+      } finally {
+        if (follow) process.removeListener('SIGINT', onInterrupt);
+      }
+      return;
+    }
     try {
       await core.logs(ctx, String(args.rev), {
         stream,
         task,
-        attempt: args.attempt === undefined ? undefined : Number(args.attempt),
+        attempt,
         follow,
         signal: ac.signal,
         data(index, chunk) {

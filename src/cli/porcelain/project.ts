@@ -1,6 +1,6 @@
 import type { CommandDef } from '../command.js';
 import { bool, json, str } from '../command.js';
-import { formatTable } from '../../output/table.js';
+import { tableText } from '../table-out.js';
 import { UsageError } from '../../errors.js';
 
 export const projectCommand: CommandDef = {
@@ -31,6 +31,6 @@ export const projectCommand: CommandDef = {
       io.stdout(json({ version: 1, projects: projects.map((p) => ({ name: p.project, allocation: p.alloc, path: p.dir })) }));
       return;
     }
-    io.stdout(formatTable(['PROJECT', 'ALLOCATION'], projects.map((p) => [p.project, p.alloc]), { color: io.color }));
+    io.stdout(tableText(io, ['PROJECT', 'ALLOCATION'], projects.map((p) => [p.project, p.alloc]), { shrink: [1, 0] }));
   },
 };

@@ -2,7 +2,9 @@
 // src/core/resources.ts).
 import type { CommandDef } from '../command.js';
 import { bool, json, str } from '../command.js';
-import { formatBytes, formatTable } from '../../output/table.js';
+import { formatBytes } from '../../output/table.js';
+import { tableText } from '../table-out.js';
+import { bytesJson } from '../../output/json.js';
 import { UsageError } from '../../errors.js';
 
 export const resourceCommand: CommandDef = {
@@ -72,7 +74,7 @@ export const resourceCommand: CommandDef = {
         const name = (r: (typeof l.rows)[number]) => (l.view === null && r.project !== null ? `${r.project}:${r.name}` : r.name);
         if (l.view !== null) io.stdout(`resources project ${l.view} sees (first one found is used):\n`);
         if (l.rows.length === 0) io.stdout(l.view === null ? 'no resources yet (add one with: qdo resource add PROJECT FILE)\n' : `none (add one with: qdo resource add ${l.view} FILE)\n`);
-        else io.stdout(formatTable(['RESOURCE', 'FROM', 'SIZE', 'PATH'], l.rows.map((r) => [name(r), from(r), formatBytes(r.size), r.path]), { color: io.color }));
+        else io.stdout(tableText(io, ['RESOURCE', 'FROM', 'SIZE', 'PATH'], l.rows.map((r) => [name(r), from(r), formatBytes(r.size), r.path]), { shrink: [3, 1, 0] }));
         return;
       }
       default: {
@@ -80,7 +82,7 @@ export const resourceCommand: CommandDef = {
         const { resource: r, bytes } = await core.readResource(ctx, target, { alloc });
         if (bool(args, 'json')) {
           const one = (x: typeof r | (typeof r.shadows)[number]) => ({ path: x.path, size: x.size, origin: x.root.origin, project: x.root.project, allocation: x.root.alloc });
-          io.stdout(json({ version: 1, view: r.view, name: r.name, ...one(r), shadows: r.shadows.map(one) }));
+          io.stdout(json({ version: 1, view: r.view, name: r.name, ...one(r), shadows: r.shadows.map(one), ...bytesJson(bytes) }));
           return;
         }
         // Where it came from, for a person looking at it; a pipe gets the bytes alone.

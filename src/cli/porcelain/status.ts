@@ -2,8 +2,8 @@
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../../errors.js';
 import { bool, json, strs } from '../command.js';
-import { formatTable } from '../../output/table.js';
-import { formatAge, jobJson, stateCell, STATUS_HEADERS, statusRow } from '../job-format.js';
+import { tableText } from '../table-out.js';
+import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
 
 export const statusCommand: CommandDef = {
   command: ['status [patterns..]', 'ls [patterns..]'],
@@ -44,7 +44,7 @@ export const statusCommand: CommandDef = {
       return code;
     }
     const rows = r.jobs.map((j) => statusRow(j, now, all));
-    io.stdout(formatTable(STATUS_HEADERS, rows, { color: io.color, cell: (c, i) => (i === 2 ? stateCell(c, io.color) : c) }));
+    io.stdout(tableText(io, STATUS_HEADERS, rows, { shrink: STATUS_SHRINK, cell: (c, i) => (i === 2 ? stateCell(c, io.color) : c) }));
     for (const g of r.report.groups) {
       const age = g.last ? `${formatAge(now.getTime() - Date.parse(g.last))} ago` : 'never';
       if (g.problem) io.stderr(`qdo: ${g.jobs} job(s) not refreshed: ${g.problem}\n`);

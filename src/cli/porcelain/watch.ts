@@ -1,12 +1,14 @@
 // qdo watch [PATTERN…] (spec/porcelain.md §qdo watch; man/qdo-watch.1): a table redrawn in
 // place on a terminal (q or Ctrl-C quits), one line per state change otherwise.
 import type { CommandDef } from '../command.js';
-import { strs } from '../command.js';
+import { bool, strs } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { isTerminal } from '../../model/states.js';
 import type { WatchUpdate } from '../../core/watch.js';
 import { formatTable } from '../../output/table.js';
-import { formatAge, stateCell, STATUS_HEADERS, statusRow } from '../job-format.js';
+import { jsonLine } from '../../output/json.js';
+import { truncate, wrappedRows } from '../../output/width.js';
+import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
 import type { Io } from '../io.js';
 
 /** `2026-11-21T09:30:00Z`: sortable, and the same wherever the log is read. */
@@ -20,20 +22,42 @@ export function plainLines(u: WatchUpdate): string {
   return u.changes.map((c) => `${t} ${c.job.project}/${c.job.name}@${c.job.version} ${c.from === null ? c.to : `${c.from} → ${c.to}`}\n`).join('');
 }
 
-/** The terminal view: a header, the status table, the sources' ages. */
-export function screen(u: WatchUpdate, color: boolean, maxRows: number): string {
+/** `watch --json`: one JSON line per round, the status document of that moment. */
+export function jsonRound(u: WatchUpdate): string {
+  return jsonLine({
+    round: u.round,
+    time: u.time.toISOString(),
+    jobs: u.jobs.map(jobJson),
+    changes: u.changes.map((c) => ({ job: `${c.job.project}/${c.job.name}`, job_version: c.job.version, from: c.from, to: c.to })),
+  });
+}
+
+export interface ScreenSize {
+  columns: number;
+  rows: number;
+}
+
+/**
+ * The terminal view: a header, the status table, the sources' ages, fitted to the screen:
+ * the table to its width (long names cut with "…"), as many jobs as its height allows.
+ */
+export function screen(u: WatchUpdate, color: boolean, size: ScreenSize): string {
+  const fit = (line: string) => truncate(line, size.columns) + '\n';
   const done = u.jobs.filter((j) => j.sub !== null && isTerminal(j.sub.state)).length;
-  const head = `qdo watch  ${u.time.toLocaleTimeString()}  ${done}/${u.jobs.length} ended  (q to quit)\n`;
-  if (u.jobs.length === 0) return head + 'no jobs yet\n';
+  const head = fit(`qdo watch  ${u.time.toLocaleTimeString()}  ${done}/${u.jobs.length} ended  (q to quit)`);
+  if (u.jobs.length === 0) return head + fit('no jobs yet');
+  let tail = '';
+  for (const g of u.report.groups) {
+    if (g.problem) tail += fit(`${g.jobs} job(s) not refreshed: ${g.problem}`);
+    else tail += fit(`states from ${g.scheduler} (${g.cluster}) asked ${g.last ? `${formatAge(u.time.getTime() - Date.parse(g.last))} ago` : 'never'}`);
+  }
+  // Header, table header, the "… more" line and the sources; at least one job is shown.
+  const maxRows = Math.max(1, size.rows - 3 - u.report.groups.length);
   const rows = u.jobs.map((j) => statusRow(j, u.time, false));
   const cut = rows.length > maxRows ? rows.slice(0, Math.max(1, maxRows - 1)) : rows;
-  let out = head + formatTable(STATUS_HEADERS, cut, { color, cell: (c, i) => (i === 2 ? stateCell(c, color) : c) });
-  if (cut.length < rows.length) out += `… ${rows.length - cut.length} more (narrow the view: qdo watch PATTERN)\n`;
-  for (const g of u.report.groups) {
-    if (g.problem) out += `${g.jobs} job(s) not refreshed: ${g.problem}\n`;
-    else out += `states from ${g.scheduler} (${g.cluster}) asked ${g.last ? `${formatAge(u.time.getTime() - Date.parse(g.last))} ago` : 'never'}\n`;
-  }
-  return out;
+  let out = head + formatTable(STATUS_HEADERS, cut, { color, width: size.columns, shrink: STATUS_SHRINK, cell: (c, i) => (i === 2 ? stateCell(c, color) : c) });
+  if (cut.length < rows.length) out += fit(`… ${rows.length - cut.length} more (narrow the view: qdo watch PATTERN)`);
+  return out + tail;
 }
 
 /** q, Q or Ctrl-C on a raw terminal, or SIGINT: abort. Returns the undo. */
@@ -61,13 +85,18 @@ function listenForQuit(ac: AbortController): () => void {
   };
 }
 
-function redrawer(io: Io): (u: WatchUpdate) => void {
-  let lines = 0;
+/**
+ * Draws each round over the last: up to the first row of the previous screen, clear to
+ * the end, draw again. Rows are counted as the terminal shows them (a line wider than the
+ * screen takes several), at the width it had when they were drawn.
+ */
+export function redrawer(io: Io, size: () => ScreenSize): (u: WatchUpdate) => void {
+  let rows = 0;
   return (u) => {
-    const text = screen(u, io.color, Math.max(3, (process.stdout.rows || 40) - 4 - u.report.groups.length));
-    // Up to the first line of the previous screen, clear to the end, draw again.
-    io.stdout(`${lines > 0 ? `\x1b[${lines}A` : ''}\x1b[J${text}`);
-    lines = text.split('\n').length - 1;
+    const s = size();
+    const text = screen(u, io.color, s);
+    io.stdout(`${rows > 0 ? `\x1b[${rows}A\r` : ''}\x1b[J${text}`);
+    rows = wrappedRows(text, s.columns);
   };
 }
 
@@ -86,6 +115,17 @@ export const watchCommand: CommandDef = {
     }
     const intervalMs = iv === undefined ? undefined : Math.round(iv * 1000);
     const patterns = strs(args, 'patterns');
+    if (bool(args, 'json')) {
+      // JSON Lines until every job has ended (or q/Ctrl-C on a terminal).
+      const ac = new AbortController();
+      const stop = io.isTTY ? listenForQuit(ac) : () => undefined;
+      try {
+        await core.watchStatus(ctx, patterns, { intervalMs, untilDone: !io.isTTY, signal: ac.signal, onUpdate: (u) => io.stdout(jsonRound(u)) });
+      } finally {
+        stop();
+      }
+      return;
+    }
     if (!io.isTTY) {
       await core.watchStatus(ctx, patterns, { intervalMs, untilDone: true, onUpdate: (u) => io.stdout(plainLines(u)) });
       return;
@@ -94,7 +134,7 @@ export const watchCommand: CommandDef = {
     const stop = listenForQuit(ac);
     io.stdout('\x1b[?25l'); // hide the cursor while redrawing
     try {
-      await core.watchStatus(ctx, patterns, { intervalMs, signal: ac.signal, onUpdate: redrawer(io) });
+      await core.watchStatus(ctx, patterns, { intervalMs, signal: ac.signal, onUpdate: redrawer(io, () => io.size?.() ?? { columns: io.columns ?? 80, rows: io.rows ?? 24 }) });
     } finally {
       stop();
       io.stdout('\x1b[?25h');

@@ -33,6 +33,19 @@ alive() {
   [ "\${st%% *}" != Z ]
 }
 
+# is_shepherd PID ID TASK: PID is alive and, where /proc shows command lines, still the
+# shepherd of that task of this spool. A running entry outlives a shepherd killed with -9
+# or a restart, and its pid may be another process's by now (spec/local-backend.md).
+is_shepherd() {
+  alive "$1" || return 1
+  [ -r /proc/self/cmdline ] || return 0
+  local a i=0 at=-1
+  local -a argv=()
+  while IFS= read -r -d '' a; do argv+=("$a"); done <"/proc/$1/cmdline" 2>/dev/null
+  for a in "\${argv[@]}"; do [ "$a" = shepherd ] && { at=$i; break; }; i=$((i + 1)); done
+  [ $at -gt 0 ] && [ "\${argv[at+1]}" -ef "$spool" ] && [ "\${argv[at+2]}" = "$2" ] && [ "\${argv[at+3]}" = "$3" ]
+}
+
 # key_of ID TASK and its inverse: queue/running entries sort in submission order.
 key_of() {
   if [ "$2" = main ]; then printf '%010d' "$1"; else printf '%010d.%010d' "$1" "$2"; fi
@@ -158,7 +171,7 @@ dispatch_locked() {
     spid='' weight=1
     read -r spid weight <"$f"
     if [ -e "$tdir/result.json" ]; then rm -f "$f"; continue; fi
-    if [ -n "$spid" ] && alive "$spid"; then free=$((free - weight)); continue; fi
+    if [ -n "$spid" ] && is_shepherd "$spid" "$k_id" "$k_task"; then free=$((free - weight)); continue; fi
     if [ -e "$spool/jobs/$k_id/cancelled" ] || [ -e "$tdir/cancelled" ]; then
       finish_unstarted "$tdir" CANCELLED "cancelled"
     else

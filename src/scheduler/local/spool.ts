@@ -1,6 +1,6 @@
 // The local backend's spool folder, node side (spec/local-backend.md §Spool). The bash
 // side (spool-script.ts) shares the layout, the lock and the record formats below.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BusyError, RepositoryError, SchedulerError, errnoCode } from '../../errors.js';
@@ -83,6 +83,37 @@ export function pidAlive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return true; // no /proc (macOS): kill -0 is all we have
+  }
+}
+
+/**
+ * Whether `pid` is still the shepherd of task `task` of job `id` of the spool at `root`
+ * (spec/local-backend.md §Shepherd): alive, and, where /proc shows command lines, running
+ * `<script> shepherd <spool> <id> <task>`. A running entry outlives a shepherd killed with
+ * -9 or a machine restart, and the kernel then gives its pid to another process: qdo never
+ * signals a process it did not start (a cancel must not TERM someone else's program).
+ */
+export function isShepherd(pid: number, root: string, id: number, task: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    // No /proc (macOS): kill -0 is all there is. With /proc, the process just ended.
+    return !existsSync('/proc/self/cmdline');
+  }
+  const argv = cmdline.split('\0');
+  const at = argv.indexOf('shepherd');
+  return at > 0 && argv[at + 2] === String(id) && argv[at + 3] === task && sameSpool(argv[at + 1], root);
+}
+
+function sameSpool(a: string | undefined, root: string): boolean {
+  if (a === undefined) return false;
+  if (a === root) return true;
+  try {
+    return realpathSync(a) === realpathSync(root);
+  } catch {
+    return false;
   }
 }
 

@@ -1,0 +1,243 @@
+// Builds dist/qdo.cjs, the one file users run (package.json "bin"; bench/README.md §Start-up).
+//
+// The file is a short prologue followed by the whole CLI bundled by esbuild (qdo and every
+// dependency, minified, CommonJS) inside one block comment. Node compiles only the
+// prologue (a comment is scanned, not parsed), so `qdo --version` costs about `node -e 0`.
+// For any other command the prologue compiles the comment's text, a slice of its own file
+// (no copy), with vm.Script and a V8 code cache (~/.cache/qdo), so the megabyte of
+// JavaScript is neither parsed nor compiled again after the first runs of a command.
+// Node 20 has no module.enableCompileCache; this works from 20 on.
+//
+// A block comment ends at the first "*/": the bundle's own are rewritten away, token by
+// token (commentSafe below), and the build checks that none is left.
+//
+// Also writes dist/THIRD-PARTY-LICENSES.txt: the licences of the packages the bundle
+// contains (the package ships them, as their licences ask).
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import ts from 'typescript';
+import vm from 'node:vm';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const out = join(root, 'dist/qdo.cjs');
+const MARK = '/*@qdo-bundle';
+
+const r = await build({
+  entryPoints: [join(root, 'src/cli/bin.ts')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minify: true,
+  // ASCII: the prologue reads the file as latin1, and Node reads it as UTF-8; both give
+  // one-byte strings only for ASCII.
+  charset: 'ascii',
+  legalComments: 'none',
+  write: false,
+  metafile: true,
+  logLevel: 'warning',
+  define: {
+    __QDO_VERSION__: JSON.stringify(pkg.version),
+    // yargs-parser calls createRequire(import.meta.url); CommonJS has no import.meta.
+    'import.meta.url': '__qdoMetaUrl',
+  },
+  banner: { js: "var __qdoMetaUrl=require('node:url').pathToFileURL(__filename).href;" },
+  outfile: out,
+});
+// bin.ts's #! line goes: the bundle becomes a function body.
+const bundle = commentSafe(r.outputFiles[0].text.replace(/^#!.*\n/, ''));
+if (/[^\x00-\x7f]/.test(bundle)) throw new Error('build: the bundle has a non-ASCII character');
+const body = `(function (exports, require, module, __filename, __dirname) {${bundle}\n})`;
+if (body.includes('*/')) throw new Error('build: a "*/" is left in the bundle');
+
+/**
+ * The same program without the character pair "*" "/": inside string and template
+ * literals "/" becomes "\/" (the same character); in a regular expression literal a "/"
+ * after "*" is escaped, or, when it closes the literal, "(?:)" (matches nothing) goes
+ * between; between two tokens (the operator "*" then a regular expression) a space does. A tagged template, whose raw text
+ * its tag can see, is refused.
+ */
+function commentSafe(code) {
+  const file = ts.createSourceFile('bundle.js', code, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const edits = []; // [start, end, replacement], in source order after sorting
+  const escapeIn = (start, end, closesAt) => {
+    const text = code.slice(start, end);
+    let outText = '';
+    for (let i = 0; i < text.length; i++) {
+      outText += text[i];
+      if (text[i] === '*' && text[i + 1] === '/') outText += start + i + 1 === closesAt ? '(?:)' : '\\';
+    }
+    if (outText !== text) edits.push([start, end, outText]);
+  };
+  const visit = (node) => {
+    const k = node.kind;
+    const K = ts.SyntaxKind;
+    if (k === K.StringLiteral || k === K.NoSubstitutionTemplateLiteral || k === K.TemplateHead || k === K.TemplateMiddle || k === K.TemplateTail || k === K.RegularExpressionLiteral) {
+      const start = node.getStart(file);
+      const end = node.getEnd();
+      if (code.slice(start, end).includes('*/')) {
+        if (k !== K.StringLiteral && k !== K.RegularExpressionLiteral) {
+          let t = node;
+          while (t && !ts.isTaggedTemplateExpression(t) && !ts.isTemplateExpression(t) && !ts.isNoSubstitutionTemplateLiteral(t)) t = t.parent;
+          if (t && (ts.isTaggedTemplateExpression(t.parent) || ts.isTaggedTemplateExpression(t))) throw new Error(`build: a tagged template contains "*/" at ${start}`);
+        }
+        escapeIn(start, end, k === K.RegularExpressionLiteral ? code.lastIndexOf('/', end - 1) : -1);
+      }
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  // What is left spans two tokens: the operator "*" followed by a regular expression literal.
+  for (let i = code.indexOf('*/'); i >= 0; i = code.indexOf('*/', i + 1)) {
+    if (edits.some(([s, e]) => i >= s && i < e)) continue;
+    const token = ts.getTokenAtPosition(file, i);
+    if (token.kind !== ts.SyntaxKind.AsteriskToken && token.kind !== ts.SyntaxKind.AsteriskEqualsToken) throw new Error(`build: "*/" at ${i} in a ${ts.SyntaxKind[token.kind]}`);
+    edits.push([i + 1, i + 1, ' ']);
+  }
+  edits.sort((a, b) => a[0] - b[0]);
+  let out = '';
+  let at = 0;
+  for (const [start, end, text] of edits) {
+    out += code.slice(at, start) + text;
+    at = end;
+  }
+  out += code.slice(at);
+  return out;
+}
+
+// The prologue: plain CommonJS, no dependencies (a top-level `return` ends a CommonJS module).
+// Code caches are named by a hash of the whole file, prologue included.
+const prologueWith = (hash) => `#!/usr/bin/env node
+// qdo ${pkg.version}: ${pkg.description}
+// Built by scripts/build.mjs: this prologue, then the CLI bundle in the comment that starts
+// at the ${MARK} line (compiled with a V8 code cache in $XDG_CACHE_HOME/qdo;
+// QDO_CODE_CACHE=0 turns it off).
+'use strict';
+if (process.argv.length === 3 && process.argv[2] === '--version') {
+  process.stdout.write('${pkg.version}\\n');
+  return;
+}
+const fs = require('node:fs');
+const vm = require('node:vm');
+const path = require('node:path');
+// The comment after this prologue holds the program; a slice of the file's text is no copy.
+const text = fs.readFileSync(__filename, 'latin1');
+const source = text.slice(text.indexOf('\\n${MARK}\\n') + ${MARK.length + 2}, text.lastIndexOf('\\n*/'));
+// import() inside a vm.Script needs a callback Node 20 only has behind a flag: scheduler
+// plugins are imported through this module's own import() (src/util/import-module.ts).
+globalThis.__qdoImport = (url) => import(url);
+// One cache per command word, made by its first successful run and made again by its
+// second (the first run of a command often takes paths later runs do not, e.g. writing a
+// cache of its own); a cache holds only what its command compiled, so each command
+// deserializes only its own code.
+const word = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] || '') ? process.argv[2] : null;
+let base = null;
+let cached;
+let generation = 0;
+// For qdo doctor: where the cache is and whether it is used.
+const cacheInfo = { dir: path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'qdo'), usable: false, reason: 'QDO_CODE_CACHE=0' };
+globalThis.__qdoCodeCache = cacheInfo;
+// V8 trusts a code cache's contents (a damaged one can crash the process), so each file ends
+// with a 4-byte checksum of the rest: FNV-1a over 32-bit words.
+const sum = (b) => {
+  if (b.byteOffset % 4 !== 0) b = Buffer.from(b);
+  const n = b.length >> 2;
+  const w = new Int32Array(b.buffer, b.byteOffset, n);
+  let h = 0x811c9dc5 ^ b.length;
+  for (let i = 0; i < n; i++) h = Math.imul(h ^ w[i], 16777619);
+  for (let i = n << 2; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619);
+  return h >>> 0;
+};
+if (process.env.QDO_CODE_CACHE !== '0') {
+  try {
+    const dir = cacheInfo.dir;
+    cacheInfo.reason = 'the folder cannot be made';
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Compiled code runs as this user: only a folder this user alone can write is trusted.
+    const st = fs.statSync(dir);
+    cacheInfo.reason = "the folder is not this user's alone (others may write it)";
+    if ((typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0) {
+      cacheInfo.usable = true;
+      cacheInfo.reason = null;
+      base = word && path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word);
+      for (const g of base ? [2, 1] : []) {
+        let f;
+        try {
+          f = fs.readFileSync(base + '.' + g + '.v8');
+        } catch {
+          continue;
+        }
+        const data = f.subarray(0, f.length - 4);
+        if (f.length > 4 && sum(data) === f.readUInt32LE(f.length - 4)) {
+          cached = data;
+          generation = g;
+          break;
+        }
+        fs.rmSync(base + '.' + g + '.v8', { force: true });
+      }
+    }
+  } catch {}
+}
+const script = new vm.Script(source, { filename: __filename, cachedData: cached });
+if (base && (generation < 2 || script.cachedDataRejected)) {
+  process.once('exit', (code) => {
+    if (code !== 0) return;
+    try {
+      const next = script.cachedDataRejected ? 1 : generation + 1;
+      const tmp = base + '.' + process.pid + '.tmp';
+      const data = script.createCachedData();
+      const check = Buffer.alloc(4);
+      check.writeUInt32LE(sum(data));
+      fs.writeFileSync(tmp, Buffer.concat([data, check]), { mode: 0o600 });
+      fs.renameSync(tmp, base + '.' + next + '.v8');
+      if (next === 2) fs.rmSync(base + '.1.v8', { force: true });
+      // Caches of other builds of qdo (or of another Node) not used for a week go (two
+      // versions of qdo sharing a home each keep theirs).
+      const keep = path.basename(base).slice(0, 17);
+      const week = Date.now() - 7 * 86400e3;
+      for (const f of fs.readdirSync(path.dirname(base))) {
+        const p = path.join(path.dirname(base), f);
+        if (f.endsWith('.v8') && !f.startsWith(keep) && fs.statSync(p).atimeMs < week && fs.statSync(p).mtimeMs < week) fs.rmSync(p, { force: true });
+      }
+    } catch {}
+  });
+}
+script.runInThisContext().call(module.exports, module.exports, require, module, __filename, __dirname);
+return;
+${MARK}
+`;
+const hash = createHash('sha256').update(prologueWith('0'.repeat(16)) + body).digest('hex').slice(0, 16);
+const prologue = prologueWith(hash);
+// Both halves must compile: the prologue as Node will (a CommonJS function body), the
+// bundle as the prologue will.
+new vm.Script(`(function (exports, require, module, __filename, __dirname) {${prologue.replace(/^#!.*/, "")}*/\n})`, { filename: "prologue" });
+new vm.Script(body, { filename: 'bundle' });
+// Node reads the file as UTF-8: one non-ASCII character anywhere would make the whole
+// megabyte a two-byte string for it and V8's scanner.
+if (/[^\x00-\x7f]/.test(prologue)) throw new Error('build: the prologue must be ASCII');
+mkdirSync(dirname(out), { recursive: true });
+const tmp = out + '.tmp';
+writeFileSync(tmp, prologue + body + '\n*/\n');
+chmodSync(tmp, 0o755);
+renameSync(tmp, out);
+
+// Licences of the bundled packages.
+const pkgs = new Map();
+for (const input of Object.keys(r.metafile.inputs)) {
+  const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+  if (!m) continue;
+  const dir = join(root, input.slice(0, m.index + m[0].length));
+  if (!pkgs.has(m[1])) pkgs.set(m[1], dir);
+}
+let notices = `Third-party software bundled in dist/qdo.cjs (qdo ${pkg.version}):\n`;
+for (const [name, dir] of [...pkgs].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const lic = readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));
+  notices += `\n${'='.repeat(78)}\n${name}@${meta.version} (${typeof meta.license === 'string' ? meta.license : 'see below'})\n\n`;
+  notices += lic && existsSync(join(dir, lic)) ? readFileSync(join(dir, lic), 'utf8').trim() + '\n' : 'no licence file in the package\n';
+}
+writeFileSync(join(root, 'dist/THIRD-PARTY-LICENSES.txt'), notices);

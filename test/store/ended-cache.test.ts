@@ -1,0 +1,203 @@
+// .qdo/cache/ended.json (store/ended-cache.ts; spec/submissions.md §Ended-jobs cache): what
+// status reads for ended jobs. A round trip keeps every field; a damaged, foreign or older
+// file reads as empty; status uses a copy only while the ref points at it and the record
+// file is the one it was read from, so a job that comes back (a requeue within
+// rerun_window), or a record changed by anyone (another qdo, rsync, git), is never hidden.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { emptyEndedCache, endedCachePath, endedCopy, readEndedCache, readThroughEnded, writeEndedCache } from '../../src/store/ended-cache.js';
+import { layoutOf } from '../../src/store/layout.js';
+import { submissionPath } from '../../src/store/submissions.js';
+import { status } from '../../src/core/status.js';
+import { runDirOfJob } from '../../src/core/jobs.js';
+import type { Submission } from '../../src/model/submission.js';
+import type { Runner } from '../../src/scheduler/runner.js';
+import { removeDir, tempDir, qdo, testContext, FIXED_NOW, type RunOptions } from '../helpers/cli.js';
+import { ok, waitDone, readRecord } from '../helpers/jobs.js';
+
+function rec(name: string, extra: Record<string, unknown> = {}): Submission {
+  return { schema: 'qdo.submission/v1', id: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'), project: 'p/q', name, version: 3, scheduler: 'slurm', cluster: 'c', host: 'h', pid: 7, intent: '2026-11-21T09:00:00.000Z', submitted: '2026-11-21T09:00:01.000Z', sched_id: '42_1', after: ['x'], state: 'failed', state_source: 'accounting', state_time: '2026-11-21T09:10:00.000Z', exit_code: 3, reason: 'NonZeroExitCode', ...extra } as Submission;
+}
+
+function put(home: string, s: Submission): void {
+  const p = submissionPath(layoutOf(home), s.id);
+  mkdirSync(join(p, '..'), { recursive: true });
+  writeFileSync(p, JSON.stringify(s) + '\n');
+}
+
+test('round trip: every field, also the optional ones (sweep, array_job, collected), and the file identity', async () => {
+  const dir = tempDir();
+  try {
+    const l = layoutOf(dir);
+    mkdirSync(l.dir);
+    const a = rec('a');
+    const b = rec('b', { sweep: { id: 'f'.repeat(64), index: 2 }, array_job: { base: '42', index: 1, chunk: 1, tag: 't' }, collected: '2026-11-22T00:00:00.000Z', attempt: 2 });
+    put(dir, a);
+    put(dir, b);
+    const c = emptyEndedCache();
+    assert.is(readThroughEnded(l, c, 'p/q/b', b.id).changed, true);
+    assert.is(readThroughEnded(l, c, 'p/q/a', a.id).changed, true);
+    assert.is(readThroughEnded(l, c, 'p/q/a', a.id).changed, false, 'the same file again: nothing new');
+    await writeEndedCache(l, c);
+    const back = readEndedCache(l);
+    assert.equal([...back.jobs.keys()], ['p/q/a', 'p/q/b']);
+    assert.equal(endedCopy(l, back, 'p/q', 'a', a.id), a);
+    assert.equal(endedCopy(l, back, 'p/q', 'b', b.id), b);
+    assert.is(endedCopy(l, back, 'p/q', 'b', a.id), undefined, 'another version than the ref: not used');
+    // Damaged, of another version, without an identity, or holding a live state: ignored.
+    const row = (s: Submission) => [...Object.values(s).slice(0, 18), null];
+    for (const bad of ['{', 'null', '{"version": 2, "jobs": []}', JSON.stringify({ version: 3, jobs: [row(a)] }), JSON.stringify({ version: 3, jobs: [[...row(rec('c', { state: 'running' })), '1:2:3:4']] })]) {
+      writeFileSync(endedCachePath(l), bad);
+      assert.equal([...readEndedCache(l).jobs.keys()], [], bad.slice(0, 30));
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a copy is not used once its record file changed: rewritten, same size in place, mtime put back (rsync -a), removed', async () => {
+  const dir = tempDir();
+  try {
+    const l = layoutOf(dir);
+    mkdirSync(l.dir);
+    const a = rec('a');
+    put(dir, a);
+    const c = emptyEndedCache();
+    readThroughEnded(l, c, 'p/q/a', a.id);
+    assert.ok(endedCopy(l, c, 'p/q', 'a', a.id));
+    const p = submissionPath(l, a.id);
+    const before = statSync(p);
+    // Same length, other content, written in place, its times put back as rsync -a would.
+    writeFileSync(p, readFileSync(p, 'utf8').replace('NonZeroExitCode', 'NonZeroExitCodX'));
+    utimesSync(p, before.atime, before.mtime);
+    assert.is(statSync(p).size, before.size);
+    assert.is(endedCopy(l, c, 'p/q', 'a', a.id), undefined, 'the change time moved');
+    assert.is(readThroughEnded(l, c, 'p/q/a', a.id).sub!.reason, 'NonZeroExitCodX');
+    assert.ok(endedCopy(l, c, 'p/q', 'a', a.id));
+    // Live again (a requeue written by another qdo): read, and the copy is dropped.
+    put(dir, { ...a, state: 'running', exit_code: null });
+    assert.is(endedCopy(l, c, 'p/q', 'a', a.id), undefined);
+    const r = readThroughEnded(l, c, 'p/q/a', a.id);
+    assert.is(r.sub!.state, 'running');
+    assert.is(r.changed, true);
+    assert.equal([...c.jobs.keys()], []);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('status writes copies of ended jobs, uses them while the ref points there, drops them when it moves', async () => {
+  const home = tempDir();
+  const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
+  try {
+    await ok(opts, ['project', 'add', 'p']);
+    const first = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
+    await waitDone(opts, 'p/j');
+    await ok(opts, ['status']);
+    const l = layoutOf(home);
+    assert.is(readEndedCache(l).jobs.get('p/j')!.rec.id, first.id);
+    // A copy that says something else than the record would show: proof status reads the copy.
+    const doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { jobs: unknown[][] };
+    doc.jobs[0]![17] = 'from the cache';
+    writeFileSync(endedCachePath(l), JSON.stringify(doc));
+    assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the cache');
+    assert.is(readRecord(home, first.id).reason, null);
+    // A new version: the copy is no longer used, and is replaced once that one has ended.
+    const second = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
+    await waitDone(opts, 'p/j');
+    const s = JSON.parse(await ok(opts, ['status', '--json'])).jobs[0];
+    assert.is(s.id, second.id);
+    assert.is(s.reason, null);
+    assert.is(readEndedCache(l).jobs.get('p/j')!.rec.id, second.id);
+    // A name whose ref is deleted loses its copy.
+    await ok(opts, ['update-ref', '-d', 'p/j']);
+    await qdo(['status'], opts);
+    assert.equal([...readEndedCache(l).jobs.keys()], []);
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('requeue after the end (spec/submissions.md §Attempts): the cached failed job is re-opened, shown running, then completed (attempt 2)', async () => {
+  const home = tempDir('qdo-ended-');
+  const conf = join(home, 'slurm.conf');
+  writeFileSync(conf, 'ClusterName=test\n');
+  const opts = (s = 0): RunOptions => ({ home, env: { QDO_SCHEDULER: 'local', SLURM_CONF: conf }, now: new Date(FIXED_NOW.getTime() + s * 1000) });
+  // Ended jobs within rerun_window are looked at through their own records only: no scheduler
+  // call. A running one is asked about once its status interval is up (squeue: RUNNING).
+  const calls: string[] = [];
+  const runner = (async (argv: string[]) => {
+    calls.push(argv[0]!);
+    if (argv[0] === 'squeue') return { stdout: '42|42|RUNNING|None|0|(null)|\n', stderr: '', exitCode: 0, attempts: 1 };
+    throw new Error(`unexpected command ${argv.join(' ')}`);
+  }) as Runner;
+  const view = async (s: number) => {
+    const r = await status(testContext(opts(s)), ['p/j'], { runner });
+    assert.equal(r.problems, []);
+    const j = r.jobs[0]!;
+    return { job: j, brief: [j.sub!.state, j.sub!.attempt ?? null] };
+  };
+  try {
+    assert.is((await qdo(['project', 'add', 'p'], opts())).code, 0);
+    const sub = await qdo(['submit', 'p/j', '--hold', '--json', '--', 'true'], opts());
+    assert.is(sub.code, 0, sub.stderr);
+    const id = JSON.parse(sub.stdout).id as string;
+    await qdo(['cancel', 'p/j'], opts());
+    const l = layoutOf(home);
+    // Recorded as a Slurm job that failed in its first attempt.
+    put(home, { ...readRecord(home, id), scheduler: 'slurm', cluster: 'test', sched_id: '42', state: 'failed', state_source: 'exit-record', state_time: FIXED_NOW.toISOString(), exit_code: 4, reason: null, attempt: 1 });
+    const first = await view(0);
+    assert.equal(first.brief, ['failed', 1]);
+    assert.is(readEndedCache(l).jobs.get('p/j')?.rec.state, 'failed', 'the ended job is cached');
+    assert.equal((await view(10)).brief, ['failed', 1], 'from the cache, the same');
+    // Slurm requeues it (scontrol requeue of a failed job); attempt 2's wrapper starts.
+    const dir = runDirOfJob(first.job);
+    const rec2 = (file: string, v: unknown) => {
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, file), JSON.stringify(v) + '\n');
+    };
+    const start = (attempt: number) => ({ host: 'node1', time: '2026-11-21T09:30:00Z', job_id: '42', array_index: null, pid: 1, attempt });
+    const end = (exit: number, attempt: number) => ({ exit_code: exit, signal: null, signals: [], time: '2026-11-21T09:31:00Z', host: 'node1', attempt });
+    rec2('qdo-start.1.json', start(1));
+    rec2('qdo-end.1.json', end(4, 1));
+    rec2('qdo-start.json', start(2));
+    rec2('qdo-rerun.json', { task: null, attempt: 2, time: '2026-11-21T09:40:00Z', host: 'node1' });
+    // The copy still says failed; the refresh that follows the listing re-opens the job.
+    assert.equal((await view(600)).brief, ['running', 2]);
+    assert.equal(calls, [], 're-opened by its own records');
+    assert.is(readRecord(home, id).state, 'running');
+    assert.is(endedCopy(l, readEndedCache(l), 'p', 'j', id), undefined, 'the record changed: its copy is stale');
+    assert.equal((await view(610)).brief, ['running', 2], 'never the stale copy');
+    assert.is(readEndedCache(l).jobs.get('p/j'), undefined, 'a live job has no copy');
+    rec2('qdo-end.json', end(0, 2));
+    assert.equal((await view(660)).brief, ['completed', 2]);
+    assert.equal((await view(670)).brief, ['completed', 2]);
+    assert.is(readEndedCache(l).jobs.get('p/j')?.rec.attempt, 2, 'the new end is cached');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('a record replaced behind qdo (rsync -a keeps its mtime; git writes a new file) shows at once', async () => {
+  const home = tempDir();
+  const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
+  try {
+    await ok(opts, ['project', 'add', 'p']);
+    const { id } = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
+    await waitDone(opts, 'p/j');
+    await ok(opts, ['status']);
+    const l = layoutOf(home);
+    assert.ok(readEndedCache(l).jobs.get('p/j'));
+    const p = submissionPath(l, id);
+    const st = statSync(p);
+    put(home, { ...readRecord(home, id), reason: 'from the other host' });
+    utimesSync(p, st.atime, st.mtime);
+    assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the other host');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test.run();
