@@ -6,6 +6,24 @@ import { RepositoryError, UsageError } from '../errors.js';
 import { canonicalBytes } from './canonical-json.js';
 import { show } from './resources.js';
 
+/**
+ * One pool record from its text: JSON whose `schema` is `schema` and that `valid` accepts,
+ * else a RepositoryError `code` naming the file (`what`: how the error calls it).
+ */
+function parseRecord<T>(text: string, source: string, code: string, schema: string, what: string, valid: (o: Record<string, unknown>) => boolean): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new RepositoryError(code, `${source}: not valid JSON (${(e as Error).message})`);
+  }
+  const o = v as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || o.schema !== schema || !valid(o)) {
+    throw new RepositoryError(code, `${source}: not a ${schema} ${what}: ${show(v).slice(0, 200)}`);
+  }
+  return o as unknown as T;
+}
+
 export const TICKET_SCHEMA = 'qdo.pool-ticket/v1';
 export const DONE_SCHEMA = 'qdo.pool-run/v1';
 export const WORKER_SCHEMA = 'qdo.pool-worker/v1';
@@ -64,17 +82,7 @@ export function encodeTicket(t: Ticket): Buffer {
 }
 
 export function parseTicket(text: string, source: string): Ticket {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new RepositoryError('bad-pool-ticket', `${source}: not valid JSON (${(e as Error).message})`);
-  }
-  const o = v as Record<string, unknown>;
-  const ok =
-    typeof o === 'object' &&
-    o !== null &&
-    o.schema === TICKET_SCHEMA &&
+  return parseRecord<Ticket>(text, source, 'bad-pool-ticket', TICKET_SCHEMA, 'ticket', (o) =>
     typeof o.key === 'string' &&
     isRunKey(o.key) &&
     (o.tag === null || typeof o.tag === 'string') &&
@@ -91,9 +99,8 @@ export function parseTicket(text: string, source: string): Ticket {
     (o.time === null || Number.isSafeInteger(o.time)) &&
     Array.isArray(o.after) &&
     o.after.every((k) => typeof k === 'string' && isRunKey(k)) &&
-    typeof o.submitted === 'string';
-  if (!ok) throw new RepositoryError('bad-pool-ticket', `${source}: not a ${TICKET_SCHEMA} ticket: ${show(v).slice(0, 200)}`);
-  return o as unknown as Ticket;
+    typeof o.submitted === 'string',
+  );
 }
 
 // ---- #QDO_POOL lines (spec/pools.md §Rendered script) ----
@@ -199,17 +206,7 @@ export function encodeRunEnd(r: RunEnd): Buffer {
 }
 
 export function parseRunEnd(text: string, source: string): RunEnd {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new RepositoryError('bad-pool-run', `${source}: not valid JSON (${(e as Error).message})`);
-  }
-  const o = v as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || o.schema !== DONE_SCHEMA || typeof o.key !== 'string' || !(RUN_END_STATES as readonly unknown[]).includes(o.state)) {
-    throw new RepositoryError('bad-pool-run', `${source}: not a ${DONE_SCHEMA} record: ${show(v).slice(0, 200)}`);
-  }
-  return o as unknown as RunEnd;
+  return parseRecord<RunEnd>(text, source, 'bad-pool-run', DONE_SCHEMA, 'record', (o) => typeof o.key === 'string' && (RUN_END_STATES as readonly unknown[]).includes(o.state));
 }
 
 // ---- workers ----
@@ -240,17 +237,7 @@ export function encodeWorker(w: WorkerInfo): Buffer {
 }
 
 export function parseWorker(text: string, source: string): WorkerInfo {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new RepositoryError('bad-pool-worker', `${source}: not valid JSON (${(e as Error).message})`);
-  }
-  const o = v as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || o.schema !== WORKER_SCHEMA || typeof o.id !== 'string' || typeof o.host !== 'string' || typeof o.pid !== 'number') {
-    throw new RepositoryError('bad-pool-worker', `${source}: not a ${WORKER_SCHEMA} record: ${show(v).slice(0, 200)}`);
-  }
-  return o as unknown as WorkerInfo;
+  return parseRecord<WorkerInfo>(text, source, 'bad-pool-worker', WORKER_SCHEMA, 'record', (o) => typeof o.id === 'string' && typeof o.host === 'string' && typeof o.pid === 'number');
 }
 
 export type WorkerMode = 'claiming' | 'paused' | 'draining' | 'expiring' | 'stopping';
@@ -353,17 +340,7 @@ export function encodePilot(p: PilotRecord): Buffer {
 }
 
 export function parsePilot(text: string, source: string): PilotRecord {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new RepositoryError('bad-pool-pilot', `${source}: not valid JSON (${(e as Error).message})`);
-  }
-  const o = v as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || o.schema !== PILOT_SCHEMA || typeof o.key !== 'string' || typeof o.state !== 'string') {
-    throw new RepositoryError('bad-pool-pilot', `${source}: not a ${PILOT_SCHEMA} record: ${show(v).slice(0, 200)}`);
-  }
-  return o as unknown as PilotRecord;
+  return parseRecord<PilotRecord>(text, source, 'bad-pool-pilot', PILOT_SCHEMA, 'record', (o) => typeof o.key === 'string' && typeof o.state === 'string');
 }
 
 export function isPilotKey(s: string): boolean {
