@@ -7,10 +7,12 @@ import type { Args } from './command.js';
 import { COMMANDS } from './commands.js';
 import type { Io } from './io.js';
 import { storeErrorOf } from '../store/damage.js';
+import { joinValueFlags } from './sched-arg-flag.js';
 
 export const VERSION = '0.1.0';
 
-export async function main(argv: string[], io: Io, ctx: Context): Promise<number> {
+export async function main(argvIn: string[], io: Io, ctx: Context): Promise<number> {
+  const argv = joinValueFlags(argvIn);
   let code: number = ExitCode.ok;
   const debug = ctx.env.QDO_DEBUG === '1';
   const parser = yargs(argv)

@@ -11,7 +11,8 @@ import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import { readObject } from '../store/objects.js';
 import type { Runner } from '../scheduler/runner.js';
-import type { JobState, RenderSpec } from '../scheduler/types.js';
+import type { EnvironmentSetup, JobState, RenderSpec, WorkDirSpec } from '../scheduler/types.js';
+import type { EnvironmentField } from '../model/workspace.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
@@ -57,18 +58,41 @@ export async function specFromManifest(
   const read = o.read ?? ((oid: string) => readObject(l, oid));
   const text = async (oid: string | null) => (oid === null ? undefined : (await read(oid)).toString('utf8'));
   const notify = typeof m.notify === 'string' ? m.notify : undefined;
+  const envField = m.environment as EnvironmentField | undefined;
+  const workDir = workDirSpec(m.workdir);
   return {
     jobName: m.name,
     resources: m.resources,
     script: (await text(m.script))!,
     runDir: runDirOf(l, m, id),
     submitDir: projectDir(l, m.project),
-    env: jobEnv(m.params, m.env),
+    // The environment's variables first: the job's own --env wins (spec/config.md §Environments).
+    env: jobEnv(m.params, { ...(envField?.env ?? {}), ...m.env }),
     tag: id,
     prologue: await text(m.prologue),
     epilogue: await text(m.epilogue),
     ...(o.dependencies?.length ? { dependencies: [{ type: 'afterok', ids: o.dependencies }] } : {}),
     ...(notify !== undefined ? { notify } : {}),
+    ...(workDir !== undefined ? { workDir } : {}),
+    ...(envField !== undefined ? { environment: environmentSetup(envField) } : {}),
+  };
+}
+
+/** The manifest's `workdir` as the wrapper takes it; absent or `project`: the submit folder, as before the field existed. */
+export function workDirSpec(w: unknown): WorkDirSpec | undefined {
+  if (w === 'run') return { kind: 'task' };
+  if (typeof w === 'string' && w.startsWith('/')) return { kind: 'path', path: w };
+  return undefined;
+}
+
+/** What the wrapper sets up of an environment (its variables go into env). */
+export function environmentSetup(e: EnvironmentField): EnvironmentSetup {
+  return {
+    name: e.name,
+    ...(e.modules?.length ? { modules: e.modules } : {}),
+    ...(e.venv !== undefined ? { venv: e.venv } : {}),
+    ...(e.conda !== undefined ? { conda: e.conda } : {}),
+    ...(e.container !== undefined ? { container: e.container } : {}),
   };
 }
 
