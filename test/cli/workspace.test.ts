@@ -135,6 +135,11 @@ test('array elements and packed sweep points each write into their own folder', 
   assert.match(packed, /A packed array of 2 job\(s\)/);
   assert.ok(packed.includes('if ! cd -- "$QDO_TASK_DIR"; then'));
   assert.ok(packed.includes("module load m1 ||"));
+  // Every backend renders the same wrapper: PBS Pro and TORQUE scripts enter the task folder too.
+  for (const kind of ['pbs', 'torque']) {
+    const t = ok(await run(['submit', 'p/r', '--array', '1-2', '--scheduler', kind, '--dry-run', '--', 'true'])).stdout;
+    assert.ok(t.includes('export QDO_TASK_DIR="$QDO_RUN_DIR/$QDO_ARRAY_INDEX"') && t.includes('if ! cd -- "$QDO_TASK_DIR"; then'), kind);
+  }
 });
 
 test('--sched-arg: verbatim in the script, recorded in the manifest, from config and sweep files; a resubmit keeps them', async () => {
