@@ -63,6 +63,24 @@ await slurmSuite('shared resources and archives on Slurm', async (test) => {
     assert.match((await run(['diff', 'paper/w@1', 'paper/w@2', '--artifacts'])).stdout, /out\.csv: 4 B → 7 B/);
   });
 
+  test('array tasks and packed sweep elements write out.csv into their own folders; TORQUE (Slurm\'s qsub) too', async () => {
+    const arr = JSON.parse((await run(['submit', '--json', 'paper/arr', '--array', '1-2', '--time', '5m', '--', 'bash', '-c', 'echo "t$QDO_ARRAY_INDEX" > out.csv'])).stdout);
+    await run(['submit', 'paper/g-{{ x }}', '--grid', 'x=1,22', '--time', '5m', '--', 'bash', '-c', 'echo {{ x }} > out.csv']);
+    const torque = existsSync('/usr/bin/qsub');
+    if (torque) await run(['submit', 'paper/tq', '--scheduler', 'torque', '--time', '5m', '--', 'bash', '-c', 'echo tq > out.csv']);
+    await run(['wait', 'paper/arr', 'paper/g-1', 'paper/g-22', ...(torque ? ['paper/tq'] : []), '--timeout', '3m']);
+    assert.is(readFileSync(join(arr.run_dir, '1/out.csv'), 'utf8'), 't1\n');
+    assert.is(readFileSync(join(arr.run_dir, '2/out.csv'), 'utf8'), 't2\n');
+    const list = async (rev: string) => JSON.parse((await run(['artifacts', rev, '*.csv', '--json'])).stdout).files.map((f: { path: string; size: number }) => `${f.path} ${f.size}`);
+    assert.equal(await list('paper/arr'), ['1/out.csv 3', '2/out.csv 3']);
+    assert.equal(await list('paper/g-1'), ['out.csv 2']);
+    assert.equal(await list('paper/g-22'), ['out.csv 3']);
+    if (torque) {
+      assert.equal(await list('paper/tq'), ['out.csv 3']);
+      assert.match((await run(['submit', 'paper/tq', '--scheduler', 'torque', '--check'], 2)).stderr, /--check: torque has no way to ask/);
+    }
+  });
+
   test('a container environment runs on Slurm (stand-in apptainer on the environment\'s PATH)', async () => {
     const bin = join(home, 'bin');
     mkdirSync(bin, { recursive: true });
