@@ -182,6 +182,7 @@ test('--check asks the backend and records nothing; TORQUE/PBS say it is not ava
   const t = ok(await run(['submit', 'p/k', '--check', '--scheduler', 'torque', '--', 'true']), 2);
   assert.match(t.stderr, /--check: torque has no way to ask/);
   ok(await run(['submit', 'p/k', '--check', '--scheduler', 'pbs', '--', 'true']), 2);
+  assert.match(ok(await run(['submit', 'p/k{{ i }}', '--grid', 'i=1,2', '--check', '--', 'true']), 2).stderr, /--check asks about one job/);
   assert.equal(qdoFiles(), before, 'nothing written under .qdo');
   assert.equal(spoolJobs(), jobsBefore, 'no local job');
   assert.not.ok(existsSync(join(home, 'p/runs/k')));

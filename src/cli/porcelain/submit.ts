@@ -86,7 +86,10 @@ export const submitCommand: CommandDef = {
     const noArray = args.array === false || (Array.isArray(args.array) && args.array.includes(false));
     if (noArray) args = { ...args, array: Array.isArray(args.array) ? args.array.filter((x) => x !== false) : undefined };
     if (Array.isArray(args.array) && args.array.length <= 1) args.array = args.array[0];
-    if (strs(args, 'grid').length || strs(args, 'zip').length) return runGridSweep(args, { ctx, io }, noArray);
+    if (strs(args, 'grid').length || strs(args, 'zip').length) {
+      if (bool(args, 'check')) throw new UsageError('--check asks about one job; for a sweep, --dry-run shows the array scripts', { code: 'bad-flag' });
+      return runGridSweep(args, { ctx, io }, noArray);
+    }
     if (noArray) throw new UsageError('--no-array applies to sweeps (--grid, --zip)', { code: 'bad-flag' });
     const core = await import('../../core/submit.js');
     const r = await core.submit(ctx, {
