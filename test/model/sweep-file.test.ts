@@ -77,7 +77,7 @@ test('more errors: unknown keys, missing name or script, both script and command
   fails({ jobs: [{ name: 'p/a', script: 's.sh', command: ['x'] }] }, 'sweep.yaml: jobs[0]: give script or command, not both');
   fails({ jobs: [{ name: 'p/a', command: 'echo hi' }] }, 'sweep.yaml: jobs[0].command: expected a list, found "echo hi"');
   fails({ jobs: [{ name: 'p/a', command: ['x'] }, { name: 'p/a', command: ['y'] }] }, 'sweep.yaml: jobs[1].name: "p/a" is also the id of jobs[0]; give each group its own id');
-  fails({ defaults: { name: 'x' }, jobs: [{ name: 'p/a', command: ['x'] }] }, 'sweep.yaml: defaults.name: unknown key (expected one of script, command, resources, set, env, after, prologue, epilogue, retry_on, notify)');
+  fails({ defaults: { name: 'x' }, jobs: [{ name: 'p/a', command: ['x'] }] }, 'sweep.yaml: defaults.name: unknown key (expected one of script, command, resources, set, env, after, prologue, epilogue, retry_on, notify, workdir, env_name, sched_args)');
   fails({ jobs: [{ name: 'p/a', command: ['x'], points: [{ a: 1 }, 'b'] }] }, 'sweep.yaml: jobs[0].points[1]: expected a mapping, found "b"');
 });
 
