@@ -16,6 +16,7 @@ import { fastParse } from './fast-parse.js';
 import type { Io } from './io.js';
 import { commandSpec, GLOBAL_OPTIONS, type CommandSpec } from './spec.js';
 import { storeErrorOf } from '../store/damage.js';
+import { joinValueFlags } from './sched-arg-flag.js';
 
 const specs = new Map<CommandDef, CommandSpec>();
 
@@ -44,7 +45,9 @@ export function wantsJson(argv: readonly string[]): boolean {
   return false;
 }
 
-export async function main(argv: string[], io: Io, ctx: Context): Promise<number> {
+export async function main(argvIn: string[], io: Io, ctx: Context): Promise<number> {
+  // `--sched-arg --qos=debug`: the word after it is its value, whatever it looks like.
+  const argv = joinValueFlags(argvIn);
   const debug = ctx.env.QDO_DEBUG === '1';
   const asJson = wantsJson(argv);
   try {

@@ -55,11 +55,39 @@ export async function listArtifacts(ctx: Context, rev: string, glob = '**'): Pro
     throw new UsageError(`GLOB: expected a pattern relative to the run folder (like "*.csv" or "out/**"), found ${JSON.stringify(glob)}`, { code: 'bad-glob' });
   }
   const j = await selectOne(ctx, rev, 'artifacts');
+  const { runDir, files } = await artifactsOf(j, glob);
+  return { job: j, runDir, glob, files };
+}
+
+/** The files of one version's run folder matching `glob` (default all), sorted by path. */
+export async function artifactsOf(j: JobVersion, glob = '**'): Promise<{ runDir: string; files: Artifact[] }> {
   const runDir = await existingRunDir(j);
   const isArray = (await arrayOf(j)) !== undefined;
   const fg = (await import('fast-glob')).default;
   const entries = await fg(glob, { cwd: runDir, dot: true, onlyFiles: true, baseNameMatch: true, stats: true, followSymbolicLinks: false, suppressErrors: true });
   const files: Artifact[] = entries.map((e) => ({ path: e.path, size: e.stats!.size, mtime: e.stats!.mtime, kind: classify(e.path, isArray) }));
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { job: j, runDir, glob, files };
+  return { runDir, files };
+}
+
+/** `qdo diff --artifacts`: the job's files (outputs and logs, not qdo's own) of two versions, by path and size. */
+export interface ArtifactDelta {
+  added: { path: string; size: number }[];
+  removed: { path: string; size: number }[];
+  changed: { path: string; a: number; b: number }[];
+}
+
+/** Pure: what differs by name and size; files of kind `qdo` are left out (they always differ). */
+export function compareArtifacts(a: Artifact[], b: Artifact[]): ArtifactDelta {
+  const mine = (l: Artifact[]) => new Map(l.filter((f) => f.kind !== 'qdo').map((f) => [f.path, f.size]));
+  const ma = mine(a);
+  const mb = mine(b);
+  const d: ArtifactDelta = { added: [], removed: [], changed: [] };
+  for (const [p, size] of [...ma].sort()) {
+    const other = mb.get(p);
+    if (other === undefined) d.removed.push({ path: p, size });
+    else if (other !== size) d.changed.push({ path: p, a: size, b: other });
+  }
+  for (const [p, size] of [...mb].sort()) if (!ma.has(p)) d.added.push({ path: p, size });
+  return d;
 }

@@ -5,6 +5,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
+import type { ArtifactDelta } from './artifacts.js';
 import { NotFoundError, QdoError, UsageError } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import type { Layout } from '../store/layout.js';
@@ -245,6 +246,8 @@ export interface DiffResult {
   script: string;
   prologue: string;
   epilogue: string;
+  /** With `--artifacts`: the files of the two run folders, by name and size. */
+  artifacts?: ArtifactDelta;
 }
 
 async function objectText(l: Layout, id: string | null): Promise<string> {
@@ -262,7 +265,7 @@ async function textDiff(a: DiffSide, b: DiffSide, field: 'script' | 'prologue' |
 }
 
 /** Two versions compared; with one REV, that version against its parent. */
-export async function diffJobs(ctx: Context, revA: string, revB?: string): Promise<DiffResult> {
+export async function diffJobs(ctx: Context, revA: string, revB?: string, o: { artifacts?: boolean } = {}): Promise<DiffResult> {
   const allocs = await allAllocations(ctx);
   const first = await resolveOne(ctx, revA, 'diff', allocs);
   let a: OneVersion;
@@ -290,11 +293,19 @@ export async function diffJobs(ctx: Context, revA: string, revB?: string): Promi
     sb.label += `(${b.job.id.slice(0, 8)})`;
   }
   const delta = compareManifests(a.manifest, b.manifest);
+  const changed = changedFields(delta);
+  let artifacts: ArtifactDelta | undefined;
+  if (o.artifacts) {
+    const { artifactsOf, compareArtifacts } = await import('./artifacts.js');
+    artifacts = compareArtifacts((await artifactsOf(a.job)).files, (await artifactsOf(b.job)).files);
+    if (artifacts.added.length + artifacts.removed.length + artifacts.changed.length > 0) changed.push('artifacts');
+  }
   return {
     a: sa,
     b: sb,
     delta,
-    changed: changedFields(delta),
+    changed,
+    ...(artifacts ? { artifacts } : {}),
     script: await textDiff(sa, sb, 'script'),
     prologue: await textDiff(sa, sb, 'prologue'),
     epilogue: await textDiff(sa, sb, 'epilogue'),

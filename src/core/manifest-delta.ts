@@ -6,6 +6,7 @@ import { canonicalize } from '../model/canonical-json.js';
 import type { Manifest } from '../model/manifest.js';
 import { formatHms, formatMemory } from '../model/resource-units.js';
 import type { Resources } from '../model/resources.js';
+import { LEGACY_WORKDIR, type EnvironmentField } from '../model/workspace.js';
 
 /** Keys added, removed and changed between two maps. */
 export interface KeyedDelta<V> {
@@ -34,10 +35,14 @@ export interface ManifestDelta {
   after: Pair<{ ids: string[]; revs: string[] }> | null;
   retry: Pair<unknown> | null;
   notify: Pair<string | null> | null;
+  /** The working folder; a manifest without the field ran in its project folder (`project`). */
+  workdir: Pair<string> | null;
+  /** The named environment as recorded (name and definition), or null. */
+  environment: Pair<unknown> | null;
 }
 
 /** The delta's field names in the order they are shown. */
-export const DELTA_FIELDS = ['scheduler', 'resources', 'params', 'env', 'script', 'prologue', 'epilogue', 'template', 'after', 'retry', 'notify'] as const;
+export const DELTA_FIELDS = ['scheduler', 'resources', 'params', 'env', 'script', 'prologue', 'epilogue', 'template', 'after', 'retry', 'notify', 'workdir', 'environment'] as const;
 
 const same = (x: unknown, y: unknown): boolean => canonicalize(x ?? null) === canonicalize(y ?? null);
 
@@ -77,7 +82,26 @@ export function compareManifests(a: Manifest, b: Manifest): ManifestDelta {
     after: same(a.after ?? [], b.after ?? []) ? null : { a: { ids: strs(a.after), revs: strs(a.after_revs) }, b: { ids: strs(b.after), revs: strs(b.after_revs) } },
     retry: pair(a.retry ?? null, b.retry ?? null),
     notify: pair(optString(a.notify), optString(b.notify)),
+    workdir: pair(workdirOf(a), workdirOf(b)),
+    environment: pair(a.environment ?? null, b.environment ?? null),
   };
+}
+
+function workdirOf(m: Manifest): string {
+  return typeof m.workdir === 'string' ? m.workdir : LEGACY_WORKDIR;
+}
+
+/** An environment in a few words: `gpu (modules gcc/12,cuda; venv /x; container img.sif)`, or `none`. */
+export function environmentText(e: unknown): string {
+  if (e === null || typeof e !== 'object') return 'none';
+  const o = e as EnvironmentField;
+  const parts: string[] = [];
+  if (o.modules?.length) parts.push(`modules ${o.modules.join(',')}`);
+  if (o.venv !== undefined) parts.push(`venv ${o.venv}`);
+  if (o.conda !== undefined) parts.push(`conda ${o.conda}`);
+  if (o.env && Object.keys(o.env).length) parts.push(`env ${Object.keys(o.env).sort().map((k) => `${k}=${quoteValue(o.env![k]!)}`).join(',')}`);
+  if (o.container !== undefined) parts.push(`container ${o.container.image}`);
+  return `${o.name}${parts.length ? ` (${parts.join('; ')})` : ''}`;
 }
 
 function keyedEmpty(d: KeyedDelta<unknown>): boolean {
@@ -133,6 +157,13 @@ export function afterText(x: { ids: string[]; revs: string[] }): string {
   return x.revs.length === x.ids.length ? x.revs.join(',') : x.ids.map((i) => i.slice(0, 8)).join(',');
 }
 
+/** `environment gpu → cpu`, or `environment gpu edited (…)` when only its definition changed. */
+export function environmentChange(p: Pair<unknown>): string {
+  const name = (e: unknown) => (e !== null && typeof e === 'object' ? (e as EnvironmentField).name : null);
+  if (name(p.a) !== null && name(p.a) === name(p.b)) return `environment ${name(p.a)} edited: ${environmentText(p.a)} → ${environmentText(p.b)}`;
+  return `environment ${environmentText(p.a)} → ${environmentText(p.b)}`;
+}
+
 function keyedParts<V>(d: KeyedDelta<V>, show: (k: string, v: V) => string): string[] {
   return [
     ...Object.entries(d.changed).map(([k, v]) => `${k}=${show(k, v.a)} → ${show(k, v.b)}`),
@@ -173,5 +204,7 @@ export function deltaSummary(d: ManifestDelta): string[] {
   if (d.after) out.push(`after ${afterText(d.after.a)} → ${afterText(d.after.b)}`);
   if (d.retry) out.push(`retry ${retryText(d.retry.a)} → ${retryText(d.retry.b)}`);
   if (d.notify) out.push(`notify ${d.notify.a === null ? 'none' : quoteValue(d.notify.a)} → ${d.notify.b === null ? 'none' : quoteValue(d.notify.b)}`);
+  if (d.workdir) out.push(`workdir ${quoteValue(d.workdir.a)} → ${quoteValue(d.workdir.b)}`);
+  if (d.environment) out.push(environmentChange(d.environment));
   return out;
 }

@@ -40,6 +40,8 @@ export async function chooseScheduler(ctx: Context, alloc: Layout, flag?: string
     plugins: { ...(homeConfig.plugins ?? {}), ...(config.plugins ?? {}) },
     defaults: { ...(homeConfig.defaults ?? {}), ...(config.defaults ?? {}) },
     limits: { ...(homeConfig.limits ?? {}), ...(config.limits ?? {}) },
+    // An allocation's environment of a name replaces home's of that name (spec/config.md §Environments).
+    environments: { ...(homeConfig.environments ?? {}), ...(config.environments ?? {}) },
   };
   const plugins: Record<string, PluginSource> = {};
   for (const [l, c] of [[home, homeConfig], [alloc, config]] as const) {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ConflictError, NotFoundError, QdoError, UsageError, errnoCode } from '../errors.js';
+import { ConflictError, NotFoundError, QdoError, RepositoryError, UsageError, errnoCode } from '../errors.js';
 import type { AllocationConfig } from '../model/config.js';
 import { encodeManifest, MANIFEST_SCHEMA, type Manifest } from '../model/manifest.js';
 import { parseResourceFlags } from '../model/resource-units.js';
@@ -21,7 +21,8 @@ import { readObject, writeObject } from '../store/objects.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
-import type { Backend, RenderSpec } from '../scheduler/types.js';
+import type { Backend, CheckAnswer, RenderSpec } from '../scheduler/types.js';
+import { applySchedArgs, chooseEnvironment, chooseWorkdir, type WorkspaceConfigs } from './workspace.js';
 import { resolveJobPath, resolveRev } from './revs.js';
 import { backendFor, chooseScheduler, type SchedulerChoice } from './scheduler-choice.js';
 import { templateOptions } from './template-options.js';
@@ -67,6 +68,12 @@ export interface SubmitRequest {
   runner?: Runner;
   /** Top-level manifest fields to add (sweeps: `sweep`, and `after`/`after_revs` they resolve themselves). */
   fields?: Record<string, unknown>;
+  /** `--workdir`, `--env-name`, `--sched-arg` (core/workspace.ts). */
+  workdir?: string;
+  envName?: string;
+  schedArgs?: string[];
+  /** `--check`: ask the scheduler whether it would take the job; record nothing. */
+  check?: boolean;
   /**
    * The version the new one follows, as the caller read it (sweeps: the parent their plan
    * saw, so a point another run submitted meanwhile is seen as such under the lock);
@@ -89,6 +96,8 @@ export interface SubmitResult {
   script: string;
   dryRun: boolean;
   state: string;
+  /** `--check`: the scheduler's answer (nothing was submitted or recorded). */
+  check?: CheckAnswer;
 }
 
 /** Names the templates see besides the parameters themselves (spec/templates.md). */
@@ -148,13 +157,13 @@ function stash(objects: Stash, bytes: Buffer): string {
 }
 
 /** `--script X`: a resource the project sees (or `PROJECT:NAME`), else a file (core/resources.ts). */
-async function templateFrom(ctx: Context, loc: ProjectLocation, objects: Stash, script: string, allocs: Allocation[]): Promise<{ source: TemplateSource; text: string; label: string }> {
+async function templateFrom(ctx: Context, loc: ProjectLocation, objects: Stash, script: string, allocs: Allocation[], field = '--script'): Promise<{ source: TemplateSource; text: string; label: string }> {
   const { resolveScriptResource } = await import('./resources.js');
   const found = await resolveScriptResource(loc, allocs, script);
   if (found) {
     // Read as an include is: a symlink out of its resources folder is refused (spec/templates.md §Includes).
     const { readResource } = await import('../template/render.js');
-    const res = readResource([found.root.dir], found.name, '--script');
+    const res = readResource([found.root.dir], found.name, field);
     if (res) {
       const bytes = res.bytes;
       return { source: { kind: 'resource', name: script, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: found.label };
@@ -162,11 +171,12 @@ async function templateFrom(ctx: Context, loc: ProjectLocation, objects: Stash, 
   }
   const p = resolve(ctx.cwd, script);
   if (!(await isFile(p))) {
+    if (field !== '--script') throw new NotFoundError('no-such-file', `${field}: no file ${p} (nor a resource ${script} of ${loc.project})`);
     throw new NotFoundError('no-such-script', `--script ${script}: neither a resource of ${loc.project} nor a file`, {
       hint: `resources are files in ${join(loc.dir, 'resources')}, its parents' and the allocation's (qdo resource list ${loc.project} shows them; add one with: qdo resource add ${loc.project} FILE)`,
     });
   }
-  const bytes = await readFileOr(p, '--script');
+  const bytes = await readFileOr(p, field);
   return { source: { kind: 'file', path: p, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: p };
 }
 
@@ -238,14 +248,35 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     const allocCfg = await readConfig(l, ctx.user);
     resources = mergeResources([defaultsOf(homeCfg, home.config), defaultsOf(allocCfg, l.config), defaultsOf(projectCfg, `project ${loc.project} config`), flagResources]);
   }
-  if (req.prologue !== undefined) prologue = stash(objects, await readFileOr(resolve(ctx.cwd, req.prologue), '--prologue'));
-  if (req.epilogue !== undefined) epilogue = stash(objects, await readFileOr(resolve(ctx.cwd, req.epilogue), '--epilogue'));
-
+  const wcfg: WorkspaceConfigs = { project: projectCfg, merged: choice.config };
+  const inheritedFrom = inherited ? parent : null;
+  resources = applySchedArgs(resources, choice.kind, req, Boolean(inherited), wcfg);
+  const workdir = chooseWorkdir(ctx.cwd, req, inheritedFrom, wcfg);
+  const environment = chooseEnvironment(req, inheritedFrom, wcfg, loc.project);
+  if (environment !== undefined && l.shared === true) await checkEnvironmentSource(ctx, l, loc.project, environment.name, projectCfg);
   const version = parent ? parent.version + 1 : 1;
   const pdir = projectDir(l, loc.project);
   const vars = templateVars(params, resources, { name: addr.name, version, project: loc.project }, pdir, l.root, choice.kind);
   const { renderTemplate } = await import('../template/render.js');
   const renderOpts = templateOptions(ctx, choice.config, await resourceDirs(loc, allocs));
+
+  // Prologue and epilogue are templates like the script (spec/templates.md §Prologue and
+  // epilogue): the manifest keeps where each came from and its exact rendered bytes.
+  const hooks: Record<string, unknown> = {};
+  for (const [field, flag] of [['prologue', req.prologue], ['epilogue', req.epilogue]] as const) {
+    let src: { source: TemplateSource; text: string; label: string } | null = null;
+    if (flag !== undefined) src = await templateFrom(ctx, loc, objects, flag, allocs, `--${field}`);
+    else if (inherited && parent) {
+      const old = parent[`${field}_template`] as TemplateSource | undefined;
+      if (old !== undefined) src = await inheritHook(loc, l, objects, old, allocs, field);
+    }
+    if (src === null) continue;
+    const text = await renderTemplate({ text: src.text, name: `${field} ${src.label}` }, vars, renderOpts);
+    const id = stash(objects, Buffer.from(text, 'utf8'));
+    if (field === 'prologue') prologue = id;
+    else epilogue = id;
+    hooks[`${field}_template`] = src.source;
+  }
   let body: string;
   if (template.source.kind === 'command') {
     body = await renderCommand(template.source.argv, '', vars, renderOpts);
@@ -278,6 +309,9 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
     ...(afterIds.length ? { after: afterIds, after_revs: afterRevs } : {}),
     ...(retry ? { retry } : {}),
     ...(notify !== undefined ? { notify } : {}),
+    workdir,
+    ...(environment !== undefined ? { environment } : {}),
+    ...hooks,
     ...(req.fields ?? {}),
   };
   const { id } = encodeManifest(manifest);
@@ -359,6 +393,42 @@ async function inheritTemplate(ctx: Context, loc: ProjectLocation, l: Layout, ob
   return { source: { kind: 'file', path: `${parent.project}/${parent.name}@${parent.version}`, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: `the script of ${parent.project}/${parent.name}@${parent.version}` };
 }
 
+/**
+ * An environment runs code as you (a venv's activate script, a container image, modules), so
+ * in a shared allocation one is taken only from a config that is safe under the strict rule,
+ * as a plugin is (spec/trust.md §Shared allocations): a member could have written it.
+ */
+async function checkEnvironmentSource(ctx: Context, l: Layout, project: string, name: string, projectCfg: AllocationConfig): Promise<void> {
+  const { projectConfigPath } = await import('../store/config.js');
+  const file = projectCfg.environments?.[name] !== undefined ? projectConfigPath(l, project) : (await readConfig(l, ctx.user)).environments?.[name] !== undefined ? l.config : null;
+  if (file === null) return; // the home's: yours alone
+  const { codeFault } = await import('../store/trust.js');
+  const f = await codeFault(file, ctx.user);
+  if (f) {
+    throw new RepositoryError('untrusted-config', `--env-name ${name}: defined in ${file}, which ${f.path === file ? 'is' : `is under ${f.path}, which is`} ${f.why}; in a shared allocation an environment is taken only from a config no one else can change`, {
+      hint: 'define it in your home allocation\'s config, or make the config yours alone (spec/trust.md §Shared allocations)',
+      data: { file, path: f.path },
+    });
+  }
+}
+
+/** A bare resubmit re-reads a prologue or epilogue template where it came from, or uses the stored bytes if that is gone. */
+async function inheritHook(loc: ProjectLocation, l: Layout, objects: Stash, src: TemplateSource, allocs: Allocation[], field: string): Promise<{ source: TemplateSource; text: string; label: string }> {
+  if (src.kind === 'resource') {
+    const { resolveScriptResource } = await import('./resources.js');
+    const found = await resolveScriptResource(loc, allocs, src.name);
+    const { readResource } = await import('../template/render.js');
+    const res = found ? readResource([found.root.dir], found.name, `--${field}`) : null;
+    if (res) return { source: { kind: 'resource', name: src.name, object: stash(objects, res.bytes) }, text: res.bytes.toString('utf8'), label: found!.label };
+  } else if (src.kind === 'file' && (await isFile(src.path))) {
+    const bytes = await readFileOr(src.path, `--${field}`);
+    return { source: { kind: 'file', path: src.path, object: stash(objects, bytes) }, text: bytes.toString('utf8'), label: src.path };
+  }
+  if (src.kind === 'command') throw new RepositoryError('bad-manifest', `${field}_template: a ${field} cannot be a command`);
+  const bytes = await readObject(l, src.object);
+  return { source: src, text: bytes.toString('utf8'), label: `${src.kind === 'file' ? src.path : src.name} (as stored)` };
+}
+
 /** The intent record of a prepared version (submit-plan.ts intentRecord; sweeps record theirs a chunk at a time). */
 export function newSubmission(ctx: Context, p: { manifest: Manifest; id: string; cluster: string; deps: string[] }): Submission {
   return intentRecord({ host: ctx.host, self: ctx.self, now: ctx.now().toISOString() }, p);
@@ -381,6 +451,17 @@ export async function submit(ctx: Context, req: SubmitRequest): Promise<SubmitRe
     state,
   });
   if (req.dryRun) return result('dry-run', null, true);
+  if (req.check) {
+    // Nothing is written: the scheduler reads the script from stdin (spec/porcelain.md §qdo submit --check).
+    if (!p.backend.check) {
+      throw new UsageError(`--check: ${p.choice.kind} has no way to ask whether it would take a job without submitting it`, {
+        code: 'check-unavailable',
+        hint: p.choice.kind === 'pbs' || p.choice.kind === 'torque' ? 'qsub has no test mode; --dry-run shows the script that would be sent' : '--dry-run shows the script that would be sent',
+      });
+    }
+    const answer = await p.backend.check(p.script, { cwd: p.spec.submitDir });
+    return { ...result(answer.accepted ? 'accepted' : 'refused', null, true), check: answer };
+  }
   await checkParentSettled(ctx, p, req.runner);
   return submitPrepared(ctx, p, { hold: req.hold }).then((s) => result(s.state, s.sched_id, false));
 }
@@ -486,6 +567,15 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
     body = (await readObject(l, old.script)).toString('utf8');
   }
   const scriptId = stash(objects, Buffer.from(body, 'utf8'));
+  // Prologue and epilogue templates are rendered again from their stored bytes, as the script is.
+  const hookIds: Partial<Record<'prologue' | 'epilogue', string>> = {};
+  for (const field of ['prologue', 'epilogue'] as const) {
+    const hs = old[`${field}_template`] as TemplateSource | undefined;
+    if (hs === undefined || hs.kind === 'command') continue;
+    const text = (await readObject(l, hs.object)).toString('utf8');
+    const rendered = await renderTemplate({ text, name: `${field} ${hs.kind === 'file' ? hs.path : hs.name} (as stored for ${label})` }, vars, renderOpts);
+    hookIds[field] = stash(objects, Buffer.from(rendered, 'utf8'));
+  }
 
   const backend = await backendFor(ctx, choice, { runner: changes.runner });
   const { clusterName } = await import('../scheduler/cluster.js');
@@ -502,6 +592,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
     scheduler: choice.kind,
     params,
     created: ctx.now().toISOString(),
+    ...hookIds,
   };
   delete manifest.after;
   delete manifest.after_revs;

@@ -52,6 +52,9 @@ export async function readSweepFile(ctx: Context, file: string): Promise<SweepFi
     epilogue: g.epilogue,
     retryOn: g.retryOn,
     notify: g.notify,
+    ...(g.workdir !== undefined ? { workdir: g.workdir } : {}),
+    ...(g.envName !== undefined ? { envName: g.envName } : {}),
+    ...(g.schedArgs !== undefined ? { schedArgs: g.schedArgs } : {}),
     // Files named in a sweep file are relative to it, wherever qdo runs.
     baseDir: dirname(path),
   }));

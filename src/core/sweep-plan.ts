@@ -172,11 +172,12 @@ export function planChunks(groups: Group[], sweep: string, req: SweepRequest): C
     const todo = g.points.filter((p) => !p.skip);
     if (todo.length === 0) continue;
     // Points pack together only if their arrays would be the same: resources, prologue,
-    // epilogue and notify (environment and script are per element).
+    // epilogue (rendered per point: one that names the point splits the pack), notify,
+    // working folder and named environment (variables and script are per element).
     const packs = new Map<string, Plan[]>();
     for (const p of todo) {
       const s = p.prepared!.spec;
-      const key = JSON.stringify([s.resources, s.prologue ?? null, s.epilogue ?? null, s.notify ?? null, s.submitDir]);
+      const key = JSON.stringify([s.resources, s.prologue ?? null, s.epilogue ?? null, s.notify ?? null, s.submitDir, s.workDir ?? null, s.environment ?? null]);
       const l = packs.get(key);
       if (l) l.push(p);
       else packs.set(key, [p]);
@@ -233,6 +234,8 @@ export function renderChunk(g: Group, c: Chunk, deps: string[] | null): string {
     ...(first.spec.prologue !== undefined ? { prologue: first.spec.prologue } : {}),
     ...(first.spec.epilogue !== undefined ? { epilogue: first.spec.epilogue } : {}),
     ...(first.spec.notify !== undefined ? { notify: first.spec.notify } : {}),
+    ...(first.spec.workDir !== undefined ? { workDir: first.spec.workDir } : {}),
+    ...(first.spec.environment !== undefined ? { environment: first.spec.environment } : {}),
     ...(dependencies ? { dependencies } : {}),
     elements,
   };

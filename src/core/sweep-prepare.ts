@@ -13,6 +13,7 @@ import { readObject } from '../store/objects.js';
 import type { RenderSpec } from '../scheduler/types.js';
 import { runDirOf } from './runs.js';
 import { jobEnv } from './sched.js';
+import type { EnvironmentField } from '../model/workspace.js';
 import { renderCommand, resourceDirs, templateVars, type Prepared, type TemplateSource } from './submit.js';
 import { templateOptions } from './template-options.js';
 
@@ -44,6 +45,20 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
   }
   const scriptBytes = Buffer.from(body, 'utf8');
   const scriptId = objectId(scriptBytes);
+  // Prologue and epilogue templates render per point too (spec/templates.md §Prologue and epilogue).
+  const hooks: { prologue?: string; epilogue?: string } = {};
+  const hookIds: { prologue?: string; epilogue?: string } = {};
+  const hookBytes = new Map<string, Buffer>();
+  for (const field of ['prologue', 'epilogue'] as const) {
+    const hs = m0[`${field}_template`] as TemplateSource | undefined;
+    if (hs === undefined || hs.kind === 'command') continue;
+    const bytes = first.objects.get(hs.object) ?? (await readObject(l, hs.object));
+    const text = await renderTemplate({ text: bytes.toString('utf8'), name: `${field} ${hs.kind === 'file' ? hs.path : hs.name}` }, vars, renderOpts);
+    const b = Buffer.from(text, 'utf8');
+    hooks[field] = text;
+    hookIds[field] = objectId(b);
+    hookBytes.set(hookIds[field]!, b);
+  }
   const manifest: Manifest = {
     ...m0,
     name: s.name,
@@ -52,6 +67,7 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
     script: scriptId,
     params: s.params,
     created: ctx.now().toISOString(),
+    ...hookIds,
     ...s.fields,
   };
   const { id } = encodeManifest(manifest);
@@ -60,12 +76,19 @@ export async function prepareSibling(ctx: Context, first: Prepared, s: Sibling):
     jobName: s.name,
     script: body,
     runDir: runDirOf(l, manifest, id),
-    env: jobEnv(s.params, m0.env),
+    env: jobEnv(s.params, { ...((m0.environment as EnvironmentField | undefined)?.env ?? {}), ...m0.env }),
     tag: id,
+    ...(hooks.prologue !== undefined ? { prologue: hooks.prologue } : {}),
+    ...(hooks.epilogue !== undefined ? { epilogue: hooks.epilogue } : {}),
   };
   // Shared with the first point: the template, prologue and epilogue objects; own: the script.
   const shared = new Set([src.kind === 'command' ? '' : src.object, m0.prologue ?? '', m0.epilogue ?? '']);
+  for (const field of ['prologue', 'epilogue'] as const) {
+    const hs = m0[`${field}_template`] as TemplateSource | undefined;
+    if (hs !== undefined && hs.kind !== 'command') shared.add(hs.object);
+  }
   const objects = new Map([...first.objects].filter(([oid]) => shared.has(oid)));
   objects.set(scriptId, scriptBytes);
+  for (const [oid, b] of hookBytes) objects.set(oid, b);
   return { ...first, manifest, id, parent: s.parent?.manifest ?? null, spec, script: first.backend.render(spec), deps: [...first.deps], objects };
 }

@@ -28,6 +28,7 @@ import { parseRetryOn, prepareSubmit, readFileOr, type Prepared } from './submit
 import { submitChunk } from './sweep-apply.js';
 import { checkNames, definition, depId, groupDependencies, planChunks, pointResult, renderChunk, schedDependencies, type Group, type Plan, type TemplateRef } from './sweep-plan.js';
 import { prepareSibling } from './sweep-prepare.js';
+import { schedArgsFor } from '../model/workspace.js';
 import { templateOptions } from './template-options.js';
 import { allAllocations, projectAt, projectDir, projectIndex, type Allocation, type ProjectLocation } from './world.js';
 import { isFile } from '../util/fs.js';
@@ -58,6 +59,12 @@ export interface SweepGroupRequest {
   epilogue?: string;
   retryOn?: string;
   notify?: string;
+  /** `--workdir` (a relative path: to baseDir), `--env-name`, `--sched-arg` (or a sweep file's scheduler → list). */
+  workdir?: string;
+  envName?: string;
+  schedArgs?: string[] | Record<string, string[]>;
+  /** `qdo sweep --sched-arg`: appended to schedArgs. */
+  flagSchedArgs?: string[];
   /** Relative file paths (script, prologue, epilogue) resolve here; default the working folder. */
   baseDir?: string;
 }
@@ -190,6 +197,9 @@ export async function runSweep(ctx: Context, req: SweepRequest): Promise<SweepRe
         epilogue: g.epilogue?.path,
         retryOn: g.req.retryOn,
         notify: g.req.notify,
+        workdir: g.req.workdir === undefined || g.req.workdir === 'run' || g.req.workdir === 'project' ? g.req.workdir : resolve(g.req.baseDir ?? ctx.cwd, g.req.workdir),
+        envName: g.req.envName,
+        schedArgs: [...schedArgsFor(g.req.schedArgs, g.kind), ...(g.req.flagSchedArgs ?? [])],
         scheduler: g.kind,
         runner: req.runner,
         fields: { ...fields, ...(deps.ids.length ? { after: deps.ids, after_revs: deps.revs } : {}) },

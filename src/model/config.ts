@@ -5,6 +5,7 @@ import { parseArchiveSetting, type ArchiveSetting } from './archive.js';
 import { RESOURCE_FLAGS } from './resource-units.js';
 import { show } from './resources.js';
 import { isSchedulerName } from './pool.js';
+import { environmentProblems, isEnvironmentName, schedArgsProblems, workdirProblem, type EnvironmentSpec } from './workspace.js';
 
 export interface AllocationConfig {
   /** Scheduler for jobs of this allocation: slurm, pbs, torque, local, or a plugin name. */
@@ -36,6 +37,12 @@ export interface AllocationConfig {
   slurm?: { accounting?: SourceMode; jobcomp?: SourceMode };
   /** PBS Pro and TORQUE: whether to ask the server's history (qstat -x; TORQUE's C records). */
   pbs?: { history?: SourceMode };
+  /** Working folder of new versions: run (default), project, or an absolute path (§Working folder). */
+  workdir?: string;
+  /** Named environments (§Environments): name → modules, venv/conda, env, container. */
+  environments?: Record<string, EnvironmentSpec>;
+  /** Raw scheduler arguments for every job (§Scheduler arguments): scheduler → list, or a list. */
+  sched_args?: Record<string, string[]> | string[];
 }
 
 /** spec/config.md §Limits: what one command may build from its input. */
@@ -68,7 +75,7 @@ export const SOURCE_MODES: readonly SourceMode[] = ['auto', 'on', 'off'];
 export const DEFAULT_LOST_AFTER = 600;
 export const DEFAULT_RERUN_WINDOW = 86_400;
 
-const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits', 'submit_grace', 'lost_after', 'rerun_window', 'command_timeout', 'slurm', 'pbs'];
+const KEYS = ['scheduler', 'plugins', 'defaults', 'status_interval', 'local_cpus', 'archive', 'limits', 'submit_grace', 'lost_after', 'rerun_window', 'command_timeout', 'slurm', 'pbs', 'workdir', 'environments', 'sched_args'];
 const SECTIONS: Record<string, string[]> = { slurm: ['accounting', 'jobcomp'], pbs: ['history'] };
 const NAME_RE = /^[a-z][a-z0-9_-]*$/;
 
@@ -123,6 +130,21 @@ export function parseConfig(text: string, file: string): AllocationConfig {
       if (!keys.includes(k)) throw fail(`${sec}.${k}`, `one of the known keys (${keys.join(', ')})`, k);
       if (!(SOURCE_MODES as readonly unknown[]).includes(m)) throw fail(`${sec}.${k}`, `one of ${SOURCE_MODES.join(', ')}`, m);
     }
+  }
+  if (o.workdir !== undefined) {
+    if (workdirProblem(o.workdir)) throw fail('workdir', '"run", "project" or an absolute folder path', o.workdir);
+  }
+  if (o.environments !== undefined) {
+    if (typeof o.environments !== 'object' || o.environments === null || Array.isArray(o.environments)) throw fail('environments', 'an object of name → environment', o.environments);
+    for (const [name, e] of Object.entries(o.environments)) {
+      if (!isEnvironmentName(name)) throw fail(`environments.${name}`, 'a name of letters, digits, ".", "_", "-"', name);
+      const problems = environmentProblems(e, `environments.${name}`);
+      if (problems.length) throw new RepositoryError('bad-config', `${file}: ${problems[0]}`, { data: { file, key: `environments.${name}`, problems } });
+    }
+  }
+  if (o.sched_args !== undefined) {
+    const problems = schedArgsProblems(o.sched_args, 'sched_args');
+    if (problems.length) throw new RepositoryError('bad-config', `${file}: ${problems[0]}`, { data: { file, key: 'sched_args', problems } });
   }
   const cfg = o as AllocationConfig;
   if (archive !== undefined) cfg.archive = archive;

@@ -6,6 +6,7 @@ import { isValidLeafName, isValidProjectName } from './names.js';
 import { isObjectId, objectId } from './object-id.js';
 import { resourceProblems, show, type Resources } from './resources.js';
 import { isSchedulerName } from './pool.js';
+import { environmentProblems, workdirProblem } from './workspace.js';
 
 export const MANIFEST_SCHEMA = 'qdo.job/v1';
 
@@ -70,6 +71,12 @@ export function manifestProblems(m: unknown): string[] {
     }
   }
   if ('resources' in o) out.push(...resourceProblems(o.resources, 'resources'));
+  // Optional fields of §Extension that change how the job runs: checked when present.
+  if ('workdir' in o) {
+    const p = workdirProblem(o.workdir);
+    if (p) out.push(`workdir: ${p}`);
+  }
+  if ('environment' in o) out.push(...environmentProblems(o.environment, 'environment', { named: true }));
   return out;
 }
 

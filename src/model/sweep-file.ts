@@ -5,6 +5,7 @@
 import { UsageError } from '../errors.js';
 import { RESOURCE_FLAGS } from './resource-units.js';
 import { show } from './resources.js';
+import { schedArgsProblems } from './workspace.js';
 import { PARAM_KEY_RE, type ParamList } from './sweep-points.js';
 
 /** One `jobs:` entry with the defaults applied. */
@@ -32,6 +33,10 @@ export interface SweepGroupDef {
   epilogue?: string;
   retryOn?: string;
   notify?: string;
+  workdir?: string;
+  envName?: string;
+  /** Raw scheduler arguments: a list, or scheduler → list (spec/sweeps.md §Sweep files). */
+  schedArgs?: string[] | Record<string, string[]>;
 }
 
 export interface SweepFileDef {
@@ -40,7 +45,7 @@ export interface SweepFileDef {
 }
 
 const TOP_KEYS = ['scheduler', 'defaults', 'jobs'];
-const SHARED_KEYS = ['script', 'command', 'resources', 'set', 'env', 'after', 'prologue', 'epilogue', 'retry_on', 'notify'];
+const SHARED_KEYS = ['script', 'command', 'resources', 'set', 'env', 'after', 'prologue', 'epilogue', 'retry_on', 'notify', 'workdir', 'env_name', 'sched_args'];
 const GROUP_KEYS = ['id', 'name', 'grid', 'zip', 'points', ...SHARED_KEYS];
 
 type Obj = Record<string, unknown>;
@@ -130,6 +135,9 @@ interface Shared {
   epilogue?: string;
   retryOn?: string;
   notify?: string;
+  workdir?: string;
+  envName?: string;
+  schedArgs?: string[] | Record<string, string[]>;
 }
 
 function shared(o: Obj, at: At): Shared {
@@ -150,8 +158,15 @@ function shared(o: Obj, at: At): Shared {
     ['epilogue', 'epilogue'],
     ['retry_on', 'retryOn'],
     ['notify', 'notify'],
+    ['workdir', 'workdir'],
+    ['env_name', 'envName'],
   ] as const) {
     if (o[k] !== undefined) out[f] = text(o[k], at.key(k));
+  }
+  if (o.sched_args !== undefined) {
+    const problems = schedArgsProblems(o.sched_args, 'sched_args');
+    if (problems.length) throw at.fail(problems[0]!);
+    out.schedArgs = o.sched_args as string[] | Record<string, string[]>;
   }
   return out;
 }
@@ -192,10 +207,12 @@ export function parseSweepDocument(doc: unknown, file: string): SweepFileDef {
     else if (def.script !== undefined) g.script = def.script;
     else if (def.command !== undefined) g.command = def.command;
     if (g.script === undefined && g.command === undefined) throw at.fail('no script or command (here or in defaults)');
-    for (const k of ['prologue', 'epilogue', 'retryOn', 'notify'] as const) {
+    for (const k of ['prologue', 'epilogue', 'retryOn', 'notify', 'workdir', 'envName'] as const) {
       const v = own[k] ?? def[k];
       if (v !== undefined) g[k] = v;
     }
+    const schedArgs = own.schedArgs ?? def.schedArgs;
+    if (schedArgs !== undefined) g.schedArgs = schedArgs;
     if (o.points !== undefined) {
       g.points = list(o.points, at.key('points')).map((p, pi) => ({ params: strMap(p, at.key('points').index(pi), paramKey), field: `${file}: ${at.key('points').index(pi).path}` }));
       if (g.points.length === 0) throw at.key('points').fail('expected at least one point');

@@ -8,7 +8,7 @@ import { SchedulerError, UsageError, errnoCode } from '../errors.js';
 import { MAX_ARRAY_TASKS, expandArray, parseDirectives, renderDirectives } from './local/directives.js';
 import { SpoolPaths, entryKey, exists, isShepherd, prepareSpool, putFile, readText, withSpoolLock } from './local/spool.js';
 import { spawnDetached, type Runner } from './runner.js';
-import type { Backend, JobState, NormalState, RenderSpec, SubmitOptions } from './types.js';
+import type { Backend, CheckAnswer, JobState, NormalState, RenderSpec, SubmitOptions } from './types.js';
 import { localJobVars } from './job-vars.js';
 import { renderWrapper, shellQuote } from './wrapper.js';
 
@@ -112,6 +112,17 @@ export class LocalBackend implements Backend {
       lines.push(`export ${k}=${shellQuote(v)}`);
     }
     return lines.join('\n') + '\n';
+  }
+
+  /**
+   * The local backend takes every job it can parse (spec/local-backend.md §Check): a job
+   * asking more slots than the machine has runs with all of them, which the answer says.
+   */
+  async check(script: string): Promise<CheckAnswer> {
+    const d = parseDirectives(script, 'the job script');
+    if (d.array !== undefined) expandArray(d.array);
+    const note = d.slots > this.slots ? `; it asks ${d.slots} slots and would run with the ${this.slots} this machine has` : '';
+    return { accepted: true, message: `the local backend would run it${note}` };
   }
 
   /** Returns the new job's id: a decimal integer, increasing, never reused in this spool. */

@@ -75,6 +75,22 @@ export interface RenderSpec {
    * tags the whole array job; prologue, epilogue and notify apply to every element.
    */
   elements?: ElementSpec[];
+  /** Where the script runs: the task folder (`run`) or a path; absent: submitDir (versions made before `workdir`). */
+  workDir?: WorkDirSpec;
+  /** Modules, venv/conda and container to set up before the prologue (§Environments). */
+  environment?: EnvironmentSetup;
+}
+
+/** Where the job script runs (spec/scheduler-common.md §Working folder); absent: the submit folder. */
+export type WorkDirSpec = { kind: 'task' } | { kind: 'path'; path: string };
+
+/** A named environment as the wrapper sets it up (spec/scheduler-common.md §Environments); its variables are in RenderSpec.env. */
+export interface EnvironmentSetup {
+  name: string;
+  modules?: string[];
+  venv?: string;
+  conda?: string;
+  container?: { image: string; runtime?: 'apptainer' | 'singularity'; bind?: string[]; args?: string[] };
 }
 
 export interface SubmitOptions {
@@ -82,6 +98,13 @@ export interface SubmitOptions {
   cwd: string;
   /** Submit in held state. */
   hold?: boolean;
+}
+
+/** The answer of Backend.check. */
+export interface CheckAnswer {
+  accepted: boolean;
+  /** The scheduler's own words (e.g. "Requested node configuration is not available"). */
+  message: string;
 }
 
 export interface Backend {
@@ -95,6 +118,11 @@ export interface Backend {
   cancel(ids: string[]): Promise<void>;
   hold(ids: string[]): Promise<void>;
   release(ids: string[]): Promise<void>;
+  /**
+   * Asks the scheduler whether it would take this script, submitting nothing (`sbatch
+   * --test-only`; spec/scheduler-common.md §Check). Absent: the scheduler has no such question.
+   */
+  check?(script: string, opts: SubmitOptions): Promise<CheckAnswer>;
   /** Finds a job submitted with this tag, for recovery after an ambiguous submit. */
   findByTag?(tag: string): Promise<string | null>;
   /**

@@ -8,7 +8,7 @@
 import { UsageError } from '../errors.js';
 import type { JobVarMap } from './job-vars.js';
 import { packedElements, packedRange } from './packing.js';
-import type { ElementSpec, RenderSpec } from './types.js';
+import type { ElementSpec, EnvironmentSetup, RenderSpec } from './types.js';
 
 export type { JobVarMap } from './job-vars.js';
 export { SLURM_JOB_VARS, PBS_JOB_VARS, TORQUE_JOB_VARS, localJobVars } from './job-vars.js';
@@ -78,6 +78,9 @@ function checkSpec(spec: RenderSpec): void {
     throw new UsageError(`submit folder must be an absolute path, found ${JSON.stringify(spec.submitDir)}`, { code: 'bad-submit-dir' });
   }
   checkEnv(spec.env, 'env');
+  if (spec.workDir?.kind === 'path' && (!spec.workDir.path.startsWith('/') || /[\n\r\0]/.test(spec.workDir.path))) {
+    throw new UsageError(`working folder must be an absolute one-line path, found ${JSON.stringify(spec.workDir.path)}`, { code: 'bad-workdir' });
+  }
 }
 
 function checkEnv(env: Record<string, string>, field: string): void {
@@ -124,6 +127,69 @@ export function scriptCommand(script: string, file: string): string {
   // Only when it is the very bash running the wrapper (a `#!/usr/bin/env bash` may mean another).
   if (arg === undefined && /^\/(usr\/)?(local\/)?bin\/bash$/.test(interp)) return `if [ ${shellQuote(interp)} -ef "$BASH" ]; then . ${file}; else ${exec}; fi`;
   return exec;
+}
+
+/** The interpreter and its argument a script file runs by (its #! line; bash without one). */
+function interpreterOf(script: string): string[] {
+  if (!script.startsWith('#!')) return ['bash'];
+  const line = script.slice(2).split('\n', 1)[0]!.replace(/[ \t\r]+$/, '').replace(/^[ \t]+/, '');
+  const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line);
+  if (!m) return ['bash'];
+  return m[2] !== undefined && m[2] !== '' ? [m[1]!, m[2]] : [m[1]!];
+}
+
+/**
+ * How the wrapper runs a script file inside the environment's container (§Environments):
+ * `RUNTIME exec` with the task folder and the working folder bound and entered, the script
+ * run by its interpreter. Every value from config is one quoted word.
+ */
+export function containerCommand(script: string, file: string, c: NonNullable<EnvironmentSetup['container']>): string {
+  const words = [
+    shellQuote(c.runtime ?? 'apptainer'),
+    'exec',
+    '"${qdo_cbind[@]}"',
+    '--pwd',
+    '"$PWD"',
+    ...(c.bind ?? []).flatMap((b) => ['--bind', shellQuote(b)]),
+    ...(c.args ?? []).map(shellQuote),
+    shellQuote(c.image),
+    ...interpreterOf(script).map(shellQuote),
+    file,
+  ];
+  return `exec ${words.join(' ')}`;
+}
+
+/**
+ * Bash that sets up a named environment in the wrapper's shell (§Environments): modules,
+ * then a venv or a conda environment. Returns 1 (after a message) if a step fails. Config
+ * values are data: each one is a single-quoted word, never shell text.
+ */
+function environmentFunction(e: EnvironmentSetup): string {
+  const say = (msg: string) => `printf 'qdo: %s\\n' ${shellQuote(`environment ${e.name}: ${msg}`)} >&2`;
+  const lines: string[] = ['qdo_setup_env() {'];
+  if (e.modules !== undefined && e.modules.length > 0) {
+    lines.push(`  # A batch shell may not have the module command yet: the usual init files define it.
+  if ! type module >/dev/null 2>&1; then
+    for qdo_f in /etc/profile.d/lmod.sh /etc/profile.d/modules.sh /usr/share/lmod/lmod/init/bash /usr/share/modules/init/bash; do
+      if [ -r "$qdo_f" ]; then . "$qdo_f"; break; fi
+    done
+  fi
+  type module >/dev/null 2>&1 || { ${say('no module command (environment modules or Lmod) on this host')}; return 1; }`);
+    for (const m of e.modules) lines.push(`  module load ${shellQuote(m)} || { ${say(`module load ${m} failed`)}; return 1; }`);
+  }
+  if (e.venv !== undefined) {
+    lines.push(`  . ${shellQuote(`${e.venv.replace(/\/+$/, '')}/bin/activate`)} || { ${say(`cannot activate the venv ${e.venv}`)}; return 1; }`);
+  }
+  if (e.conda !== undefined) {
+    lines.push(`  if ! type conda >/dev/null 2>&1; then ${say('no conda command on this host')}; return 1; fi
+  eval "$(conda shell.bash hook)" && conda activate ${shellQuote(e.conda)} || { ${say(`conda activate ${e.conda} failed`)}; return 1; }`);
+  }
+  if (e.container !== undefined) {
+    const rt = e.container.runtime ?? 'apptainer';
+    lines.push(`  type ${shellQuote(rt)} >/dev/null 2>&1 || { ${say(`no ${rt} command on this host`)}; return 1; }`);
+  }
+  lines.push('  return 0', '}');
+  return lines.join('\n') + '\n';
 }
 
 /**
@@ -475,17 +541,40 @@ case $qdo_script in
     add(writeText('"$QDO_TASK_DIR/qdo-epilogue.sh"', epilogue));
   }
   const file = '"$QDO_TASK_DIR/qdo-script"';
-  const exec =
-    packed !== undefined
-      ? `case $qdo_script in ${packed.scripts.map((t, i) => `${i}) ${scriptCommand(t, file)} ;;`).join(' ')} esac`
-      : scriptCommand(script, file);
+  const container = spec.environment?.container;
+  const command = (t: string) => (container !== undefined ? containerCommand(t, file, container) : scriptCommand(t, file));
+  const exec = packed !== undefined ? `case $qdo_script in ${packed.scripts.map((t, i) => `${i}) ${command(t)} ;;`).join(' ')} esac` : command(script);
+  const work = spec.workDir;
   add(`
 qdo_status=0
-if ! cd -- "$QDO_SUBMIT_DIR"; then
+`);
+  if (work === undefined) {
+    add(`if ! cd -- "$QDO_SUBMIT_DIR"; then
   echo "qdo: cannot enter the submit folder $QDO_SUBMIT_DIR" >&2
   qdo_status=1
 fi
 `);
+  } else {
+    // The working folder (§Working folder): what the job writes with relative paths lands here.
+    const dir = work.kind === 'task' ? '"$QDO_TASK_DIR"' : shellQuote(work.path);
+    add(`if ! cd -- ${dir}; then
+  printf 'qdo: cannot enter the working folder %s\\n' ${dir} >&2
+  qdo_status=1
+fi
+`);
+  }
+  if (spec.environment !== undefined) {
+    add(`# The named environment ${JSON.stringify(spec.environment.name).replace(/\n/g, ' ')} (§Environments), set up in this shell so it reaches the script.
+${environmentFunction(spec.environment)}if [ "$qdo_status" = 0 ] && [ -z "$qdo_signal" ]; then
+  qdo_setup_env </dev/null
+  qdo_status=$?
+  [ "$qdo_status" = 0 ] || echo "qdo: the environment could not be set up; the script was not run" >&2
+fi
+`);
+    if (container !== undefined) add(`qdo_cbind=(--bind "$QDO_TASK_DIR")
+[ "$PWD" = "$QDO_TASK_DIR" ] || qdo_cbind+=(--bind "$PWD")
+`);
+  }
   if (prologue !== '') {
     add(`# The prologue runs in this shell, so what it sets (module load, exports) reaches the script.
 if [ "$qdo_status" = 0 ] && [ -z "$qdo_signal" ]; then

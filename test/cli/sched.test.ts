@@ -94,4 +94,26 @@ test('submit and query on the local backend, for real', async () => {
   assert.equal(JSON.parse(q.stdout).jobs[0].state, 'unknown');
 });
 
+test('render and submit --script FILE --set: the script is a template, rendered through the sandbox', async () => {
+  writeFileSync(join(home, 'train.sh'), '#!/bin/bash\necho "lr={{ lr }} job={{ job.name }} cpus={{ resources.cpus }} on {{ scheduler }}"\n');
+  const r = await qdo(['sched', 'render', '--script', 'train.sh', '--set', 'lr=0.1', '--cpus', '2', '--for', 'local'], { home });
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(r.stdout.includes("echo \"lr=0.1 job=train cpus=2 on local\""), r.stdout);
+  assert.not.ok(r.stdout.includes('{{'));
+  writeFileSync(join(home, '.qdo/config.json'), JSON.stringify({ scheduler: 'local' }));
+  const s = JSON.parse((await qdo(['sched', 'submit', '--json', '--script', 'train.sh', '--set', 'lr=0.2', '--cpus', '1'], { home })).stdout);
+  for (let i = 0; i < 200 && !/ completed /.test((await qdo(['sched', 'query', s.id], { home })).stdout); i++) await new Promise((res) => setTimeout(res, 100));
+  assert.is(readFileSync(join(s.run_dir, 'stdout'), 'utf8'), 'lr=0.2 job=train cpus=1 on local\n');
+  // Strict and sandboxed as qdo submit: an undefined name and a reach for JavaScript are exit 2.
+  writeFileSync(join(home, 'bad.sh'), 'echo {{ nope }}\n');
+  const bad = await qdo(['sched', 'render', '--script', 'bad.sh', '--for', 'local'], { home });
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /nope/);
+  writeFileSync(join(home, 'evil.sh'), '{{ range.constructor("return process")() }}\n');
+  assert.is((await qdo(['sched', 'render', '--script', 'evil.sh', '--for', 'local'], { home })).code, 2);
+  // Commands render too.
+  const c = await qdo(['sched', 'render', '--for', 'local', '--set', 'x=7', '--', 'echo', '{{ x }}'], { home });
+  assert.ok(c.stdout.includes("'#!/bin/bash\necho 7\n'") || c.stdout.includes('echo 7'), c.stdout);
+});
+
 test.run();

@@ -194,6 +194,27 @@ test('plugins in a shared allocation: a config a member could change names no pl
   assert.not.ok(existsSync(mark));
 });
 
+test('environments in a shared allocation: one a member could change is refused, one in your home config is taken', async () => {
+  if (!ROOT) return;
+  const proj = join(home, 'proj');
+  mkdirSync(proj);
+  chownSync(proj, 0, NOGROUP);
+  chmodSync(proj, 0o2770);
+  const a = join(proj, 'run');
+  assert.is((await qdo(['init', '--shared-group', a], opts)).code, 0);
+  assert.is((await qdo(['project', 'add', 'q', '--alloc', a], opts)).code, 0);
+  writeFileSync(join(a, '.qdo', 'config.json'), JSON.stringify({ environments: { evil: { venv: '/tmp/whatever' } } }));
+  chownSync(join(a, '.qdo', 'config.json'), NOBODY, NOGROUP);
+  const r = await qdo(['submit', 'q/j', '--env-name', 'evil', '--dry-run', '--', 'true'], { ...opts, cwd: a });
+  refused(r, 'untrusted-config', /--env-name evil: defined in .*config\.json, which .*(owned by user nobody|writable by its group).*; in a shared allocation an environment is taken only from a config no one else can change/);
+  // Without --env-name the member's config still sets everything else.
+  assert.is((await qdo(['submit', 'q/j', '--dry-run', '--', 'true'], { ...opts, cwd: a })).code, 0);
+  writeFileSync(join(home, '.qdo', 'config.json'), JSON.stringify({ environments: { mine: { env: { A: '1' } } } }));
+  const ok = await qdo(['submit', 'q/j', '--env-name', 'mine', '--dry-run', '--', 'true'], { ...opts, cwd: a });
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /export A=1\n/);
+});
+
 test('notify fallback: another user\'s qdo status does not run a job\'s notify command, warns naming the job, and claims nothing', async () => {
   assert.is((await qdo(['project', 'add', 'p'], opts)).code, 0);
   const file = join(home, 'notified');

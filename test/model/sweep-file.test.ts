@@ -71,13 +71,13 @@ test('errors name the file and the path in the document', () => {
 });
 
 test('more errors: unknown keys, missing name or script, both script and command, duplicate ids', () => {
-  fails({ jobs: [{ name: 'p/a', command: ['x'], grdi: {} }] }, 'sweep.yaml: jobs[0].grdi: unknown key (expected one of id, name, grid, zip, points, script, command, resources, set, env, after, prologue, epilogue, retry_on, notify)');
+  fails({ jobs: [{ name: 'p/a', command: ['x'], grdi: {} }] }, 'sweep.yaml: jobs[0].grdi: unknown key (expected one of id, name, grid, zip, points, script, command, resources, set, env, after, prologue, epilogue, retry_on, notify, workdir, env_name, sched_args)');
   fails({ jobs: [{ command: ['x'] }] }, 'sweep.yaml: jobs[0]: no "name" (PROJECT/NAME-TEMPLATE, e.g. paper/train-lr{{lr}})');
   fails({ jobs: [{ name: 'p/a' }] }, 'sweep.yaml: jobs[0]: no script or command (here or in defaults)');
   fails({ jobs: [{ name: 'p/a', script: 's.sh', command: ['x'] }] }, 'sweep.yaml: jobs[0]: give script or command, not both');
   fails({ jobs: [{ name: 'p/a', command: 'echo hi' }] }, 'sweep.yaml: jobs[0].command: expected a list, found "echo hi"');
   fails({ jobs: [{ name: 'p/a', command: ['x'] }, { name: 'p/a', command: ['y'] }] }, 'sweep.yaml: jobs[1].name: "p/a" is also the id of jobs[0]; give each group its own id');
-  fails({ defaults: { name: 'x' }, jobs: [{ name: 'p/a', command: ['x'] }] }, 'sweep.yaml: defaults.name: unknown key (expected one of script, command, resources, set, env, after, prologue, epilogue, retry_on, notify)');
+  fails({ defaults: { name: 'x' }, jobs: [{ name: 'p/a', command: ['x'] }] }, 'sweep.yaml: defaults.name: unknown key (expected one of script, command, resources, set, env, after, prologue, epilogue, retry_on, notify, workdir, env_name, sched_args)');
   fails({ jobs: [{ name: 'p/a', command: ['x'], points: [{ a: 1 }, 'b'] }] }, 'sweep.yaml: jobs[0].points[1]: expected a mapping, found "b"');
 });
 

@@ -75,6 +75,18 @@ test('three workers with different capabilities: runs needing gpu go to the gpu 
   assert.is(show.pool_run.host, hostname());
 });
 
+test('runs work in their run folders: two versions writing out.csv relatively keep both, artifacts tell them apart', async () => {
+  worker(['--slots', '2']);
+  await registered(1);
+  const a = JSON.parse(await ok(opts, ['submit', '--json', 'p/w', '--pool', 'lab', '--', 'bash', '-c', 'echo one > out.csv']));
+  const b = JSON.parse(await ok(opts, ['submit', '--json', 'p/w', '--pool', 'lab', '--', 'bash', '-c', 'echo second > out.csv']));
+  await ok(opts, ['wait', 'p/w@1', 'p/w@2', '--timeout', '60s']);
+  const list = async (rev: string) => JSON.parse(await ok(opts, ['artifacts', rev, '*.csv', '--json'])).files.map((f: Json) => `${String(f.path)} ${String(f.size)}`);
+  assert.equal(await list('p/w@1'), ['out.csv 4']);
+  assert.equal(await list('p/w@2'), ['out.csv 7']);
+  assert.is(a.run_dir !== b.run_dir, true);
+});
+
 test('pause --host stops the running run there and resume lets it finish; --worker pauses one worker', async () => {
   const w = worker(['--slots', '1']);
   await registered(1);

@@ -103,9 +103,10 @@ test('arrays: ranges, steps and %max pass; lists and single indices are refused'
   throwsUsage(() => renderPbsPro(renderSpec({ array: '1-3,7' })), 'resources.array');
 });
 
-test('qos is refused with a hint about resources.extra.pbs', () => {
+test('qos is refused with a hint about --sched-arg', () => {
   const e = throwsUsage(() => pbsproDirectives(renderSpec({ qos: 'high' })), 'resources.qos');
-  assert.ok(e.hint!.includes('resources.extra.pbs'));
+  assert.ok(e.hint!.includes("--sched-arg='-l qos=high'"), e.hint);
+  assert.not.ok(e.hint!.includes('resources.extra'), 'no setting users cannot reach');
 });
 
 test('output: stdout alone takes stderr too; both given; relative paths are in the run folder', () => {

@@ -87,7 +87,8 @@ test('arrays: lists and %max pass, steps are written out', () => {
 
 test('qos is refused; extra must be options', () => {
   const e = throwsUsage(() => torqueDirectives(renderSpec({ qos: 'high' })), 'resources.qos');
-  assert.ok(e.hint!.includes('resources.extra.torque'));
+  assert.ok(e.hint!.includes("--sched-arg='-l qos=high'"), e.hint);
+  assert.not.ok(e.hint!.includes('resources.extra'), 'no setting users cannot reach');
   throwsUsage(() => torqueDirectives(renderSpec({ extra: { torque: ['nodes=2'] } })), 'resources.extra.torque[0]');
 });
 

@@ -33,6 +33,18 @@ export function formatDiff(r: DiffResult, md: Delta, color: boolean): string {
   if (d.after) out.push(`after: ${md.afterText(d.after.a)} → ${md.afterText(d.after.b)}`);
   if (d.retry) out.push(`retry: ${md.retryText(d.retry.a)} → ${md.retryText(d.retry.b)}`);
   if (d.notify) out.push(`notify: ${d.notify.a === null ? 'none' : md.quoteValue(d.notify.a)} → ${d.notify.b === null ? 'none' : md.quoteValue(d.notify.b)}`);
+  if (d.workdir) out.push(`workdir: ${md.quoteValue(d.workdir.a)} → ${md.quoteValue(d.workdir.b)}`);
+  if (d.environment) out.push(`${md.environmentChange(d.environment).replace(/^environment /, 'environment: ')}`);
+  if (r.artifacts) {
+    const a = r.artifacts;
+    const size = (n: number) => `${n} B`;
+    const lines = [
+      ...a.changed.map((x) => `    ${x.path}: ${size(x.a)} → ${size(x.b)}`),
+      ...a.added.map((x) => `  + ${x.path} (${size(x.size)})`),
+      ...a.removed.map((x) => `  - ${x.path} (${size(x.size)})`),
+    ];
+    if (lines.length) out.push('artifacts:', ...lines);
+  }
   let text = out.map((l) => l + '\n').join('');
   for (const u of [r.prologue, r.script, r.epilogue]) {
     if (u === '') continue;
@@ -59,12 +71,13 @@ export const diffCommand: CommandDef = {
     y
       .positional('a', { type: 'string', describe: 'a revision: PROJECT/JOB, JOB@N, JOB~N or an id prefix' })
       .positional('b', { type: 'string', describe: 'a second revision (default: compare A with its parent)' })
+      .option('artifacts', { type: 'boolean', describe: 'also compare the files the jobs wrote in their run folders, by name and size' })
       .option('exit-code', { type: 'boolean', describe: 'exit 1 if the versions differ, 0 if not' })
       .option('json', { type: 'boolean', describe: 'machine-readable output' }),
   async run(args, { ctx, io }) {
     const core = await import('../../core/inspect.js');
     const md = await import('../../core/manifest-delta.js');
-    const r = await core.diffJobs(ctx, str(args, 'a')!, str(args, 'b'));
+    const r = await core.diffJobs(ctx, str(args, 'a')!, str(args, 'b'), { artifacts: bool(args, 'artifacts') });
     if (bool(args, 'json')) {
       const side = (s: DiffResult['a']) => ({ job: `${s.job.project}/${s.job.name}`, id: s.job.id, job_version: s.job.version, label: s.label });
       const text = (field: 'script' | 'prologue' | 'epilogue') => {
@@ -89,6 +102,9 @@ export const diffCommand: CommandDef = {
           after: r.delta.after,
           retry: r.delta.retry,
           notify: r.delta.notify,
+          workdir: r.delta.workdir,
+          environment: r.delta.environment,
+          ...(r.artifacts ? { artifacts: r.artifacts } : {}),
         }),
       );
     } else {

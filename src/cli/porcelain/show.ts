@@ -114,6 +114,8 @@ export const showCommand: CommandDef = {
       add('retry', `after ${Array.isArray(rp.on) ? rp.on.join(', ') : '?'}, up to ${String(rp.max)} time(s)`);
     }
     if (typeof m.notify === 'string') add('notify', m.notify);
+    add('workdir', typeof m.workdir === 'string' ? m.workdir : 'project (no workdir recorded)');
+    if (m.environment) add('environment', delta.environmentText(m.environment));
     if (m.prologue) add('prologue', `object ${m.prologue}`);
     if (m.epilogue) add('epilogue', `object ${m.epilogue}`);
     const missing = (e: boolean) => (e ? '' : ' (missing)');

@@ -35,6 +35,9 @@ async function runGridSweep(args: Args, { ctx, io }: CliEnv, noArray: boolean): 
           epilogue: str(args, 'epilogue'),
           retryOn: str(args, 'retry-on'),
           notify: str(args, 'notify'),
+          workdir: str(args, 'workdir'),
+          envName: str(args, 'env-name'),
+          schedArgs: strs(args, 'sched-arg'),
         },
       ],
       scheduler: schedulerOption(args),
@@ -70,7 +73,11 @@ export const submitCommand: CommandDef = {
         .option('notify', { type: 'string', describe: 'shell command run when the job ends (QDO_* and QDO_STATE set)' })
         .option('scheduler', { type: 'string', describe: 'slurm, pbs, torque, local or a plugin (default: detected)' })
         .option('pool', POOL_OPTION)
+        .option('workdir', { type: 'string', describe: 'where the job runs: run (its run folder, default), project, or a folder' })
+        .option('env-name', { type: 'string', describe: 'a named environment from config (modules, venv/conda, env, container); none: without' })
+        .option('sched-arg', { type: 'string', array: true, describe: 'raw scheduler option passed verbatim, e.g. --sched-arg=--qos=debug (repeatable)' })
         .option('hold', { type: 'boolean', describe: 'submit held (release with qdo release)' })
+        .option('check', { type: 'boolean', describe: 'ask the scheduler whether it would accept the job (sbatch --test-only); record nothing' })
         .option('dry-run', { type: 'boolean', describe: 'print the exact script for the scheduler; change nothing' })
         .option('json', { type: 'boolean', describe: 'machine-readable output' }),
     ),
@@ -79,7 +86,10 @@ export const submitCommand: CommandDef = {
     const noArray = args.array === false || (Array.isArray(args.array) && args.array.includes(false));
     if (noArray) args = { ...args, array: Array.isArray(args.array) ? args.array.filter((x) => x !== false) : undefined };
     if (Array.isArray(args.array) && args.array.length <= 1) args.array = args.array[0];
-    if (strs(args, 'grid').length || strs(args, 'zip').length) return runGridSweep(args, { ctx, io }, noArray);
+    if (strs(args, 'grid').length || strs(args, 'zip').length) {
+      if (bool(args, 'check')) throw new UsageError('--check asks about one job; for a sweep, --dry-run shows the array scripts', { code: 'bad-flag' });
+      return runGridSweep(args, { ctx, io }, noArray);
+    }
     if (noArray) throw new UsageError('--no-array applies to sweeps (--grid, --zip)', { code: 'bad-flag' });
     const core = await import('../../core/submit.js');
     const r = await core.submit(ctx, {
@@ -97,7 +107,23 @@ export const submitCommand: CommandDef = {
       scheduler: schedulerOption(args),
       hold: bool(args, 'hold'),
       dryRun: bool(args, 'dry-run'),
+      workdir: str(args, 'workdir'),
+      envName: str(args, 'env-name'),
+      schedArgs: strs(args, 'sched-arg'),
+      check: bool(args, 'check'),
     });
+    if (r.check) {
+      const label = `${r.project}/${r.name}@${r.version}`;
+      if (bool(args, 'json')) {
+        io.stdout(json({ version: 1, job: `${r.project}/${r.name}`, job_version: r.version, scheduler: r.scheduler, accepted: r.check.accepted, message: r.check.message }));
+      } else if (r.check.accepted) {
+        io.stdout(`${label} would be accepted by ${r.scheduler}: ${r.check.message}\n`);
+      } else {
+        io.stderr(`qdo: ${r.scheduler} would refuse ${label}: ${r.check.message}\n`);
+      }
+      // A refusal is a negative answer (spec/exit-codes.md): exit 1.
+      return r.check.accepted ? 0 : 1;
+    }
     if (!r.dryRun) await scaleAfterSubmit({ ctx, io }, [r.scheduler]);
     if (bool(args, 'json')) {
       io.stdout(

@@ -1,6 +1,7 @@
 // qdo sweep FILE (spec/sweeps.md; man/qdo-sweep.1; --json: spec/porcelain.md §qdo sweep)
+import { resolve } from 'node:path';
 import type { CommandDef } from '../command.js';
-import { bool, str } from '../command.js';
+import { bool, str, strs } from '../command.js';
 import { POOL_OPTION, scaleAfterSubmit, schedulerOption } from '../pool-flag.js';
 
 export const sweepCommand: CommandDef = {
@@ -12,6 +13,9 @@ export const sweepCommand: CommandDef = {
       .option('scheduler', { type: 'string', describe: 'slurm, pbs, torque, local or a plugin (over the file and the defaults)' })
       .option('pool', POOL_OPTION)
       .option('array', { type: 'boolean', default: true, describe: 'pack each group into array jobs (--no-array: one submit per job)' })
+      .option('workdir', { type: 'string', describe: 'where every job runs: run (default), project, or a folder (over the file)' })
+      .option('env-name', { type: 'string', describe: 'a named environment from config for every job (over the file)' })
+      .option('sched-arg', { type: 'string', array: true, describe: 'raw scheduler option for every job, appended to the file\'s (repeatable)' })
       .option('hold', { type: 'boolean', describe: 'submit held (release with qdo release)' })
       .option('dry-run', { type: 'boolean', describe: 'list every point and show the array script; change nothing' })
       .option('json', { type: 'boolean', describe: 'machine-readable output' }),
@@ -23,8 +27,18 @@ export const sweepCommand: CommandDef = {
     const f = await readSweepFile(ctx, str(args, 'file')!);
     const bar = progressBar(io);
     try {
+      const workdir = str(args, 'workdir');
+      const envName = str(args, 'env-name');
+      const extra = strs(args, 'sched-arg');
+      const groups = f.groups.map((g) => ({
+        ...g,
+        // A flag's relative folder is relative to where qdo runs, not to the file.
+        ...(workdir !== undefined ? { workdir: workdir === 'run' || workdir === 'project' ? workdir : resolve(ctx.cwd, workdir) } : {}),
+        ...(envName !== undefined ? { envName } : {}),
+        ...(extra.length ? { flagSchedArgs: extra } : {}),
+      }));
       const r = await runSweep(ctx, {
-        groups: f.groups,
+        groups,
         scheduler: schedulerOption(args) ?? f.def.scheduler,
         noArray: args.array === false,
         hold: bool(args, 'hold'),

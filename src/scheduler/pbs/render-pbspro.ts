@@ -50,7 +50,7 @@ export function pbsproDirectives(spec: RenderSpec): string[] {
   if (r.qos !== undefined) {
     throw new UsageError(`resources.qos: PBS Pro has no QOS (found ${JSON.stringify(r.qos)})`, {
       code: 'bad-resource',
-      hint: 'remove qos, or give your site\'s equivalent as a raw directive in resources.extra.pbs (e.g. "-l qos=high" or "-q express")',
+      hint: 'remove qos, or pass your site\'s equivalent verbatim: --sched-arg=\'-l qos=high\' (or -q express; config and sweep files: sched_args)',
     });
   }
   if (r.array !== undefined) out.push(`-J ${pbsproArray(r.array)}`);

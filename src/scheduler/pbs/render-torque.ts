@@ -41,7 +41,7 @@ export function torqueDirectives(spec: RenderSpec): string[] {
   if (r.qos !== undefined) {
     throw new UsageError(`resources.qos: TORQUE has no QOS directive (found ${JSON.stringify(r.qos)})`, {
       code: 'bad-resource',
-      hint: 'remove qos, or give your site\'s equivalent in resources.extra.torque (e.g. "-l qos=high" under Moab)',
+      hint: 'remove qos, or pass your site\'s equivalent verbatim: --sched-arg=\'-l qos=high\' under Moab (config and sweep files: sched_args)',
     });
   }
   if (r.array !== undefined) out.push(`-t ${torqueArray(r.array)}`);

@@ -4,7 +4,7 @@
 import { idBatches } from '../id-batches.js';
 import { SchedulerError, UsageError, isQdoError } from '../../errors.js';
 import { runCommand, type RunOptions, type Runner } from '../runner.js';
-import { TERMINAL_STATES, type Backend, type JobState, type RenderSpec, type SubmitOptions } from '../types.js';
+import { TERMINAL_STATES, type Backend, type CheckAnswer, type JobState, type RenderSpec, type SubmitOptions } from '../types.js';
 import {
   SACCT_FIELDS,
   SLURM_ID_RE,
@@ -110,6 +110,20 @@ export class SlurmBackend implements Backend {
       throw new SchedulerError('scheduler-bad-id', `elementId: expected a Slurm array job id like "42" and an index >= 0, found ${JSON.stringify(baseId)} and ${index}`);
     }
     return `${baseId}_${index}`;
+  }
+
+  /**
+   * `sbatch --test-only` with the script on stdin (spec/scheduler-slurm.md §Check): exit 0
+   * and "Job N to start at …" is a yes (nothing is submitted; N is no job), exit 1 with
+   * its error a no. Safe to retry: it submits nothing.
+   */
+  async check(script: string, opts: SubmitOptions): Promise<CheckAnswer> {
+    const r = await this.run(['sbatch', '--test-only'], this.opts({ cwd: opts.cwd, input: script, okExitCodes: [0, 1] }));
+    const said = `${r.stderr}\n${r.stdout}`
+      .split('\n')
+      .map((l) => l.replace(/^sbatch:\s*(error:\s*)?/, '').trim())
+      .filter((l) => l !== '');
+    return { accepted: r.exitCode === 0, message: said.join('; ') || (r.exitCode === 0 ? 'accepted' : `sbatch --test-only exited ${r.exitCode}`) };
   }
 
   /**
