@@ -2,6 +2,7 @@
 // (the `yaml` package, loaded only here). YAML values are kept as written (`0.10` stays
 // "0.10", not the number 0.1), since they become parameters and job names; the document is
 // then checked by model/sweep-file.ts, whose errors name the file and the path in it.
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Context } from '../context.js';
@@ -72,7 +73,6 @@ function parseJson(text: string, name: string): unknown {
 /** The file's text, refused unread when it is not a regular file or is too large. */
 async function readBounded(path: string, file: string): Promise<string> {
   // O_NONBLOCK: a FIFO named as a sweep file must not hang the open.
-  const { constants } = await import('node:fs');
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();

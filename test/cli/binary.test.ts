@@ -45,6 +45,25 @@ test('the bundle runs with no node_modules beside it', () => {
   }
 });
 
+test('the bundle keeps no import() of a module: inside its vm.Script Node 20 refuses them (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING)', () => {
+  const text = readFileSync(BUNDLE, 'utf8');
+  const literal = [...text.matchAll(/\bimport\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((m) => m[1]);
+  assert.equal(literal, [], 'every import("…") of a module is bundled or a static import');
+});
+
+test('bundle: a YAML sweep file is read (yaml and node:fs load inside the bundle)', () => {
+  const home = tempDir();
+  try {
+    assert.is(qdoProcess(['project', 'add', 'p'], { home, bundle: true }).code, 0);
+    writeFileSync(join(home, 'sw.yaml'), 'jobs:\n  - name: "p/j{{ i }}"\n    command: ["true"]\n    grid: {i: [1, 2]}\n');
+    const r = qdoProcess(['sweep', 'sw.yaml', '--dry-run'], { home, bundle: true, env: { QDO_SCHEDULER: 'local' } });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stdout, /p\/j1/);
+  } finally {
+    removeDir(home);
+  }
+});
+
 function bundleRun(args: string[], env: Record<string, string>, home: string) {
   const r = spawnSync(process.execPath, [BUNDLE, ...args], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, ...env }, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,15 +1,16 @@
 // Packed arrays on the real Slurm (spec/scheduler-common.md §Packed arrays,
 // spec/scheduler-slurm.md §Packed arrays): a 3×4 grid as ONE sbatch, each element a job of
 // its own with its own run folder; element ids for query, dependencies and cancel; a
-// 1,000-element script accepted by sbatch. Jobs are submitted at import time so they run
-// while other files' tests do.
+// 1,000-element script accepted by sbatch. Short jobs are submitted at import time so they
+// run while other files' tests do (uvu imports every file before it runs the first test);
+// the sleeping arrays only when their test starts, or they would have slept out by then.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { TorqueBackend } from '../../src/scheduler/pbs/backend-torque.js';
 import { SlurmBackend } from '../../src/scheduler/slurm/backend.js';
 import { TERMINAL_STATES, type ElementSpec, type JobState } from '../../src/scheduler/types.js';
-import { readEndRecord, scratchDir, slurmSuite, started, submitSpec, waitFor, waitState } from '../helpers/slurm.js';
+import { lazily, readEndRecord, scratchDir, slurmSuite, started, submitSpec, waitFor, waitState } from '../helpers/slurm.js';
 
 const done = (s: JobState) => TERMINAL_STATES.has(s.state);
 
@@ -34,7 +35,7 @@ await slurmSuite('packed array on Slurm (e2e)', (test) => {
     grid.then((g) => submitSpec(b, root, 'after3', { script: 'date -u +%s%N\n', dependencies: [{ type: 'afterok', ids: [b.elementId(g.id, 3)] }] })),
   );
   const sleepers: ElementSpec[] = [0, 1, 2].map((i) => ({ index: i, jobName: `sleep-${i}`, runDir: runsOf(`sleep-${i}`), script: 'sleep 300\n', env: {} }));
-  const sleeper = started(submitSpec(b, root, 'sleepers', { jobName: 'sleepers', elements: sleepers }));
+  const sleeper = lazily(() => submitSpec(b, root, 'sleepers', { jobName: 'sleepers', elements: sleepers }));
   // The same through Slurm's TORQUE wrapper (qsub -t): elements are Slurm's <id>_<i>,
   // which the TORQUE backend asks Slurm's own commands about (spec/scheduler-pbs.md §Packed arrays).
   const t = new TorqueBackend();
@@ -45,7 +46,14 @@ await slurmSuite('packed array on Slurm (e2e)', (test) => {
     script: i === 2 ? 'sleep 300\n' : 'echo "tq $QDO_PARAM_I"\n',
     env: { QDO_PARAM_I: String(i) },
   }));
-  const torque = started(submitSpec(t, root, 'torque', { jobName: 'tq', elements: torqueEls }));
+  const torque = lazily(() => submitSpec(t, root, 'torque', { jobName: 'tq', elements: torqueEls }));
+  // A test that failed half-way leaves no sleeping element behind.
+  test.after(async () => {
+    for (const [backend, job] of [[b, sleeper.value], [t, torque.value]] as const) {
+      const j = await job?.catch(() => undefined);
+      if (j) await backend.cancel([j.id]).catch(() => undefined);
+    }
+  });
 
   test('a 3×4 grid is one array job; every element ends completed with its own output and records', async () => {
     const g = await grid;
@@ -87,7 +95,7 @@ await slurmSuite('packed array on Slurm (e2e)', (test) => {
   });
 
   test('cancelling one element of a sleeping array stops that element only', async () => {
-    const sl = await sleeper;
+    const sl = await sleeper();
     const one = b.elementId(sl.id, 1);
     await waitState(b, one, (s) => s.state === 'running', 60_000, 'running');
     await waitFor('element 1 start record', async () => (existsSync(join(sleepers[1]!.runDir, 'qdo-start.json')) ? true : undefined), 30_000, 100);
@@ -107,7 +115,7 @@ await slurmSuite('packed array on Slurm (e2e)', (test) => {
   });
 
   test("TORQUE (Slurm's wrapper): qsub -t packs; element ids query and cancel through Slurm", async () => {
-    const j = await torque;
+    const j = await torque();
     assert.match(readFileSync(j.scriptPath, 'utf8'), /^#PBS -t 0-2$/m);
     assert.match(j.id, /^\d+$/);
     for (const i of [0, 1]) {

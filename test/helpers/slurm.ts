@@ -130,6 +130,17 @@ export function started<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
+/**
+ * `f` run once, on the first call (later calls get the same promise, also as `.value`): for
+ * jobs a test needs running when it starts. uvu imports every test file before it runs the
+ * first test, so a job submitted at import time starts minutes before its test.
+ */
+export function lazily<T>(f: () => Promise<T>): (() => Promise<T>) & { value: Promise<T> | undefined } {
+  const g = (() => (g.value ??= started(f()))) as (() => Promise<T>) & { value: Promise<T> | undefined };
+  g.value = undefined;
+  return g;
+}
+
 export interface E2EJob {
   id: string;
   runDir: string;

@@ -49,7 +49,8 @@ async function storm(home: string, scheduler: string, procs: number, submits: nu
     if (o.args[0] !== 'submit' || o.args[1]!.includes('{{')) continue;
     if (o.code === 0) tally.ok++;
     else {
-      const code = /^qdo: /.test(o.stderr) ? `${o.code}` : 'silent';
+      // A message: text, or with --json one {"error": …} object (spec/porcelain.md §--json).
+      const code = /^qdo: /.test(o.stderr) || /^\{\s*"error"/.test(o.stderr) ? `${o.code}` : 'silent';
       tally.refused[code] = (tally.refused[code] ?? 0) + 1;
     }
   }
