@@ -111,6 +111,9 @@ function killJob(start: Json): void {
   process.kill(-pgid, 'SIGKILL');
 }
 
+/** Slurm purged the job before the test could requeue it (a scenario's precondition missed). */
+class PurgedBeforeRequeue extends Error {}
+
 /** The real scontrol (never a stand-in); a request Slurm refuses for now (a job still completing) is tried again. */
 async function scontrol(...args: string[]): Promise<void> {
   for (let i = 0; ; i++) {
@@ -249,13 +252,28 @@ await slurmSuite('scheduler faults on the real Slurm (fault injection)', (test) 
     }),
   );
 
-  add('a failed job requeued: qdo moves from failed to completed (attempt 2)', () =>
+  // Slurm forgets an ended job MinJobAge (5 s here) after its end: on a loaded machine the
+  // requeue can come too late ("Invalid job id"). That is a missed precondition, not a
+  // verdict on qdo: the scenario is set up again (at most 3 times), its assertions unchanged.
+  add('a failed job requeued: qdo moves from failed to completed (attempt 2)', async () => {
+    for (let round = 1; ; round++) {
+      try {
+        return await requeueAfterFailure();
+      } catch (e) {
+        if (round < 3 && e instanceof PurgedBeforeRequeue) continue;
+        throw e;
+      }
+    }
+  });
+  const requeueAfterFailure = () =>
     scenario(async (c) => {
       const { job } = await c.submit('j', ['--', 'bash', '-c', `[ "\${SLURM_RESTART_COUNT:-0}" != 0 ] || exit 4; ${gate('echo second')}`]);
       await waitFor('the first run to fail', async () => (existsSync(join(job.paths.run_dir, 'qdo-end.json')) ? true : undefined), 180_000, 50);
       // Requeued at once, before Slurm forgets the ended job (MinJobAge, 5 s here); attempt 2
       // waits for "go", so qdo sees attempt 1's failure (or attempt 2 running), never its end.
-      await scontrol('requeue', job.sched_id);
+      await scontrol('requeue', job.sched_id).catch((e: Error) => {
+        throw /Invalid job id/.test(e.message) ? new PurgedBeforeRequeue(e.message) : e;
+      });
       const first = JSON.parse((await inProcess(c.home, ['status', '--json', 'p/j'])).stdout).jobs[0];
       assert.ok((first.state === 'failed' && first.exit_code === 4 && first.attempt === 1) || (first.state === 'running' && first.attempt === 2), JSON.stringify(first));
       await c.started(job, 2);
@@ -274,8 +292,7 @@ await slurmSuite('scheduler faults on the real Slurm (fault injection)', (test) 
       assert.is(JSON.parse(readFileSync(join(s.paths.run_dir, 'qdo-end.1.json'), 'utf8')).exit_code, 4);
       assert.is((await c.run(['logs', 'p/j'])).stdout, 'second\n');
       await c.assertOneJob(job);
-    }),
-  );
+    });
 
   add('suspend and resume are shown both ways', () =>
     scenario(async (c) => {
