@@ -79,6 +79,11 @@ export interface RefreshOptions {
   /** Do not apply retry/notify policies to the ends seen (qdo retry applies them itself). */
   noPolicies?: boolean;
   runner?: Runner;
+  /**
+   * The home allocation, when the caller has just opened it (listLatest: trust check
+   * included, spec/trust.md §Allocations): not opened and checked a second time.
+   */
+  home?: Layout;
 }
 
 /** What the job's own files said, for the scheduler's answer to be read against. */
@@ -131,7 +136,12 @@ async function update(j: JobVersion, next: Partial<Submission>): Promise<boolean
 class Settings {
   private cfg: Promise<AllocationConfig> | null = null;
   private home: Promise<Layout> | null = null;
-  constructor(private readonly ctx: Context) {}
+  constructor(
+    private readonly ctx: Context,
+    opened?: Layout,
+  ) {
+    if (opened) this.home = Promise.resolve(opened);
+  }
   layout(): Promise<Layout> {
     return (this.home ??= homeAllocation(this.ctx));
   }
@@ -144,28 +154,34 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
   const ended: JobVersion[] = [];
   const nowMs = () => ctx.now().getTime();
   const now = () => ctx.now().toISOString();
-  const settings = new Settings(ctx);
+  const settings = new Settings(ctx, o.home);
   const live = new Map<JobVersion, Look>();
   const submitting: JobVersion[] = [];
 
+  // Step 1 for a job that ended before rerun_window: final, decided here without a promise
+  // per job (status over 10^3 ended jobs; bench/README.md §Start-up).
+  const window = jobs.some((j) => j.sub && isTerminal(j.sub.state)) ? ((await settings.config()).rerun_window ?? DEFAULT_RERUN_WINDOW) : 0;
+  const at = nowMs();
+  const looking = jobs.filter((j) => {
+    const s = j.sub;
+    if (!s || s.state === 'not-submitted') return false;
+    return !isTerminal(s.state) || !(window === 0 || at - Date.parse(s.state_time) > window * 1000);
+  });
   // Steps 1-2 look at each job's own files: independent per job, so several at a time;
   // the results are taken in the jobs' order.
-  const looked = await mapBounded(jobs, WRITES_IN_FLIGHT, async (j): Promise<{ look: Look; decided: 'ended' | 'final' | 'live' } | 'submitting' | null> => {
-    const s = j.sub;
-    if (!s || s.state === 'not-submitted') return null;
+  const looked = await mapBounded(looking, WRITES_IN_FLIGHT, async (j): Promise<{ look: Look; decided: 'ended' | 'final' | 'live' } | 'submitting' | null> => {
+    const s = j.sub!;
     if (s.state === 'submitting') return 'submitting';
     let look: Look = {};
     if (isTerminal(s.state)) {
       // Step 1: one cheap look at a recently ended job (submissions.md §Attempts).
-      const window = (await settings.config()).rerun_window ?? DEFAULT_RERUN_WINDOW;
-      if (window === 0 || nowMs() - Date.parse(s.state_time) > window * 1000) return null;
       const mark = await rerunMark(runDirOfJob(j));
       if (mark !== null && mark !== (s.rerun_mark ?? null)) look = { mark };
       else if (s.state !== 'lost') return null;
     }
     return { look, decided: await fromOwnRecords(ctx, j, look) };
   });
-  jobs.forEach((j, i) => {
+  looking.forEach((j, i) => {
     const r = looked[i];
     if (r === null || r === undefined) return;
     if (r === 'submitting') submitting.push(j);

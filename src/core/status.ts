@@ -43,7 +43,8 @@ export async function status(ctx: Context, patterns: string[], o: StatusOptions 
     }
     jobs = all;
   }
-  const report = await refreshJobs(ctx, jobs, { force: o.refresh, offline: o.offline, runner: o.runner });
+  const home = sel.allocs.find((a) => a.home)?.layout ?? undefined;
+  const report = await refreshJobs(ctx, jobs, { force: o.refresh, offline: o.offline, runner: o.runner, home });
   const policy = report.policy;
   // An automatic retry is the job's latest version now: show it (and, with --all-versions, both).
   for (const r of policy.retried) {

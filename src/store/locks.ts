@@ -15,12 +15,12 @@
 // call or any other slow operation.
 import * as fs from 'node:fs';
 import { lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BusyError, RepositoryError, errnoCode } from '../errors.js';
 import { identityOf, isProcessStart, liveness, type ProcessIdentity } from '../util/proc.js';
 import { tempPathFor } from './atomic.js';
+import { crypto } from '../util/lazy-crypto.js';
 
 export const LOCK_SUFFIX = '.lock';
 /** A lock folder not refreshed for this long is stale (holders on other hosts, or unnamed). */
@@ -60,7 +60,7 @@ function self(): ProcessIdentity {
 
 function holderLine(): string {
   const s = self();
-  return JSON.stringify({ host: s.host, pid: s.pid, start: s.start, nonce: randomBytes(4).toString('hex') }) + '\n';
+  return JSON.stringify({ host: s.host, pid: s.pid, start: s.start, nonce: crypto().randomBytes(4).toString('hex') }) + '\n';
 }
 
 export function parseHolder(text: string): Holder | null {
@@ -76,9 +76,12 @@ export function parseHolder(text: string): Holder | null {
 
 // The fs proper-lockfile works through: making a lock folder also writes its holder file
 // (before proper-lockfile sets the mtime it will check, so the write does not look like a
-// takeover), and removing one removes what is inside.
+// takeover), and removing one removes what is inside. Made when a lock is first taken:
+// spreading node:fs reads every one of its getters, and those load the stream modules
+// (ReadStream, WriteStream) that commands which only read never need (bench/README.md
+// §Start-up).
 type Cb = (err: NodeJS.ErrnoException | null) => void;
-const lockFs = {
+const makeLockFs = () => ({
   ...fs,
   mkdir(p: string, cb: Cb): void {
     fs.mkdir(p, (err) => {
@@ -99,7 +102,9 @@ const lockFs = {
     // At exit (signal-exit): the locks still held are let go.
     fs.rmSync(p, { recursive: true, force: true });
   },
-};
+});
+let lockFsMade: ReturnType<typeof makeLockFs> | undefined;
+const lockFs = () => (lockFsMade ??= makeLockFs());
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -124,7 +129,7 @@ export async function withLock<T>(target: string, fn: () => Promise<T>, opts: Lo
         stale: NEVER_STALE,
         update: UPDATE_MS,
         retries: 0,
-        fs: lockFs,
+        fs: lockFs(),
         onCompromised: (err) => {
           compromised = err;
         },

@@ -14,7 +14,9 @@ import type { Layout } from './layout.js';
 export const SUBMISSIONS_DIR = 'submissions';
 
 export function submissionPath(l: Layout, id: string): string {
-  return join(l.dir, SUBMISSIONS_DIR, id.slice(0, 2), `${id.slice(2)}.json`);
+  // Joined by hand: status asks this once per job listed, and path.join normalises each time.
+  // The layout's folder is normalised and the id is hex (refs and records are checked).
+  return `${l.dir}/${SUBMISSIONS_DIR}/${id.slice(0, 2)}/${id.slice(2)}.json`;
 }
 
 /** The record of a version, or null if it was never submitted through qdo. */

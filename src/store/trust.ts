@@ -6,8 +6,8 @@
 // follows the path the kernel would, symlinks included, checking each folder looked
 // through (the sshd StrictModes and sudo argument). A folder with the sticky bit (/tmp) may
 // be writable by everyone: there, others cannot rename or remove what they do not own.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chmod, lstat, readdir, readlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { UserId } from '../context.js';
@@ -72,7 +72,10 @@ function lookupGroup(gid: number): { name: string; members: string[] } | null {
   }
   try {
     // Only asked for a group-writable file of one's own primary group: rare, and one short
-    // call per command (memoised). Not a scheduler command, so not through the runner.
+    // call per command (memoised). Not a scheduler command, so not through the runner;
+    // node:child_process (with net and the stream modules) is loaded only here, as read-only
+    // commands check their allocations on every start (bench/README.md §Start-up).
+    const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
     return parse(execFileSync('getent', ['group', String(gid)], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }));
   } catch {
     return null;

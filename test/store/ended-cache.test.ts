@@ -46,9 +46,12 @@ test('round trip: every field, also the optional ones (sweep, array_job, collect
     assert.equal(endedCopy(l, back, 'p/q', 'a', a.id), a);
     assert.equal(endedCopy(l, back, 'p/q', 'b', b.id), b);
     assert.is(endedCopy(l, back, 'p/q', 'b', a.id), undefined, 'another version than the ref: not used');
-    // Damaged, of another version, without an identity, or holding a live state: ignored.
+    // Damaged, of another version (3: identities as strings of nanoseconds), without an
+    // identity, with one not of numbers, or holding a live state: ignored.
     const row = (s: Submission) => [...Object.values(s).slice(0, 18), null];
-    for (const bad of ['{', 'null', '{"version": 2, "jobs": []}', JSON.stringify({ version: 3, jobs: [row(a)] }), JSON.stringify({ version: 3, jobs: [[...row(rec('c', { state: 'running' })), '1:2:3:4']] })]) {
+    const good = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { jobs: unknown[][] };
+    assert.equal(good.jobs[0]!.slice(19), [statSync(submissionPath(l, a.id)).ino, statSync(submissionPath(l, a.id)).size, statSync(submissionPath(l, a.id)).mtimeMs, statSync(submissionPath(l, a.id)).ctimeMs], 'the identity: inode, size, mtime, ctime');
+    for (const bad of ['{', 'null', '{"version": 3, "jobs": []}', JSON.stringify({ version: 4, jobs: [row(a)] }), JSON.stringify({ version: 4, jobs: [[...row(a), 1, 2, '3', 4]] }), JSON.stringify({ version: 4, jobs: [[...row(rec('c', { state: 'running' })), 1, 2, 3, 4]] })]) {
       writeFileSync(endedCachePath(l), bad);
       assert.equal([...readEndedCache(l).jobs.keys()], [], bad.slice(0, 30));
     }
