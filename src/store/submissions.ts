@@ -1,7 +1,7 @@
 // Submission records on disk (spec/submissions.md): `submissions/<id[0:2]>/<id[2:]>.json`,
 // one small file per job version, replaced atomically. One file per version means two
 // allocations synced by rsync or git never touch the same file unless they ran the same version.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, RepositoryError, errnoCode } from '../errors.js';
@@ -10,6 +10,7 @@ import { encodeSubmission, parseSubmission, type Submission } from '../model/sub
 import { fsyncDir, isTempName, writeFileAtomic } from './atomic.js';
 import { LOCK_SUFFIX, withLock } from './locks.js';
 import type { Layout } from './layout.js';
+import { readSmallFileSync } from '../util/fs.js';
 
 export const SUBMISSIONS_DIR = 'submissions';
 
@@ -26,7 +27,7 @@ export async function readSubmission(l: Layout, id: string): Promise<Submission 
   try {
     // Synchronous on purpose: status reads one small record per job shown, and the promise
     // API costs ~4 syscalls and a thread hop per file (5x slower at 10^4 jobs; bench/README.md).
-    bytes = readFileSync(p);
+    bytes = readSmallFileSync(p);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return null;
     throw new RepositoryError('unreadable-submission', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
@@ -209,7 +210,7 @@ export async function scanSubmissionFiles(l: Layout): Promise<{ files: RecordFil
       continue;
     }
     for (const ent of names.sort(order)) {
-      const p = join(dir, ent.name);
+      const p = `${dir}/${ent.name}`;
       if (isTempName(ent.name) || ent.name.endsWith(LOCK_SUFFIX)) continue;
       const m = /^([0-9a-f]{62})\.json$/.exec(ent.name);
       if (!m) out.files.push({ kind: 'stray', path: p, why: 'not named like a submission record (<62 hex digits>.json)' });
@@ -223,7 +224,7 @@ export async function scanSubmissionFiles(l: Layout): Promise<{ files: RecordFil
 /** The bytes of a record file, or why it cannot be read. */
 export async function readSubmissionFile(path: string): Promise<Buffer | { error: string }> {
   try {
-    return readFileSync(path);
+    return readSmallFileSync(path);
   } catch (e) {
     return { error: errnoCode(e) ?? String(e) };
   }
