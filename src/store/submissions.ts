@@ -110,12 +110,13 @@ export async function changeSubmission(l: Layout, id: string, change: Submission
     await writeFileAtomic(path, encodeSubmission(next), { mkdirs: true });
     return next;
   };
-  // No record and nothing to create: no lock (its folder may not even exist).
+  // No record and nothing to create: no lock (its folder may not even exist). A record that
+  // is there has its folder: no mkdir (it failed with EEXIST once per change).
   if (!existsSync(path)) {
     const probe = change(null);
     if (probe === null || probe === 'delete') return null;
+    await mkdir(dirname(path), { recursive: true });
   }
-  await mkdir(dirname(path), { recursive: true });
   return withLock(path, run);
 }
 
