@@ -181,6 +181,23 @@ export async function scaleBench(): Promise<void> {
     rmSync(d, { recursive: true, force: true });
   }
 
+  if (want('status-deep')) {
+    // The issue's full size: 10^5 jobs and 10^6 stored versions (10 per job). Status reads
+    // the refs and one record per job shown, so the versions below the latest cost nothing.
+    const jobs = n(100_000);
+    const d = tmp('deep');
+    const t0 = performance.now();
+    await buildStore(d, [{ project: 'big', jobs, versions: 10 }]);
+    const built = (performance.now() - t0) / 1000;
+    const env = { ...baseEnv, QDO_HOME: d };
+    const st = time([QDO, 'status'], 3, env);
+    const js = time([QDO, 'status', '--json'], 3, env);
+    const rss = timeRss([QDO, 'status', '--json'], env);
+    console.log(fmt(`qdo status, ${jobs.toLocaleString('en')} jobs, ${(jobs * 10).toLocaleString('en')} versions`, st.ms, base));
+    console.log(fmt(`qdo status --json, same store`, js.ms, base, `, peak RSS ${rss?.toFixed(0) ?? '?'} MB; fixture ${built.toFixed(0)} s`));
+    rmSync(d, { recursive: true, force: true });
+  }
+
   if (want('submit')) {
     const rows: [string, number][] = [];
     for (const names of [100, n(100_000)]) {

@@ -60,14 +60,33 @@ export async function sweepBench(): Promise<void> {
       return r.ms;
     })();
     const alone = sweep('b', ['--no-array']);
+    // Issue 13: a sweep of 10^4 points (packed into arrays of at most MaxArraySize).
+    // On a small test Slurm (MaxJobCount 10,000, shared) the controller may stall on it: then
+    // the failure is printed, and qdo cancels what it submitted (finally, below).
+    const big = (() => {
+      const vals = Array.from({ length: 10 * N }, (_, i) => String(i)).join(',');
+      try {
+        const r = sh([...qdo, 'submit', 'p/c{{i}}', '--grid', `i=${vals}`, '--time', '1', '--hold', '--json', '--', 'true'], env);
+        const out = JSON.parse(r.stdout) as { points: { sched_id: string }[]; chunks: { packed: boolean }[] };
+        made.push(...new Set(out.points.map((p) => p.sched_id.split('_')[0]!)));
+        cancel(made.splice(0));
+        return { ms: r.ms, arrays: out.chunks.filter((c) => c.packed).length, error: null };
+      } catch (e) {
+        return { ms: NaN, arrays: 0, error: (e as Error).message.slice(0, 300) };
+      }
+    })();
     const row = (label: string, ms: number, note = '') => console.log(`  ${label.padEnd(46)} ${(ms / raw).toFixed(3)}x${note}`);
     console.log(`\nsweep of ${N} points vs ${N} raw sbatch calls (one run; all submitted held, then cancelled)`);
     row(`${N} x sbatch --hold (shell loop)`, raw, `  (baseline, ~${(raw / 1000).toFixed(1)} s here)`);
     row(`qdo submit --grid (${packed.arrays} array job${packed.arrays === 1 ? '' : 's'})`, packed.ms, `  (~${(packed.ms / 1000).toFixed(1)} s)`);
     row('the same command again (nothing to submit)', again);
     row(`qdo submit --grid --no-array (${N} sbatch)`, alone.ms, `  (~${(alone.ms / 1000).toFixed(1)} s)`);
+    if (big.error === null) row(`qdo submit --grid, ${10 * N} points (${big.arrays} array jobs)`, big.ms, `  (~${(big.ms / 1000).toFixed(1)} s; target 10 s)`);
+    else console.log(`  qdo submit --grid, ${10 * N} points: failed: ${big.error}`);
   } finally {
     cancel(made);
+    // Whatever a failed run left held: qdo cancels its own jobs by their records.
+    spawnSync(qdo[0]!, [qdo[1]!, 'cancel', 'p/*'], { env, encoding: 'utf8' });
     rmSync(dir, { recursive: true, force: true });
   }
 }

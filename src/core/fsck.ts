@@ -280,8 +280,9 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
     const c = classOf(info.id);
     if (c === 'accepted' || c === 'plumbing' || c === 'in-flight' || c === 'stuck') markNeeded(info.id);
   }
+  const listed = new Set(projects);
   for (const project of [...allProjects].sort(byteOrder)) {
-    if (!projects.includes(project)) {
+    if (!listed.has(project)) {
       add('error', 'unknown-project', project, `has refs or manifests in ${l.dir} but is not in ${l.projects}`);
     }
     let refs: RefMap | null = null;
@@ -347,8 +348,10 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
   // first); one that a scheduler accepted is the only copy of what it said: never removed.
   const byPath: { path: string; f: () => void }[] = [...recordProblems];
   const orphanRemovals: { id: string; f: Finding }[] = [];
+  const pathOf = new Map<string, string>();
+  for (const f of scan.files) if (f.kind === 'record') pathOf.set(f.id, f.path);
   for (const [id, sub] of records) {
-    const path = scan.files.find((f) => f.kind === 'record' && f.id === id)!.path;
+    const path = pathOf.get(id)!;
     const target = manifests.get(id);
     if (!target) {
       const c = classOf(id);

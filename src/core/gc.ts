@@ -11,7 +11,7 @@
 //     than PRUNE_GRACE_MS), the records of the unreachable versions, and their run folders.
 // No lock is held over the walk; instead every candidate is re-checked right before it is
 // removed (spec/porcelain.md §qdo gc, "Concurrency").
-import { lstatSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../context.js';
@@ -24,10 +24,11 @@ import { isTempName } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles, objectFileInfo, objectPath, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
+import { readManifest } from '../store/manifests.js';
 import { projectsWithRefs, readRefs } from '../store/refs.js';
-import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
+import { changeSubmission, changeSubmissions, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
-import { fullName, historyOf, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
+import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
 import { runDirOf } from './runs.js';
 import { projectsList } from './world.js';
@@ -115,19 +116,12 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   // Jobs are looked at several at a time (each walk is a chain of small reads), the results
   // taken in the jobs' order.
   const looked = await mapBounded(sel.jobs, IN_FLIGHT, async (latest) => {
-    let history;
     try {
-      history = await historyOf(latest);
+      return await supersededRuns(latest, keep);
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
       return `${fullName(latest)}: history unreadable, nothing collected: ${e.message}`;
     }
-    const found: { job: JobVersion; path: string }[] = [];
-    for (const { job } of history.slice(keep)) {
-      const path = runDirOfJob(job);
-      if (await exists(path)) found.push({ job, path }); // else never ran, or collected before
-    }
-    return found;
   });
   for (const l of looked) {
     if (typeof l === 'string') {
@@ -180,10 +174,8 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   // 3. Act.
   if (!dryRun) {
     const done: CollectedRun[] = [];
-    // Each folder is collected on its own (its record marked under its own lock, then the
-    // folder removed), several at a time so their fsyncs share the journal's commits.
     const planned = new Map(result.runDirs.map((x) => [x.path, x]));
-    const collected = await mapBounded(collect, IN_FLIGHT, (c) => collectRunDir(ctx, c.job, c.path));
+    const collected = await collectRunDirs(ctx, collect);
     collect.forEach((c, i) => collected[i] && done.push(planned.get(c.path)!));
     const objects: PrunedObject[] = [];
     const records: PrunedRecord[] = [];
@@ -206,6 +198,28 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   return result;
 }
 
+/**
+ * The versions of a job beyond the newest `keep` whose run folders are there (else they never
+ * ran, or were collected before), with their records. Walks the parent chain (manifests), and
+ * reads a record only for a folder that is there: a second gc reads one manifest per version.
+ */
+async function supersededRuns(latest: JobVersion, keep: number): Promise<{ job: JobVersion; path: string }[]> {
+  const l = latest.layout;
+  const found: { job: JobVersion; path: string }[] = [];
+  const seen = new Set<string>();
+  for (let id: string | null = latest.id, k = 0; id !== null && !seen.has(id); k++) {
+    seen.add(id);
+    const m = await readManifest(l, id);
+    if (k >= keep) {
+      const job: JobVersion = { layout: l, project: latest.project, name: latest.name, id, version: m.version, latest: false, sub: null };
+      const path = runDirOfJob(job);
+      if (await exists(path)) found.push({ job: { ...job, sub: await readSubmission(l, id) }, path });
+    }
+    id = m.parent;
+  }
+  return found;
+}
+
 /** Looks up, by their tags, the records of an allocation still `submitting` whose submitter is gone. */
 async function settleStuck(ctx: Context, l: Layout, runner?: Runner): Promise<void> {
   const { isAbandoned } = await import('./refresh.js');
@@ -221,18 +235,30 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
   return { job: fullName(j), version: j.version, id: j.id, path, state, reason };
 }
 
-/** Marks the record, then removes the folder: a crash in between leaves a folder the next gc removes. */
-async function collectRunDir(ctx: Context, j: JobVersion, path: string): Promise<boolean> {
-  // Re-read: the record is the truth, not what this process read minutes ago.
-  let ended = false;
-  await changeSubmission(j.layout, j.id, (cur) => {
-    if (!cur || !isTerminal(cur.state)) return null;
-    ended = true;
-    return cur.collected === undefined ? { ...cur, collected: ctx.now().toISOString() } : null;
-  });
-  if (!ended) return false;
-  await rm(path, { recursive: true, force: true });
-  return true;
+/**
+ * Marks the records, then removes the folders: a crash in between leaves folders the next gc
+ * removes. The records are marked in batches (store: changeSubmissions), each still under its
+ * own lock and decided from what is on disk then — the record is the truth, not what this
+ * process read minutes ago — and durable before any folder goes. Returns, per folder, whether
+ * it was collected.
+ */
+async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[]): Promise<boolean[]> {
+  const ended = new Array<boolean>(runs.length).fill(false);
+  const byLayout = new Map<Layout, number[]>();
+  runs.forEach((r, i) => byLayout.set(r.job.layout, [...(byLayout.get(r.job.layout) ?? []), i]));
+  const when = ctx.now().toISOString();
+  for (const [l, idx] of byLayout) {
+    const after = await changeSubmissions(
+      l,
+      idx.map((i) => runs[i]!.job.id),
+      (_id, cur) => (cur && isTerminal(cur.state) && cur.collected === undefined ? { ...cur, collected: when } : null),
+    );
+    idx.forEach((i, k) => (ended[i] = after[k] !== null && isTerminal(after[k]!.state)));
+  }
+  // Synchronously: no lock is held now, and a run folder is a few small files (a promise per
+  // file and folder cost several times the system calls).
+  runs.forEach((r, i) => ended[i] && rmSync(r.path, { recursive: true, force: true }));
+  return ended;
 }
 
 // ---- pruning ---------------------------------------------------------------------------

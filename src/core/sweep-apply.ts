@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../store/atomic.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest, writeManifest } from '../store/manifests.js';
 import { readRefs, updateRef, updateRefs } from '../store/refs.js';
-import { changeSubmission, createSubmission, readSubmission } from '../store/submissions.js';
+import { changeSubmission, changeSubmissions, createSubmission, readSubmission } from '../store/submissions.js';
 import { removeChunk, withSweepLock, writeChunkScript } from '../store/sweeps.js';
 import type { Backend } from '../scheduler/types.js';
 import { mapBounded } from './jobs.js';
@@ -118,12 +118,21 @@ async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest,
   }
   c.base = base;
   const now = ctx.now().toISOString();
-  await mapBounded([...c.plans.entries()], WRITE_CONCURRENCY, async ([i, p]) => {
-    const sched = backend.elementId!(base, i);
-    p.schedForDeps = base; // afterok on the array covers all its elements
-    p.sub = (await changeSubmission(l, p.sub!.id, answered(p.sub!, { sched_id: sched, submitted: now, state: req.hold ? 'held' : (backend.waitingState ?? 'pending'), state_source: 'qdo', state_time: now, reason: null, array_job: { ...(p.sub!.array_job as ArrayJobRef), base } })))!;
-    tick();
+  const changes = c.plans.map((p, i) =>
+    answered(p.sub!, { sched_id: backend.elementId!(base, i), submitted: now, state: req.hold ? 'held' : (backend.waitingState ?? 'pending'), state_source: 'qdo', state_time: now, reason: null, array_job: { ...(p.sub!.array_job as ArrayJobRef), base } }),
+  );
+  // The answers of the whole chunk in batches (each record under its own lock, their fsyncs
+  // together: spec/submissions.md §Writes); a record gone meanwhile is made again from its intent.
+  const at = new Map(c.plans.map((p, i) => [p.sub!.id, i]));
+  const after = await changeSubmissions(l, c.plans.map((p) => p.sub!.id), (id, cur) => {
+    const next = changes[at.get(id)!]!(cur);
+    return next === 'delete' ? null : next;
   });
+  for (const [i, p] of c.plans.entries()) {
+    p.schedForDeps = base; // afterok on the array covers all its elements
+    p.sub = after[i] ?? (await changeSubmission(l, p.sub!.id, changes[i]!))!;
+    tick();
+  }
 }
 
 async function submitOneByOne(ctx: Context, g: Group, c: Chunk, req: SweepRequest, all: Chunk[], tick: () => void): Promise<void> {

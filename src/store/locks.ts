@@ -159,6 +159,16 @@ export async function withLock<T>(target: string, fn: () => Promise<T>, opts: Lo
   }
 }
 
+/**
+ * Runs `fn` holding the locks of every target: taken one after another in the order given
+ * (callers sort by path, so two holders of many never wait on each other in a circle), each
+ * as withLock takes it, let go in reverse.
+ */
+export async function withLocks<T>(targets: readonly string[], fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const take = (k: number): Promise<T> => (k === targets.length ? fn() : withLock(targets[k]!, () => take(k + 1), opts));
+  return take(0);
+}
+
 /** A lock folder as seen at one moment: which folder (inode), when refreshed, and its holder line. */
 interface Seen {
   ino: number;

@@ -1,12 +1,12 @@
 // Content-addressed objects (spec/objects.md): `objects/<id[0:2]>/<id[2:]>`, the exact
 // bytes whose sha256 is the id, read-only once written.
-import { readFileSync } from 'node:fs';
-import { lstat, readFile, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { lstat, readdir, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
 import { isIdPrefix, isObjectId, objectId, MIN_PREFIX } from '../model/object-id.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Layout } from './layout.js';
+import { readSmallFileSync } from '../util/fs.js';
 
 export function objectPath(l: Layout, id: string): string {
   return join(l.objects, id.slice(0, 2), id.slice(2));
@@ -39,7 +39,7 @@ export async function readObject(l: Layout, id: string): Promise<Buffer> {
   const p = objectPath(l, id);
   try {
     // Synchronous, as readSubmission: manifests are small, and a walk reads thousands.
-    bytes = readFileSync(p);
+    bytes = readSmallFileSync(p);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') throw new NotFoundError('no-such-object', `no object ${id} in ${l.root}`);
     throw new RepositoryError('unreadable-object', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
@@ -99,15 +99,19 @@ export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
     }
     for (const name of names) {
       const id = /^[0-9a-f]{2}$/.test(shard) && /^[0-9a-f]{62}$/.test(name) ? shard + name : null;
-      yield { path: join(dir, name), id, name };
+      yield { path: `${dir}/${name}`, id, name };
     }
   }
 }
 
-/** The bytes of an object file as they are, unchecked (fsck checks them itself); null if gone. */
+/**
+ * The bytes of an object file as they are, unchecked (fsck checks them itself); null if gone.
+ * Synchronous, as readObject: objects are small, and fsck reads every one (a promise per
+ * file cost more than the read: bench/README.md §Scale).
+ */
 export async function readObjectFile(path: string): Promise<Buffer | null> {
   try {
-    return await readFile(path);
+    return readSmallFileSync(path);
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return null;
     throw new RepositoryError('unreadable-object', `cannot read ${path}: ${errnoCode(e) ?? String(e)}`, { hint: 'qdo fsck lists all such damage', data: { path } });

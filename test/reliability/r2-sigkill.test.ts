@@ -20,7 +20,16 @@ const AT_ONCE = LARGE ? 4 : 3;
 
 function locksUnder(dir: string): string[] {
   const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    // A folder that went away while looking (the local spool's own lock, taken and let go
+    // by a job still finishing): no lock is in it.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw e;
+  }
+  for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory() && e.name.endsWith(LOCK_SUFFIX)) out.push(p);
     else if (e.isDirectory() && e.name !== 'objects') out.push(...locksUnder(p));

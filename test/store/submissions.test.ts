@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { removeDir, tempDir } from '../helpers/cli.js';
 import { createAllocation } from '../../src/store/layout.js';
 import { SUBMISSION_SCHEMA, type Submission } from '../../src/model/submission.js';
-import { casSubmission, changeSubmission, createSubmission, readSubmission, submissionPath } from '../../src/store/submissions.js';
+import { casSubmission, changeSubmission, changeSubmissions, createSubmission, readSubmission, submissionPath } from '../../src/store/submissions.js';
 import { QdoError } from '../../src/errors.js';
 
 const ID = 'ab' + 'c'.repeat(62);
@@ -97,6 +97,38 @@ test('concurrent changes from 4 processes: every read-modify-write lands, none i
     for (const who of ['a', 'b', 'c', 'd']) {
       // Each worker's own marks appear in its order.
       assert.equal(marks.filter((m) => m.startsWith(who)), Array.from({ length: N }, (_, i) => `${who}${i}`));
+    }
+  } finally {
+    removeDir(root);
+  }
+});
+
+test('changeSubmissions: many records in batches, each decided under its lock from disk; concurrent single changes are not lost', async () => {
+  const root = tempDir();
+  try {
+    const { layout } = await createAllocation(root);
+    // 150 records over several shard folders (more than one batch), and 2 ids with none.
+    const ids = Array.from({ length: 150 }, (_, i) => (i % 7).toString(16).padStart(2, '0') + i.toString(16).padStart(62, '0'));
+    for (const id of ids) await createSubmission(layout, { ...intent(), id, reason: '' });
+    const missing = ['ff' + '1'.repeat(62), 'fe' + '2'.repeat(62)];
+    const mark = (cur: Submission | null, m: string) => (cur ? { ...cur, reason: `${cur.reason ?? ''},${m}` } : null);
+    const all = [...ids, ...missing];
+    const [after] = await Promise.all([
+      changeSubmissions(layout, all, (id, cur) => (id === ids[3] ? null : mark(cur, 'batch'))),
+      // Single writers on the same records at the same time (as a refresh would).
+      Promise.all(ids.map((id) => changeSubmission(layout, id, (cur) => mark(cur, 'single')))),
+    ]);
+    assert.is(after.length, all.length);
+    for (let i = 0; i < ids.length; i++) {
+      const marks = (await readSubmission(layout, ids[i]!))!.reason!.split(',').filter((x) => x !== '');
+      assert.equal(marks.sort(), i === 3 ? ['single'] : ['batch', 'single'], ids[i]);
+      assert.ok(after[i]!.reason!.includes(i === 3 ? '' : 'batch'));
+    }
+    assert.is(after[ids.length], null);
+    assert.is(await readSubmission(layout, missing[0]!), null);
+    // No temp file or lock is left.
+    for (const shard of new Set(ids.map((id) => dirname(submissionPath(layout, id))))) {
+      assert.ok(readdirSync(shard).every((n) => /^[0-9a-f]{62}\.json$/.test(n)), readdirSync(shard).join(' '));
     }
   } finally {
     removeDir(root);

@@ -9,7 +9,8 @@ import type { SourceMode } from '../../model/config.js';
 import type { JobState, SubmitOptions } from '../types.js';
 import { classifyPbsStderr, errorFromLines, PBS_TRANSIENT, pbsCommandError, type PbsErrorLine } from './parse-errors.js';
 import { isPbsJobId, parseQsubOutput } from './parse-qsub.js';
-import { findJob, type PbsJob } from './pbs-job.js';
+import { idBatches } from '../id-batches.js';
+import { jobIndex, jobSequence, sameJobId, type PbsJob } from './pbs-job.js';
 
 export interface PbsBackendOptions {
   /** Runs scheduler commands; tests pass a fake. Default runCommand. */
@@ -151,24 +152,41 @@ export class PbsCommands {
    */
   async cancel(ids: string[]): Promise<void> {
     const list = checkIds(ids, 'cancel', this.label);
-    if (list.length === 0) return;
-    const argv = ['qdel', ...list];
-    const r = await this.attempt(argv);
-    if (!('failed' in r)) return;
-    const lines = perIdLines(r);
-    const bad = lines.filter((l) => l.kind !== 'unknown-job' && l.kind !== 'job-finished');
-    if (bad.length === 0) return;
-    throw errorFromLines(argv, r, bad, this.scheduler);
+    // In batches under the OS limit on a command line (§Many ids).
+    for (const batch of idBatches(list)) {
+      const argv = ['qdel', ...batch];
+      const r = await this.attempt(argv);
+      if (!('failed' in r)) continue;
+      const lines = perIdLines(r);
+      const bad = lines.filter((l) => l.kind !== 'unknown-job' && l.kind !== 'job-finished');
+      if (bad.length === 0) continue;
+      throw errorFromLines(argv, r, bad, this.scheduler);
+    }
   }
 
   /** qhold / qrls: every failed operand is an error (qhold.1B:188-202). */
   async holdOrRelease(cmd: 'qhold' | 'qrls', ids: string[]): Promise<void> {
     const list = checkIds(ids, cmd === 'qhold' ? 'hold' : 'release', this.label);
-    if (list.length === 0) return;
-    const argv = [cmd, ...list];
-    const r = await this.attempt(argv);
-    if (!('failed' in r)) return;
-    throw errorFromLines(argv, r, perIdLines(r), this.scheduler);
+    for (const batch of idBatches(list)) {
+      const argv = [cmd, ...batch];
+      const r = await this.attempt(argv);
+      if ('failed' in r) throw errorFromLines(argv, r, perIdLines(r), this.scheduler);
+    }
+  }
+
+  /**
+   * `qstat <args> id…` once per batch of ids under the OS limit (§Many ids), the records and
+   * stderr lines of all batches joined, as one call's would be.
+   */
+  async qstatBatches<J>(args: string[], ids: string[], ok: number[], parse: (stdout: string) => J[]): Promise<{ jobs: J[]; lines: PbsErrorLine[] }> {
+    const jobs: J[] = [];
+    const lines: PbsErrorLine[] = [];
+    for (const batch of idBatches(ids)) {
+      const r = await this.exec([...args, ...batch], ok);
+      for (const j of parse(r.stdout)) jobs.push(j);
+      for (const l of classifyPbsStderr(r.stderr)) lines.push(l);
+    }
+    return { jobs, lines };
   }
 
   /**
@@ -180,9 +198,15 @@ export class PbsCommands {
    */
   async resolve(ids: string[], jobs: PbsJob[], lines: PbsErrorLine[], toState: (j: PbsJob) => JobState): Promise<Map<string, JobState>> {
     const out = new Map<string, JobState>();
+    // Indexes, so matching is linear in ids + records + lines (§Many ids). A stderr line
+    // names the id it is about: it speaks of `id` if findJob(line.id, [{ id }]) would match,
+    // which is the same relation as the line's record matching `id`, seen from the other side.
+    const findRecord = jobIndex(jobs);
+    const saidLines = lines.filter((l): l is PbsErrorLine & { id: string } => l.id !== undefined);
+    const saidIndex = saidAbout(saidLines);
     await Promise.all(
       ids.map(async (id) => {
-        const found = findJob(id, jobs);
+        const found = findRecord(id);
         // History off: a finished record is not used; the job's own exit record answers.
         const job = found !== undefined && this.history === 'off' && toState(found).source === 'history' ? undefined : found;
         if (job !== undefined) {
@@ -197,7 +221,7 @@ export class PbsCommands {
           out.set(id, s);
           return;
         }
-        const said = lines.find((l) => l.id !== undefined && findJob(l.id, [{ id }]) !== undefined);
+        const said = saidIndex(id);
         if (this.history === 'on' && found === undefined) {
           throw new SchedulerError('pbs-history-missing', `the ${this.label} server does not know job ${id}${said ? ` (${said.message})` : ''}, but its history is configured as on`, {
             hint: 'set pbs.history to auto (or off) in .qdo/config.json if this server keeps no history of finished jobs',
@@ -227,6 +251,18 @@ export class PbsCommands {
     const rec = await this.readExitRecord(id);
     return rec === null ? null : { ...rec, id, source: rec.source || 'exit-record' };
   }
+}
+
+/** The first line (in order) about each id, found through the lines' sequence numbers. */
+function saidAbout(lines: (PbsErrorLine & { id: string })[]): (id: string) => PbsErrorLine | undefined {
+  const bySeq = new Map<string, (PbsErrorLine & { id: string })[]>();
+  for (const l of lines) {
+    const seq = jobSequence(l.id);
+    const list = bySeq.get(seq);
+    if (list) list.push(l);
+    else bySeq.set(seq, [l]);
+  }
+  return (id) => bySeq.get(jobSequence(id))?.find((l) => l.id === id || sameJobId(l.id, id));
 }
 
 export interface Failure {

@@ -4,7 +4,6 @@
 import { SchedulerError, isQdoError } from '../../errors.js';
 import type { Backend, JobState, RenderSpec, SubmitOptions } from '../types.js';
 import { PbsCommands, splitIds, subjobId, type PbsBackendOptions } from './backend-common.js';
-import { classifyPbsStderr } from './parse-errors.js';
 import { parseQstatJson } from './parse-json.js';
 import { isPbsJobId } from './parse-qsub.js';
 import { TAG_PREFIX, TAG_VARIABLE } from './render-common.js';
@@ -60,11 +59,9 @@ export class PbsProBackend implements Backend {
     const { valid, invalid } = splitIds(ids, 'PBS Pro');
     if (valid.length === 0) return invalid;
     // -x: finished jobs too, while the server keeps history (§History); not with history off.
-    const argv = ['qstat', ...(this.cmd.history === 'off' ? [] : ['-x']), '-f', '-F', 'json', ...valid];
-    const r = await this.cmd.exec(argv, QSTAT_PARTIAL);
-    const lines = classifyPbsStderr(r.stderr);
-    const doc = parseQstatJson(r.stdout);
-    const states = await this.cmd.resolve(valid, doc.jobs, lines, pbsproJobState);
+    const argv = ['qstat', ...(this.cmd.history === 'off' ? [] : ['-x']), '-f', '-F', 'json'];
+    const { jobs, lines } = await this.cmd.qstatBatches(argv, valid, QSTAT_PARTIAL, (out) => parseQstatJson(out).jobs);
+    const states = await this.cmd.resolve(valid, jobs, lines, pbsproJobState);
     return new Map([...ids].map((id) => [id, (states.get(id) ?? invalid.get(id))!]));
   }
 
@@ -103,9 +100,10 @@ export class PbsProBackend implements Backend {
     if (ids !== null && ids.length === 0) return null;
     // Jobs that vanished between qselect and qstat are partial answers, not failures; a
     // server that is down is a failure (never "no such job", which would submit twice).
-    const r = await this.cmd.exec(['qstat', '-x', '-f', '-F', 'json', ...(ids ?? [])], QSTAT_PARTIAL);
-    const hits = parseQstatJson(r.stdout)
-      .jobs.filter((j) => j.variables[TAG_VARIABLE] === want)
+    const argv = ['qstat', '-x', '-f', '-F', 'json'];
+    const all = ids === null ? parseQstatJson((await this.cmd.exec(argv, QSTAT_PARTIAL)).stdout).jobs : (await this.cmd.qstatBatches(argv, ids, QSTAT_PARTIAL, (out) => parseQstatJson(out).jobs)).jobs;
+    const hits = all
+      .filter((j) => j.variables[TAG_VARIABLE] === want)
       .map((j) => j.id);
     return hits.length === 0 ? null : hits.sort((a, b) => parseInt(a, 10) - parseInt(b, 10))[0]!;
   }

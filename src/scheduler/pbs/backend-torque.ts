@@ -7,7 +7,6 @@ import { SchedulerError } from '../../errors.js';
 import { SlurmBackend } from '../slurm/backend.js';
 import type { Backend, JobState, RenderSpec, SubmitOptions } from '../types.js';
 import { PbsCommands, splitIds, subjobId, type PbsBackendOptions } from './backend-common.js';
-import { classifyPbsStderr } from './parse-errors.js';
 import { parseQstatFull } from './parse-text.js';
 import { TAG_PREFIX, TAG_VARIABLE } from './render-common.js';
 import { SLURM_ELEMENT_ID, renderTorque } from './render-torque.js';
@@ -70,8 +69,8 @@ export class TorqueBackend implements Backend {
     const fromSlurm = elements.length > 0 ? await this.slurm.query(elements) : new Map<string, JobState>();
     let states = new Map<string, JobState>();
     if (valid.length > 0) {
-      const r = await this.cmd.exec(['qstat', '-f', ...valid], QSTAT_PARTIAL);
-      states = await this.cmd.resolve(valid, parseQstatFull(r.stdout), classifyPbsStderr(r.stderr), torqueJobState);
+      const { jobs, lines } = await this.cmd.qstatBatches(['qstat', '-f'], valid, QSTAT_PARTIAL, parseQstatFull);
+      states = await this.cmd.resolve(valid, jobs, lines, torqueJobState);
     }
     return new Map([...ids].map((id) => [id, (fromSlurm.get(id) ?? states.get(id) ?? invalid.get(id))!]));
   }

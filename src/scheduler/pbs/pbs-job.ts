@@ -118,13 +118,37 @@ export function jobSequence(id: string): string {
  * "1234.pbs01.example.org"), because qsub and qstat do not always print the server the same way.
  */
 export function findJob<T extends { id: string }>(id: string, jobs: readonly T[]): T | undefined {
-  const exact = jobs.find((j) => j.id === id);
-  if (exact) return exact;
-  const seq = jobSequence(id);
-  const server = id.slice(seq.length + 1);
-  return jobs.find((j) => {
-    if (jobSequence(j.id) !== seq) return false;
-    const s = j.id.slice(seq.length + 1);
-    return server === '' || s === '' || s.startsWith(server + '.') || server.startsWith(s + '.');
-  });
+  return jobIndex(jobs)(id);
+}
+
+/**
+ * findJob over many ids in linear time (spec/scheduler-common.md §Many ids): the records
+ * indexed once by id and by sequence number, each lookup then looks only at the records of
+ * its sequence number. Same answers as findJob: the exact id first, else the first record
+ * (in the order given) whose server name matches.
+ */
+export function jobIndex<T extends { id: string }>(jobs: readonly T[]): (id: string) => T | undefined {
+  const exact = new Map<string, T>();
+  const bySeq = new Map<string, T[]>();
+  for (const j of jobs) {
+    if (!exact.has(j.id)) exact.set(j.id, j);
+    const seq = jobSequence(j.id);
+    const list = bySeq.get(seq);
+    if (list) list.push(j);
+    else bySeq.set(seq, [j]);
+  }
+  return (id) => {
+    const hit = exact.get(id);
+    if (hit) return hit;
+    return bySeq.get(jobSequence(id))?.find((j) => sameJobId(id, j.id));
+  };
+}
+
+/** Two ids of one job: the same sequence number, and one server name is a prefix of the other (or absent). */
+export function sameJobId(a: string, b: string): boolean {
+  const seq = jobSequence(a);
+  if (jobSequence(b) !== seq) return false;
+  const x = a.slice(seq.length + 1);
+  const y = b.slice(seq.length + 1);
+  return x === '' || y === '' || y.startsWith(x + '.') || x.startsWith(y + '.');
 }

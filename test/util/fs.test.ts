@@ -1,0 +1,41 @@
+// Small-file reads (src/util/fs.ts): readSmallFileSync gives readFileSync's bytes and errors.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { removeDir, tempDir } from '../helpers/cli.js';
+import { readSmallFileSync } from '../../src/util/fs.js';
+
+test('readSmallFileSync: empty, small, exactly one buffer, and larger files read whole; errors as readFileSync', () => {
+  const dir = tempDir('qdo-fs-');
+  try {
+    for (const size of [0, 17, 64 * 1024 - 1, 64 * 1024, 64 * 1024 + 1, 300_001]) {
+      const bytes = Buffer.alloc(size, 0);
+      for (let i = 0; i < size; i++) bytes[i] = (i * 7 + size) & 0xff;
+      const p = join(dir, `f${size}`);
+      writeFileSync(p, bytes);
+      assert.ok(readSmallFileSync(p).equals(bytes), `size ${size}`);
+    }
+    // Two reads do not share bytes (the reused buffer is copied out).
+    writeFileSync(join(dir, 'a'), 'aaa');
+    writeFileSync(join(dir, 'b'), 'bb');
+    const a = readSmallFileSync(join(dir, 'a'));
+    readSmallFileSync(join(dir, 'b'));
+    assert.is(a.toString(), 'aaa');
+    const code = (p: string) => {
+      try {
+        readSmallFileSync(p);
+        return 'none';
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code;
+      }
+    };
+    assert.is(code(join(dir, 'missing')), 'ENOENT');
+    mkdirSync(join(dir, 'd'));
+    assert.is(code(join(dir, 'd')), 'EISDIR');
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test.run();
