@@ -106,6 +106,15 @@ function toRow(c: EndedCopy): unknown[] {
   return row;
 }
 
+/** The cache file's size in bytes, or null if there is none: what reading it would cost. */
+export function endedCacheBytes(l: Layout): number | null {
+  try {
+    return statSync(endedCachePath(l)).size;
+  } catch {
+    return null;
+  }
+}
+
 /** The cache, or an empty one if there is none or it cannot be read (never an error). */
 export function readEndedCache(l: Layout): EndedCache {
   const out = emptyEndedCache();
