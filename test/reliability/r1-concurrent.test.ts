@@ -50,7 +50,7 @@ async function storm(home: string, scheduler: string, procs: number, submits: nu
     if (o.code === 0) tally.ok++;
     else {
       // A message: text, or with --json one {"error": …} object (spec/porcelain.md §--json).
-      const code = /^qdo: /.test(o.stderr) || /^\{\s*"error"/.test(o.stderr) ? `${o.code}` : 'silent';
+      const code = /^qdo: /.test(o.stderr) || /^\{.*"error":\{/.test(o.stderr) ? `${o.code}` : 'silent';
       tally.refused[code] = (tally.refused[code] ?? 0) + 1;
     }
   }
