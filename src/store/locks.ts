@@ -74,33 +74,49 @@ export function parseHolder(text: string): Holder | null {
   }
 }
 
-// The fs proper-lockfile works through: making a lock folder also writes its holder file
-// (before proper-lockfile sets the mtime it will check, so the write does not look like a
-// takeover), and removing one removes what is inside. Made when a lock is first taken:
-// spreading node:fs reads every one of its getters, and those load the stream modules
-// (ReadStream, WriteStream) that commands which only read never need (bench/README.md
-// §Start-up).
+// The fs proper-lockfile works through. A lock folder appears whole and goes whole
+// (spec/locking.md §Holders): it is made under a temp name with its holder file inside and
+// renamed into place, and let go by renaming it away before removing it, so a qdo killed at
+// any instruction never leaves a lock folder without its holder (which only the 10 s mtime
+// rule could take over). Made when a lock is first taken: spreading node:fs reads every one
+// of its getters, and those load the stream modules (ReadStream, WriteStream) that commands
+// which only read never need (bench/README.md §Start-up).
 type Cb = (err: NodeJS.ErrnoException | null) => void;
 const makeLockFs = () => ({
   ...fs,
   mkdir(p: string, cb: Cb): void {
-    fs.mkdir(p, (err) => {
+    const tmp = tempPathFor(p);
+    const fail = (err: NodeJS.ErrnoException) => fs.rm(tmp, { recursive: true, force: true }, () => cb(err));
+    fs.mkdir(tmp, (err) => {
       if (err) return cb(err);
-      // Without a holder file the lock is only judged by its mtime; never fail the lock for it.
-      fs.writeFile(join(p, HOLDER_FILE), holderLine(), { flag: 'wx', mode: 0o644 }, () => cb(null));
+      fs.writeFile(join(tmp, HOLDER_FILE), holderLine(), { flag: 'wx', mode: 0o644 }, (err) => {
+        if (err) return fail(err);
+        fs.rename(tmp, p, (err) => {
+          if (!err) return cb(null);
+          // Held already (rename(2) does not replace a folder with something in it), or a
+          // file is in its place (judged as a damaged lock by the waiter).
+          if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST' || err.code === 'ENOTDIR') err = Object.assign(new Error(`EEXIST: ${p} exists`), { code: 'EEXIST' });
+          fail(err);
+        });
+      });
     });
   },
   rmdir(p: string, cb: Cb): void {
-    fs.unlink(join(p, HOLDER_FILE), () => {
-      fs.rmdir(p, (err) => {
-        if (err?.code === 'ENOTEMPTY') return fs.rm(p, { recursive: true, force: true }, cb);
-        cb(err);
-      });
+    const away = tempPathFor(p);
+    fs.rename(p, away, (err) => {
+      if (err) return cb(err);
+      fs.rm(away, { recursive: true, force: true }, cb);
     });
   },
   rmdirSync(p: string): void {
     // At exit (signal-exit): the locks still held are let go.
-    fs.rmSync(p, { recursive: true, force: true });
+    const away = tempPathFor(p);
+    try {
+      fs.renameSync(p, away);
+    } catch {
+      return;
+    }
+    fs.rmSync(away, { recursive: true, force: true });
   },
 });
 let lockFsMade: ReturnType<typeof makeLockFs> | undefined;

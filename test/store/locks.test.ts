@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hostname } from 'node:os';
@@ -74,6 +74,43 @@ test('a holder killed with SIGKILL: the next taker gets the lock at once (not af
   assert.ok(existsSync(lockPathFor(t)), 'SIGKILL left the lock behind');
   // Within 1 s or fail "busy".
   assert.is(await withLock(t, async () => 'mine', { waitMs: 1000 }), 'mine');
+});
+
+test('a lock folder is never seen without its holder, and a holder SIGKILLed at any moment is taken over within 1 s', async () => {
+  const t = join(dir, 'x');
+  const lock = lockPathFor(t);
+  // Seen without a holder: the folder is there, its holder file is not, and the very same
+  // folder (inode) is still there after the look (not one going away or being replaced).
+  const holderless = (): boolean => {
+    let a;
+    try {
+      a = statSync(lock);
+    } catch {
+      return false;
+    }
+    if (existsSync(join(lock, HOLDER_FILE))) return false;
+    try {
+      return statSync(lock).ino === a.ino && !existsSync(join(lock, HOLDER_FILE));
+    } catch {
+      return false;
+    }
+  };
+  let seen = 0;
+  for (let round = 0; round < 12; round++) {
+    const w = worker(['enter', t, '100000', dir]);
+    const until = Date.now() + 40 + Math.random() * 120;
+    while (Date.now() < until) {
+      if (holderless()) seen++;
+      await new Promise((r) => setImmediate(r));
+    }
+    w.child.kill('SIGKILL');
+    await w.exit;
+    rmSync(join(dir, 'inside'), { force: true });
+    if (holderless()) seen++;
+    // Whatever the kill left, the next taker has the lock within 1 s.
+    assert.is(await withLock(t, async () => 'mine', { waitMs: 1000 }), 'mine', `round ${round}`);
+  }
+  assert.is(seen, 0, 'lock folders seen without their holder file');
 });
 
 test('a living holder is waited for, and the busy error names it', async () => {
