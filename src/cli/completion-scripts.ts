@@ -17,9 +17,13 @@ _qdo_complete() {
   if declare -F _init_completion >/dev/null 2>&1; then
     _init_completion -n =: || return
   else
-    words=("\${COMP_WORDS[@]}")
-    cword=$COMP_CWORD
-    cur=\${COMP_WORDS[COMP_CWORD]}
+    # Without bash-completion, COMP_WORDS is split at COMP_WORDBREAKS (":" and "=" among
+    # them): take the words from the line itself, split at blanks only.
+    local line=\${COMP_LINE:0:COMP_POINT}
+    read -ra words <<< "$line"
+    case $line in *[[:space:]]|'') words+=("") ;; esac
+    cword=$(( \${#words[@]} - 1 ))
+    cur=\${words[cword]}
   fi
   local out
   out=$(command qdo __complete bash "\${words[@]:1:cword}" 2>/dev/null) || return 0
@@ -34,7 +38,17 @@ _qdo_complete() {
     :nospace) compopt -o nospace 2>/dev/null ;;
   esac
   COMPREPLY=("\${lines[@]}")
-  if declare -F __ltrim_colon_completions >/dev/null 2>&1; then __ltrim_colon_completions "$cur"; fi
+  # Bash replaces only what follows the last word break (":" or "=") in the word: drop what
+  # comes before it from the candidates ("--pool=p1" is offered as "p1" after "--pool=").
+  local brk=\${COMP_WORDBREAKS//[^:=]/}
+  if [ -n "$brk" ]; then
+    case $cur in
+      *["$brk"]*)
+        local pre=\${cur%"\${cur##*["$brk"]}"}
+        COMPREPLY=("\${COMPREPLY[@]#"$pre"}")
+        ;;
+    esac
+  fi
   return 0
 }
 complete -F _qdo_complete qdo

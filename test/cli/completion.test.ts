@@ -142,10 +142,16 @@ c qdo sta
 c qdo status pa
 c qdo show paper/run/job00002@
 c qdo status --all-v
+cl() { COMP_LINE=$1; COMP_POINT=\${#1}; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _qdo_complete; printf '%s|' "\${COMPREPLY[@]}"; echo; }
+cl 'qdo submit paper/run/x --scheduler=sl' qdo submit paper/run/x --scheduler = sl
+cl 'qdo submit p --scheduler=' qdo submit p --scheduler =
+cl 'qdo resource show paper/run:' qdo resource show paper/run :
 `;
     const r = shell('bash', ['--norc', '--noprofile'], script);
     assert.is(r.err, '');
-    assert.is(r.out, 'status|\npaper/debug/|paper/run/|\npaper/run/job00002@3|paper/run/job00002@2|paper/run/job00002@1|\n--all-versions|\n');
+    // Words as bash splits them at ":" and "=" (COMP_WORDS), the line as typed: the
+    // candidates are what follows the last break, whichever way the words were assembled.
+    assert.is(r.out, 'status|\npaper/debug/|paper/run/|\npaper/run/job00002@3|paper/run/job00002@2|paper/run/job00002@1|\n--all-versions|\nslurm|\nslurm|pbs|torque|local|\nr.txt|\n'); // r.txt: added by the test above
   });
 }
 
