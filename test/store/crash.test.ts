@@ -53,6 +53,18 @@ test('kill -9 during writes: objects are whole, refs readable, fsck --repair cle
       }
     }
     assert.ok(objects > 0, 'the worker wrote something');
+    // Temp names anywhere else in .qdo: lock folders being put in place or let go when the
+    // kill came (spec/locking.md §Holders).
+    const walk = (d: string): void => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        if (isTempName(e.name)) temps++;
+        else if (e.isDirectory()) walk(join(d, e.name));
+      }
+    };
+    for (const e of readdirSync(layout.dir, { withFileTypes: true })) {
+      if (isTempName(e.name)) temps++;
+      else if (e.name !== 'objects' && e.isDirectory()) walk(join(layout.dir, e.name));
+    }
     const refs = await readRefs(layout, 'p');
     assert.ok(refs.size > 0, 'refs readable and non-empty');
     for (const id of refs.values()) assert.ok(readdirSync(join(layout.objects, id.slice(0, 2))).includes(id.slice(2)), 'every ref points at a stored object');
