@@ -72,8 +72,9 @@ export async function listSubmissionIds(l: Layout): Promise<string[]> {
 }
 
 // ---- Changing records (spec/submissions.md §Writes) ----
-// Every change of an existing record is made under that record's lock (`<record>.lock`),
-// re-reading the record inside it: a writer decides from what is on disk NOW, never from a
+// Every change of an existing record is made under the lock of its shard folder
+// (`submissions/ab.lock`: one lock for the records of that folder, so a batch writer takes a
+// few hundred locks, not one per record), re-reading the record inside it: a writer decides from what is on disk NOW, never from a
 // copy it read earlier, so a slow refresh can never write back a stale state over the
 // submitter's answer. The lock is held for one read and one atomic write, never across a
 // scheduler call.
@@ -117,18 +118,27 @@ export async function changeSubmission(l: Layout, id: string, change: Submission
     if (probe === null || probe === 'delete') return null;
     await mkdir(dirname(path), { recursive: true });
   }
-  return withLock(path, run);
+  return withLock(recordLockTarget(path), run);
 }
 
-/** Records changed at once by changeSubmissions: the locks held together, and the shard folders fsynced once. */
+/**
+ * What a record is changed under: its shard folder (`submissions/ab`, locked as
+ * `submissions/ab.lock`), shared by every record in it (spec/submissions.md §Writes). Not
+ * reentrant: a change never changes another record inside it.
+ */
+function recordLockTarget(path: string): string {
+  return dirname(path);
+}
+
+/** Records changed at once by changeSubmissions (whole shard folders; one larger than this alone): their locks held together, each folder fsynced once. */
 const BATCH = 64;
-/** Batches in flight at once (each takes its own locks: disjoint sets, so they never wait on each other). */
+/** Batches in flight at once (each takes the locks of its own shard folders: disjoint sets, so they never wait on each other). */
 const BATCHES_IN_FLIGHT = 4;
 
 /**
  * changeSubmission for many records (gc marking thousands as collected): each record is still
- * changed under its own lock, from what is on disk inside it (§Writes), but a batch of them
- * together: the locks taken one after another in path order (two batch writers never wait on
+ * changed under its shard folder's lock, from what is on disk inside it (§Writes), but a batch
+ * of them together: the locks taken one after another in path order (two batch writers never wait on
  * each other in a circle), every record read, the changed ones written to temp files, the temp
  * files fsynced together, renamed into place, each shard folder fsynced once, then the locks
  * let go. A writer killed at any point leaves each record old or new, and temp files and locks
@@ -137,8 +147,21 @@ const BATCHES_IN_FLIGHT = 4;
  */
 export async function changeSubmissions(l: Layout, ids: readonly string[], change: (id: string, current: Submission | null) => Submission | null): Promise<(Submission | null)[]> {
   const order = ids.map((id, i) => ({ id, i, path: submissionPath(l, id) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // Whole shard folders to a batch: two batches never share a lock.
   const batches: (typeof order)[] = [];
-  for (let k = 0; k < order.length; k += BATCH) batches.push(order.slice(k, k + BATCH));
+  let cur: typeof order = [];
+  for (let k = 0; k < order.length; ) {
+    const shard = dirname(order[k]!.path);
+    let e = k;
+    while (e < order.length && dirname(order[e]!.path) === shard) e++;
+    if (cur.length > 0 && cur.length + (e - k) > BATCH) {
+      batches.push(cur);
+      cur = [];
+    }
+    cur.push(...order.slice(k, e));
+    k = e;
+  }
+  if (cur.length > 0) batches.push(cur);
   const out = new Array<Submission | null>(ids.length).fill(null);
   let next = 0;
   const worker = async () => {
@@ -146,7 +169,7 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
       const batch = batches[next++]!;
       // Records that do not exist are left alone (a change never creates here): no lock needed.
       const here = batch.filter((x) => existsSync(x.path));
-      await withLocks(here.map((x) => x.path), async () => {
+      await withLocks([...new Set(here.map((x) => recordLockTarget(x.path)))], async () => {
         const writes: { path: string; tmp: string; rec: Submission; i: number }[] = [];
         for (const x of here) {
           const cur = await readSubmission(l, x.id);
@@ -289,11 +312,11 @@ export async function readSubmissionFile(path: string): Promise<Buffer | { error
 
 /**
  * Removes a record that cannot be changed the ordinary way (it does not parse, so
- * changeSubmission refuses it): fsck --repair and gc only, under the record's lock.
+ * changeSubmission refuses it): fsck --repair and gc only, under its shard folder's lock.
  */
 export async function removeSubmissionFile(l: Layout, id: string): Promise<void> {
   const path = submissionPath(l, id);
-  await withLock(path, () => unlinkDurably(path));
+  await withLock(recordLockTarget(path), () => unlinkDurably(path));
 }
 
 /** Size of a record file (gc reports bytes freed), or null if there is none. */
