@@ -74,8 +74,24 @@ export async function main(argvIn: string[], io: Io, ctx: Context): Promise<numb
   }
 }
 
-/** yargs' "Unknown argument(s): a, b" → a hint naming the options meant, if any is close. */
+/**
+ * yargs' "Unknown argument(s): a, b" → a hint naming the options meant, if any is close;
+ * "Invalid values: Argument: x, Given: "v", Choices: …" → the choice meant.
+ */
 export function flagHint(msg: string, argv: readonly string[]): string | undefined {
+  const inv = [...msg.matchAll(/Argument: ([^,\n]+), Given: "((?:[^"\\]|\\.)*)", Choices: (.*)/g)];
+  if (inv.length > 0) {
+    const hints: string[] = [];
+    for (const [, arg, given, list] of inv) {
+      const choices = [...list!.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((c) => c[1]!);
+      const near = closest(given!, choices);
+      if (near.length === 0) continue;
+      const best = Math.min(...near.map((n) => (n.startsWith(given!) ? 0 : editDistance(given!, n))));
+      const shown = near.filter((n) => (n.startsWith(given!) ? 0 : editDistance(given!, n)) === best);
+      hints.push(`${arg} "${given}": did you mean ${shown.join(', ')}?`);
+    }
+    return hints.length ? hints.join('; ') : undefined;
+  }
   const m = /^Unknown arguments?: (.*)$/.exec(msg);
   if (!m) return undefined;
   const c = COMMANDS.find((x) => argv.some((a) => wordsOf(x).includes(a)));

@@ -151,6 +151,13 @@ test('did-you-mean for a mistyped flag, in text and in JSON', async () => {
   const p = await qdo(['path', 'p/j', 'extra'], opts);
   assert.is(p.code, 2);
   assert.not.match(p.stderr, /did you mean/);
+  // A mistyped choice: the choice meant; none when nothing is close.
+  const c = await qdo(['project', 'ad', 'x'], opts);
+  assert.is(c.code, 2);
+  assert.match(c.stderr, /\nhint: action "ad": did you mean add\?\n$/);
+  const far = await qdo(['project', 'zzzzzz', 'x', '--json'], opts);
+  assert.is(far.code, 2);
+  assert.is(JSON.parse(far.stderr).error.hint, null);
 });
 
 test('the --json option is declared for every command (yargs help lists it)', () => {
