@@ -95,6 +95,8 @@ export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
         yield { path: dir, id: null, name: shard };
         continue;
       }
+      // Removed since the listing: another gc took the shard folder away once it was empty.
+      if (errnoCode(e) === 'ENOENT') continue;
       throw e;
     }
     for (const name of names) {

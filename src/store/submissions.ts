@@ -63,7 +63,15 @@ export async function listSubmissionIds(l: Layout): Promise<string[]> {
   }
   for (const s of shards.sort()) {
     if (!/^[0-9a-f]{2}$/.test(s)) continue;
-    for (const f of (await readdir(join(root, s))).sort()) {
+    let names: string[];
+    try {
+      names = await readdir(join(root, s));
+    } catch (e) {
+      // Removed since the listing (gc takes empty shard folders away).
+      if (errnoCode(e) === 'ENOENT') continue;
+      throw e;
+    }
+    for (const f of names.sort()) {
       const id = s + f.replace(/\.json$/, '');
       if (f.endsWith('.json') && isObjectId(id)) out.push(id);
     }
@@ -286,7 +294,7 @@ export async function scanSubmissionFiles(l: Layout): Promise<{ files: RecordFil
     try {
       names = await readdir(dir, { withFileTypes: true });
     } catch (e) {
-      out.unreadable.push({ path: dir, reason: errnoCode(e) ?? String(e) });
+      if (errnoCode(e) !== 'ENOENT') out.unreadable.push({ path: dir, reason: errnoCode(e) ?? String(e) }); // ENOENT: removed since the listing
       continue;
     }
     for (const ent of names.sort(order)) {
