@@ -150,20 +150,42 @@ const INDEXED = [R.project, R.schema, R.scheduler, R.cluster, R.host, R.state, R
 
 /** The cache, or an empty one if there is none or it cannot be read (never an error). */
 export function readEndedCache(l: Layout): EndedCache {
+  return loadEndedCache(l).cache;
+}
+
+/**
+ * What `qdo fsck` says of the file (spec/plumbing/fsck.md, `bad-cache`): absent, read
+ * whole, or why it is ignored (whole or some rows): what status makes of it, and nothing
+ * else — a copy whose record changed since is not a fault (it is read again).
+ */
+export function checkEndedCache(l: Layout): { state: 'absent' | 'ok' | 'ignored'; copies: number; skipped: number; problem: string | null } {
+  const r = loadEndedCache(l);
+  return { state: r.problem === 'absent' ? 'absent' : r.problem === null && r.skipped === 0 ? 'ok' : 'ignored', copies: r.cache.jobs.size, skipped: r.skipped, problem: r.problem === 'absent' ? null : r.problem };
+}
+
+function loadEndedCache(l: Layout): { cache: EndedCache; problem: string | null; skipped: number } {
   const out = emptyEndedCache();
-  let doc: CacheFile;
+  let text: string;
   try {
     // Synchronous, as readSubmission: one read on the path of every `qdo status`.
-    doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as CacheFile;
-  } catch {
-    return out;
+    text = readFileSync(endedCachePath(l), 'utf8');
+  } catch (e) {
+    return { cache: out, problem: errnoCode(e) === 'ENOENT' ? 'absent' : `cannot be read: ${errnoCode(e) ?? String(e)}`, skipped: 0 };
   }
-  if (doc === null || typeof doc !== 'object' || doc.version !== VERSION || !Array.isArray(doc.jobs) || !Array.isArray(doc.strings)) return out;
-  const strings = doc.strings as unknown[];
-  if (!strings.every((s) => typeof s === 'string')) return out;
+  let doc: CacheFile;
+  try {
+    doc = JSON.parse(text) as CacheFile;
+  } catch {
+    return { cache: out, problem: 'not JSON', skipped: 0 };
+  }
+  if (doc === null || typeof doc !== 'object' || doc.version !== VERSION) return { cache: out, problem: `not of version ${VERSION}`, skipped: 0 };
+  if (!Array.isArray(doc.jobs) || !Array.isArray(doc.strings) || !doc.strings.every((s) => typeof s === 'string')) return { cache: out, problem: 'expected "strings" and "jobs" lists', skipped: 0 };
+  const strings = doc.strings as string[];
   const n = strings.length;
-  out.strings = strings as string[];
+  out.strings = strings;
+  let skipped = 0;
   rows: for (const row of doc.jobs as unknown[]) {
+    skipped++;
     if (!Array.isArray(row) || row.length !== ROW_LENGTH) continue;
     for (const k of INDEXED) {
       const i: unknown = row[k];
@@ -174,8 +196,9 @@ export function readEndedCache(l: Layout): EndedCache {
     if (typeof name !== 'string' || typeof id !== 'string' || id.length !== ID_PREFIX || typeof row[R.version] !== 'number' || !isTerminal(state)) continue;
     if (typeof ino !== 'number' || typeof size !== 'number' || typeof mtimeMs !== 'number' || typeof ctimeMs !== 'number') continue;
     out.jobs.set(strings[row[R.project] as number] + '/' + name, { row, file: { ino, size, mtimeMs, ctimeMs } });
+    skipped--;
   }
-  return out;
+  return { cache: out, problem: null, skipped };
 }
 
 /**

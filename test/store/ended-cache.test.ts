@@ -5,7 +5,7 @@
 // rerun_window), or a record changed by anyone (another qdo, rsync, git), is never hidden.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emptyEndedCache, endedCachePath, endedCopy, readEndedCache, readThroughEnded, writeEndedCache } from '../../src/store/ended-cache.js';
 import { layoutOf, type Layout } from '../../src/store/layout.js';
@@ -213,6 +213,40 @@ test('a record replaced behind qdo (rsync -a keeps its mtime; git writes a new f
     put(home, { ...readRecord(home, id), reason: 'from the other host' });
     utimesSync(p, st.atime, st.mtime);
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the other host');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('fsck: a cache status would ignore (damaged, of another version, rows not of the shape) is a warning --repair removes; a good or stale one is no finding', async () => {
+  const home = tempDir();
+  const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
+  const fsck = async (...a: string[]) => {
+    const r = await qdo(['fsck', ...a], opts);
+    return [r.code, r.stdout.split('\n').filter(Boolean).map((x) => x.split(' ').slice(0, 3).join(' '))];
+  };
+  try {
+    await ok(opts, ['project', 'add', 'p']);
+    const { id } = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
+    await waitDone(opts, 'p/j');
+    await ok(opts, ['status']);
+    const l = layoutOf(home);
+    const path = endedCachePath(l);
+    const good = readFileSync(path, 'utf8');
+    assert.equal(await fsck(), [0, []]);
+    // Stale (the record rewritten behind it): status reads the record; not a fault.
+    put(home, { ...readRecord(home, id), reason: 'changed' });
+    assert.equal(await fsck(), [0, []]);
+    const doc = JSON.parse(good) as { strings: string[]; jobs: unknown[][] };
+    for (const bad of ['{', JSON.stringify({ version: 4, jobs: [] }), JSON.stringify({ ...doc, jobs: [doc.jobs[0]!.slice(1)] })]) {
+      writeFileSync(path, bad);
+      assert.equal(await fsck(), [0, [`warning bad-cache ${path}:`]], bad.slice(0, 40));
+    }
+    assert.equal(await fsck('--repair'), [0, [`fixed bad-cache ${path}:`]]);
+    assert.not.ok(existsSync(path));
+    assert.equal(await fsck(), [0, []]);
+    assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'changed');
+    assert.ok(existsSync(path), 'the next status writes it again');
   } finally {
     removeDir(home);
   }
