@@ -28,10 +28,11 @@ export function bytesJson(b: Uint8Array): { encoding: 'utf8' | 'base64'; content
  * `JSON.stringify(doc, null, 2) + '\n'` — the same text — in pieces of about `size`
  * characters, for documents with long arrays (`status --json` over 10^5 jobs is 55 MB: as
  * one string, its bytes and every element's object held at once, ~150 MB of a peak of 400;
- * bench/README.md §Scale). An array member is written element by element, `map[key]`
- * applied to each element only as it is written.
+ * bench/README.md §Scale), handed to `write`. An array member is written element by
+ * element, `map[key]` applied to each element only as it is written. (A callback, not a
+ * generator: see writeTableTo in output/table.ts.)
  */
-export function* jsonChunks(doc: Record<string, unknown>, map: Record<string, (item: never) => unknown> = {}, size = 1 << 16): Generator<string> {
+export function writeJsonTo(write: (piece: string) => void, doc: Record<string, unknown>, map: Record<string, (item: never) => unknown> = {}, size = 1 << 16): void {
   let out = '{';
   let first = true;
   for (const [key, value] of Object.entries(doc)) {
@@ -42,7 +43,7 @@ export function* jsonChunks(doc: Record<string, unknown>, map: Record<string, (i
         const s = JSON.stringify(f ? f(value[i]) : value[i], null, 2) as string | undefined;
         out += `${i ? ',' : ''}\n    ${s === undefined ? 'null' : s.replace(/\n/g, '\n    ')}`;
         if (out.length >= size) {
-          yield out;
+          write(out);
           out = '';
         }
       }
@@ -54,5 +55,5 @@ export function* jsonChunks(doc: Record<string, unknown>, map: Record<string, (i
     }
     first = false;
   }
-  yield out + (first ? '}\n' : '\n}\n');
+  write(out + (first ? '}\n' : '\n}\n'));
 }

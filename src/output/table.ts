@@ -35,16 +35,18 @@ export function fitWidths(natural: number[], headers: string[], width: number | 
 }
 
 export function formatTable(headers: string[], rows: string[][], opts: TableOptions = {}): string {
-  let out = '';
-  for (const piece of tableChunks(headers, rows, opts)) out += piece;
-  return out;
+  const pieces: string[] = [];
+  writeTableTo((s) => pieces.push(s), headers, rows, opts, Infinity);
+  return pieces.join('');
 }
 
 /**
- * The text of formatTable in pieces of about `size` characters: a table of 10^5 status rows
- * is 6.7 MB, written out piece by piece instead of held whole with its bytes.
+ * The text of formatTable handed to `write` in pieces of about `size` characters: a table of
+ * 10^5 status rows is 6.7 MB, written out piece by piece instead of held whole with its
+ * bytes. (A callback, not a generator: V8 compiles a generator's hot loop at much greater
+ * cost, which a short-lived `qdo status` over 1,000 jobs pays; bench/README.md §Start-up.)
  */
-export function* tableChunks(headers: string[], rows: string[][], opts: TableOptions = {}, size = 1 << 16): Generator<string> {
+export function writeTableTo(write: (piece: string) => void, headers: string[], rows: string[][], opts: TableOptions = {}, size = 1 << 16): void {
   const n = headers.length;
   // Widths are measured once. A table of printable ASCII (the usual: thousands of status
   // rows) is measured by length, with no per-cell allocation.
@@ -78,11 +80,11 @@ export function* tableChunks(headers: string[], rows: string[][], opts: TableOpt
   for (let r = 0; r < rows.length; r++) {
     out += line(rows[r]!, true) + '\n';
     if (out.length >= size) {
-      yield out;
+      write(out);
       out = '';
     }
   }
-  yield out;
+  write(out);
 }
 
 export function formatBytes(n: number): string {

@@ -1,8 +1,14 @@
-// jsonChunks (src/output/json.ts): status --json written in pieces must be the very bytes of
+// writeJsonTo (src/output/json.ts): status --json written in pieces must be the very bytes of
 // JSON.stringify(doc, null, 2) + LF (spec/porcelain.md §--json), whatever the document.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { jsonChunks } from '../../src/output/json.js';
+import { writeJsonTo } from '../../src/output/json.js';
+
+function pieces(doc: Record<string, unknown>, map: Parameters<typeof writeJsonTo>[2] = {}, size?: number): string[] {
+  const out: string[] = [];
+  writeJsonTo((s) => out.push(s), doc, map, size);
+  return out;
+}
 
 const whole = (doc: Record<string, unknown>) => JSON.stringify(doc, null, 2) + '\n';
 
@@ -19,19 +25,24 @@ test('the same text as JSON.stringify with two spaces, in pieces, for every shap
   ];
   for (const doc of docs) {
     for (const size of [1, 100, 1 << 16]) {
-      const pieces = [...jsonChunks(doc, {}, size)];
-      assert.is(pieces.join(''), whole(doc), JSON.stringify(Object.keys(doc)));
-      if (size === 1) assert.ok(pieces.length >= ((doc.jobs as unknown[] | undefined)?.length ?? 0), 'written element by element');
+      const got = pieces(doc, {}, size);
+      assert.is(got.join(''), whole(doc), JSON.stringify(Object.keys(doc)));
+      if (size === 1) assert.ok(got.length >= ((doc.jobs as unknown[] | undefined)?.length ?? 0), 'written element by element');
     }
   }
 });
 
 test('an array member is mapped element by element as it is written', () => {
   const seen: number[] = [];
-  const pieces = jsonChunks({ version: 1, jobs: [1, 2, 3], empty: [] }, { jobs: (n: number) => (seen.push(n), { n: n * 10 }), empty: (n: number) => n }, 1);
-  assert.equal(pieces.next().value, '{\n  "version": 1,\n  "jobs": [\n    {\n      "n": 10\n    }');
-  assert.equal(seen, [1], 'nothing mapped ahead of the writing');
-  assert.is([...pieces].join(''), ',\n    {\n      "n": 20\n    },\n    {\n      "n": 30\n    }\n  ],\n  "empty": []\n}\n');
+  const written: string[] = [];
+  writeJsonTo(
+    (s) => written.push(`${seen.length}:${s}`),
+    { version: 1, jobs: [1, 2, 3], empty: [] },
+    { jobs: (n: number) => (seen.push(n), { n: n * 10 }), empty: (n: number) => n },
+    1,
+  );
+  assert.equal(written[0], '1:{\n  "version": 1,\n  "jobs": [\n    {\n      "n": 10\n    }', 'nothing mapped ahead of the writing');
+  assert.is(written.map((w) => w.slice(w.indexOf(':') + 1)).join(''), JSON.stringify({ version: 1, jobs: [{ n: 10 }, { n: 20 }, { n: 30 }], empty: [] }, null, 2) + '\n');
 });
 
 test.run();

@@ -2,7 +2,7 @@
 import type { CommandDef } from '../command.js';
 import { ExitCode } from '../../errors.js';
 import { bool, strs } from '../command.js';
-import { jsonChunks } from '../../output/json.js';
+import { writeJsonTo } from '../../output/json.js';
 import { writeTable } from '../table-out.js';
 import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
 
@@ -37,7 +37,7 @@ export const statusCommand: CommandDef = {
         sources: r.report.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, jobs: g.jobs, queried: g.queried, last_query: g.last, problem: g.problem })),
         ...(r.problems.length ? { problems: r.problems.map((p) => ({ subject: p.subject, code: p.error.code, message: p.error.message })) } : {}),
       };
-      for (const piece of jsonChunks(doc, { jobs: jobJson })) io.stdout(piece);
+      writeJsonTo(io.stdout, doc, { jobs: jobJson });
       return code;
     }
     if (r.jobs.length === 0) {
