@@ -20,6 +20,7 @@ import { objectId } from '../model/object-id.js';
 import { isTempName } from '../store/atomic.js';
 import { readConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
+import { checkEndedCache, dropEndedCache, endedCachePath } from '../store/ended-cache.js';
 import { findLeftovers, removeLeftover } from '../store/leftovers.js';
 import { STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
@@ -121,6 +122,15 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
       if (repair) await removeLeftover(x.path);
       add('warning', 'temp-file', x.path, x.kind === 'init' ? 'left by an interrupted qdo init' : 'left by an interrupted write', repair);
     }
+  }
+
+  // Derived data (spec/layout.md `cache/`): the ended-jobs cache as status reads it. A file
+  // status would ignore, whole or in part, is dropped by --repair (the next status writes
+  // it again); copies whose record changed since are no fault (status reads the record).
+  const ended = checkEndedCache(l);
+  if (ended.state === 'ignored') {
+    if (repair) await dropEndedCache(l);
+    add('warning', 'bad-cache', endedCachePath(l), `${ended.problem ?? `${ended.skipped} row(s) not of the expected shape`}: status ignores it (derived data, rebuilt by the next qdo status)`, repair);
   }
 
   // 2. Lists.

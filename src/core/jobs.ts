@@ -238,10 +238,14 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       if (bytes !== null && bytes > 256 * 1024 && n * 800 < bytes) continue;
       const c: CacheUse = { cache: readEndedCache(l), changed: false };
       caches.set(l, c);
-      // Copies of names a project no longer has go (projects not read keep theirs).
-      for (const [loc, refs] of refsOf) {
-        if (loc.layout !== l) continue;
-        for (const [k, v] of c.cache.jobs) if (v.rec.project === loc.project && !refs.has(v.rec.name)) c.changed = c.cache.jobs.delete(k) || c.changed;
+      // Copies of names a project no longer has go (projects not read keep theirs). Keys
+      // are `project/name`, and a job name has no slash.
+      const read = new Map<string, Map<string, string>>();
+      for (const [loc, refs] of refsOf) if (loc.layout === l) read.set(loc.project, refs);
+      for (const k of c.cache.jobs.keys()) {
+        const slash = k.lastIndexOf('/');
+        const refs = read.get(k.slice(0, slash));
+        if (refs !== undefined && !refs.has(k.slice(slash + 1))) c.changed = c.cache.jobs.delete(k) || c.changed;
       }
     }
   }

@@ -8,6 +8,10 @@ import { canonicalBytes } from '../../src/model/canonical-json.js';
 import { parseManifest, encodeManifest } from '../../src/model/manifest.js';
 import { objectId } from '../../src/model/object-id.js';
 import { parsePacked, parseJournal } from '../../src/store/refs.js';
+import { endedCachePath, readEndedCache } from '../../src/store/ended-cache.js';
+import { layoutOf } from '../../src/store/layout.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { removeDir, tempDir } from '../helpers/cli.js';
 
 const manifestMd = readFileSync(join(REPO, 'spec/manifest.md'), 'utf8');
 
@@ -63,6 +67,21 @@ test('refs.md journal example parses', () => {
 test('hash-object.md example', () => {
   const md = readFileSync(join(REPO, 'spec/plumbing/hash-object.md'), 'utf8');
   assert.ok(md.includes(objectId(Buffer.from('hello\n'))));
+});
+
+test('submissions.md: the ended-jobs cache example is a file the cache reads (one copy, of p/j)', () => {
+  const md = readFileSync(join(REPO, 'spec/submissions.md'), 'utf8');
+  const dir = tempDir();
+  try {
+    const l = layoutOf(dir);
+    mkdirSync(l.cache, { recursive: true });
+    writeFileSync(endedCachePath(l), block(md, 'example-ended-cache') + '\n');
+    const c = readEndedCache(l);
+    assert.equal([...c.jobs.keys()], ['p/j']);
+    assert.equal(c.jobs.get('p/j')!.file, { ino: 1835029, size: 402, mtimeMs: 1795254600123.4568, ctimeMs: 1795254600123.4568 });
+  } finally {
+    removeDir(dir);
+  }
 });
 
 test.run();

@@ -5,10 +5,10 @@
 // rerun_window), or a record changed by anyone (another qdo, rsync, git), is never hidden.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emptyEndedCache, endedCachePath, endedCopy, readEndedCache, readThroughEnded, writeEndedCache } from '../../src/store/ended-cache.js';
-import { layoutOf } from '../../src/store/layout.js';
+import { layoutOf, type Layout } from '../../src/store/layout.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { status } from '../../src/core/status.js';
 import { runDirOfJob } from '../../src/core/jobs.js';
@@ -19,6 +19,13 @@ import { ok, waitDone, readRecord } from '../helpers/jobs.js';
 
 function rec(name: string, extra: Record<string, unknown> = {}): Submission {
   return { schema: 'qdo.submission/v1', id: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'), project: 'p/q', name, version: 3, scheduler: 'slurm', cluster: 'c', host: 'h', pid: 7, intent: '2026-11-21T09:00:00.000Z', submitted: '2026-11-21T09:00:01.000Z', sched_id: '42_1', after: ['x'], state: 'failed', state_source: 'accounting', state_time: '2026-11-21T09:10:00.000Z', exit_code: 3, reason: 'NonZeroExitCode', ...extra } as Submission;
+}
+
+/** What the cache file holds for `key` (its id is the first 12 digits of the version's). */
+function cached(l: Layout, key: string): { id: string; state: string; attempt: unknown } | undefined {
+  const doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { strings: string[]; jobs: unknown[][] };
+  const row = doc.jobs.find((r) => `${doc.strings[r[0] as number]}/${r[1] as string}` === key);
+  return row && { id: row[2] as string, state: doc.strings[row[13] as number]!, attempt: (row[18] as { attempt?: unknown } | null)?.attempt ?? null };
 }
 
 function put(home: string, s: Submission): void {
@@ -46,14 +53,22 @@ test('round trip: every field, also the optional ones (sweep, array_job, collect
     assert.equal(endedCopy(l, back, 'p/q', 'a', a.id), a);
     assert.equal(endedCopy(l, back, 'p/q', 'b', b.id), b);
     assert.is(endedCopy(l, back, 'p/q', 'b', a.id), undefined, 'another version than the ref: not used');
-    // Damaged, of another version (3: identities as strings of nanoseconds), without an
-    // identity, with one not of numbers, or holding a live state: ignored.
-    const row = (s: Submission) => [...Object.values(s).slice(0, 18), null];
-    const good = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { jobs: unknown[][] };
+    // The file: repeated strings once, in a table; the id's first 12 digits; the identity last.
+    const good = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { version: number; strings: string[]; jobs: unknown[][] };
+    assert.equal(good.strings, ['p/q', 'qdo.submission/v1', 'slurm', 'c', 'h', 'failed', 'accounting']);
+    assert.equal(good.jobs[0], [0, 'a', a.id.slice(0, 12), 3, 1, 2, 3, 4, 7, a.intent, a.submitted, '42_1', ['x'], 5, 6, a.state_time, 3, 'NonZeroExitCode', null, ...good.jobs[0]!.slice(19)]);
     assert.equal(good.jobs[0]!.slice(19), [statSync(submissionPath(l, a.id)).ino, statSync(submissionPath(l, a.id)).size, statSync(submissionPath(l, a.id)).mtimeMs, statSync(submissionPath(l, a.id)).ctimeMs], 'the identity: inode, size, mtime, ctime');
-    for (const bad of ['{', 'null', '{"version": 3, "jobs": []}', JSON.stringify({ version: 4, jobs: [row(a)] }), JSON.stringify({ version: 4, jobs: [[...row(a), 1, 2, '3', 4]] }), JSON.stringify({ version: 4, jobs: [[...row(rec('c', { state: 'running' })), 1, 2, 3, 4]] })]) {
+    // Written again after a load, unused rows keep their values (their indexes into the new table).
+    await writeEndedCache(l, readEndedCache(l));
+    assert.equal(JSON.parse(readFileSync(endedCachePath(l), 'utf8')), good);
+    // Damaged, of another version (4: no string table, the whole id), without an identity,
+    // with one not of numbers, an index out of the table, or holding a live state: ignored.
+    const row = good.jobs[0]!.slice(0, 19);
+    const doc = (jobs: unknown[][], strings: unknown[] = good.strings) => JSON.stringify({ version: 5, strings, jobs });
+    const v4 = [...Object.values(a).slice(0, 18), null, 1, 2, 3, 4];
+    for (const bad of ['{', 'null', '{"version": 4, "jobs": []}', JSON.stringify({ version: 4, jobs: [v4] }), doc([row]), doc([[...row, 1, 2, '3', 4]]), doc([[...row, 1, 2, 3, 4]], [...good.strings.slice(0, 5), 'running', 'queue']), doc([[...row.slice(0, 13), 99, ...row.slice(14), 1, 2, 3, 4]]), doc([[...row, 1, 2, 3, 4]], [1, 2, 3, 4, 5, 6, 7])]) {
       writeFileSync(endedCachePath(l), bad);
-      assert.equal([...readEndedCache(l).jobs.keys()], [], bad.slice(0, 30));
+      assert.equal([...readEndedCache(l).jobs.keys()], [], bad.slice(0, 60));
     }
   } finally {
     removeDir(dir);
@@ -100,7 +115,7 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
     await waitDone(opts, 'p/j');
     await ok(opts, ['status']);
     const l = layoutOf(home);
-    assert.is(readEndedCache(l).jobs.get('p/j')!.rec.id, first.id);
+    assert.is(cached(l, 'p/j')?.id, first.id.slice(0, 12));
     // A copy that says something else than the record would show: proof status reads the copy.
     const doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { jobs: unknown[][] };
     doc.jobs[0]![17] = 'from the cache';
@@ -113,7 +128,7 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
     const s = JSON.parse(await ok(opts, ['status', '--json'])).jobs[0];
     assert.is(s.id, second.id);
     assert.is(s.reason, null);
-    assert.is(readEndedCache(l).jobs.get('p/j')!.rec.id, second.id);
+    assert.is(cached(l, 'p/j')?.id, second.id.slice(0, 12));
     // A name whose ref is deleted loses its copy.
     await ok(opts, ['update-ref', '-d', 'p/j']);
     await qdo(['status'], opts);
@@ -153,7 +168,7 @@ test('requeue after the end (spec/submissions.md §Attempts): the cached failed 
     put(home, { ...readRecord(home, id), scheduler: 'slurm', cluster: 'test', sched_id: '42', state: 'failed', state_source: 'exit-record', state_time: FIXED_NOW.toISOString(), exit_code: 4, reason: null, attempt: 1 });
     const first = await view(0);
     assert.equal(first.brief, ['failed', 1]);
-    assert.is(readEndedCache(l).jobs.get('p/j')?.rec.state, 'failed', 'the ended job is cached');
+    assert.is(cached(l, 'p/j')?.state, 'failed', 'the ended job is cached');
     assert.equal((await view(10)).brief, ['failed', 1], 'from the cache, the same');
     // Slurm requeues it (scontrol requeue of a failed job); attempt 2's wrapper starts.
     const dir = runDirOfJob(first.job);
@@ -177,7 +192,7 @@ test('requeue after the end (spec/submissions.md §Attempts): the cached failed 
     rec2('qdo-end.json', end(0, 2));
     assert.equal((await view(660)).brief, ['completed', 2]);
     assert.equal((await view(670)).brief, ['completed', 2]);
-    assert.is(readEndedCache(l).jobs.get('p/j')?.rec.attempt, 2, 'the new end is cached');
+    assert.is(cached(l, 'p/j')?.attempt, 2, 'the new end is cached');
   } finally {
     removeDir(home);
   }
@@ -198,6 +213,40 @@ test('a record replaced behind qdo (rsync -a keeps its mtime; git writes a new f
     put(home, { ...readRecord(home, id), reason: 'from the other host' });
     utimesSync(p, st.atime, st.mtime);
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the other host');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('fsck: a cache status would ignore (damaged, of another version, rows not of the shape) is a warning --repair removes; a good or stale one is no finding', async () => {
+  const home = tempDir();
+  const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
+  const fsck = async (...a: string[]) => {
+    const r = await qdo(['fsck', ...a], opts);
+    return [r.code, r.stdout.split('\n').filter(Boolean).map((x) => x.split(' ').slice(0, 3).join(' '))];
+  };
+  try {
+    await ok(opts, ['project', 'add', 'p']);
+    const { id } = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
+    await waitDone(opts, 'p/j');
+    await ok(opts, ['status']);
+    const l = layoutOf(home);
+    const path = endedCachePath(l);
+    const good = readFileSync(path, 'utf8');
+    assert.equal(await fsck(), [0, []]);
+    // Stale (the record rewritten behind it): status reads the record; not a fault.
+    put(home, { ...readRecord(home, id), reason: 'changed' });
+    assert.equal(await fsck(), [0, []]);
+    const doc = JSON.parse(good) as { strings: string[]; jobs: unknown[][] };
+    for (const bad of ['{', JSON.stringify({ version: 4, jobs: [] }), JSON.stringify({ ...doc, jobs: [doc.jobs[0]!.slice(1)] })]) {
+      writeFileSync(path, bad);
+      assert.equal(await fsck(), [0, [`warning bad-cache ${path}:`]], bad.slice(0, 40));
+    }
+    assert.equal(await fsck('--repair'), [0, [`fixed bad-cache ${path}:`]]);
+    assert.not.ok(existsSync(path));
+    assert.equal(await fsck(), [0, []]);
+    assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'changed');
+    assert.ok(existsSync(path), 'the next status writes it again');
   } finally {
     removeDir(home);
   }

@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { tempDir, removeDir } from '../helpers/cli.js';
 import { rejects } from '../helpers/assert.js';
 import { createAllocation, type Layout } from '../../src/store/layout.js';
-import { COMPACT_MIN, encodePacked, lookupPacked, packRefs, parsePacked, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
+import { COMPACT_MIN, encodePacked, lookupPacked, FAST_PARSE_MIN, packRefs, parsePacked, parsePackedChecked, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
 import { ConflictError, RepositoryError } from '../../src/errors.js';
 
 const A = 'a'.repeat(64);
@@ -133,6 +133,48 @@ test('updates against a large packed file use and keep the right values', async 
 
 test('parsePacked allows comments', () => {
   assert.is(parsePacked(`# note\nx ${A}\n`, 'f').get('x'), A);
+});
+
+test('parsePacked: the fast path and the checked parser give one answer, good file or bad', () => {
+  const outcome = (f: () => Map<string, string>): string => {
+    try {
+      return JSON.stringify([...f()]);
+    } catch (e) {
+      return `${(e as Error).constructor.name}: ${(e as Error).message}`;
+    }
+  };
+  const cases = [
+    '',
+    `a ${A}\nb ${B}\n`,
+    `a ${A}\nb ${B}`, // no final LF
+    `b ${A}\na ${B}\n`, // not sorted
+    `a ${A}\na ${B}\n`, // twice
+    `a ${A.toUpperCase()}\n`,
+    `a ${A.slice(1)}\n`,
+    `a  ${A}\n`,
+    `. ${A}\n`,
+    `.. ${A}\n`,
+    `-a ${A}\n`,
+    `a/b ${A}\n`,
+    ` ${A}\n`,
+    `${A}\n`,
+    `a ${A}\n\n`,
+    `a ${A}\r\n`,
+    `# c\na ${A}\n`,
+    `<<<<<<< HEAD\na ${A}\n`,
+    `${'n'.repeat(200)} ${A}\n`,
+    `${'n'.repeat(201)} ${A}\n`,
+    `é ${A}\n`,
+  ];
+  // Small files go to the checked parser; from FAST_PARSE_MIN bytes the fast one is tried first.
+  const pad = Array.from({ length: Math.ceil(FAST_PARSE_MIN / 70) }, (_, i) => `0${String(i).padStart(6, '0')} ${A}\n`).join('');
+  for (const c of cases) {
+    assert.is(outcome(() => parsePacked(c, 'f')), outcome(() => parsePackedChecked(c, 'f')), JSON.stringify(c));
+    assert.is(outcome(() => parsePacked(pad + c, 'f')), outcome(() => parsePackedChecked(pad + c, 'f')), 'large: ' + JSON.stringify(c));
+  }
+  assert.is(parsePacked(pad + `a ${A}\n`, 'f').size, pad.length / 73 + 1);
+  assert.equal([...parsePacked(`a ${A}\nb ${B}\n`, 'f')], [['a', A], ['b', B]]);
+  assert.throws(() => parsePacked(`b ${A}\na ${B}\n`, 'f'), (e: unknown) => e instanceof RepositoryError && /f:2: expected names in ascending byte order/.test(e.message));
 });
 
 test.run();
