@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const QDO = [process.execPath, join(REPO, 'dist/src/cli/bin.js')];
+const QDO = [process.execPath, join(REPO, 'dist/qdo.cjs')]; // the bundle users run
 
 function sh(argv: string[], env: Record<string, string | undefined>, input?: string): { stdout: string; ms: number } {
   const t = performance.now();

@@ -19,7 +19,8 @@ import { objectId } from '../src/model/object-id.js';
 import { runDirOf } from '../src/core/runs.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const QDO = join(REPO, 'dist/src/cli/bin.js');
+// The bundle users run (dist/qdo.cjs), not the compiled tree.
+const QDO = join(REPO, 'dist/qdo.cjs');
 const SCALE = Number(process.env.QDO_BENCH_SCALE ?? 1);
 const ONLY = process.env.QDO_BENCH_ONLY?.split(',');
 const n = (x: number) => Math.max(1, Math.round(x * SCALE));

@@ -31,7 +31,7 @@ export async function sweepBench(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'qdo-bench-sweep-'));
   const env = { ...process.env, QDO_HOME: dir, QDO_SCHEDULER: 'slurm' };
-  const qdo = [process.execPath, join(REPO, 'dist/src/cli/bin.js')];
+  const qdo = [process.execPath, join(REPO, 'dist/qdo.cjs')]; // the bundle users run
   const made: string[] = [];
   try {
     sh([...qdo, 'project', 'add', 'p'], env);

@@ -80,7 +80,7 @@ function onSlurm(): void {
   }
   const dir = mkdtempSync(join(tmpdir(), 'qdo-bench-tiny-'));
   const env = { ...process.env, QDO_HOME: dir, QDO_SCHEDULER: 'slurm' };
-  const qdo = [process.execPath, join(REPO, 'dist/src/cli/bin.js')];
+  const qdo = [process.execPath, join(REPO, 'dist/qdo.cjs')]; // the bundle users run
   const made: string[] = [];
   const values = Array.from({ length: N }, (_, i) => String(i)).join(',');
   try {
