@@ -10,7 +10,8 @@
 // No repair ever makes a version the latest that no scheduler accepted (a record saying
 // `not-submitted`, or `submitting` with its submitter gone): the records tell (submissions.md
 // §Submitting: every manifest qdo makes has a record, written before it).
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { QdoError, errnoCode } from '../errors.js';
@@ -436,7 +437,7 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
     const runs = join(projectDir(l, project), RUNS_DIR);
     let jobs: string[];
     try {
-      jobs = (await readdir(runs)).sort(byteOrder);
+      jobs = readdirSync(runs).sort(byteOrder);
     } catch {
       continue;
     }
@@ -444,7 +445,8 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
       const jdir = join(runs, job);
       let versions: string[];
       try {
-        versions = (await readdir(jdir)).sort(byteOrder);
+        // Synchronous: one per job (10^4 and more), where a promise each cost more than the read.
+        versions = readdirSync(jdir).sort(byteOrder);
       } catch {
         continue; // a file, or unreadable: not qdo's
       }
@@ -460,7 +462,7 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
         if (c !== 'never' && c !== undefined) continue;
         let inside: string[];
         try {
-          inside = await readdir(dir);
+          inside = readdirSync(dir);
         } catch {
           continue;
         }
