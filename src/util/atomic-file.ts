@@ -108,39 +108,6 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/**
- * The first half of writeFileAtomic for writers of many files at once (store: batched record
- * changes): the bytes in a new temp file beside `target`, not yet fsynced. The caller fsyncs
- * it (syncFile), renames it over the target and fsyncs the folder, or unlinks it.
- */
-export function writeTempFile(target: string, data: Uint8Array, mode = 0o644): string {
-  const tmp = tempPathFor(target);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-  } catch (e) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw e;
-  }
-  closeSync(fd);
-  return tmp;
-}
-
-/** fsyncs a file's bytes (in the thread pool: several in flight share the journal's commits). */
-export async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 // ---- Many files at once (spec/layout.md §Writes, batches) ----
 // A writer of many files (a sweep's intents, run folders and answers) writes them in the same
 // steps as writeFileAtomic, each step for all files before the next: every temp file written

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, qdo, removeDir, tempDir, testCacheHome } from '../helpers/cli.js';
 import { layoutOf } from '../../src/store/layout.js';
@@ -24,8 +24,9 @@ const STAGES: { name: string; marker: (home: string) => boolean }[] = [
   { name: 'intents', marker: (h) => existsSync(join(h, '.qdo/submissions')) },
   // The intents and refs are in place; the run folders are being written.
   { name: 'run folders', marker: (h) => existsSync(join(h, 'p/runs')) },
-  // The scheduler has the chunk; its answers are being recorded.
-  { name: 'answers', marker: (h) => existsSync(join(h, '.qdo/local/jobs')) && readdirSync(join(h, '.qdo/local/jobs')).length > 0 },
+  // The scheduler has the whole chunk (the spool's last-id is written after its last task is
+  // queued); its answers are being recorded.
+  { name: 'answers', marker: (h) => existsSync(join(h, '.qdo/local/last-id')) },
 ];
 
 function sweepArgs(): string[] {
