@@ -228,17 +228,23 @@ export async function scaleBench(): Promise<void> {
   }
 
   if (want('sweep-local')) {
-    const points = n(10_000);
-    const d = tmp('sweep');
-    mkdirSync(d, { recursive: true });
-    const env = { ...baseEnv, QDO_HOME: d };
-    time([QDO, 'project', 'add', 'sc'], 1, env);
-    const t = time([QDO, 'submit', 'sc/j{{ i }}', '--grid', `i=${Array.from({ length: points }, (_, i) => i).join(',')}`, '--hold', '--', 'true'], 1, env);
-    console.log(fmt(`qdo submit --grid, ${points.toLocaleString('en')} points, local backend, held`, t.ms, base));
-    const st = time([QDO, 'status', '--json'], 3, env);
-    console.log(fmt(`qdo status --json over those ${points.toLocaleString('en')} live local jobs`, st.ms, base));
-    // Let go of the held jobs: nothing may run after the benchmark.
-    time([QDO, 'cancel', 'sc/*'], 1, env, () => true);
-    rmSync(d, { recursive: true, force: true });
+    // QDO_BENCH_QDO=ENTRY,ENTRY… runs this case with each (a build before a change, the bundle
+    // dist/qdo.cjs users run), one after another in this run.
+    for (const entry of (process.env.QDO_BENCH_QDO ?? QDO).split(',')) {
+      const points = n(10_000);
+      const d = tmp('sweep');
+      mkdirSync(d, { recursive: true });
+      const env = { ...baseEnv, QDO_HOME: d };
+      time([entry, 'project', 'add', 'sc'], 1, env);
+      const t = time([entry, 'submit', 'sc/j{{ i }}', '--grid', `i=${Array.from({ length: points }, (_, i) => i).join(',')}`, '--hold', '--', 'true'], 1, env);
+      if (process.env.QDO_BENCH_QDO) console.log(`  ${entry}:`);
+      console.log(fmt(`qdo submit --grid, ${points.toLocaleString('en')} points, local backend, held`, t.ms, base));
+      const st = time([entry, 'status', '--json'], 3, env);
+      console.log(fmt(`qdo status --json over those ${points.toLocaleString('en')} live local jobs`, st.ms, base));
+      // Let go of the held jobs: nothing may run after the benchmark.
+      time([entry, 'cancel', 'sc/*'], 1, env, () => true);
+      rmSync(d, { recursive: true, force: true });
+    }
   }
+
 }

@@ -238,7 +238,7 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
 /**
  * Marks the records, then removes the folders: a crash in between leaves folders the next gc
  * removes. The records are marked in batches (store: changeSubmissions), each still under its
- * own lock and decided from what is on disk then — the record is the truth, not what this
+ * shard folder's lock and decided from what is on disk then — the record is the truth, not what this
  * process read minutes ago — and durable before any folder goes. Returns, per folder, whether
  * it was collected.
  */

@@ -261,7 +261,7 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
         entry.time = report.last;
         entry.jobs += ids.length;
         for (const id of ids) entry.asked![id] = report.last;
-        // Each record is changed on its own (a compare-and-swap under its own lock,
+        // Each record is changed on its own (a compare-and-swap under its shard folder's lock,
         // submissions.md §Writes), several at a time: 10^4 changed states were 10^4
         // sequential lock + write + fsync rounds (74 s); in flight together, the file
         // system's journal commits their fsyncs together.

@@ -17,7 +17,7 @@ import { isTerminal } from '../model/states.js';
 import { readConfig, readProjectConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
-import { readObject, writeObject } from '../store/objects.js';
+import { readObject } from '../store/objects.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
@@ -318,11 +318,6 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const spec = await specFromManifest(l, manifest, id, { read: async (oid) => objects.get(oid) ?? readObject(l, oid), dependencies: deps });
   const script = backend.render(spec);
   return { loc, allocs, choice, backend, manifest, id, parent, spec, script, cluster, deps, objects };
-}
-
-/** Writes the objects a prepared version needs (its template, script, prologue, epilogue). */
-export async function writePreparedObjects(p: Prepared): Promise<void> {
-  for (const b of p.objects.values()) await writeObject(p.loc.layout, b);
 }
 
 /** Where includes are looked up: the resource folders the project sees, in order (spec/templates.md §Includes). */

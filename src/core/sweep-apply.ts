@@ -2,28 +2,26 @@
 // the check (sweep-plan.ts judgeChunk), the intents and the refs; released; one scheduler
 // call (packed) or one per job; the answers recorded. A refusal takes the chunk back; an
 // ambiguous answer leaves its intents for recovery to settle by the chunk's tag.
-import { mkdir, rm, rmdir } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, QdoError, SchedulerError } from '../errors.js';
-import type { Manifest } from '../model/manifest.js';
+import { encodeManifest, type Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import type { ArrayJobRef, SweepRef } from '../model/sweep.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { writeFilesAtomic } from '../store/atomic.js';
+import { writeIntents } from '../store/intents.js';
 import type { Layout } from '../store/layout.js';
-import { readManifest, writeManifest } from '../store/manifests.js';
+import { readManifest } from '../store/manifests.js';
 import { readRefs, updateRef, updateRefs } from '../store/refs.js';
-import { changeSubmission, changeSubmissions, createSubmission, readSubmission } from '../store/submissions.js';
+import { changeSubmission, changeSubmissions, readSubmission } from '../store/submissions.js';
 import { removeChunk, withSweepLock, writeChunkScript } from '../store/sweeps.js';
 import type { Backend } from '../scheduler/types.js';
-import { mapBounded } from './jobs.js';
-import { newSubmission, writePreparedObjects } from './submit.js';
+import { newSubmission } from './submit.js';
 import { neverSubmitted } from './submit-plan.js';
 import { answered, judgeChunk, renderAlone, renderChunk, stillSubmitting, type Chunk, type Group, type Plan } from './sweep-plan.js';
 import type { SweepRequest } from './sweep.js';
-
-/** Files of this many points are written at once (independent files; their fsyncs overlap). */
-const WRITE_CONCURRENCY = 16;
 
 // ---- Submitting (spec/sweeps.md §Intent) ----
 
@@ -59,17 +57,16 @@ export async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string
     }
     const moved = new Set<Plan>();
     try {
-      // Intents first, the files of different points written side by side (their fsyncs
-      // overlap); then the refs, one compare-and-swap each.
-      await mapBounded([...c.plans.entries()], WRITE_CONCURRENCY, async ([i, p]) => {
-        const pr = p.prepared!;
-        await writePreparedObjects(pr);
-        // The record before the manifest (spec/submissions.md §Submitting): every manifest qdo makes has one.
-        const sub: Submission = { ...newSubmission(ctx, pr), ...(c.packed ? { array_job: { base: null, index: i, chunk: c.number, tag: c.tag } satisfies ArrayJobRef } : {}) };
-        await createSubmission(l, sub);
-        p.sub = sub;
-        const mid = await writeManifest(l, pr.manifest);
-        if (mid !== pr.id) throw new Error(`manifest id mismatch ${mid} != ${pr.id}`);
+      // Intents first, the whole chunk's files together (store/intents.ts: objects, records,
+      // then manifests, each step's fsyncs shared); then the refs, in one batch.
+      const subs = c.plans.map((p, i): Submission => ({ ...newSubmission(ctx, p.prepared!), ...(c.packed ? { array_job: { base: null, index: i, chunk: c.number, tag: c.tag } satisfies ArrayJobRef } : {}) }));
+      const intents = c.plans.map((p, i) => {
+        const m = encodeManifest(p.prepared!.manifest);
+        if (m.id !== p.prepared!.id) throw new Error(`manifest id mismatch ${m.id} != ${p.prepared!.id}`);
+        return { objects: p.prepared!.objects, manifest: m, record: subs[i]! };
+      });
+      await writeIntents(l, intents, (i) => {
+        c.plans[i]!.sub = subs[i]!;
       });
       await updateRefs(l, g.loc.project, c.plans.map((p) => ({ name: p.name, next: p.prepared!.id, expect: p.prepared!.manifest.parent })));
       for (const p of c.plans) moved.add(p);
@@ -87,12 +84,10 @@ export async function submitChunk(ctx: Context, g: Group, c: Chunk, deps: string
   else await submitOneByOne(ctx, g, c, req, all, tick);
 }
 
+/** Each point's run folder and its script (written together: util/atomic-file.ts writeFilesAtomic). */
 async function writeRunFolders(plans: Plan[]): Promise<void> {
-  await mapBounded(plans, WRITE_CONCURRENCY, async (p) => {
-    const pr = p.prepared!;
-    await mkdir(pr.spec.runDir, { recursive: true });
-    await writeFileAtomic(join(pr.spec.runDir, `job.${pr.backend.kind}.sh`), renderAlone(pr, pr.deps), { mode: 0o755 });
-  });
+  for (const p of plans) mkdirSync(p.prepared!.spec.runDir, { recursive: true });
+  await writeFilesAtomic(plans.map((p) => ({ target: join(p.prepared!.spec.runDir, `job.${p.prepared!.backend.kind}.sh`), data: renderAlone(p.prepared!, p.prepared!.deps), mode: 0o755 })));
 }
 
 async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest, all: Chunk[], tick: () => void): Promise<void> {
@@ -121,7 +116,7 @@ async function submitPacked(ctx: Context, g: Group, c: Chunk, req: SweepRequest,
   const changes = c.plans.map((p, i) =>
     answered(p.sub!, { sched_id: backend.elementId!(base, i), submitted: now, state: req.hold ? 'held' : (backend.waitingState ?? 'pending'), state_source: 'qdo', state_time: now, reason: null, array_job: { ...(p.sub!.array_job as ArrayJobRef), base } }),
   );
-  // The answers of the whole chunk in batches (each record under its own lock, their fsyncs
+  // The answers of the whole chunk in batches (each record under its shard folder's lock, their fsyncs
   // together: spec/submissions.md §Writes); a record gone meanwhile is made again from its intent.
   const at = new Map(c.plans.map((p, i) => [p.sub!.id, i]));
   const after = await changeSubmissions(l, c.plans.map((p) => p.sub!.id), (id, cur) => {

@@ -19,8 +19,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BusyError, RepositoryError, errnoCode } from '../errors.js';
 import { identityOf, isProcessStart, liveness, type ProcessIdentity } from '../util/proc.js';
-import { tempPathFor } from './atomic.js';
-import { crypto } from '../util/lazy-crypto.js';
+import { randomHex8, tempPathFor } from './atomic.js';
 
 export const LOCK_SUFFIX = '.lock';
 /** A lock folder not refreshed for this long is stale (holders on other hosts, or unnamed). */
@@ -60,7 +59,7 @@ function self(): ProcessIdentity {
 
 function holderLine(): string {
   const s = self();
-  return JSON.stringify({ host: s.host, pid: s.pid, start: s.start, nonce: crypto().randomBytes(4).toString('hex') }) + '\n';
+  return JSON.stringify({ host: s.host, pid: s.pid, start: s.start, nonce: randomHex8() }) + '\n';
 }
 
 export function parseHolder(text: string): Holder | null {
@@ -105,7 +104,14 @@ const makeLockFs = () => ({
     const away = tempPathFor(p);
     fs.rename(p, away, (err) => {
       if (err) return cb(err);
-      fs.rm(away, { recursive: true, force: true }, cb);
+      // Its holder file, then the folder: three calls where a recursive rm makes seven (a
+      // sweep lets go of a lock per point). Anything else inside: removed whole.
+      fs.unlink(join(away, HOLDER_FILE), () =>
+        fs.rmdir(away, (err) => {
+          if (!err) return cb(null);
+          fs.rm(away, { recursive: true, force: true }, cb);
+        }),
+      );
     });
   },
   rmdirSync(p: string): void {

@@ -2,12 +2,12 @@
 // one small file per job version, replaced atomically. One file per version means two
 // allocations synced by rsync or git never touch the same file unless they ran the same version.
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError, RepositoryError, errnoCode } from '../errors.js';
 import { isObjectId } from '../model/object-id.js';
 import { encodeSubmission, parseSubmission, type Submission } from '../model/submission.js';
-import { fsyncDir, isTempName, syncFile, writeFileAtomic, writeTempFile } from './atomic.js';
+import { closePendingFiles, discardPendingFiles, fsyncDir, fsyncDirs, installPendingFile, isTempName, syncPendingFiles, writeFileAtomic, writePendingFile, type PendingFile } from './atomic.js';
 import { LOCK_SUFFIX, withLock, withLocks } from './locks.js';
 import type { Layout } from './layout.js';
 import { readSmallFileSync } from '../util/fs.js';
@@ -178,28 +178,30 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
       // Records that do not exist are left alone (a change never creates here): no lock needed.
       const here = batch.filter((x) => existsSync(x.path));
       await withLocks([...new Set(here.map((x) => recordLockTarget(x.path)))], async () => {
-        const writes: { path: string; tmp: string; rec: Submission; i: number }[] = [];
-        for (const x of here) {
-          const cur = await readSubmission(l, x.id);
-          out[x.i] = cur;
-          const rec = change(x.id, cur);
-          if (rec === null || cur === null) continue;
-          if (rec.id !== x.id) throw new Error(`changeSubmissions: record for ${rec.id} given for ${x.id}`);
-          if (sameSubmission(cur, rec)) continue;
-          writes.push({ path: x.path, tmp: writeTempFile(x.path, encodeSubmission(rec)), rec, i: x.i });
-        }
+        const writes: { file: PendingFile; rec: Submission; i: number }[] = [];
         try {
+          for (const x of here) {
+            const cur = await readSubmission(l, x.id);
+            out[x.i] = cur;
+            const rec = change(x.id, cur);
+            if (rec === null || cur === null) continue;
+            if (rec.id !== x.id) throw new Error(`changeSubmissions: record for ${rec.id} given for ${x.id}`);
+            const bytes = encodeSubmission(rec);
+            if (encodeSubmission(cur).equals(bytes)) continue;
+            writes.push({ file: writePendingFile(x.path, bytes), rec, i: x.i });
+          }
           // Concurrent fsyncs share the journal's commits (one each, in turn, cost most of gc).
-          await Promise.all(writes.map((w) => syncFile(w.tmp)));
+          await syncPendingFiles(writes.map((w) => w.file));
         } catch (e) {
-          for (const w of writes) await unlink(w.tmp).catch(() => undefined);
+          closePendingFiles(writes.map((w) => w.file));
+          discardPendingFiles(writes.map((w) => w.file));
           throw e;
         }
         for (const w of writes) {
-          await rename(w.tmp, w.path);
+          installPendingFile(w.file);
           out[w.i] = w.rec;
         }
-        await Promise.all([...new Set(writes.map((w) => dirname(w.path)))].map((d) => fsyncDir(d)));
+        await fsyncDirs(writes.map((w) => dirname(w.file.target)));
       });
     }
   };

@@ -4,7 +4,7 @@
 // link it to the target (create: fails if there is one), and fsync the folder. Readers see
 // the old bytes or the new bytes, never a mix; a writer killed at any point leaves at most a
 // temp file that `qdo fsck` recognises by its name and removes with --repair.
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsync as fsyncCb, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { crypto } from './lazy-crypto.js';
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -17,7 +17,21 @@ export function isTempName(name: string): boolean {
 }
 
 export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${crypto().randomBytes(4).toString('hex')}`);
+  return join(dirname(target), `.${basename(target)}${TEMP_MARK}${randomHex8()}`);
+}
+
+// Random bytes fetched 4 KiB at a time: a sweep names ~10 temp files per point, and one
+// randomBytes call each cost ~13 µs (a second of a 10^4-point sweep; bench/README.md).
+let pool: Buffer | undefined;
+let poolAt = 0;
+/** 8 random hex digits (temp-file names, lock nonces). */
+export function randomHex8(): string {
+  if (pool === undefined || poolAt + 4 > pool.length) {
+    pool = crypto().randomBytes(4096);
+    poolAt = 0;
+  }
+  poolAt += 4;
+  return pool.toString('hex', poolAt - 4, poolAt);
 }
 
 export interface AtomicWriteOptions {
@@ -94,14 +108,33 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/**
- * The first half of writeFileAtomic for writers of many files at once (store: batched record
- * changes): the bytes in a new temp file beside `target`, not yet fsynced. The caller fsyncs
- * it (syncFile), renames it over the target and fsyncs the folder, or unlinks it.
- */
-export function writeTempFile(target: string, data: Uint8Array, mode = 0o644): string {
+// ---- Many files at once (spec/layout.md §Writes, batches) ----
+// A writer of many files (a sweep's intents, run folders and answers) writes them in the same
+// steps as writeFileAtomic, each step for all files before the next: every temp file written
+// (synchronously: small files, and the promise API costs a thread hop and ~4 syscalls per
+// call), all fsynced together (in the thread pool, where concurrent fsyncs share the
+// journal's commits), renamed or linked into place, then each folder fsynced once. A writer
+// killed at any point leaves each target old or new, and temp files fsck recognises.
+
+/** A temp file written and still open, waiting for its fsync and its rename. */
+export interface PendingFile {
+  target: string;
+  tmp: string;
+  fd: number;
+  how: 'replace' | 'create';
+}
+
+/** Writes `data` to a new temp file beside `target` (its folder made if missing) and leaves it open. */
+export function writePendingFile(target: string, data: Uint8Array, opts: { mode?: number; how?: 'replace' | 'create' } = {}): PendingFile {
   const tmp = tempPathFor(target);
-  const fd = openSync(tmp, 'wx', mode);
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw e;
+    mkdirSync(dirname(tmp), { recursive: true });
+    fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
+  }
   try {
     for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
   } catch (e) {
@@ -113,16 +146,78 @@ export function writeTempFile(target: string, data: Uint8Array, mode = 0o644): s
     }
     throw e;
   }
-  closeSync(fd);
-  return tmp;
+  return { target, tmp, fd, how: opts.how ?? 'replace' };
 }
 
-/** fsyncs a file's bytes (in the thread pool: several in flight share the journal's commits). */
-export async function syncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r');
+const fsyncFd = (fd: number) => new Promise<void>((res, rej) => fsyncCb(fd, (e) => (e ? rej(e) : res())));
+
+/** fsyncs every pending file together and closes them (their data durable before any is renamed). */
+export async function syncPendingFiles(files: readonly PendingFile[]): Promise<void> {
+  const results = await Promise.allSettled(files.map((f) => fsyncFd(f.fd)));
+  closePendingFiles(files);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Closes the pending files still open (each once: a closed one is marked). */
+export function closePendingFiles(files: readonly PendingFile[]): void {
+  for (const f of files) {
+    if (f.fd < 0) continue;
+    try {
+      closeSync(f.fd);
+    } catch {
+      // closed already
+    }
+    f.fd = -1;
+  }
+}
+
+/** Removes the temp files of pending files that were not installed (after a failure). */
+export function discardPendingFiles(files: readonly PendingFile[]): void {
+  for (const f of files) {
+    try {
+      unlinkSync(f.tmp);
+    } catch {
+      // installed, or already gone
+    }
+  }
+}
+
+/**
+ * Renames (replace) or links (create) one synced pending file into place. A create whose
+ * target exists fails with EEXIST and leaves its temp file to the caller.
+ */
+export function installPendingFile(f: PendingFile): void {
+  if (f.how === 'replace') return renameSync(f.tmp, f.target);
+  linkSync(f.tmp, f.target);
   try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+    unlinkSync(f.tmp);
+  } catch {
+    // gone already: nothing to tidy
+  }
+}
+
+/** fsyncs each folder once, together (the renames into them durable). */
+export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
+  await Promise.all([...new Set(dirs)].map((d) => fsyncDir(d)));
+}
+
+/**
+ * writeFileAtomic (replace) for many files: temp files written, fsynced together, renamed,
+ * each folder fsynced once. Files are written in groups of `group` (open descriptors).
+ */
+export async function writeFilesAtomic(files: readonly { target: string; data: Uint8Array | string; mode?: number }[], group = 512): Promise<void> {
+  for (let k = 0; k < files.length; k += group) {
+    const pending: PendingFile[] = [];
+    try {
+      for (const f of files.slice(k, k + group)) pending.push(writePendingFile(f.target, typeof f.data === 'string' ? Buffer.from(f.data) : f.data, { mode: f.mode }));
+      await syncPendingFiles(pending);
+      for (const f of pending) installPendingFile(f);
+    } catch (e) {
+      closePendingFiles(pending);
+      discardPendingFiles(pending);
+      throw e;
+    }
+    await fsyncDirs(pending.map((f) => dirname(f.target)));
   }
 }

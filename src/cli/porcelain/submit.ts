@@ -6,9 +6,11 @@ import type { CliEnv } from '../io.js';
 import { UsageError } from '../../errors.js';
 import { keyValues, withResourceFlags } from '../plumbing/sched.js';
 import { POOL_OPTION, scaleAfterSubmit, schedulerOption } from '../pool-flag.js';
+import { widenThreadPool } from '../thread-pool.js';
 
 /** `qdo submit NAME-TEMPLATE --grid …`: one sweep group (spec/sweeps.md). */
 async function runGridSweep(args: Args, { ctx, io }: CliEnv, noArray: boolean): Promise<void> {
+  widenThreadPool();
   const { runSweep } = await import('../../core/sweep.js');
   const { parseParamList } = await import('../../model/sweep-points.js');
   const { printSweep } = await import('../sweep-format.js');

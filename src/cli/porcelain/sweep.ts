@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { CommandDef } from '../command.js';
 import { bool, str, strs } from '../command.js';
 import { POOL_OPTION, scaleAfterSubmit, schedulerOption } from '../pool-flag.js';
+import { widenThreadPool } from '../thread-pool.js';
 
 export const sweepCommand: CommandDef = {
   command: 'sweep <file>',
@@ -20,6 +21,7 @@ export const sweepCommand: CommandDef = {
       .option('dry-run', { type: 'boolean', describe: 'list every point and show the array script; change nothing' })
       .option('json', { type: 'boolean', describe: 'machine-readable output' }),
   async run(args, { ctx, io }) {
+    widenThreadPool();
     const { readSweepFile } = await import('../../core/sweep-file.js');
     const { runSweep } = await import('../../core/sweep.js');
     const { printSweep } = await import('../sweep-format.js');
