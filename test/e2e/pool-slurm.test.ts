@@ -3,7 +3,8 @@
 // rerun on the other pilot (or a new one) and all 200 end completed, each having run to its
 // end exactly once (counted by the runs' own side effects; each run ignores TERM for its last
 // step, so a stop either comes before its side effect or lets it exit 0: spec/pools.md
-// §Interrupted runs). Only this test's own pilots are
+// §Interrupted runs) — but for a run whose exit came with the stop itself (bash may lose
+// that run's status), which may run once more. Only this test's own pilots are
 // ever cancelled. Fails (does not skip) in CI when Slurm is missing (QDO_REQUIRE_SLURM=1).
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -65,9 +66,20 @@ await slurmSuite('a pool on Slurm', async (test) => {
     assert.is(st.jobs.length, 200);
     assert.ok(st.jobs.every((j: Obj) => j.state === 'completed'), JSON.stringify(st.jobs.filter((j: Obj) => j.state !== 'completed').map((j: Obj) => [j.job, j.state, j.reason])));
     const c = counts(out);
-    const wrong = [...Array(200).keys()].filter((i) => c.get(String(i)) !== 1);
-    assert.equal(wrong, [], `runs that did not run to their end exactly once: ${wrong.map((i) => `${i}:${c.get(String(i)) ?? 0}`).join(' ')}`);
-    const lines = [...Array(200).keys()].map((i) => readFileSync(join(out, String(i)), 'utf8').trim());
+    const never = [...Array(200).keys()].filter((i) => !c.get(String(i)));
+    assert.equal(never, [], 'every run ran to its end at least once');
+    // Exactly once, but for the stop window (spec/pools.md §Interrupted runs): a run of the
+    // cancelled pilot whose exit came with scancel's TERM may have lost its status in bash
+    // (its wrapper's wait answers -1) and is run again: attempt 1 on the victim, 2 elsewhere;
+    // at most the victim's 4 slots.
+    const twice = [...Array(200).keys()].filter((i) => c.get(String(i))! > 1);
+    const runLines = (i: number) => readFileSync(join(out, String(i)), 'utf8').trim().split('\n');
+    for (const i of twice) {
+      const ls = runLines(i);
+      assert.ok(ls.length === 2 && ls[0] === `1 ${victim.pilot}` && ls[1]!.startsWith('2 ') && !ls[1]!.endsWith(` ${victim.pilot}`), `run ${i} ran twice outside the stop window: ${JSON.stringify(ls)}`);
+    }
+    assert.ok(twice.length <= 4, `runs that ran twice: ${twice.join(' ')}`);
+    const lines = [...Array(200).keys()].map((i) => runLines(i)[runLines(i).length - 1]!);
     assert.ok(lines.some((l) => l.startsWith('2 ')), 'some runs were rerun after the scancel (attempt 2)');
     assert.ok(lines.filter((l) => l.endsWith(` ${victim.pilot}`)).length > 0, 'the cancelled pilot had completed runs before');
     const sbatch = pilots().filter((p) => p.sched_id).length;
