@@ -128,12 +128,16 @@ export interface PendingFile {
 export function writePendingFile(target: string, data: Uint8Array, opts: { mode?: number; how?: 'replace' | 'create' } = {}): PendingFile {
   const tmp = tempPathFor(target);
   let fd: number;
-  try {
-    fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
-  } catch (e) {
-    if (errnoCode(e) !== 'ENOENT') throw e;
+  // As openTemp: the folder made when the open finds it missing, and made again if a
+  // concurrent gc removes it (empty) between the mkdir and the open.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
+      break;
+    } catch (e) {
+      if (errnoCode(e) !== 'ENOENT' || attempt >= 50) throw e;
+    }
     mkdirSync(dirname(tmp), { recursive: true });
-    fd = openSync(tmp, 'wx', opts.mode ?? 0o644);
   }
   try {
     for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
