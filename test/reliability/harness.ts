@@ -1,11 +1,14 @@
 // Shared pieces of the reliability suites (test/reliability/README.md): worker processes,
 // what the scheduler holds (the local spool, Slurm's queue), and the checks every suite makes.
+import { timeLimit } from '../helpers/uvu-timed.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const LARGE = process.env.QDO_RELIABILITY === 'large';
+/** A test's function with the limit of `npm run reliability` (QDO_RELIABILITY=large: far longer than the 120-s default); as it is otherwise. */
+export const large = <F extends () => Promise<void>>(fn: F): F => (LARGE ? timeLimit(3_600_000, fn) : fn);
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url));
 
 export interface Outcome {

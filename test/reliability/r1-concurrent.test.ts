@@ -13,7 +13,7 @@ import { listSubmissionIds, readSubmission } from '../../src/store/submissions.j
 import type { Submission } from '../../src/model/submission.js';
 import { runCommand } from '../../src/scheduler/runner.js';
 import { whySlurmMissing } from '../helpers/slurm.js';
-import { LARGE, localSpoolJobs, outcomeProblems, startWorker, type Outcome } from './harness.js';
+import { LARGE, large, localSpoolJobs, outcomeProblems, startWorker, type Outcome } from './harness.js';
 
 const PROCS = LARGE ? 16 : 4;
 const SUBMITS = LARGE ? 200 : 25;
@@ -105,7 +105,7 @@ function checkJobs(outcomes: Outcome[], recs: Submission[], jobs: { id: string; 
   assert.ok([...perPoint.values()].every((n) => n === 1), 'each sweep point once');
 }
 
-test(`R1: ${PROCS} processes x ${SUBMITS} submits, two runs of one sweep, status and gc, local backend: 0 lost, 0 doubled, fsck clean`, async () => {
+test(`R1: ${PROCS} processes x ${SUBMITS} submits, two runs of one sweep, status and gc, local backend: 0 lost, 0 doubled, fsck clean`, large(async () => {
   const home = tempDir('qdo-r1-');
   try {
     assert.is((await qdo(['project', 'add', 'p'], { home })).code, 0);
@@ -119,7 +119,7 @@ test(`R1: ${PROCS} processes x ${SUBMITS} submits, two runs of one sweep, status
   } finally {
     removeDir(home);
   }
-});
+}));
 
 if (LARGE) {
   test(`R1 on the real Slurm: ${PROCS} processes x 50 held submits and a sweep; every job found once by its tag; all cancelled after`, async () => {

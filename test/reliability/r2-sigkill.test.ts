@@ -13,7 +13,7 @@ import { layoutOf } from '../../src/store/layout.js';
 import { listSubmissionIds, readSubmission } from '../../src/store/submissions.js';
 import { LOCK_SUFFIX, withLock } from '../../src/store/locks.js';
 import type { Submission } from '../../src/model/submission.js';
-import { LARGE, localSpoolJobs, outcomeProblems, startWorker, type Worker } from './harness.js';
+import { LARGE, large, localSpoolJobs, outcomeProblems, startWorker, type Worker } from './harness.js';
 
 const KILLS = LARGE ? 1000 : 100;
 const AT_ONCE = LARGE ? 4 : 3;
@@ -37,7 +37,7 @@ function locksUnder(dir: string): string[] {
   return out;
 }
 
-test(`R2: ${KILLS} SIGKILLs during submit, sweep, gc, cancel and retry: 0 corrupt, 0 dangling, 0 duplicate jobs, no lock blocks > 1 s`, async () => {
+test(`R2: ${KILLS} SIGKILLs during submit, sweep, gc, cancel and retry: 0 corrupt, 0 dangling, 0 duplicate jobs, no lock blocks > 1 s`, large(async () => {
   const home = tempDir('qdo-r2-');
   const seed = Number(process.env.QDO_SEED ?? Date.now() % 100000);
   try {
@@ -107,6 +107,6 @@ test(`R2: ${KILLS} SIGKILLs during submit, sweep, gc, cancel and retry: 0 corrup
   } finally {
     removeDir(home);
   }
-});
+}));
 
 test.run();

@@ -13,7 +13,7 @@ import { BIN, qdo, removeDir, tempDir, testCacheHome } from '../helpers/cli.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
 import { readSubmission } from '../../src/store/submissions.js';
-import { LARGE, localSpoolJobs } from './harness.js';
+import { LARGE, large, localSpoolJobs } from './harness.js';
 
 const POINTS = LARGE ? 3000 : 500;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -57,7 +57,7 @@ async function killDuring(home: string, stage: (typeof STAGES)[number]): Promise
 }
 
 for (const stage of STAGES) {
-  test(`R2 sweep: ${POINTS} points killed while writing ${stage.name}, then run again: every point submitted exactly once`, async () => {
+  test(`R2 sweep: ${POINTS} points killed while writing ${stage.name}, then run again: every point submitted exactly once`, large(async () => {
     const home = tempDir('qdo-r2-sweep-');
     const env = { QDO_SCHEDULER: 'local' };
     try {
@@ -105,7 +105,7 @@ for (const stage of STAGES) {
       await qdo(['cancel', 'p/*'], { home, env: { QDO_SCHEDULER: 'local' }, now: 'real', realHost: true }).catch(() => undefined);
       removeDir(home);
     }
-  });
+  }));
 }
 
 test.run();
