@@ -34,6 +34,15 @@ function put(home: string, s: Submission): void {
   writeFileSync(p, JSON.stringify(s) + '\n');
 }
 
+
+/** Project p with one job p/j that ran and ended, and a status that cached it: its version's id and the layout. */
+async function oneEndedJob(opts: RunOptions & { home: string }): Promise<{ id: string; l: Layout }> {
+  await ok(opts, ['project', 'add', 'p']);
+  const { id } = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
+  await waitDone(opts, 'p/j');
+  await ok(opts, ['status']);
+  return { id, l: layoutOf(opts.home) };
+}
 test('round trip: every field, also the optional ones (sweep, array_job, collected), and the file identity', async () => {
   const dir = tempDir();
   try {
@@ -110,18 +119,14 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
   const home = tempDir();
   const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
   try {
-    await ok(opts, ['project', 'add', 'p']);
-    const first = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
-    await waitDone(opts, 'p/j');
-    await ok(opts, ['status']);
-    const l = layoutOf(home);
-    assert.is(cached(l, 'p/j')?.id, first.id.slice(0, 12));
+    const { id: firstId, l } = await oneEndedJob(opts);
+    assert.is(cached(l, 'p/j')?.id, firstId.slice(0, 12));
     // A copy that says something else than the record would show: proof status reads the copy.
     const doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { jobs: unknown[][] };
     doc.jobs[0]![17] = 'from the cache';
     writeFileSync(endedCachePath(l), JSON.stringify(doc));
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the cache');
-    assert.is(readRecord(home, first.id).reason, null);
+    assert.is(readRecord(home, firstId).reason, null);
     // A new version: the copy is no longer used, and is replaced once that one has ended.
     const second = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
     await waitDone(opts, 'p/j');
@@ -202,11 +207,7 @@ test('a record replaced behind qdo (rsync -a keeps its mtime; git writes a new f
   const home = tempDir();
   const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
   try {
-    await ok(opts, ['project', 'add', 'p']);
-    const { id } = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
-    await waitDone(opts, 'p/j');
-    await ok(opts, ['status']);
-    const l = layoutOf(home);
+    const { id, l } = await oneEndedJob(opts);
     assert.ok(readEndedCache(l).jobs.get('p/j'));
     const p = submissionPath(l, id);
     const st = statSync(p);
@@ -226,11 +227,7 @@ test('fsck: a cache status would ignore (damaged, of another version, rows not o
     return [r.code, r.stdout.split('\n').filter(Boolean).map((x) => x.split(' ').slice(0, 3).join(' '))];
   };
   try {
-    await ok(opts, ['project', 'add', 'p']);
-    const { id } = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
-    await waitDone(opts, 'p/j');
-    await ok(opts, ['status']);
-    const l = layoutOf(home);
+    const { id, l } = await oneEndedJob(opts);
     const path = endedCachePath(l);
     const good = readFileSync(path, 'utf8');
     assert.equal(await fsck(), [0, []]);
