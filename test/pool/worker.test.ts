@@ -4,7 +4,8 @@
 // records nothing; dependencies and capabilities decide what is claimed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chownSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
 import { lines, ok, sleep, startWorker, states, until, waitState } from '../helpers/pool.js';
@@ -128,6 +129,49 @@ test('a stopped worker gives its running run back as the next attempt; another r
     w2.stop();
     await w2.done;
   }
+});
+
+test('a stop signal that reaches the run before its worker (scancel signals each process) gives the run back; one from outside alone fails it', async () => {
+  const pidFile = join(out, 'pid');
+  await ok(opts, ['submit', 'p/s', '--pool', 'ws', '--', 'bash', '-c', `echo $$ > ${pidFile}; exec sleep 30`]);
+  const groupOf = async (file: string): Promise<number> => {
+    const pid = await until(`${file} written`, async () => (existsSync(file) && readFileSync(file, 'utf8').trim()) || undefined);
+    return Number(execFileSync('ps', ['-o', 'pgid=', '-p', pid], { encoding: 'utf8' }).trim());
+  };
+  const alive = (pgid: number): boolean => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Gone once its worker has reaped it, that is, has seen its end.
+  const gone = (pgid: number) => until(`group ${pgid} gone`, async () => !alive(pgid));
+  // Only TERM from outside and nothing more: an ordinary failure, after the settle time.
+  const w1 = await startWorker(opts, 'ws', { stopSettleMs: 300 });
+  try {
+    const g = await groupOf(pidFile);
+    process.kill(-g, 'SIGTERM');
+    const s = await waitState(opts, 'p/s');
+    assert.is(s.state, 'failed');
+    assert.is(s.exit_code, 143);
+  } finally {
+    w1.stop();
+    await w1.done;
+  }
+  // TERM to the run's group first, the worker's own stop after its end: given back.
+  await ok(opts, ['submit', 'p/k', '--pool', 'ws', '--', 'bash', '-c', `echo $$ > ${pidFile}.k; exec sleep 30`]);
+  const w2 = await startWorker(opts, 'ws', { stopSettleMs: 60_000 });
+  const g = await groupOf(`${pidFile}.k`);
+  process.kill(-g, 'SIGTERM');
+  await gone(g);
+  w2.stop();
+  const s2 = await w2.done;
+  assert.is(s2.requeued, 1);
+  const [k] = await states(opts, 'p/k');
+  assert.is(k!.state, 'queued');
+  assert.match(k!.reason, /queued again \(attempt 2\)/);
 });
 
 test('a worker whose ticket was taken from it (presumed dead) stops the run and records nothing', async () => {

@@ -58,6 +58,32 @@ import { TicketCache, finishRun, verdict } from './tickets.js';
 /** Points where a test can make the worker die (SIGKILL) to prove nothing is lost or doubled. */
 export type CrashPoint = 'after-claim' | 'before-start' | 'after-start' | 'before-end';
 
+/**
+ * How long the end of a run killed by a stop signal the worker did not send (TERM, INT, HUP,
+ * KILL: 128+n or the signal itself) waits for the worker's own stop before it counts as failed.
+ */
+const STOP_SETTLE_MS = 5000;
+const STOP_SIGNALS = new Set<string>(['SIGHUP', 'SIGINT', 'SIGKILL', 'SIGTERM']);
+const STOP_CODES = new Set<number>([129, 130, 137, 143]);
+
+function endedByStopSignal(e: RunExit): boolean {
+  return e.signal !== null ? STOP_SIGNALS.has(e.signal) : e.code !== null && STOP_CODES.has(e.code);
+}
+
+/** Resolves when `signal` aborts or after `ms`, whichever comes first. */
+function stopOrTimeout(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** How often a worker checks that the tickets it runs are still its own (fencing). */
 const OWN_CHECK_MS = 2000;
 
@@ -81,6 +107,8 @@ export interface WorkerOptions {
   heartbeatSec?: number;
   /** Seconds between TERM and KILL (cancel, time limit, stop). */
   graceSec?: number;
+  /** How long a run ended by a stop signal from outside waits for the worker's own stop (ms). */
+  stopSettleMs?: number;
   log?: (line: string) => void;
   crash?: (point: CrashPoint) => void;
   fs?: PoolFs;
@@ -145,6 +173,7 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
   const pollMs = o.pollMs ?? 500;
   const hbMs = (o.heartbeatSec ?? 5) * 1000;
   const graceMs = (o.graceSec ?? 10) * 1000;
+  const stopSettleMs = o.stopSettleMs ?? STOP_SETTLE_MS;
   const leaseMs = def.lease * 1000;
   const t0 = ctx.now().getTime();
   const endsAt = o.timeLeftSec === null ? null : t0 + o.timeLeftSec * 1000;
@@ -259,7 +288,11 @@ export async function runWorker(ctx: Context, o: WorkerOptions): Promise<WorkerS
     idleSince = null;
     log(`started ${t.key} ${ticket.name}${t.attempt > 1 ? ` (attempt ${t.attempt})` : ''} as pid ${proc.pid}`);
     o.crash?.('after-start');
-    void proc.exited.then((e) => {
+    void proc.exited.then(async (e) => {
+      // A stop signal from outside (scancel signals every process of the pilot, one by
+      // one) can end the run before the worker's own TERM arrives: such an end waits a
+      // moment for the worker's stop, so the run is given back, not recorded as failed.
+      if (!r.interrupted && !r.killTimer && endedByStopSignal(e)) await stopOrTimeout(o.signal, stopSettleMs);
       exits.push({ r, e });
       wake.kick();
     });
