@@ -142,13 +142,27 @@ let generation = 0;
 const cacheInfo = { dir: path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'qdo'), usable: false, reason: 'QDO_CODE_CACHE=0' };
 globalThis.__qdoCodeCache = cacheInfo;
 // V8 trusts a code cache's contents (a damaged one can crash the process), so each file ends
-// with a 4-byte checksum of the rest: FNV-1a over 32-bit words.
+// with a 4-byte checksum of the rest: FNV-1a over its little-endian 32-bit words, then over
+// the last bytes. The words go through a 120-byte WebAssembly function: the same loop in
+// JavaScript cost ~3% of qdo status (interpreted, then optimized on the side; bench/README.md,
+// Start-up); where WebAssembly is off (--jitless) JavaScript does it.
+const FNV_WORDS = '0061736d0100000001080160037f7f7f017f030201000503010000070902016d020001660000' +
+  '0a31012f0002400340200145' + '0d012002200028020073' + '41938380086c2102200041046a2100200141016b21010c000b0b20020b';
+const fnvWords = (b, n, h) => {
+  try {
+    const x = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(FNV_WORDS, 'hex'))).exports;
+    x.m.grow(Math.ceil(b.length / 65536));
+    new Uint8Array(x.m.buffer).set(b);
+    return x.f(0, n, h);
+  } catch {
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.getInt32(i * 4, true), 16777619);
+    return h;
+  }
+};
 const sum = (b) => {
-  if (b.byteOffset % 4 !== 0) b = Buffer.from(b);
   const n = b.length >> 2;
-  const w = new Int32Array(b.buffer, b.byteOffset, n);
-  let h = 0x811c9dc5 ^ b.length;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ w[i], 16777619);
+  let h = fnvWords(b, n, 0x811c9dc5 ^ b.length);
   for (let i = n << 2; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619);
   return h >>> 0;
 };

@@ -1,7 +1,7 @@
 // The built binary and the single-file bundle, run as real processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BUNDLE, REPO, qdoProcess, tempDir, removeDir } from '../helpers/cli.js';
@@ -92,9 +92,20 @@ test('bundle: a code cache per command, made by its first two runs, checked befo
     let files = readdirSync(dir);
     assert.is(files.length, 1, files.join(' '));
     assert.match(files[0]!, /^[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+-project\.2\.v8$/);
-    // A damaged cache is never handed to V8 (it could crash): it is removed and made again.
+    // Its last 4 bytes: FNV-1a over the rest's little-endian 32-bit words, then its last bytes.
     const f = join(dir, files[0]!);
     const b = readFileSync(f);
+    const data = b.subarray(0, b.length - 4);
+    let h = 0x811c9dc5 ^ data.length;
+    for (let i = 0; i + 4 <= data.length; i += 4) h = Math.imul(h ^ data.readInt32LE(i), 16777619);
+    for (let i = data.length & ~3; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619);
+    assert.is(b.readUInt32LE(b.length - 4), h >>> 0, 'the checksum');
+    // The same where WebAssembly is off (node --jitless): the cache made above is still good.
+    const jitless = spawnSync(process.execPath, ['--jitless', BUNDLE, 'project', 'list'], { cwd: home, env: { ...process.env, QDO_HOME: home, ...env }, encoding: 'utf8' });
+    assert.is(jitless.stdout, outputs[0]!.stdout);
+    assert.ok(existsSync(f), 'the JavaScript checksum agrees: the cache was not taken for damaged');
+    for (const x of readdirSync(dir)) if (x.endsWith('.1.v8')) rmSync(join(dir, x)); // V8 made its own: other flags
+    // A damaged cache is never handed to V8 (it could crash): it is removed and made again.
     for (let i = 100; i < b.length - 8; i += 997) b[i]! ^= 0x5a;
     writeFileSync(f, b);
     assert.equal(bundleRun(['project', 'list'], env, home), outputs[0]);
