@@ -115,8 +115,7 @@ const prologueWith = (hash) => `#!/usr/bin/env node
 // qdo ${pkg.version}: ${pkg.description}
 // Built by scripts/build.mjs: this prologue, then the CLI bundle in the comment that starts
 // at the ${MARK} line (compiled with a V8 code cache in $XDG_CACHE_HOME/qdo;
-// QDO_CODE_CACHE=0 turns it off).
-'use strict';
+// QDO_CODE_CACHE=0 turns it off). Not strict mode: arguments.callee below.
 if (process.argv.length === 3 && process.argv[2] === '--version') {
   process.stdout.write('${pkg.version}\\n');
   return;
@@ -124,8 +123,11 @@ if (process.argv.length === 3 && process.argv[2] === '--version') {
 const fs = require('node:fs');
 const vm = require('node:vm');
 const path = require('node:path');
-// The comment after this prologue holds the program; a slice of the file's text is no copy.
-const text = fs.readFileSync(__filename, 'latin1');
+// The comment after this prologue holds the program. Node has read this file already: the
+// text of the function it made of it (arguments.callee, outside strict mode) is that source,
+// and a slice of it is no copy. Reading the file again cost a megabyte of buffer and string.
+let text = arguments.callee.toString();
+if (!text.includes('\\n${MARK}\\n')) text = fs.readFileSync(__filename, 'latin1');
 const source = text.slice(text.indexOf('\\n${MARK}\\n') + ${MARK.length + 2}, text.lastIndexOf('\\n*/'));
 // import() inside a vm.Script needs a callback Node 20 only has behind a flag: scheduler
 // plugins are imported through this module's own import() (src/util/import-module.ts).
