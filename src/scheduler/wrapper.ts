@@ -606,9 +606,11 @@ fi
     fi
   done
   qdo_child=''
-elif [ -n "$qdo_signal" ] && [ "$qdo_status" = 0 ]; then
-  # Stopped before the script started.
-  qdo_status=$((128 + $(kill -l "$qdo_signal")))
+elif [ -n "$qdo_signal" ]; then
+  # Stopped before the script started (what failed in the set-up then is the stop's doing).
+  # No $(kill -l) here: a command substitution is a subshell with TERM at its default, and
+  # a scancel signals every process again and again, so it could die and leave status 0.
+  case $qdo_signal in INT) qdo_status=130 ;; XCPU) qdo_status=152 ;; *) qdo_status=143 ;; esac
 fi
 `);
   if (epilogue !== '') {

@@ -275,6 +275,25 @@ test('USR1 is forwarded but is not a stop: signal stays null, signals lists it',
   assert.equal(end.signals, ['USR1']);
 });
 
+test('stopped before the script starts, with more TERMs coming (scancel signals every process): 143, never 0', () => {
+  // The prologue (run in the wrapper's shell) stops the wrapper and leaves a process that
+  // sends its group 300 more TERMs: whatever the wrapper does after the stop, including
+  // working out the status, is shot at. A subshell there died and left status 0 (CI: a
+  // pool run recorded completed that never ran).
+  for (let i = 0; i < 5; i++) {
+    const s = spec({
+      script: 'echo ran\n',
+      prologue: `( trap '' TERM; i=0; while [ $i -lt 300 ] && kill -0 $$ 2>/dev/null; do kill -TERM -- -$$ 2>/dev/null; i=$((i + 1)); done ) &\nkill -TERM $$\n`,
+    });
+    const r = spawnSync('setsid', ['bash', writeWrapped(s)], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SLURM_JOB_ID: '1' }, encoding: 'utf8', timeout: 20000 });
+    assert.is(r.status, 143, `trial ${i}: ${r.stderr}`);
+    assert.is(read(s.runDir, 'stdout'), '', 'the script did not run');
+    const end = json(s.runDir, 'qdo-end.json');
+    assert.is(end.exit_code, 143);
+    assert.is(end.signal, 'TERM');
+  }
+});
+
 test('a wrapper killed hard after TERM leaves a provisional end record (exit_code null)', async () => {
   const s = spec({ script: "#!/bin/bash\ntrap '' TERM\ntouch \"$QDO_TASK_DIR/ready\"\nsleep 30\n" });
   const file = writeWrapped(s);
