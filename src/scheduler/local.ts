@@ -2,7 +2,7 @@
 // at a time, with the same wrapper and records as the cluster backends
 // (spec/local-backend.md). No daemon: a bash dispatcher (local/spool-script.ts) runs a
 // pass whenever something changes, under an mkdir lock shared with this file.
-import { closeSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SchedulerError, UsageError, errnoCode } from '../errors.js';
@@ -272,23 +272,40 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** States of local job ids ("7") and array task ids ("7_3"), read from the spool. */
+  /**
+   * States of local job ids ("7") and array task ids ("7_3"), read from the spool. One look
+   * for the whole call (status asks for 10^4 elements of a few packed arrays at once): each
+   * job's task names and markers read once, the queue and running folders listed once, in
+   * the order entries move (queue, then running, then results: §States), so a task that
+   * moves while we look is still found; one that is found nowhere is read again alone.
+   */
   async query(ids: string[]): Promise<Map<string, JobState>> {
     const out = new Map<string, JobState>();
     let kick = false;
-    for (const text of ids) {
-      const unknown: JobState = { id: text, state: 'unknown', raw: '', source: 'none' };
-      const jid = parseId(text);
-      const names = jid ? await this.taskNames(jid.id) : undefined;
-      if (!jid || !names || (jid.task !== undefined && !names.includes(jid.task))) {
-        out.set(text, unknown);
+    const jobs = new Map<number, { names: string[]; has: Set<string>; cancelled: boolean; held: boolean } | undefined>();
+    const jobOf = async (id: number) => {
+      if (jobs.has(id)) return jobs.get(id);
+      const names = await this.taskNames(id);
+      const jdir = this.paths.job(id);
+      const j = names && { names, has: new Set(names), cancelled: existsSync(join(jdir, 'cancelled')), held: existsSync(join(jdir, 'held')) };
+      jobs.set(id, j);
+      return j;
+    };
+    const parsed = ids.map((text) => ({ text, jid: parseId(text) }));
+    for (const { jid } of parsed) if (jid) await jobOf(jid.id);
+    const queued = await this.listEntries(this.paths.queue);
+    const running = await this.listEntries(this.paths.running);
+    for (const { text, jid } of parsed) {
+      const j = jid && jobs.get(jid.id);
+      if (!jid || !j || (jid.task !== undefined && !j.has.has(jid.task))) {
+        out.set(text, { id: text, state: 'unknown', raw: '', source: 'none' });
         continue;
       }
-      const want = jid.task !== undefined ? [jid.task] : names;
       const infos: TaskInfo[] = [];
-      for (const t of want) {
-        let info = await this.taskState(jid.id, t);
+      for (const t of jid.task !== undefined ? [jid.task] : j.names) {
+        let info = await this.taskStateSeen(jid.id, t, j, queued, running);
         if (info.raw === '') info = await this.taskState(jid.id, t); // moved between reads
+        if (info.raw === '') info = await this.taskState(jid.id, t);
         if (info.raw === 'PENDING' || info.deadShepherd) kick = true;
         infos.push(info);
       }
@@ -297,6 +314,37 @@ export class LocalBackend implements Backend {
     // Recover from a dispatcher that never ran (machine restart, killed shepherd).
     if (kick && !(await exists(this.paths.lock))) this.dispatch();
     return out;
+  }
+
+  /** The entry names in a spool folder (none if it is missing). */
+  private async listEntries(dir: string): Promise<Set<string>> {
+    try {
+      return new Set(await readdir(dir));
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return new Set();
+      throw e;
+    }
+  }
+
+  /** taskState from listings taken before this call (queue first, then running). */
+  private async taskStateSeen(id: number, task: string, job: { cancelled: boolean; held: boolean }, queued: Set<string>, running: Set<string>): Promise<TaskInfo & { deadShepherd?: boolean }> {
+    const key = entryKey(id, task);
+    const tdir = this.paths.task(id, task);
+    if (queued.has(key)) {
+      // Synchronous: one or two calls per queued task, for thousands of them.
+      if (job.cancelled || existsSync(join(tdir, 'cancelled'))) return { raw: 'CANCELLED', exitCode: null };
+      if (job.held || existsSync(join(tdir, 'held'))) return { raw: 'HELD' };
+      return { raw: 'PENDING' };
+    }
+    if (running.has(key)) {
+      const text = await readText(join(this.paths.running, key));
+      const result = await this.readResult(tdir);
+      if (result) return result;
+      if (text === undefined) return { raw: '' };
+      const pid = Number(text.trim().split(/\s+/)[0]);
+      return { raw: 'RUNNING', deadShepherd: !isShepherd(pid, this.paths.root, id, task) };
+    }
+    return (await this.readResult(tdir)) ?? { raw: '' };
   }
 
   private async resolve(ids: string[]): Promise<{ id: number; tasks: string[]; whole: boolean }[]> {
