@@ -18,6 +18,7 @@ import { errnoCode, RepositoryError } from '../errors.js';
 import type { Submission } from '../model/submission.js';
 import { isTerminal } from '../model/states.js';
 import { writeFileAtomic } from './atomic.js';
+import { readSmallFdSync } from '../util/fs.js';
 import type { Layout } from './layout.js';
 import { parseSubmissionAt, submissionPath } from './submissions.js';
 
@@ -232,7 +233,7 @@ export function readThroughEnded(l: Layout, cache: EndedCache, key: string, id: 
     const fd = openSync(path, 'r');
     try {
       file = fileIdentity(fstatSync(fd));
-      bytes = readFileSync(fd);
+      bytes = readSmallFdSync(fd); // readFileSync(fd) would fstat again and read twice
     } finally {
       closeSync(fd);
     }

@@ -32,19 +32,24 @@ const SMALL = Buffer.allocUnsafe(64 * 1024);
 export function readSmallFileSync(p: string): Buffer {
   const fd = openSync(p, 'r');
   try {
-    let n = readSync(fd, SMALL, 0, SMALL.length, null);
-    if (n < SMALL.length) return Buffer.from(SMALL.subarray(0, n));
-    const parts = [Buffer.from(SMALL)];
-    let total = n;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(SMALL.length);
-      n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      parts.push(chunk.subarray(0, n));
-      total += n;
-    }
-    return Buffer.concat(parts, total);
+    return readSmallFdSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/** The rest of an open file, as readSmallFileSync reads it (the caller closes it). */
+export function readSmallFdSync(fd: number): Buffer {
+  let n = readSync(fd, SMALL, 0, SMALL.length, null);
+  if (n < SMALL.length) return Buffer.from(SMALL.subarray(0, n));
+  const parts = [Buffer.from(SMALL)];
+  let total = n;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(SMALL.length);
+    n = readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) break;
+    parts.push(chunk.subarray(0, n));
+    total += n;
+  }
+  return Buffer.concat(parts, total);
 }
