@@ -209,19 +209,24 @@ export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
 /**
  * writeFileAtomic (replace) for many files: temp files written, fsynced together, renamed,
  * each folder fsynced once. Files are written in groups of `group` (open descriptors).
+ * `durable: false` leaves out the fsyncs (each file still appears whole): for files that
+ * can be made again and that nothing needs after a crash.
  */
-export async function writeFilesAtomic(files: readonly { target: string; data: Uint8Array | string; mode?: number }[], group = 512): Promise<void> {
+export async function writeFilesAtomic(files: readonly { target: string; data: Uint8Array | string; mode?: number }[], opts: { group?: number; durable?: boolean } = {}): Promise<void> {
+  const group = opts.group ?? 512;
+  const durable = opts.durable ?? true;
   for (let k = 0; k < files.length; k += group) {
     const pending: PendingFile[] = [];
     try {
       for (const f of files.slice(k, k + group)) pending.push(writePendingFile(f.target, typeof f.data === 'string' ? Buffer.from(f.data) : f.data, { mode: f.mode }));
-      await syncPendingFiles(pending);
+      if (durable) await syncPendingFiles(pending);
+      else closePendingFiles(pending);
       for (const f of pending) installPendingFile(f);
     } catch (e) {
       closePendingFiles(pending);
       discardPendingFiles(pending);
       throw e;
     }
-    await fsyncDirs(pending.map((f) => dirname(f.target)));
+    if (durable) await fsyncDirs(pending.map((f) => dirname(f.target)));
   }
 }
