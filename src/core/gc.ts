@@ -11,7 +11,7 @@
 //     than PRUNE_GRACE_MS), the records of the unreachable versions, and their run folders.
 // No lock is held over the walk; instead every candidate is re-checked right before it is
 // removed (spec/porcelain.md §qdo gc, "Concurrency").
-import { lstatSync, rmSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Context } from '../context.js';
@@ -32,6 +32,7 @@ import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from '
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
 import { runDirOf } from './runs.js';
 import { projectsList } from './world.js';
+import { removeTreeSync } from '../util/fs.js';
 
 /** The latest version and the one before it: enough to compare a resubmission with its predecessor. */
 export const DEFAULT_KEEP = 2;
@@ -104,7 +105,9 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   const dryRun = o.dryRun === true;
   // One unreadable job hides no other: it is a problem (exit 1), and --prune, which needs
   // every ref's target, finds the damage again and prunes nothing there (exit 7).
-  const sel = await listLatest(ctx, patterns, { tolerant: true });
+  // The latest versions' records as status reads them (ended ones from the ended-jobs cache,
+  // one stat each): gc needs only their ids and names, and at 10^4 jobs each read was an open.
+  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true });
   if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0) {
     throw new NotFoundError('no-match', `gc: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
   }
@@ -154,7 +157,8 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     }
   }
   collect.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const sizes = await mapBounded(collect, IN_FLIGHT, (c) => diskBytes(c.path));
+  // A real gc learns each folder's size as it removes it (collectRunDirs).
+  const sizes = dryRun ? await mapBounded(collect, IN_FLIGHT, (c) => diskBytes(c.path)) : collect.map(() => 0);
   collect.forEach((c, i) => result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: sizes[i]!, why: 'superseded' }));
 
   // 2. Plan: unreachable objects, per allocation. Records still `submitting` whose
@@ -176,7 +180,12 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     const done: CollectedRun[] = [];
     const planned = new Map(result.runDirs.map((x) => [x.path, x]));
     const collected = await collectRunDirs(ctx, collect);
-    collect.forEach((c, i) => collected[i] && done.push(planned.get(c.path)!));
+    collect.forEach((c, i) => {
+      if (collected[i] === null) return;
+      const d = planned.get(c.path)!;
+      d.bytes = collected[i]!;
+      done.push(d);
+    });
     const objects: PrunedObject[] = [];
     const records: PrunedRecord[] = [];
     for (const plan of plans) {
@@ -239,10 +248,10 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
  * Marks the records, then removes the folders: a crash in between leaves folders the next gc
  * removes. The records are marked in batches (store: changeSubmissions), each still under its
  * shard folder's lock and decided from what is on disk then — the record is the truth, not what this
- * process read minutes ago — and durable before any folder goes. Returns, per folder, whether
- * it was collected.
+ * process read minutes ago — and durable before any folder goes. Returns, per folder, the
+ * bytes removed, or null if it was not collected.
  */
-async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[]): Promise<boolean[]> {
+async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[]): Promise<(number | null)[]> {
   const ended = new Array<boolean>(runs.length).fill(false);
   const byLayout = new Map<Layout, number[]>();
   runs.forEach((r, i) => byLayout.set(r.job.layout, [...(byLayout.get(r.job.layout) ?? []), i]));
@@ -256,9 +265,8 @@ async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: strin
     idx.forEach((i, k) => (ended[i] = after[k] !== null && isTerminal(after[k]!.state)));
   }
   // Synchronously: no lock is held now, and a run folder is a few small files (a promise per
-  // file and folder cost several times the system calls).
-  runs.forEach((r, i) => ended[i] && rmSync(r.path, { recursive: true, force: true }));
-  return ended;
+  // file and folder cost several times the system calls). Sized as removed.
+  return runs.map((r, i) => (ended[i] ? removeTreeSync(r.path) : null));
 }
 
 // ---- pruning ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 import type { CommandDef } from '../command.js';
 import { bool, json, str, strs } from '../command.js';
 import { UsageError } from '../../errors.js';
+import { widenThreadPool } from '../thread-pool.js';
 
 export const gcCommand: CommandDef = {
   command: 'gc [patterns..]',
@@ -15,6 +16,9 @@ export const gcCommand: CommandDef = {
       .option('dry-run', { type: 'boolean', describe: 'list what would be removed; change nothing' })
       .option('json', { type: 'boolean', describe: 'machine-readable output' }),
   async run(args, { ctx, io }) {
+    // Its record marks are fsynced in batches, as a sweep's answers: more in flight share
+    // the journal's commits (cli/thread-pool.ts).
+    if (!bool(args, 'dry-run')) widenThreadPool();
     const core = await import('../../core/gc.js');
     const keepArg = str(args, 'keep');
     let keep: number | undefined;
