@@ -49,6 +49,13 @@ interface TaskInfo {
   reason?: string;
 }
 
+/** What one query call has read of a job: its task names, and its marks once needed. */
+interface SeenJob {
+  names: string[];
+  has: Set<string>;
+  marks?: { cancelled: boolean; held: boolean };
+}
+
 interface JobId {
   id: number;
   /** "main", an array index, or undefined for "the whole job". */
@@ -282,12 +289,11 @@ export class LocalBackend implements Backend {
   async query(ids: string[]): Promise<Map<string, JobState>> {
     const out = new Map<string, JobState>();
     let kick = false;
-    const jobs = new Map<number, { names: string[]; has: Set<string>; cancelled: boolean; held: boolean } | undefined>();
+    const jobs = new Map<number, SeenJob | undefined>();
     const jobOf = async (id: number) => {
       if (jobs.has(id)) return jobs.get(id);
       const names = await this.taskNames(id);
-      const jdir = this.paths.job(id);
-      const j = names && { names, has: new Set(names), cancelled: existsSync(join(jdir, 'cancelled')), held: existsSync(join(jdir, 'held')) };
+      const j = names && { names, has: new Set(names) };
       jobs.set(id, j);
       return j;
     };
@@ -326,14 +332,17 @@ export class LocalBackend implements Backend {
     }
   }
 
-  /** taskState from listings taken before this call (queue first, then running). */
-  private async taskStateSeen(id: number, task: string, job: { cancelled: boolean; held: boolean }, queued: Set<string>, running: Set<string>): Promise<TaskInfo & { deadShepherd?: boolean }> {
+  /** taskState from listings taken in this call (queue first, then running). */
+  private async taskStateSeen(id: number, task: string, job: SeenJob, queued: Set<string>, running: Set<string>): Promise<TaskInfo & { deadShepherd?: boolean }> {
     const key = entryKey(id, task);
     const tdir = this.paths.task(id, task);
     if (queued.has(key)) {
-      // Synchronous: one or two calls per queued task, for thousands of them.
-      if (job.cancelled || existsSync(join(tdir, 'cancelled'))) return { raw: 'CANCELLED', exitCode: null };
-      if (job.held || existsSync(join(tdir, 'held'))) return { raw: 'HELD' };
+      // The job's marks once, after the queue was seen (as taskState reads them); the
+      // task's synchronously: one or two calls per queued task, for thousands of them.
+      const jdir = this.paths.job(id);
+      job.marks ??= { cancelled: existsSync(join(jdir, 'cancelled')), held: existsSync(join(jdir, 'held')) };
+      if (job.marks.cancelled || existsSync(join(tdir, 'cancelled'))) return { raw: 'CANCELLED', exitCode: null };
+      if (job.marks.held || existsSync(join(tdir, 'held'))) return { raw: 'HELD' };
       return { raw: 'PENDING' };
     }
     if (running.has(key)) {
