@@ -104,4 +104,28 @@ test('cancelling one element of a running array leaves the others running to the
   assert.is(JSON.parse(read(els[0]!.runDir, 'qdo-end.json')).signal, 'TERM');
 });
 
+
+test('one query for many ids of two jobs: each element its own state (held, cancelled, pending), the whole job, an unknown element', async () => {
+  const { b, dir } = setup(1);
+  // One slot, taken by a job that waits: nothing else starts while we look.
+  const gate = join(dir, 'gate');
+  const blocker = await submit(b, dir, 'blocker', { script: `while [ ! -e ${gate} ]; do sleep 0.05; done\n` });
+  await waitState(b, blocker, 'running');
+  const full: RenderSpec = { jobName: 'held', resources: {}, script: 'true\n', runDir: join(dir, 'arrays', 'held'), submitDir: dir, env: {}, elements: elements(dir, ['true\n', 'true\n', 'true\n', 'true\n']) };
+  mkdirSync(full.runDir, { recursive: true });
+  writeFileSync(join(full.runDir, 'job.sh'), b.render(full));
+  const held = await b.submit(join(full.runDir, 'job.sh'), { cwd: dir, hold: true });
+  const free = await submit(b, dir, 'free', { elements: elements(dir, ['true\n', 'true\n']) });
+  await b.cancel([b.elementId(held, 1)]);
+  const ids = [...[0, 1, 2, 3].map((i) => b.elementId(held, i)), held, b.elementId(held, 9), b.elementId(free, 0), free, blocker];
+  const m = await b.query(ids);
+  assert.equal(
+    ids.map((id) => m.get(id)!.state),
+    ['held', 'cancelled', 'held', 'held', 'held', 'unknown', 'pending', 'pending', 'running'],
+  );
+  writeFileSync(gate, '');
+  await waitState(b, free, 'completed');
+  await b.cancel([held]);
+});
+
 test.run();
