@@ -310,8 +310,9 @@ export class LocalBackend implements Backend {
       const infos: TaskInfo[] = [];
       for (const t of jid.task !== undefined ? [jid.task] : j.names) {
         let info = await this.taskStateSeen(jid.id, t, j, queued, running);
-        if (info.raw === '') info = await this.taskState(jid.id, t); // moved between reads
-        if (info.raw === '') info = await this.taskState(jid.id, t);
+        // Found nowhere (moved between the listings and its result): read alone, and once
+        // more if it moved between those reads too, as taskState's callers always did.
+        for (let k = 0; info.raw === '' && k < 2; k++) info = await this.taskState(jid.id, t);
         if (info.raw === 'PENDING' || info.deadShepherd) kick = true;
         infos.push(info);
       }
