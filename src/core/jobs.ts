@@ -9,7 +9,7 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
-import { endedCacheBytes, endedCopy, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
+import { dropEndedCopy, endedCacheBytes, endedCacheGainsFolders, endedCopy, endedNames, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -89,7 +89,7 @@ interface CacheUse {
 async function latestOf(loc: ProjectLocation, name: string, id: string, ended?: CacheUse): Promise<JobVersion> {
   let sub: Submission | null;
   if (ended) {
-    const r = readThroughEnded(loc.layout, ended.cache, `${loc.project}/${name}`, id);
+    const r = readThroughEnded(loc.layout, ended.cache, loc.project, name, id);
     sub = r.sub;
     ended.changed ||= r.changed;
   } else sub = await readSubmission(loc.layout, id);
@@ -172,7 +172,7 @@ function inSweep(sub: Submission | null, prefixes: string[]): boolean {
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
  */
-export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean; endedCache?: boolean } = {}): Promise<Selection> {
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean; endedCache?: boolean; perFile?: boolean } = {}): Promise<Selection> {
   const problems: Selection['problems'] = [];
   // Tolerant: one damaged job or project must not hide the others (status); else the first damage is the error.
   const tolerate = (subject: string, e: unknown): void => {
@@ -236,16 +236,13 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     for (const [l, n] of count) {
       const bytes = endedCacheBytes(l);
       if (bytes !== null && bytes > 256 * 1024 && n * 800 < bytes) continue;
-      const c: CacheUse = { cache: readEndedCache(l), changed: false };
+      // perFile (status --refresh): every copy checked against its own record file.
+      const c: CacheUse = { cache: readEndedCache(l, { clock: () => ctx.now().getTime(), perFile: opts.perFile }), changed: false };
       caches.set(l, c);
-      // Copies of names a project no longer has go (projects not read keep theirs). Keys
-      // are `project/name`, and a job name has no slash.
-      const read = new Map<string, Map<string, string>>();
-      for (const [loc, refs] of refsOf) if (loc.layout === l) read.set(loc.project, refs);
-      for (const k of c.cache.jobs.keys()) {
-        const slash = k.lastIndexOf('/');
-        const refs = read.get(k.slice(0, slash));
-        if (refs !== undefined && !refs.has(k.slice(slash + 1))) c.changed = c.cache.jobs.delete(k) || c.changed;
+      // Copies of names a project no longer has go (projects not read keep theirs).
+      for (const [loc, refs] of refsOf) {
+        if (loc.layout !== l) continue;
+        for (const name of endedNames(c.cache, loc.project)) if (!refs.has(name)) c.changed = dropEndedCopy(c.cache, loc.project, name) || c.changed;
       }
     }
   }
@@ -267,8 +264,9 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     }),
   );
   misses.forEach((i, k) => (jobs[i] = read[k]!));
-  // A cache that cannot be written costs speed only.
-  for (const [l, c] of caches) if (c.changed) await writeEndedCache(l, c.cache).catch(() => undefined);
+  // A cache that cannot be written costs speed only. It is also written when it would now
+  // hold a record folder's identity it lacks (its copies then need no stat each).
+  for (const [l, c] of caches) if (c.changed || endedCacheGainsFolders(c.cache)) await writeEndedCache(l, c.cache).catch(() => undefined);
   const out = jobs.filter((j, i): j is JobVersion => j !== null && (sweeps.length === 0 || wanted[i]!.byPattern || inSweep(j.sub, sweeps)));
   return { jobs: out, allocs, here, problems };
 }

@@ -24,7 +24,8 @@ export interface StatusResult {
 }
 
 export async function status(ctx: Context, patterns: string[], o: StatusOptions = {}): Promise<StatusResult> {
-  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true });
+  // --refresh trusts no cached folder: every ended job's record file is looked at.
+  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true, perFile: o.refresh });
   if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0) {
     throw new NotFoundError('no-match', `no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
   }

@@ -14,6 +14,11 @@ import { readSmallFileSync } from '../util/fs.js';
 
 export const SUBMISSIONS_DIR = 'submissions';
 
+/** The folder of the records whose ids begin with the two hex digits `xx`. */
+export function submissionFolder(l: Layout, xx: string): string {
+  return `${l.dir}/${SUBMISSIONS_DIR}/${xx}`;
+}
+
 export function submissionPath(l: Layout, id: string): string {
   // Joined by hand: status asks this once per job listed, and path.join normalises each time.
   // The layout's folder is normalised and the id is hex (refs and records are checked).

@@ -53,12 +53,21 @@ export interface AtomicWriteOptions {
   durable?: boolean;
 }
 
-export async function writeFileAtomic(target: string, data: string | Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+/**
+ * `data` may be a function of the temp file's creation time (the later of its modification
+ * and change times, in ms): the file system's clock, for a writer whose content depends on
+ * it (the ended-jobs cache).
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array | ((createdMs: number) => string | Uint8Array), opts: AtomicWriteOptions = {}): Promise<void> {
   const durable = opts.durable ?? true;
   const tmp = tempPathFor(target);
   const fh = await openTemp(tmp, opts);
   try {
     try {
+      if (typeof data === 'function') {
+        const st = await fh.stat();
+        data = data(Math.max(st.mtimeMs, st.ctimeMs));
+      }
       await fh.writeFile(data);
       if (opts.exactMode && opts.mode !== undefined) await fh.chmod(opts.mode);
       if (durable) await fh.sync();

@@ -8,7 +8,7 @@ import { canonicalBytes } from '../../src/model/canonical-json.js';
 import { parseManifest, encodeManifest } from '../../src/model/manifest.js';
 import { objectId } from '../../src/model/object-id.js';
 import { parsePacked, parseJournal } from '../../src/store/refs.js';
-import { endedCachePath, readEndedCache } from '../../src/store/ended-cache.js';
+import { checkEndedCache, endedCachePath, endedNames, readEndedCache } from '../../src/store/ended-cache.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { removeDir, tempDir } from '../helpers/cli.js';
@@ -77,8 +77,9 @@ test('submissions.md: the ended-jobs cache example is a file the cache reads (on
     mkdirSync(l.cache, { recursive: true });
     writeFileSync(endedCachePath(l), block(md, 'example-ended-cache') + '\n');
     const c = readEndedCache(l);
-    assert.equal([...c.jobs.keys()], ['p/j']);
-    assert.equal(c.jobs.get('p/j')!.file, { ino: 1835029, size: 402, mtimeMs: 1795254600123.4568, ctimeMs: 1795254600123.4568 });
+    assert.equal(endedNames(c, 'p'), ['j']);
+    assert.equal(checkEndedCache(l), { state: 'ok', copies: 1, skipped: 0, stale: 0, problem: null });
+    assert.equal(c.folders.get('3f'), { ino: 1835011, mtimeMs: 1795254600123.4568, ctimeMs: 1795254600123.4568 });
   } finally {
     removeDir(dir);
   }

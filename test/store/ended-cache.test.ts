@@ -5,9 +5,9 @@
 // rerun_window), or a record changed by anyone (another qdo, rsync, git), is never hidden.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { emptyEndedCache, endedCachePath, endedCopy, readEndedCache, readThroughEnded, writeEndedCache } from '../../src/store/ended-cache.js';
+import { emptyEndedCache, endedCachePath, endedCopy, endedNames, readEndedCache, readThroughEnded, writeEndedCache } from '../../src/store/ended-cache.js';
 import { layoutOf, type Layout } from '../../src/store/layout.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { status } from '../../src/core/status.js';
@@ -21,11 +21,39 @@ function rec(name: string, extra: Record<string, unknown> = {}): Submission {
   return { schema: 'qdo.submission/v1', id: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'), project: 'p/q', name, version: 3, scheduler: 'slurm', cluster: 'c', host: 'h', pid: 7, intent: '2026-11-21T09:00:00.000Z', submitted: '2026-11-21T09:00:01.000Z', sched_id: '42_1', after: ['x'], state: 'failed', state_source: 'accounting', state_time: '2026-11-21T09:10:00.000Z', exit_code: 3, reason: 'NonZeroExitCode', ...extra } as Submission;
 }
 
+/** The cache file: its first line, and its rows by `project/name`. */
+function cacheFile(l: Layout): { head: { version: number; strings: string[]; folders: unknown[][] }; rows: Map<string, unknown[]>; lines: string[] } {
+  const [first, ...lines] = readFileSync(endedCachePath(l), 'utf8').split('\n').filter(Boolean);
+  const rows = new Map(lines.map((x) => [x.slice(0, x.indexOf('\t')), JSON.parse(x.slice(x.indexOf('\t') + 1)) as unknown[]]));
+  return { head: JSON.parse(first!), rows, lines };
+}
+
 /** What the cache file holds for `key` (its id is the first 12 digits of the version's). */
 function cached(l: Layout, key: string): { id: string; state: string; attempt: unknown } | undefined {
-  const doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { strings: string[]; jobs: unknown[][] };
-  const row = doc.jobs.find((r) => `${doc.strings[r[0] as number]}/${r[1] as string}` === key);
-  return row && { id: row[2] as string, state: doc.strings[row[13] as number]!, attempt: (row[18] as { attempt?: unknown } | null)?.attempt ?? null };
+  const f = cacheFile(l);
+  const row = f.rows.get(key);
+  return row && { id: row[0] as string, state: f.head.strings[row[11] as number]!, attempt: (row[16] as { attempt?: unknown } | null)?.attempt ?? null };
+}
+
+/** The record folders the cache file holds an identity for. */
+function trustedFolders(l: Layout): string[] {
+  return existsSync(endedCachePath(l)) ? cacheFile(l).head.folders.map((f) => f[0] as string) : [];
+}
+
+/** Runs `qdo status` until the cache holds the identity of the folder of `id` (it must have been unchanged for 2 s). */
+async function untilTrusted(opts: RunOptions, l: Layout, id: string): Promise<void> {
+  for (let i = 0; !trustedFolders(l).includes(id.slice(0, 2)); i++) {
+    if (i > 100) throw new Error('the record folder was never trusted');
+    await ok(opts, ['status']);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Replaces a record as qdo, rsync and git do: a new file renamed over it. */
+function replace(home: string, s: Submission): void {
+  const p = submissionPath(layoutOf(home), s.id);
+  writeFileSync(p + '.new', JSON.stringify(s) + '\n');
+  renameSync(p + '.new', p);
 }
 
 function put(home: string, s: Submission): void {
@@ -53,31 +81,39 @@ test('round trip: every field, also the optional ones (sweep, array_job, collect
     put(dir, a);
     put(dir, b);
     const c = emptyEndedCache();
-    assert.is(readThroughEnded(l, c, 'p/q/b', b.id).changed, true);
-    assert.is(readThroughEnded(l, c, 'p/q/a', a.id).changed, true);
-    assert.is(readThroughEnded(l, c, 'p/q/a', a.id).changed, false, 'the same file again: nothing new');
+    assert.is(readThroughEnded(l, c, 'p/q', 'b', b.id).changed, true);
+    assert.is(readThroughEnded(l, c, 'p/q', 'a', a.id).changed, true);
+    assert.is(readThroughEnded(l, c, 'p/q', 'a', a.id).changed, false, 'the same file again: nothing new');
     await writeEndedCache(l, c);
     const back = readEndedCache(l);
-    assert.equal([...back.jobs.keys()], ['p/q/a', 'p/q/b']);
+    assert.equal(endedNames(back, 'p/q').sort(), ['a', 'b']);
     assert.equal(endedCopy(l, back, 'p/q', 'a', a.id), a);
     assert.equal(endedCopy(l, back, 'p/q', 'b', b.id), b);
     assert.is(endedCopy(l, back, 'p/q', 'b', a.id), undefined, 'another version than the ref: not used');
-    // The file: repeated strings once, in a table; the id's first 12 digits; the identity last.
-    const good = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { version: number; strings: string[]; jobs: unknown[][] };
-    assert.equal(good.strings, ['p/q', 'qdo.submission/v1', 'slurm', 'c', 'h', 'failed', 'accounting']);
-    assert.equal(good.jobs[0], [0, 'a', a.id.slice(0, 12), 3, 1, 2, 3, 4, 7, a.intent, a.submitted, '42_1', ['x'], 5, 6, a.state_time, 3, 'NonZeroExitCode', null, ...good.jobs[0]!.slice(19)]);
-    assert.equal(good.jobs[0]!.slice(19), [statSync(submissionPath(l, a.id)).ino, statSync(submissionPath(l, a.id)).size, statSync(submissionPath(l, a.id)).mtimeMs, statSync(submissionPath(l, a.id)).ctimeMs], 'the identity: inode, size, mtime, ctime');
-    // Written again after a load, unused rows keep their values (their indexes into the new table).
+    // The file: a first line with the table of repeated strings, then a line per copy: its
+    // key, a tab, the row (the id's first 12 digits; the identity last).
+    const good = readFileSync(endedCachePath(l), 'utf8');
+    const f = cacheFile(l);
+    assert.equal(f.head.version, 6);
+    assert.equal(f.head.strings, ['qdo.submission/v1', 'slurm', 'c', 'h', 'failed', 'accounting']);
+    assert.equal(f.lines.map((x) => x.slice(0, x.indexOf('\t'))), ['p/q/a', 'p/q/b'], 'sorted by project/name');
+    const ra = f.rows.get('p/q/a')!;
+    assert.equal(ra.slice(0, 17), [a.id.slice(0, 12), 3, 0, 1, 2, 3, 7, a.intent, a.submitted, '42_1', ['x'], 4, 5, a.state_time, 3, 'NonZeroExitCode', null]);
+    const st = statSync(submissionPath(l, a.id));
+    assert.equal(ra.slice(17), [st.ino, st.size, st.mtimeMs, st.ctimeMs], 'the identity: inode, size, mtime, ctime');
+    // Written again after a load, unused lines stay as they were, byte for byte.
     await writeEndedCache(l, readEndedCache(l));
-    assert.equal(JSON.parse(readFileSync(endedCachePath(l), 'utf8')), good);
-    // Damaged, of another version (4: no string table, the whole id), without an identity,
-    // with one not of numbers, an index out of the table, or holding a live state: ignored.
-    const row = good.jobs[0]!.slice(0, 19);
-    const doc = (jobs: unknown[][], strings: unknown[] = good.strings) => JSON.stringify({ version: 5, strings, jobs });
-    const v4 = [...Object.values(a).slice(0, 18), null, 1, 2, 3, 4];
-    for (const bad of ['{', 'null', '{"version": 4, "jobs": []}', JSON.stringify({ version: 4, jobs: [v4] }), doc([row]), doc([[...row, 1, 2, '3', 4]]), doc([[...row, 1, 2, 3, 4]], [...good.strings.slice(0, 5), 'running', 'queue']), doc([[...row.slice(0, 13), 99, ...row.slice(14), 1, 2, 3, 4]]), doc([[...row, 1, 2, 3, 4]], [1, 2, 3, 4, 5, 6, 7])]) {
+    assert.equal(readFileSync(endedCachePath(l), 'utf8').split('\n').slice(1), good.split('\n').slice(1));
+    // Damaged, of another version (5: one JSON document), a first line without the
+    // tables, or a row with an identity not of numbers, an index out of the table, or a
+    // live state: that copy (or every copy) is not used.
+    const head = good.split('\n')[0]!;
+    const row = JSON.stringify(ra.slice(0, 17));
+    const lineOf = (r: string, h = head) => `${h}\np/q/a\t${r}\n`;
+    const v5 = JSON.stringify({ version: 5, strings: [], jobs: [] });
+    for (const bad of ['{', 'null', v5, lineOf(row.slice(0, -1) + ',1,2,3,4]', JSON.stringify({ version: 6, strings: [] })), lineOf(row), lineOf(row.slice(0, -1) + ',1,2,"3",4]'), lineOf(JSON.stringify([...ra.slice(0, 11), 99, ...ra.slice(12)])), lineOf(JSON.stringify([...ra.slice(0, 11), 0, ...ra.slice(12)]))]) {
       writeFileSync(endedCachePath(l), bad);
-      assert.equal([...readEndedCache(l).jobs.keys()], [], bad.slice(0, 60));
+      assert.is(endedCopy(l, readEndedCache(l), 'p/q', 'a', a.id), undefined, bad.slice(0, 80));
     }
   } finally {
     removeDir(dir);
@@ -92,7 +128,7 @@ test('a copy is not used once its record file changed: rewritten, same size in p
     const a = rec('a');
     put(dir, a);
     const c = emptyEndedCache();
-    readThroughEnded(l, c, 'p/q/a', a.id);
+    readThroughEnded(l, c, 'p/q', 'a', a.id);
     assert.ok(endedCopy(l, c, 'p/q', 'a', a.id));
     const p = submissionPath(l, a.id);
     const before = statSync(p);
@@ -101,15 +137,15 @@ test('a copy is not used once its record file changed: rewritten, same size in p
     utimesSync(p, before.atime, before.mtime);
     assert.is(statSync(p).size, before.size);
     assert.is(endedCopy(l, c, 'p/q', 'a', a.id), undefined, 'the change time moved');
-    assert.is(readThroughEnded(l, c, 'p/q/a', a.id).sub!.reason, 'NonZeroExitCodX');
+    assert.is(readThroughEnded(l, c, 'p/q', 'a', a.id).sub!.reason, 'NonZeroExitCodX');
     assert.ok(endedCopy(l, c, 'p/q', 'a', a.id));
     // Live again (a requeue written by another qdo): read, and the copy is dropped.
     put(dir, { ...a, state: 'running', exit_code: null });
     assert.is(endedCopy(l, c, 'p/q', 'a', a.id), undefined);
-    const r = readThroughEnded(l, c, 'p/q/a', a.id);
+    const r = readThroughEnded(l, c, 'p/q', 'a', a.id);
     assert.is(r.sub!.state, 'running');
     assert.is(r.changed, true);
-    assert.equal([...c.jobs.keys()], []);
+    assert.equal(endedNames(c, 'p/q'), []);
   } finally {
     removeDir(dir);
   }
@@ -122,9 +158,10 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
     const { id: firstId, l } = await oneEndedJob(opts);
     assert.is(cached(l, 'p/j')?.id, firstId.slice(0, 12));
     // A copy that says something else than the record would show: proof status reads the copy.
-    const doc = JSON.parse(readFileSync(endedCachePath(l), 'utf8')) as { jobs: unknown[][] };
-    doc.jobs[0]![17] = 'from the cache';
-    writeFileSync(endedCachePath(l), JSON.stringify(doc));
+    const [head, line] = readFileSync(endedCachePath(l), 'utf8').split('\n');
+    const row = JSON.parse(line!.slice(line!.indexOf('\t') + 1)) as unknown[];
+    row[15] = 'from the cache';
+    writeFileSync(endedCachePath(l), `${head}\np/j\t${JSON.stringify(row)}\n`);
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the cache');
     assert.is(readRecord(home, firstId).reason, null);
     // A new version: the copy is no longer used, and is replaced once that one has ended.
@@ -137,7 +174,7 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
     // A name whose ref is deleted loses its copy.
     await ok(opts, ['update-ref', '-d', 'p/j']);
     await qdo(['status'], opts);
-    assert.equal([...readEndedCache(l).jobs.keys()], []);
+    assert.equal(endedNames(readEndedCache(l), 'p'), []);
   } finally {
     removeDir(home);
   }
@@ -193,7 +230,7 @@ test('requeue after the end (spec/submissions.md §Attempts): the cached failed 
     assert.is(readRecord(home, id).state, 'running');
     assert.is(endedCopy(l, readEndedCache(l), 'p', 'j', id), undefined, 'the record changed: its copy is stale');
     assert.equal((await view(610)).brief, ['running', 2], 'never the stale copy');
-    assert.is(readEndedCache(l).jobs.get('p/j'), undefined, 'a live job has no copy');
+    assert.equal(endedNames(readEndedCache(l), 'p'), [], 'a live job has no copy');
     rec2('qdo-end.json', end(0, 2));
     assert.equal((await view(660)).brief, ['completed', 2]);
     assert.equal((await view(670)).brief, ['completed', 2]);
@@ -203,17 +240,50 @@ test('requeue after the end (spec/submissions.md §Attempts): the cached failed 
   }
 });
 
-test('a record replaced behind qdo (rsync -a keeps its mtime; git writes a new file) shows at once', async () => {
+test('a record replaced behind qdo (rsync -a keeps its mtime and its folder\'s; git writes a new file) shows at once, also where the cache trusts its folder', async () => {
   const home = tempDir();
   const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
   try {
     const { id, l } = await oneEndedJob(opts);
-    assert.ok(readEndedCache(l).jobs.get('p/j'));
+    assert.ok(cached(l, 'p/j'));
+    await untilTrusted(opts, l, id);
     const p = submissionPath(l, id);
+    const folder = join(p, '..');
     const st = statSync(p);
-    put(home, { ...readRecord(home, id), reason: 'from the other host' });
+    const fst = statSync(folder);
+    replace(home, { ...readRecord(home, id), reason: 'from the other host' });
     utimesSync(p, st.atime, st.mtime);
+    utimesSync(folder, fst.atime, fst.mtime);
+    assert.ok(Math.abs(statSync(folder).mtimeMs - fst.mtimeMs) < 1, 'the folder looks unchanged but for its change time');
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the other host');
+    // Another record created in the folder (a new version of another job, a git checkout).
+    await untilTrusted(opts, l, id);
+    replace(home, { ...readRecord(home, id), reason: 'again' });
+    assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'again');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('a folder changed just before status looked at it is not trusted (a change in the same clock tick would not show); --refresh checks every record file', async () => {
+  const home = tempDir();
+  const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
+  try {
+    const { id, l } = await oneEndedJob(opts);
+    await untilTrusted(opts, l, id);
+    replace(home, { ...readRecord(home, id), reason: 'new' });
+    await ok(opts, ['status']);
+    assert.is(cached(l, 'p/j') !== undefined, true);
+    assert.not.ok(trustedFolders(l).includes(id.slice(0, 2)), 'changed under 2 s ago: its identity is not kept');
+    await untilTrusted(opts, l, id);
+    // A write in place (an editor that overwrites the file) leaves the folder as it was:
+    // the one change status does not see by itself. --refresh looks at every record file.
+    writeFileSync(submissionPath(l, id), JSON.stringify({ ...readRecord(home, id), reason: 'edited in place' }) + '\n');
+    const f = await qdo(['fsck'], opts);
+    assert.is(f.code, 0);
+    assert.match(f.stdout, `warning bad-cache ${endedCachePath(l)}: 1 copy in record folders it trusts whose record file was written in place since`);
+    assert.is(JSON.parse(await ok(opts, ['status', '--refresh', '--json'])).jobs[0].reason, 'edited in place');
+    assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'edited in place', 'and the copy is replaced');
   } finally {
     removeDir(home);
   }
@@ -234,8 +304,8 @@ test('fsck: a cache status would ignore (damaged, of another version, rows not o
     // Stale (the record rewritten behind it): status reads the record; not a fault.
     put(home, { ...readRecord(home, id), reason: 'changed' });
     assert.equal(await fsck(), [0, []]);
-    const doc = JSON.parse(good) as { strings: string[]; jobs: unknown[][] };
-    for (const bad of ['{', JSON.stringify({ version: 4, jobs: [] }), JSON.stringify({ ...doc, jobs: [doc.jobs[0]!.slice(1)] })]) {
+    const [head, line] = good.split('\n');
+    for (const bad of ['{', JSON.stringify({ version: 5, strings: [], jobs: [] }), `${head}\n${line!.slice(0, line!.indexOf('\t'))}\t[1]\n`, `${head}\nno tab\n`]) {
       writeFileSync(path, bad);
       assert.equal(await fsck(), [0, [`warning bad-cache ${path}:`]], bad.slice(0, 40));
     }
