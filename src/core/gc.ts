@@ -32,7 +32,7 @@ import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from '
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
 import { runDirOf } from './runs.js';
 import { projectsList } from './world.js';
-import { removeTreeSync } from '../util/fs.js';
+import { settleAll, TreeRemover } from '../util/fs.js';
 
 /** The latest version and the one before it: enough to compare a resubmission with its predecessor. */
 export const DEFAULT_KEEP = 2;
@@ -245,28 +245,43 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
 }
 
 /**
- * Marks the records, then removes the folders: a crash in between leaves folders the next gc
- * removes. The records are marked in batches (store: changeSubmissions), each still under its
- * shard folder's lock and decided from what is on disk then — the record is the truth, not what this
- * process read minutes ago — and durable before any folder goes. Returns, per folder, the
- * bytes removed, or null if it was not collected.
+ * Marks the records, then removes their folders: a crash in between leaves folders the next
+ * gc removes. The records are marked in batches (store: changeSubmissions), each still under
+ * its shard folder's lock and decided from what is on disk then — the record is the truth,
+ * not what this process read minutes ago — and durable before any of that batch's folders
+ * goes. Returns, per folder, the bytes removed, or null if it was not collected.
  */
 async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[]): Promise<(number | null)[]> {
-  const ended = new Array<boolean>(runs.length).fill(false);
   const byLayout = new Map<Layout, number[]>();
   runs.forEach((r, i) => byLayout.set(r.job.layout, [...(byLayout.get(r.job.layout) ?? []), i]));
   const when = ctx.now().toISOString();
-  for (const [l, idx] of byLayout) {
-    const after = await changeSubmissions(
-      l,
-      idx.map((i) => runs[i]!.job.id),
-      (_id, cur) => (cur && isTerminal(cur.state) && cur.collected === undefined ? { ...cur, collected: when } : null),
-    );
-    idx.forEach((i, k) => (ended[i] = after[k] !== null && isTerminal(after[k]!.state)));
+  const out = new Array<number | null>(runs.length).fill(null);
+  // No lock is held while a folder goes: each batch's folders are removed once its marks
+  // are durable, while the next batches are marked. A run folder is a few small files,
+  // removed with synchronous calls (a promise per file cost several times the system
+  // calls) in worker threads (each unlink and rmdir mostly waits in the kernel). Sized as
+  // removed.
+  const remover = new TreeRemover();
+  const removals: Promise<void>[] = [];
+  try {
+    for (const [l, idx] of byLayout) {
+      await changeSubmissions(
+        l,
+        idx.map((i) => runs[i]!.job.id),
+        (_id, cur) => (cur && isTerminal(cur.state) && cur.collected === undefined ? { ...cur, collected: when } : null),
+        (batch) => {
+          const go = batch.filter((b) => b.rec !== null && isTerminal(b.rec.state)).map((b) => idx[b.i]!);
+          if (go.length === 0) return;
+          removals.push(remover.remove(go.map((i) => runs[i]!.path)).then((bytes) => go.forEach((i, k) => (out[i] = bytes[k]!))));
+        },
+      );
+    }
+    await settleAll(removals);
+  } finally {
+    await settleAll(removals).catch(() => undefined);
+    await remover.close();
   }
-  // Synchronously: no lock is held now, and a run folder is a few small files (a promise per
-  // file and folder cost several times the system calls). Sized as removed.
-  return runs.map((r, i) => (ended[i] ? removeTreeSync(r.path) : null));
+  return out;
 }
 
 // ---- pruning ---------------------------------------------------------------------------

@@ -156,9 +156,11 @@ const BATCHES_IN_FLIGHT = 4;
  * files fsynced together, renamed into place, each shard folder fsynced once, then the locks
  * let go. A writer killed at any point leaves each record old or new, and temp files and locks
  * that fsck recognises. A change may not delete. Returns the records as they are afterwards,
- * in the order of `ids` (null where there is none).
+ * in the order of `ids` (null where there is none). `done`, if given, hears each batch once
+ * its records are durable and its locks let go: the positions in `ids` and their records
+ * as they are then (gc removes those run folders while later batches are written).
  */
-export async function changeSubmissions(l: Layout, ids: readonly string[], change: (id: string, current: Submission | null) => Submission | null): Promise<(Submission | null)[]> {
+export async function changeSubmissions(l: Layout, ids: readonly string[], change: (id: string, current: Submission | null) => Submission | null, done?: (batch: { i: number; rec: Submission | null }[]) => void): Promise<(Submission | null)[]> {
   const order = ids.map((id, i) => ({ id, i, path: submissionPath(l, id) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // Whole shard folders to a batch: two batches never share a lock.
   const batches: (typeof order)[] = [];
@@ -208,6 +210,7 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
         }
         await fsyncDirs(writes.map((w) => dirname(w.file.target)));
       });
+      done?.(batch.map((x) => ({ i: x.i, rec: out[x.i]! })));
     }
   };
   await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));

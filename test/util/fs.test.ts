@@ -1,11 +1,12 @@
 // Small-file reads (src/util/fs.ts): readSmallFileSync gives readFileSync's bytes and errors;
-// removeTreeSync removes as rmSync recursive + force does, and counts the bytes it removed.
+// removeTreeSync removes as rmSync recursive + force does, and counts the bytes it removed;
+// removeTreesParallel does the same for many trees in worker threads.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../helpers/cli.js';
-import { readSmallFileSync, removeTreeSync } from '../../src/util/fs.js';
+import { readSmallFileSync, removeTreeSync, removeTreesParallel } from '../../src/util/fs.js';
 
 test('readSmallFileSync: empty, small, exactly one buffer, and larger files read whole; errors as readFileSync', () => {
   const dir = tempDir('qdo-fs-');
@@ -39,7 +40,6 @@ test('readSmallFileSync: empty, small, exactly one buffer, and larger files read
   }
 });
 
-test.run();
 
 test('removeTreeSync: a nested tree goes whole, its file bytes counted; a link is removed, not followed; what is gone is 0', () => {
   const dir = tempDir('qdo-fs-');
@@ -64,3 +64,49 @@ test('removeTreeSync: a nested tree goes whole, its file bytes counted; a link i
     removeDir(dir);
   }
 });
+
+test('removeTreesParallel: many trees in workers give what removeTreeSync gives, tree by tree; links not followed; a failure thrown after the rest', async () => {
+  const dir = tempDir('qdo-fs-');
+  try {
+    const keep = join(dir, 'outside');
+    mkdirSync(keep);
+    writeFileSync(join(keep, 'precious'), 'x'.repeat(1000));
+    // Two sets of the same 1,200 trees (enough for several workers): one removed by each way.
+    const make = (root: string) =>
+      Array.from({ length: 1200 }, (_, i) => {
+        const t = join(root, `j${i}`, `${i % 3}-run`);
+        mkdirSync(join(t, 'a'), { recursive: true });
+        writeFileSync(join(t, 'qdo-end.json'), 'e'.repeat(i % 17));
+        writeFileSync(join(t, 'a', 'stdout'), 'o'.repeat(i % 101));
+        if (i % 50 === 0) symlinkSync(keep, join(t, 'a', 'link'));
+        if (i % 7 === 0) return join(t, 'a', 'stdout'); // a file, not a folder
+        return t;
+      });
+    const one = make(join(dir, 'one'));
+    const two = make(join(dir, 'two'));
+    one[5] = join(dir, 'one', 'missing'); // gone: 0
+    two[5] = join(dir, 'two', 'missing');
+    const sync = one.map((p) => removeTreeSync(p));
+    const par = await removeTreesParallel(two);
+    assert.equal(par, sync);
+    assert.ok(sync.filter((b) => b > 0).length > 1000);
+    for (const p of two) assert.not.ok(existsSync(p), p);
+    assert.ok(existsSync(join(keep, 'precious')), 'no link was followed');
+    // A tree that cannot be removed (not as root, who may remove anything): its error,
+    // once the others went.
+    if (process.getuid?.() !== 0) {
+      const three = make(join(dir, 'three'));
+      const stuck = join(dir, 'three', 'j1', '1-run', 'a');
+      chmodSync(stuck, 0o500);
+      let err: unknown = null;
+      await removeTreesParallel(three).catch((e: unknown) => (err = e));
+      chmodSync(stuck, 0o700);
+      assert.is((err as NodeJS.ErrnoException | null)?.code, 'EACCES');
+      assert.not.ok(existsSync(three[1199]!), 'the others are removed');
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test.run();
