@@ -125,20 +125,6 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
     }
   }
 
-  // Derived data (spec/layout.md `cache/`): the ended-jobs cache as status reads it. A file
-  // status would ignore, whole or in part, is dropped by --repair (the next status writes
-  // it again); copies whose record changed since are no fault (status reads the record),
-  // but for a record written in place in a folder the cache trusts (status would not see
-  // it: spec/submissions.md §Ended-jobs cache rule 5).
-  const ended = checkEndedCache(l);
-  if (ended.state === 'ignored') {
-    if (repair) await dropEndedCache(l);
-    add('warning', 'bad-cache', endedCachePath(l), `${ended.problem ?? `${ended.skipped} row(s) not of the expected shape`}: status ignores it (derived data, rebuilt by the next qdo status)`, repair);
-  } else if (ended.state === 'stale') {
-    if (repair) await dropEndedCache(l);
-    add('warning', 'bad-cache', endedCachePath(l), `${ended.problem}: status would show the old copies (derived data, rebuilt by the next qdo status; qdo status --refresh also reads them again)`, repair);
-  }
-
   // 2. Lists.
   let projects: string[] = [];
   try {
@@ -241,6 +227,20 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
       if (!(e instanceof QdoError)) throw e;
       recordProblems.push({ path: file.path, id: file.id, f: () => add('error', 'bad-submission', file.path, e.message.replace(`${file.path}: `, '')) });
     }
+  }
+
+  // Derived data (spec/layout.md `cache/`): the ended-jobs cache as status reads it, held
+  // against the records just read. A file status would ignore, whole or in part, is dropped
+  // by --repair (the next status writes it again); copies whose record changed since are no
+  // fault (status reads the record), but for a record written in place in a folder the
+  // cache trusts (status would not see it: spec/submissions.md §Ended-jobs cache rule 5).
+  const ended = checkEndedCache(l, records);
+  if (ended.state === 'ignored') {
+    if (repair) await dropEndedCache(l);
+    add('warning', 'bad-cache', endedCachePath(l), `${ended.problem ?? `${ended.skipped} row(s) not of the expected shape`}: status ignores it (derived data, rebuilt by the next qdo status)`, repair);
+  } else if (ended.state === 'stale') {
+    if (repair) await dropEndedCache(l);
+    add('warning', 'bad-cache', endedCachePath(l), `${ended.problem}: status would show the old copies (derived data, rebuilt by the next qdo status; qdo status --refresh also reads them again)`, repair);
   }
 
   // 5. Records still `submitting` whose submitter is gone: settled by recovery (--repair),

@@ -20,7 +20,7 @@
 // (qdo, rsync and git write a record by a new name and a rename, which changes the folder),
 // and its copies are used without a stat each. Only a write in place (an editor that
 // overwrites the file) goes unseen that way: `qdo status --refresh` checks every file.
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, RepositoryError } from '../errors.js';
@@ -216,34 +216,30 @@ export function readEndedCache(l: Layout, o: { clock?: () => number; perFile?: b
 /**
  * What `qdo fsck` says of the file (spec/plumbing/fsck.md, `bad-cache`): absent, read
  * whole, or why it is ignored (whole or some rows), or why status would show a copy it
- * should not: a copy in a folder the file trusts whose record file is no longer the one it
- * was read from (written in place: rule 5). A copy whose record changed otherwise is not a
- * fault (status reads the record). A copy's record file is found by its id's first digits
- * among the files of its folder.
+ * should not: with `records` (every record of the allocation, as fsck read them), a copy in
+ * a folder the file trusts that says something else than its record (the record was
+ * written in place: rule 5). A copy whose record changed otherwise is not a fault (status
+ * reads the record).
  */
-export function checkEndedCache(l: Layout): { state: 'absent' | 'ok' | 'ignored' | 'stale'; copies: number; skipped: number; stale: number; problem: string | null } {
+export function checkEndedCache(l: Layout, records?: ReadonlyMap<string, Submission>): { state: 'absent' | 'ok' | 'ignored' | 'stale'; copies: number; skipped: number; stale: number; problem: string | null } {
   const r = loadEndedCache(l);
   if (r.problem !== null) return { state: r.problem === 'absent' ? 'absent' : 'ignored', copies: 0, skipped: 0, stale: 0, problem: r.problem === 'absent' ? null : r.problem };
   const cache = r.cache;
   let copies = 0;
   let skipped = r.skipped;
   let stale = 0;
-  const files = new Map<string, string[] | null>();
-  const trustedFiles = (xx: string): string[] | null => {
-    let f = files.get(xx);
-    if (f !== undefined) return f;
-    const held = cache.folders.get(xx);
-    const dir = submissionFolder(l, xx);
-    f = null;
-    try {
-      const st = statSync(dir);
-      if (held !== undefined && sameFolder(st, held)) f = readdirSync(dir);
-    } catch {
-      f = null;
+  // Which folders the file trusts now; the records by the first 12 digits of their ids.
+  const trusted = new Map<string, boolean>();
+  const trustedNow = (xx: string): boolean => {
+    let t = trusted.get(xx);
+    if (t === undefined) {
+      const held = cache.folders.get(xx);
+      const st = held === undefined ? undefined : statSync(submissionFolder(l, xx), { throwIfNoEntry: false });
+      trusted.set(xx, (t = st !== undefined && sameFolder(st, held!)));
     }
-    files.set(xx, f);
-    return f;
+    return t;
   };
+  let byPrefix: Map<string, string[]> | undefined;
   for (const [project, names] of cache.lines) {
     for (const name of names.keys()) {
       const c = lineCopy(cache, project, name);
@@ -253,16 +249,36 @@ export function checkEndedCache(l: Layout): { state: 'absent' | 'ok' | 'ignored'
       }
       copies++;
       const id12 = c.row![R.id] as string;
-      const list = trustedFiles(id12.slice(0, 2));
-      if (list === null) continue;
-      const dir = submissionFolder(l, id12.slice(0, 2));
-      const same = list.some((f) => f.startsWith(id12.slice(2)) && f.endsWith('.json') && sameId(statSync(join(dir, f), { throwIfNoEntry: false }) ?? { ino: -1, size: -1, mtimeMs: -1, ctimeMs: -1 }, c.file));
-      if (!same) stale++;
+      if (records === undefined || !trustedNow(id12.slice(0, 2))) continue;
+      if (byPrefix === undefined) {
+        byPrefix = new Map();
+        for (const id of records.keys()) {
+          const k = id.slice(0, ID_PREFIX);
+          const same = byPrefix.get(k);
+          if (same) same.push(id);
+          else byPrefix.set(k, [id]);
+        }
+      }
+      const ids = byPrefix.get(id12) ?? [];
+      if (!ids.some((id) => sameRecord(fromRow(c.row!, cache.strings, project, name, id), records.get(id)!))) stale++;
     }
   }
   if (skipped > 0) return { state: 'ignored', copies, skipped, stale, problem: null };
-  if (stale > 0) return { state: 'stale', copies, skipped, stale, problem: `${stale} cop${stale === 1 ? 'y' : 'ies'} in record folders it trusts whose record file was written in place since` };
+  if (stale > 0) return { state: 'stale', copies, skipped, stale, problem: `${stale} cop${stale === 1 ? 'y' : 'ies'} in record folders it trusts that ${stale === 1 ? 'differs' : 'differ'} from the record (written in place since)` };
   return { state: 'ok', copies, skipped, stale, problem: null };
+}
+
+/** The same fields with the same values (nested values compared as JSON: both come from one parse order). */
+function sameRecord(a: Record<string, unknown>, b: Submission): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    const x = a[k];
+    const y = (b as Record<string, unknown>)[k];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
 }
 
 function loadEndedCache(l: Layout): { cache: EndedCache; problem: string | null; skipped: number } {

@@ -1,4 +1,4 @@
-// .qdo/cache/ended.json (store/ended-cache.ts; spec/submissions.md §Ended-jobs cache): what
+// .qdo/cache/ended.jsonl (store/ended-cache.ts; spec/submissions.md §Ended-jobs cache): what
 // status reads for ended jobs. A round trip keeps every field; a damaged, foreign or older
 // file reads as empty; status uses a copy only while the ref points at it and the record
 // file is the one it was read from, so a job that comes back (a requeue within
@@ -84,7 +84,10 @@ test('round trip: every field, also the optional ones (sweep, array_job, collect
     assert.is(readThroughEnded(l, c, 'p/q', 'b', b.id).changed, true);
     assert.is(readThroughEnded(l, c, 'p/q', 'a', a.id).changed, true);
     assert.is(readThroughEnded(l, c, 'p/q', 'a', a.id).changed, false, 'the same file again: nothing new');
+    mkdirSync(l.cache, { recursive: true });
+    writeFileSync(join(l.cache, 'ended.json'), '{"version":5}'); // the file of versions 3-5
     await writeEndedCache(l, c);
+    assert.not.ok(existsSync(join(l.cache, 'ended.json')), 'the old file goes');
     const back = readEndedCache(l);
     assert.equal(endedNames(back, 'p/q').sort(), ['a', 'b']);
     assert.equal(endedCopy(l, back, 'p/q', 'a', a.id), a);
@@ -281,7 +284,7 @@ test('a folder changed just before status looked at it is not trusted (a change 
     writeFileSync(submissionPath(l, id), JSON.stringify({ ...readRecord(home, id), reason: 'edited in place' }) + '\n');
     const f = await qdo(['fsck'], opts);
     assert.is(f.code, 0);
-    assert.match(f.stdout, `warning bad-cache ${endedCachePath(l)}: 1 copy in record folders it trusts whose record file was written in place since`);
+    assert.match(f.stdout, `warning bad-cache ${endedCachePath(l)}: 1 copy in record folders it trusts that differs from the record (written in place since)`);
     assert.is(JSON.parse(await ok(opts, ['status', '--refresh', '--json'])).jobs[0].reason, 'edited in place');
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'edited in place', 'and the copy is replaced');
   } finally {
