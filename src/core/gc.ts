@@ -32,7 +32,7 @@ import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from '
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
 import { runDirOf } from './runs.js';
 import { projectsList } from './world.js';
-import { settleAll, TreeRemover } from '../util/fs.js';
+import { TreeRemover } from '../util/fs.js';
 
 /** The latest version and the one before it: enough to compare a resubmission with its predecessor. */
 export const DEFAULT_KEEP = 2;
@@ -179,7 +179,14 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   if (!dryRun) {
     const done: CollectedRun[] = [];
     const planned = new Map(result.runDirs.map((x) => [x.path, x]));
-    const collected = await collectRunDirs(ctx, collect);
+    const stuck: { i: number; error: NodeJS.ErrnoException }[] = [];
+    const collected = await collectRunDirs(ctx, collect, stuck);
+    // A folder that could not be removed (permissions, a file held by the file system): its
+    // record is marked, so the next gc removes what is left once that is fixed.
+    for (const { i, error } of stuck.sort((a, b) => a.i - b.i)) {
+      const c = collect[i]!;
+      result.problems.push(`${fullName(c.job)}@${c.job.version}: run folder ${c.path} could not be removed (${error.code ?? error.message}); a gc after that is fixed removes it`);
+    }
     collect.forEach((c, i) => {
       if (collected[i] === null) return;
       const d = planned.get(c.path)!;
@@ -249,9 +256,10 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
  * gc removes. The records are marked in batches (store: changeSubmissions), each still under
  * its shard folder's lock and decided from what is on disk then — the record is the truth,
  * not what this process read minutes ago — and durable before any of that batch's folders
- * goes. Returns, per folder, the bytes removed, or null if it was not collected.
+ * goes. Returns, per folder, the bytes removed, or null if it was not collected (a folder
+ * that could not be removed is also in `stuck`, with why).
  */
-async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[]): Promise<(number | null)[]> {
+async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[], stuck: { i: number; error: NodeJS.ErrnoException }[]): Promise<(number | null)[]> {
   const byLayout = new Map<Layout, number[]>();
   runs.forEach((r, i) => byLayout.set(r.job.layout, [...(byLayout.get(r.job.layout) ?? []), i]));
   const when = ctx.now().toISOString();
@@ -263,6 +271,10 @@ async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: strin
   // removed.
   const remover = new TreeRemover();
   const removals: Promise<void>[] = [];
+  // Each removal's failure is caught at once (a rejection nobody awaits yet would end the
+  // process) and thrown once every batch is done; a folder that cannot be removed is a
+  // problem of its own (the others go).
+  const failures: unknown[] = [];
   try {
     for (const [l, idx] of byLayout) {
       await changeSubmissions(
@@ -272,15 +284,25 @@ async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: strin
         (batch) => {
           const go = batch.filter((b) => b.rec !== null && isTerminal(b.rec.state)).map((b) => idx[b.i]!);
           if (go.length === 0) return;
-          removals.push(remover.remove(go.map((i) => runs[i]!.path)).then((bytes) => go.forEach((i, k) => (out[i] = bytes[k]!))));
+          removals.push(
+            remover.removeEach(go.map((i) => runs[i]!.path)).then(
+              (answers) =>
+                go.forEach((i, k) => {
+                  const a = answers[k]!;
+                  if (typeof a === 'number') out[i] = a;
+                  else stuck.push({ i, error: a });
+                }),
+              (e: unknown) => void failures.push(e),
+            ),
+          );
         },
       );
     }
-    await settleAll(removals);
   } finally {
-    await settleAll(removals).catch(() => undefined);
+    await Promise.all(removals);
     await remover.close();
   }
+  if (failures.length > 0) throw failures[0];
   return out;
 }
 

@@ -162,12 +162,27 @@ export class TreeRemover {
   constructor(private readonly size = 4, private readonly inThreadBelow = 16) {}
 
   async remove(paths: string[]): Promise<number[]> {
-    const out: Removed[] = paths.length < this.inThreadBelow ? paths.map((p) => removeTreeSync(p)) : await this.inWorker(paths);
+    return (await this.removeEach(paths)).map((a) => {
+      if (typeof a === 'number') return a;
+      throw a;
+    });
+  }
+
+  /** As remove, but each path's answer: its bytes, or why it could not be removed (all were tried). */
+  async removeEach(paths: string[]): Promise<(number | NodeJS.ErrnoException)[]> {
+    const here = (p: string): Removed => {
+      try {
+        return removeTreeSync(p);
+      } catch (e) {
+        return { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
+      }
+    };
+    const out: Removed[] = paths.length < this.inThreadBelow ? paths.map(here) : await this.inWorker(paths);
     return out.map((a) => {
       if (typeof a === 'number') return a;
       const e = new Error(a.error) as NodeJS.ErrnoException;
       if (a.code !== undefined) e.code = a.code;
-      throw e;
+      return e;
     });
   }
 

@@ -2,13 +2,18 @@
 // folders, a still-running version, --prune with its grace period, --dry-run; fsck after.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
 import { waitDone as waitDoneIn, fileListing, readRecord } from '../helpers/jobs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { objectPath } from '../../src/store/objects.js';
+import { runDirOf } from '../../src/core/runs.js';
+import { readRefs } from '../../src/store/refs.js';
+import { readManifest } from '../../src/store/manifests.js';
+import { buildStore } from '../../bench/scale.js';
 
 let home = '';
 let opts: RunOptions;
@@ -234,6 +239,52 @@ test('bad input: --keep 0, --keep x, a pattern that matches nothing', async () =
   const n = await qdo(['gc', 'p/nothing*'], opts);
   assert.is(n.code, 3);
   assert.match(n.stderr, /gc: no job matches "p\/nothing\*"/);
+});
+
+test('a run folder that cannot be removed is a problem (exit 1) naming it and why; the others go (removal in worker threads)', async () => {
+  // 200 jobs x 3 versions, each version with a run folder: gc collects the 200 folders of
+  // @1 in batches (by record folder), each removed in a worker thread while the next is
+  // marked. The first batch's first folder holds a file that cannot be removed.
+  const dir = tempDir('qdo-gc-stuck-');
+  try {
+    const l = await buildStore(dir, [{ project: 'q', jobs: 200, versions: 3, runDirs: true }]);
+    const o: RunOptions = { home: dir, env: { QDO_SCHEDULER: 'local' } };
+    const refs = await readRefs(l, 'q');
+    const firstOf = async (name: string) => (await readManifest(l, (await readManifest(l, refs.get(name)!)).parent!)).parent!;
+    const names = Array.from({ length: 200 }, (_, j) => `job${String(j).padStart(6, '0')}`);
+    const firsts = new Map<string, string>();
+    for (const name of names) firsts.set(name, await firstOf(name));
+    const stuckName = names.reduce((a, b) => (firsts.get(a)! < firsts.get(b)! ? a : b));
+    const stuck = runDirOf(l, { project: 'q', name: stuckName, version: 1 }, firsts.get(stuckName)!);
+    const pinned = join(stuck, 'pinned');
+    writeFileSync(pinned, 'x');
+    // As root a file is kept by the immutable attribute; otherwise its folder is read-only.
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync('chattr', ['+i', pinned]);
+    else chmodSync(stuck, 0o500);
+    try {
+      const r = await qdo(['gc'], o);
+      assert.is(r.code, 1, r.stderr);
+      assert.is(r.stderr, `qdo: gc: q/${stuckName}@1: run folder ${stuck} could not be removed (${root ? 'EPERM' : 'EACCES'}); a gc after that is fixed removes it\n`);
+      assert.ok(existsSync(pinned), 'the pinned file is still there');
+      let gone = 0;
+      for (const name of names) {
+        if (name === stuckName) continue;
+        const id = firsts.get(name)!;
+        if (!existsSync(runDirOf(l, { project: 'q', name, version: 1 }, id))) gone++;
+        assert.ok(readRecord(dir, id).collected, `${name}@1 marked collected`);
+      }
+      assert.is(gone, 199, 'every other folder of @1 went');
+    } finally {
+      if (root) execFileSync('chattr', ['-i', pinned]);
+      else chmodSync(stuck, 0o700);
+    }
+    // Once the file can go, the next gc removes the folder (its record is marked already).
+    assert.is((await qdo(['gc'], o)).code, 0);
+    assert.not.ok(existsSync(stuck));
+  } finally {
+    removeDir(dir);
+  }
 });
 
 test.run();
