@@ -156,7 +156,7 @@ type Removed = number | { error: string; code?: string };
 export class TreeRemover {
   private workers: import('node:worker_threads').Worker[] = [];
   private next = 0;
-  private calls = new Map<number, { resolve: (out: Removed[]) => void; reject: (e: unknown) => void }>();
+  private calls = new Map<number, { resolve: (out: Removed[]) => void; reject: (e: unknown) => void; worker: import('node:worker_threads').Worker }>();
   private n = 0;
 
   constructor(private readonly size = 4, private readonly inThreadBelow = 16) {}
@@ -195,9 +195,15 @@ export class TreeRemover {
         this.calls.get(m.n)?.resolve(m.out);
         this.calls.delete(m.n);
       });
+      // A worker that fails or stops fails the lists it holds and leaves the pool (a list
+      // sent to it later would never be answered); the next list starts another.
       const fail = (e: unknown) => {
-        for (const c of this.calls.values()) c.reject(e);
-        this.calls.clear();
+        this.workers = this.workers.filter((x) => x !== w);
+        for (const [n, c] of this.calls) {
+          if (c.worker !== w) continue;
+          c.reject(e);
+          this.calls.delete(n);
+        }
       };
       w.on('error', fail);
       w.on('exit', (code) => fail(new Error(`a removal worker stopped (exit ${code})`)));
@@ -206,7 +212,7 @@ export class TreeRemover {
     const w = this.workers[this.next++ % this.workers.length]!;
     const n = this.n++;
     return new Promise<Removed[]>((resolve, reject) => {
-      this.calls.set(n, { resolve, reject });
+      this.calls.set(n, { resolve, reject, worker: w });
       w.postMessage({ n, paths });
     });
   }

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../helpers/cli.js';
-import { readSmallFileSync, removeTreeSync, removeTreesParallel } from '../../src/util/fs.js';
+import { readSmallFileSync, removeTreeSync, removeTreesParallel, TreeRemover } from '../../src/util/fs.js';
 
 test('readSmallFileSync: empty, small, exactly one buffer, and larger files read whole; errors as readFileSync', () => {
   const dir = tempDir('qdo-fs-');
@@ -105,6 +105,32 @@ test('removeTreesParallel: many trees in workers give what removeTreeSync gives,
       assert.not.ok(existsSync(three[1199]!), 'the others are removed');
     }
   } finally {
+    removeDir(dir);
+  }
+});
+
+test('TreeRemover: a worker that stops fails the list it held (no hang) and leaves the pool; the next list gets a new one', async () => {
+  const dir = tempDir('qdo-fs-');
+  const r = new TreeRemover(1, 0);
+  try {
+    const make = (name: string, n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const t = join(dir, name, `t${i}`);
+        mkdirSync(t, { recursive: true });
+        writeFileSync(join(t, 'f'), 'x');
+        return t;
+      });
+    assert.equal(await r.remove(make('a', 3)), [1, 1, 1]);
+    // The one worker is stopped while it holds a list (as if it died).
+    const held = r.remove(make('b', 2000));
+    await (r as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0]!.terminate();
+    let err: unknown = null;
+    await held.catch((e: unknown) => (err = e));
+    // Either it finished before the stop, or its list failed; it never hangs.
+    if (err !== null) assert.match(String(err), /a removal worker stopped/);
+    assert.equal(await r.remove(make('c', 4)), [1, 1, 1, 1], 'a new worker takes the next list');
+  } finally {
+    await r.close();
     removeDir(dir);
   }
 });
