@@ -275,9 +275,15 @@ test('a folder changed just before status looked at it is not trusted (a change 
     const { id, l } = await oneEndedJob(opts);
     await untilTrusted(opts, l, id);
     replace(home, { ...readRecord(home, id), reason: 'new' });
+    // Changed "just now" whatever the machine's speed: its mtime an hour ahead.
+    const folder = join(submissionPath(l, id), '..');
+    const later = new Date(Date.now() + 3600_000);
+    utimesSync(folder, later, later);
     await ok(opts, ['status']);
     assert.is(cached(l, 'p/j') !== undefined, true);
-    assert.not.ok(trustedFolders(l).includes(id.slice(0, 2)), 'changed under 2 s ago: its identity is not kept');
+    assert.not.ok(trustedFolders(l).includes(id.slice(0, 2)), 'changed under 2 s before the look: its identity is not kept');
+    const earlier = new Date(Date.now() - 3600_000);
+    utimesSync(folder, earlier, earlier);
     await untilTrusted(opts, l, id);
     // A write in place (an editor that overwrites the file) leaves the folder as it was:
     // the one change status does not see by itself. --refresh looks at every record file.
@@ -304,8 +310,9 @@ test('fsck: a cache status would ignore (damaged, of another version, rows not o
     const path = endedCachePath(l);
     const good = readFileSync(path, 'utf8');
     assert.equal(await fsck(), [0, []]);
-    // Stale (the record rewritten behind it): status reads the record; not a fault.
-    put(home, { ...readRecord(home, id), reason: 'changed' });
+    // Stale (the record rewritten behind it, by rename as rsync and git do): status reads the
+    // record; not a fault.
+    replace(home, { ...readRecord(home, id), reason: 'changed' });
     assert.equal(await fsck(), [0, []]);
     const [head, line] = good.split('\n');
     for (const bad of ['{', JSON.stringify({ version: 5, strings: [], jobs: [] }), `${head}\n${line!.slice(0, line!.indexOf('\t'))}\t[1]\n`, `${head}\nno tab\n`]) {
