@@ -243,13 +243,22 @@ test('requeue after the end (spec/submissions.md §Attempts): the cached failed 
   }
 });
 
-test('a record replaced behind qdo (rsync -a keeps its mtime and its folder\'s; git writes a new file) shows at once, also where the cache trusts its folder', async () => {
+/** One ended job p/j, cached, its record folder trusted by the cache; the home removed after `body`. */
+async function withTrustedJob(body: (t: { home: string; opts: RunOptions & { home: string }; id: string; l: Layout }) => Promise<void>): Promise<void> {
   const home = tempDir();
   const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
   try {
     const { id, l } = await oneEndedJob(opts);
     assert.ok(cached(l, 'p/j'));
     await untilTrusted(opts, l, id);
+    await body({ home, opts, id, l });
+  } finally {
+    removeDir(home);
+  }
+}
+
+test('a record replaced behind qdo (rsync -a keeps its mtime and its folder\'s; git writes a new file) shows at once, also where the cache trusts its folder', () =>
+  withTrustedJob(async ({ home, opts, id, l }) => {
     const p = submissionPath(l, id);
     const folder = join(p, '..');
     const st = statSync(p);
@@ -259,21 +268,14 @@ test('a record replaced behind qdo (rsync -a keeps its mtime and its folder\'s; 
     utimesSync(folder, fst.atime, fst.mtime);
     assert.ok(Math.abs(statSync(folder).mtimeMs - fst.mtimeMs) < 1, 'the folder looks unchanged but for its change time');
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the other host');
-    // Another record created in the folder (a new version of another job, a git checkout).
+    // Trusted again, then replaced by a new file under the same name (as a git checkout does).
     await untilTrusted(opts, l, id);
     replace(home, { ...readRecord(home, id), reason: 'again' });
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'again');
-  } finally {
-    removeDir(home);
-  }
-});
+  }));
 
-test('a folder changed just before status looked at it is not trusted (a change in the same clock tick would not show); --refresh checks every record file', async () => {
-  const home = tempDir();
-  const opts = { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' as const };
-  try {
-    const { id, l } = await oneEndedJob(opts);
-    await untilTrusted(opts, l, id);
+test('a folder changed just before status looked at it is not trusted (a change in the same clock tick would not show); --refresh checks every record file', () =>
+  withTrustedJob(async ({ home, opts, id, l }) => {
     replace(home, { ...readRecord(home, id), reason: 'new' });
     // Changed "just now" whatever the machine's speed: its mtime an hour ahead.
     const folder = join(submissionPath(l, id), '..');
@@ -293,10 +295,7 @@ test('a folder changed just before status looked at it is not trusted (a change 
     assert.match(f.stdout, `warning bad-cache ${endedCachePath(l)}: 1 copy in record folders it trusts that differs from the record (written in place since)`);
     assert.is(JSON.parse(await ok(opts, ['status', '--refresh', '--json'])).jobs[0].reason, 'edited in place');
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'edited in place', 'and the copy is replaced');
-  } finally {
-    removeDir(home);
-  }
-});
+  }));
 
 test('fsck: a cache status would ignore (damaged, of another version, rows not of the shape) is a warning --repair removes; a good or stale one is no finding', async () => {
   const home = tempDir();
