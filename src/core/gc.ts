@@ -285,7 +285,7 @@ async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: strin
           const go = batch.filter((b) => b.rec !== null && isTerminal(b.rec.state)).map((b) => idx[b.i]!);
           if (go.length === 0) return;
           removals.push(
-            remover.removeEach(go.map((i) => runs[i]!.path)).then(
+            remover.remove(go.map((i) => runs[i]!.path)).then(
               (answers) =>
                 go.forEach((i, k) => {
                   const a = answers[k]!;

@@ -359,7 +359,7 @@ function setOwn(cache: EndedCache, project: string, name: string, c: EndedCopy |
 }
 
 /** Whether the cache holds a copy for `project/name` (of any version). */
-export function hasEndedCopy(cache: EndedCache, project: string, name: string): boolean {
+function hasEndedCopy(cache: EndedCache, project: string, name: string): boolean {
   const own = cache.own.get(project)?.get(name);
   return own !== undefined ? own !== null : cache.lines.get(project)?.has(name) === true;
 }
@@ -432,6 +432,7 @@ function checkedFolders(cache: EndedCache): Map<string, boolean> {
   return all;
 }
 
+/** Whether the folder had been unchanged for FOLDER_SETTLE_MS at the moment `at` (in the clock of its times). */
 function settledBy(f: FolderId, at: number): boolean {
   return Math.max(f.mtimeMs, f.ctimeMs) + FOLDER_SETTLE_MS <= at;
 }
@@ -525,7 +526,7 @@ function foldersToWrite(cache: EndedCache, fsNow: number, clockNow: number): [st
     if (k === undefined) {
       if (held !== undefined) out.push([xx, held]);
     } else if (k.trusted) out.push([xx, k.now!]);
-    else if (all && k.now !== null && Math.max(k.now.mtimeMs, k.now.ctimeMs) + FOLDER_SETTLE_MS <= fsNow - Math.max(0, clockNow - k.at)) out.push([xx, k.now]);
+    else if (all && k.now !== null && settledBy(k.now, fsNow - Math.max(0, clockNow - k.at))) out.push([xx, k.now]);
   }
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
 }

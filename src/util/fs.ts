@@ -109,8 +109,9 @@ function removeFileSync(p: string): number {
   }
 }
 
-// removeTreeSync as plain JavaScript for worker threads (removeTreesParallel): the same
-// walk, the same answers (a test holds the two to one tree's bytes).
+// removeTreeSync as plain JavaScript for worker threads (TreeRemover; a worker cannot run
+// the bundle's own functions): the same walk, the same answers (a test holds the two to one
+// set of trees).
 const REMOVE_TREE_WORKER = `
 const { lstatSync, readdirSync, rmdirSync, unlinkSync } = require('node:fs');
 const { join } = require('node:path');
@@ -147,11 +148,10 @@ type Removed = number | { error: string; code?: string };
  * removeTreeSync of many trees, in worker threads: on the VMs this runs on an unlink or an
  * rmdir takes ~0.25 ms, most of it waiting in the kernel, and gc's 10^4 run folders removed
  * one by one took a third of its time (bench/README.md §Scale). `remove` hands a list of
- * trees to the next worker and answers the bytes of each (throwing the first failure once
- * that list is done: what was removed stays removed, as with removeTreeSync); lists are
- * removed in parallel with each other and with the caller's own work. Short lists are
- * removed at once in this thread (a worker costs a few ms to start). `close` lets the
- * workers go.
+ * trees to the next worker and answers, per tree, the bytes removed or why it could not be
+ * (what was removed stays removed, as with removeTreeSync); lists are removed in parallel
+ * with each other and with the caller's own work. Short lists are removed at once in this
+ * thread (a worker costs a few ms to start). `close` lets the workers go.
  */
 export class TreeRemover {
   private workers: import('node:worker_threads').Worker[] = [];
@@ -161,15 +161,8 @@ export class TreeRemover {
 
   constructor(private readonly size = 4, private readonly inThreadBelow = 16) {}
 
-  async remove(paths: string[]): Promise<number[]> {
-    return (await this.removeEach(paths)).map((a) => {
-      if (typeof a === 'number') return a;
-      throw a;
-    });
-  }
-
-  /** As remove, but each path's answer: its bytes, or why it could not be removed (all were tried). */
-  async removeEach(paths: string[]): Promise<(number | NodeJS.ErrnoException)[]> {
+  /** Each path's answer: the bytes removed, or why it could not be removed (every path is tried). */
+  async remove(paths: string[]): Promise<(number | NodeJS.ErrnoException)[]> {
     const here = (p: string): Removed => {
       try {
         return removeTreeSync(p);
@@ -223,23 +216,4 @@ export class TreeRemover {
     for (const w of ws) w.removeAllListeners('exit');
     await Promise.all(ws.map((w) => w.terminate()));
   }
-}
-
-/** removeTreeSync of each path, in worker threads (TreeRemover). */
-export async function removeTreesParallel(paths: string[], workers = 4): Promise<number[]> {
-  const r = new TreeRemover(workers);
-  try {
-    const per = Math.max(16, Math.ceil(paths.length / workers));
-    return (await settleAll(Array.from({ length: Math.ceil(paths.length / per) }, (_, k) => r.remove(paths.slice(k * per, (k + 1) * per))))).flat();
-  } finally {
-    await r.close();
-  }
-}
-
-/** Promise.all that waits for every promise before it throws the first failure. */
-export async function settleAll<T>(ps: Promise<T>[]): Promise<T[]> {
-  const r = await Promise.allSettled(ps);
-  const bad = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-  if (bad) throw bad.reason;
-  return r.map((x) => (x as PromiseFulfilledResult<T>).value);
 }

@@ -1,12 +1,12 @@
 // Small-file reads (src/util/fs.ts): readSmallFileSync gives readFileSync's bytes and errors;
 // removeTreeSync removes as rmSync recursive + force does, and counts the bytes it removed;
-// removeTreesParallel does the same for many trees in worker threads.
+// TreeRemover does the same for many trees in worker threads.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir } from '../helpers/cli.js';
-import { readSmallFileSync, removeTreeSync, removeTreesParallel, TreeRemover } from '../../src/util/fs.js';
+import { readSmallFileSync, removeTreeSync, TreeRemover } from '../../src/util/fs.js';
 
 test('readSmallFileSync: empty, small, exactly one buffer, and larger files read whole; errors as readFileSync', () => {
   const dir = tempDir('qdo-fs-');
@@ -65,7 +65,18 @@ test('removeTreeSync: a nested tree goes whole, its file bytes counted; a link i
   }
 });
 
-test('removeTreesParallel: many trees in workers give what removeTreeSync gives, tree by tree; links not followed; a failure thrown after the rest', async () => {
+/** The trees in lists of 300, each to the next of 4 workers, all at once: the answers in order. */
+async function removeInWorkers(paths: string[]): Promise<(number | Error)[]> {
+  const r = new TreeRemover(4);
+  try {
+    const lists = Array.from({ length: Math.ceil(paths.length / 300) }, (_, k) => paths.slice(k * 300, (k + 1) * 300));
+    return (await Promise.all(lists.map((l) => r.remove(l)))).flat();
+  } finally {
+    await r.close();
+  }
+}
+
+test('TreeRemover: many trees in workers give what removeTreeSync gives, tree by tree; links not followed; a tree that cannot go is its error, the others go', async () => {
   const dir = tempDir('qdo-fs-');
   try {
     const keep = join(dir, 'outside');
@@ -87,7 +98,7 @@ test('removeTreesParallel: many trees in workers give what removeTreeSync gives,
     one[5] = join(dir, 'one', 'missing'); // gone: 0
     two[5] = join(dir, 'two', 'missing');
     const sync = one.map((p) => removeTreeSync(p));
-    const par = await removeTreesParallel(two);
+    const par = await removeInWorkers(two);
     assert.equal(par, sync);
     assert.ok(sync.filter((b) => b > 0).length > 1000);
     for (const p of two) assert.not.ok(existsSync(p), p);
@@ -98,10 +109,10 @@ test('removeTreesParallel: many trees in workers give what removeTreeSync gives,
       const three = make(join(dir, 'three'));
       const stuck = join(dir, 'three', 'j1', '1-run', 'a');
       chmodSync(stuck, 0o500);
-      let err: unknown = null;
-      await removeTreesParallel(three).catch((e: unknown) => (err = e));
+      const answers = await removeInWorkers(three);
       chmodSync(stuck, 0o700);
-      assert.is((err as NodeJS.ErrnoException | null)?.code, 'EACCES');
+      assert.is((answers[1] as NodeJS.ErrnoException).code, 'EACCES');
+      assert.is(answers.filter((a) => typeof a !== 'number').length, 1);
       assert.not.ok(existsSync(three[1199]!), 'the others are removed');
     }
   } finally {
