@@ -64,7 +64,8 @@ export async function startupBench(runs = Number(process.env.QDO_BENCH_RUNS ?? 2
     const base: Case = { label: 'node -e 0', argv: ['-e', '0'], env: env(empty) };
     const cases: Case[] = [
       { label: 'bundle  qdo --version', argv: [BUNDLE, '--version'], env: env(empty) },
-      { label: 'bundle  qdo status (1,000 ended jobs)', argv: [BUNDLE, 'status'], env: env(ended) },
+      { label: 'bundle  qdo status (1,000 ended > 7 d ago)', argv: [BUNDLE, 'status'], env: env(ended) },
+      { label: 'bundle  qdo status --since all (1,000 ended)', argv: [BUNDLE, 'status', '--since', 'all'], env: env(ended) },
       { label: 'bundle  qdo status --json (1,000 ended jobs)', argv: [BUNDLE, 'status', '--json'], env: env(ended) },
       { label: 'bundle  qdo status (no jobs)', argv: [BUNDLE, 'status'], env: env(empty) },
       { label: 'bundle  qdo project list', argv: [BUNDLE, 'project', 'list'], env: env(ended) },

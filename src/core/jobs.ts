@@ -9,7 +9,8 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
-import { dropEndedCopy, endedCacheBytes, endedCacheGainsFolders, endedCopy, endedNames, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
+import { dropEndedCopiesBut, endedCacheBytes, endedCacheGainsFolders, endedCopy, endedHead, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
+import { isTerminal } from '../model/states.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -75,6 +76,14 @@ export interface Selection {
    * when listed with `tolerant`: the rest are listed, these reported (exit 7).
    */
   problems: { subject: string; error: QdoError }[];
+  /** With `hideEndedBefore`: the jobs left out for having ended before it. */
+  hidden?: HiddenJobs;
+}
+
+/** Jobs a view leaves out because they ended before a time (status's overview), by state. */
+export interface HiddenJobs {
+  count: number;
+  states: Map<string, number>;
 }
 
 async function versionOf(l: Layout, id: string, sub: Submission | null): Promise<number> {
@@ -94,6 +103,13 @@ async function latestOf(loc: ProjectLocation, name: string, id: string, ended?: 
     ended.changed ||= r.changed;
   } else sub = await readSubmission(loc.layout, id);
   return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
+}
+
+/** The keys in ascending order: as they come when they already are (a packed refs file's are). */
+function sortedKeys(m: Map<string, string>): string[] {
+  const keys = [...m.keys()];
+  for (let i = 1; i < keys.length; i++) if (keys[i - 1]! > keys[i]!) return keys.sort();
+  return keys;
 }
 
 /** Like Promise.all(items.map(fn)) with at most `limit` calls in flight, results in order. */
@@ -172,7 +188,7 @@ function inSweep(sub: Submission | null, prefixes: string[]): boolean {
  * Latest versions matching any pattern; with no patterns, the current project's jobs (and
  * its sub-projects') when run inside one, else every job of every allocation.
  */
-export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean; endedCache?: boolean; perFile?: boolean } = {}): Promise<Selection> {
+export async function listLatest(ctx: Context, patterns: string[], opts: { allocs?: Allocation[]; tolerant?: boolean; endedCache?: boolean; perFile?: boolean; hideEndedBefore?: number } = {}): Promise<Selection> {
   const problems: Selection['problems'] = [];
   // Tolerant: one damaged job or project must not hide the others (status); else the first damage is the error.
   const tolerate = (subject: string, e: unknown): void => {
@@ -220,7 +236,7 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     refsOf.set(loc, refs);
     const listed = projects.includes(loc);
     const prefix = loc.project + '/';
-    for (const name of [...refs.keys()].sort()) {
+    for (const name of sortedKeys(refs)) {
       const byPattern = listed && (regs === null || regs.some((r) => r.test(prefix + name)));
       if (byPattern || sweeps.length > 0) wanted.push({ loc, name, id: refs.get(name)!, byPattern });
     }
@@ -242,19 +258,36 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       // Copies of names a project no longer has go (projects not read keep theirs).
       for (const [loc, refs] of refsOf) {
         if (loc.layout !== l) continue;
-        for (const name of endedNames(c.cache, loc.project)) if (!refs.has(name)) c.changed = dropEndedCopy(c.cache, loc.project, name) || c.changed;
+        c.changed = dropEndedCopiesBut(c.cache, loc.project, (name) => refs.has(name)) || c.changed;
       }
     }
   }
   // Ended jobs whose record is unchanged on disk come from the cache as they are; one small
   // record per other job is read, concurrently (bounded), the order kept.
+  // With hideEndedBefore, a job whose latest version ended before that time is counted, not
+  // listed; from the cache that takes the head of its line alone where its folder is trusted.
+  const before = opts.hideEndedBefore;
+  const hidden: HiddenJobs | undefined = before === undefined ? undefined : { count: 0, states: new Map() };
+  const hide = (state: string, time: unknown): boolean => {
+    if (hidden === undefined || typeof time !== 'string' || !(Date.parse(time) < before!)) return false;
+    hidden.count++;
+    hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
+    return true;
+  };
   const jobs: (JobVersion | null)[] = new Array(wanted.length);
   const misses: number[] = [];
   for (let i = 0; i < wanted.length; i++) {
     const w = wanted[i]!;
     const c = cacheOf(w.loc.layout);
+    if (c && hidden && w.byPattern) {
+      const h = endedHead(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
+      if (h !== undefined && hide(h.state, h.time)) {
+        jobs[i] = null;
+        continue;
+      }
+    }
     const copy = c && endedCopy(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
-    if (copy) jobs[i] = { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
+    if (copy) jobs[i] = hidden && w.byPattern && hide(copy.state, copy.state_time) ? null : { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
     else misses.push(i);
   }
   const read = await mapBounded(misses, 64, (i) =>
@@ -263,12 +296,15 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
       return null;
     }),
   );
-  misses.forEach((i, k) => (jobs[i] = read[k]!));
+  misses.forEach((i, k) => {
+    const j = read[k]!;
+    jobs[i] = j !== null && hidden && wanted[i]!.byPattern && j.sub !== null && isTerminal(j.sub.state) && hide(j.sub.state, j.sub.state_time) ? null : j;
+  });
   // A cache that cannot be written costs speed only. It is also written when it would now
   // hold a record folder's identity it lacks (its copies then need no stat each).
   for (const [l, c] of caches) if (c.changed || endedCacheGainsFolders(c.cache)) await writeEndedCache(l, c.cache).catch(() => undefined);
   const out = jobs.filter((j, i): j is JobVersion => j !== null && (sweeps.length === 0 || wanted[i]!.byPattern || inSweep(j.sub, sweeps)));
-  return { jobs: out, allocs, here, problems };
+  return { jobs: out, allocs, here, problems, ...(hidden ? { hidden } : {}) };
 }
 
 /**

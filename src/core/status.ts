@@ -3,7 +3,11 @@
 import type { Context } from '../context.js';
 import { NotFoundError, QdoError } from '../errors.js';
 import type { Runner } from '../scheduler/runner.js';
-import { historyOf, listLatest, type JobVersion } from './jobs.js';
+import { DEFAULT_RERUN_WINDOW } from '../model/config.js';
+import { isTerminal } from '../model/states.js';
+import { readConfig } from '../store/config.js';
+import { historyOf, listLatest, type HiddenJobs, type JobVersion } from './jobs.js';
+import { allAllocations } from './world.js';
 import { refreshJobs, type RefreshReport } from './refresh.js';
 import type { PolicyReport } from './policies.js';
 
@@ -12,6 +16,11 @@ export interface StatusOptions {
   refresh?: boolean;
   offline?: boolean;
   runner?: Runner;
+  /**
+   * Leave out the jobs whose latest version ended before this time (ms since the epoch),
+   * counting them instead: status's overview (spec/porcelain.md §qdo status, --since).
+   */
+  since?: number;
 }
 
 export interface StatusResult {
@@ -21,11 +30,24 @@ export interface StatusResult {
   report: RefreshReport;
   /** Retry policies and notify fallbacks applied to the jobs that ended (policies.ts). */
   policy: PolicyReport;
+  /** With `since`: the jobs left out, by state. */
+  hidden?: HiddenJobs;
 }
 
 export async function status(ctx: Context, patterns: string[], o: StatusOptions = {}): Promise<StatusResult> {
+  // --since: a job that ended before rerun_window began is final (refresh would not look at
+  // it), so it is left out as the jobs are listed, from the ended-jobs cache's line heads
+  // alone; one that ended later is refreshed first and left out after, if still ended.
+  let allocs;
+  let before: number | undefined;
+  if (o.since !== undefined) {
+    allocs = await allAllocations(ctx);
+    const home = allocs.find((a) => a.home)?.layout;
+    const window = (home ? (await readConfig(home, ctx.user)).rerun_window : undefined) ?? DEFAULT_RERUN_WINDOW;
+    before = Math.min(o.since, ctx.now().getTime() - window * 1000);
+  }
   // --refresh trusts no cached folder: every ended job's record file is looked at.
-  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true, perFile: o.refresh });
+  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true, perFile: o.refresh, allocs, hideEndedBefore: before });
   if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0) {
     throw new NotFoundError('no-match', `no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
   }
@@ -52,5 +74,18 @@ export async function status(ctx: Context, patterns: string[], o: StatusOptions 
     const i = jobs.indexOf(r.from);
     if (i >= 0) jobs.splice(i, o.allVersions ? 0 : 1, r.to);
   }
-  return { jobs, report, policy, problems };
+  const hidden = sel.hidden;
+  if (o.since !== undefined && hidden) {
+    const since = o.since;
+    const gone = new Set<string>();
+    for (const j of jobs) {
+      const st = j.sub;
+      if (!j.latest || st === null || !isTerminal(st.state) || !(Date.parse(st.state_time) < since)) continue;
+      gone.add(j.project + '/' + j.name);
+      hidden.count++;
+      hidden.states.set(st.state, (hidden.states.get(st.state) ?? 0) + 1);
+    }
+    if (gone.size > 0) jobs = jobs.filter((j) => !gone.has(j.project + '/' + j.name));
+  }
+  return { jobs, report, policy, problems, ...(hidden ? { hidden } : {}) };
 }

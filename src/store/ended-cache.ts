@@ -34,7 +34,7 @@ import { parseSubmissionAt, submissionFolder, submissionPath } from './submissio
 export const ENDED_CACHE = 'ended.jsonl';
 /** The file of versions 3-5 (one JSON document): removed when the new one is written. */
 const OLD_CACHE = 'ended.json';
-const VERSION = 6;
+const VERSION = 7;
 
 /**
  * The identity of a record file: inode, size, and modification and change times in
@@ -137,9 +137,10 @@ function sameFolder(a: FolderId, b: FolderId): boolean {
 
 /**
  * The file (spec/submissions.md §Ended-jobs cache), JSON lines:
- *   {"version": 6, "strings": [...], "folders": [["xx", ino, mtime, ctime], ...]}
- *   project/name<TAB>row
- * one line per job name, sorted by `project/name`. A row:
+ *   {"version": 7, "strings": [...], "folders": [["xx", ino, mtime, ctime], ...]}
+ *   project/name<TAB>state<TAB>state_time<TAB>row
+ * one line per job name, sorted by `project/name`. The head (state, end time) is what status
+ * needs to leave an old ended job out of its view without parsing the row. A row:
  *   [id prefix, version, schema#, scheduler#, cluster#, host#, pid, intent, submitted,
  *    sched_id, after, state#, state_source#, state_time, exit_code, reason, extra,
  *    ino, size, mtimeMs, ctimeMs]
@@ -327,22 +328,67 @@ function loadEndedCache(l: Layout): { cache: EndedCache; problem: string | null;
   return { cache: out, problem: null, skipped };
 }
 
+/**
+ * Where the line at `at` (of `project/name`) has its head, `STATE<TAB>STATE_TIME`, and its
+ * row: `row` is the position of the row's "[" and `end` of the line's end; undefined if the
+ * line has not that shape.
+ */
+function lineParts(text: string, at: number, project: string, name: string): { state: number; time: number; row: number; end: number } | undefined {
+  const state = at + project.length + 1 + name.length + 1;
+  let end = text.indexOf('\n', state);
+  if (end < 0) end = text.length;
+  const t = text.indexOf('\t', state);
+  if (t < 0 || t >= end) return undefined;
+  const r = text.indexOf('\t', t + 1);
+  if (r < 0 || r >= end) return undefined;
+  return { state, time: t + 1, row: r + 1, end };
+}
+
+/** The head a line has for a record: its state and its state_time (empty if not a plain string). */
+function headOf(s: { state: string; state_time: unknown }): string {
+  const t = s.state_time;
+  return s.state + '\t' + (typeof t === 'string' && !/[\t\n\r]/.test(t) ? t : '');
+}
+
 /** The loaded line of `project/name` as a copy, if it has the shape; else undefined. */
 function lineCopy(cache: EndedCache, project: string, name: string): EndedCopy | undefined {
   const at = cache.lines.get(project)?.get(name);
   if (at === undefined) return undefined;
   const text = cache.text;
-  const tab = at + project.length + 1 + name.length;
-  let end = text.indexOf('\n', tab);
-  if (end < 0) end = text.length;
+  const p = lineParts(text, at, project, name);
+  if (p === undefined) return undefined;
   let row: unknown[] | null;
   try {
-    row = rowOf(JSON.parse(text.slice(tab + 1, end)), cache.strings);
+    row = rowOf(JSON.parse(text.slice(p.row, p.end)), cache.strings);
   } catch {
     return undefined;
   }
   if (row === null) return undefined;
+  // The head must say what the row says (a line edited in one place only is not used).
+  const t = row[R.state_time];
+  if (text.slice(p.state, p.row - 1) !== headOf({ state: cache.strings[row[R.state] as number]!, state_time: t })) return undefined;
   return { row, file: { ino: row[R.ino] as number, size: row[R.size] as number, mtimeMs: row[R.mtimeMs] as number, ctimeMs: row[R.ctimeMs] as number } };
+}
+
+/**
+ * The state and end time of the loaded copy of `project/name`, read from its line's head
+ * without parsing its row, if the copy is of version `id` and its record folder is trusted
+ * (rule 5): what `qdo status` needs to leave an old ended job out of its view. Undefined
+ * otherwise (the caller goes through endedCopy). The row is checked against the head
+ * whenever it is parsed (lineCopy; fsck parses every line).
+ */
+export function endedHead(l: Layout, cache: EndedCache, project: string, name: string, id: string): { state: string; time: string } | undefined {
+  if (cache.own.get(project)?.has(name)) return undefined;
+  const at = cache.lines.get(project)?.get(name);
+  if (at === undefined) return undefined;
+  const text = cache.text;
+  const p = lineParts(text, at, project, name);
+  // The row begins ["<id12>", : the copy must be of the ref's version.
+  if (p === undefined || text.charCodeAt(p.row + 1) !== 34 || !text.startsWith(id.slice(0, ID_PREFIX), p.row + 2) || text.charCodeAt(p.row + 2 + ID_PREFIX) !== 34) return undefined;
+  if (!look(l, cache, id.slice(0, 2)).trusted) return undefined;
+  const state = text.slice(p.state, p.time - 1);
+  if (!isTerminal(state)) return undefined;
+  return { state, time: text.slice(p.time, p.row - 1) };
 }
 
 /** The copy of `project/name` this run sees: its own (read this run), or the loaded line's. */
@@ -372,6 +418,14 @@ export function endedNames(cache: EndedCache, project: string): string[] {
     else out.add(name);
   }
   return [...out];
+}
+
+/** Drops the copies of the names of `project` that `keep` says no to; true if there were some. */
+export function dropEndedCopiesBut(cache: EndedCache, project: string, keep: (name: string) => boolean): boolean {
+  let dropped = false;
+  for (const name of cache.lines.get(project)?.keys() ?? []) if (!keep(name)) dropped = dropEndedCopy(cache, project, name) || dropped;
+  for (const [name, c] of cache.own.get(project) ?? []) if (c !== null && !keep(name)) dropped = dropEndedCopy(cache, project, name) || dropped;
+  return dropped;
 }
 
 /** Drops the copy of `project/name`; true if there was one. */
@@ -424,8 +478,8 @@ function checkedFolders(cache: EndedCache): Map<string, boolean> {
     const own = cache.own.get(project);
     for (const [name, at] of names) {
       if (own?.has(name)) continue;
-      const tab = at + project.length + 1 + name.length;
-      note(text.slice(tab + 3, tab + 5), cache.checked.has(project + '/' + name));
+      const p = lineParts(text, at, project, name);
+      if (p !== undefined) note(text.slice(p.row + 2, p.row + 4), cache.checked.has(project + '/' + name));
     }
   }
   for (const own of cache.own.values()) for (const c of own.values()) if (c !== null && c.rec !== undefined) note(c.rec.id.slice(0, 2), true);
@@ -554,7 +608,7 @@ export async function writeEndedCache(l: Layout, cache: EndedCache): Promise<voi
       const key = project + '/' + name;
       const c = own?.get(name);
       if (c?.rec !== undefined) {
-        lines.push([key, key + '\t' + JSON.stringify(toRow(c.rec, c.file, index))]);
+        lines.push([key, key + '\t' + headOf(c.rec) + '\t' + JSON.stringify(toRow(c.rec, c.file, index))]);
         continue;
       }
       const start = loaded!.get(name)!;

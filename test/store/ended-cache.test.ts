@@ -24,7 +24,7 @@ function rec(name: string, extra: Record<string, unknown> = {}): Submission {
 /** The cache file: its first line, and its rows by `project/name`. */
 function cacheFile(l: Layout): { head: { version: number; strings: string[]; folders: unknown[][] }; rows: Map<string, unknown[]>; lines: string[] } {
   const [first, ...lines] = readFileSync(endedCachePath(l), 'utf8').split('\n').filter(Boolean);
-  const rows = new Map(lines.map((x) => [x.slice(0, x.indexOf('\t')), JSON.parse(x.slice(x.indexOf('\t') + 1)) as unknown[]]));
+  const rows = new Map(lines.map((x) => [x.slice(0, x.indexOf('\t')), JSON.parse(x.split('\t').slice(3).join('\t')) as unknown[]]));
   return { head: JSON.parse(first!), rows, lines };
 }
 
@@ -97,9 +97,9 @@ test('round trip: every field, also the optional ones (sweep, array_job, collect
     // key, a tab, the row (the id's first 12 digits; the identity last).
     const good = readFileSync(endedCachePath(l), 'utf8');
     const f = cacheFile(l);
-    assert.equal(f.head.version, 6);
+    assert.equal(f.head.version, 7);
     assert.equal(f.head.strings, ['qdo.submission/v1', 'slurm', 'c', 'h', 'failed', 'accounting']);
-    assert.equal(f.lines.map((x) => x.slice(0, x.indexOf('\t'))), ['p/q/a', 'p/q/b'], 'sorted by project/name');
+    assert.equal(f.lines.map((x) => x.split('\t').slice(0, 3)), [['p/q/a', 'failed', a.state_time], ['p/q/b', 'failed', b.state_time]], 'sorted by project/name; the head: state and state_time');
     const ra = f.rows.get('p/q/a')!;
     assert.equal(ra.slice(0, 17), [a.id.slice(0, 12), 3, 0, 1, 2, 3, 7, a.intent, a.submitted, '42_1', ['x'], 4, 5, a.state_time, 3, 'NonZeroExitCode', null]);
     const st = statSync(submissionPath(l, a.id));
@@ -112,9 +112,12 @@ test('round trip: every field, also the optional ones (sweep, array_job, collect
     // live state: that copy (or every copy) is not used.
     const head = good.split('\n')[0]!;
     const row = JSON.stringify(ra.slice(0, 17));
-    const lineOf = (r: string, h = head) => `${h}\np/q/a\t${r}\n`;
+    const lineOf = (r: string, h = head, lineHead = `failed\t${a.state_time}\t`) => `${h}\np/q/a\t${lineHead}${r}\n`;
     const v5 = JSON.stringify({ version: 5, strings: [], jobs: [] });
-    for (const bad of ['{', 'null', v5, lineOf(row.slice(0, -1) + ',1,2,3,4]', JSON.stringify({ version: 6, strings: [] })), lineOf(row), lineOf(row.slice(0, -1) + ',1,2,"3",4]'), lineOf(JSON.stringify([...ra.slice(0, 11), 99, ...ra.slice(12)])), lineOf(JSON.stringify([...ra.slice(0, 11), 0, ...ra.slice(12)]))]) {
+    const full = JSON.stringify(ra);
+    writeFileSync(endedCachePath(l), lineOf(full));
+    assert.equal(endedCopy(l, readEndedCache(l), 'p/q', 'a', a.id), a, 'the line as written is used');
+    for (const bad of ['{', 'null', v5, lineOf(full, JSON.stringify({ version: 7, strings: [] })), lineOf(full, head.replace('"version":7', '"version":6')), lineOf(row), lineOf(row.slice(0, -1) + ',1,2,"3",4]'), lineOf(JSON.stringify([...ra.slice(0, 11), 99, ...ra.slice(12)])), lineOf(JSON.stringify([...ra.slice(0, 11), 0, ...ra.slice(12)])), lineOf(full, head, ''), lineOf(full, head, `completed\t${a.state_time}\t`), lineOf(full, head, 'failed\t2026-01-01T00:00:00.000Z\t'), lineOf(full, head, 'failed\t')]) {
       writeFileSync(endedCachePath(l), bad);
       assert.is(endedCopy(l, readEndedCache(l), 'p/q', 'a', a.id), undefined, bad.slice(0, 80));
     }
@@ -162,9 +165,10 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
     assert.is(cached(l, 'p/j')?.id, firstId.slice(0, 12));
     // A copy that says something else than the record would show: proof status reads the copy.
     const [head, line] = readFileSync(endedCachePath(l), 'utf8').split('\n');
-    const row = JSON.parse(line!.slice(line!.indexOf('\t') + 1)) as unknown[];
+    const [key, state, time, text] = line!.split('\t');
+    const row = JSON.parse(text!) as unknown[];
     row[15] = 'from the cache';
-    writeFileSync(endedCachePath(l), `${head}\np/j\t${JSON.stringify(row)}\n`);
+    writeFileSync(endedCachePath(l), `${head}\n${key}\t${state}\t${time}\t${JSON.stringify(row)}\n`);
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the cache');
     assert.is(readRecord(home, firstId).reason, null);
     // A new version: the copy is no longer used, and is replaced once that one has ended.
@@ -314,7 +318,9 @@ test('fsck: a cache status would ignore (damaged, of another version, rows not o
     replace(home, { ...readRecord(home, id), reason: 'changed' });
     assert.equal(await fsck(), [0, []]);
     const [head, line] = good.split('\n');
-    for (const bad of ['{', JSON.stringify({ version: 5, strings: [], jobs: [] }), `${head}\n${line!.slice(0, line!.indexOf('\t'))}\t[1]\n`, `${head}\nno tab\n`]) {
+    const [key, state, time, row] = line!.split('\t');
+    const otherHead = `${head}\n${key}\t${state === 'completed' ? 'failed' : 'completed'}\t${time}\t${row}\n`;
+    for (const bad of ['{', JSON.stringify({ version: 6, strings: [], folders: [] }), `${head}\n${key}\t[1]\n`, `${head}\n${key}\t${state}\t${time}\t[1]\n`, `${head}\n${key}\t${row}\n`, otherHead, `${head}\nno tab\n`]) {
       writeFileSync(path, bad);
       assert.equal(await fsck(), [0, [`warning bad-cache ${path}:`]], bad.slice(0, 40));
     }

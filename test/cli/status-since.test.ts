@@ -1,0 +1,187 @@
+// qdo status's overview (spec/porcelain.md §qdo status, --since): without a pattern the table
+// leaves out jobs that ended over 7 days ago and counts them on stderr; a pattern, --json or
+// --since all lists every job; a job that ended within rerun_window is refreshed before it
+// is left out, so a requeue brings it back. Where the ended-jobs cache trusts a record
+// folder, a job is left out from its line's head without its row being parsed.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildStore } from '../../bench/scale.js';
+import { status } from '../../src/core/status.js';
+import { runDirOfJob } from '../../src/core/jobs.js';
+import { endedCachePath } from '../../src/store/ended-cache.js';
+import { layoutOf } from '../../src/store/layout.js';
+import { readRefs } from '../../src/store/refs.js';
+import { submissionPath } from '../../src/store/submissions.js';
+import type { Submission } from '../../src/model/submission.js';
+import type { Runner } from '../../src/scheduler/runner.js';
+import { FIXED_NOW, qdo, removeDir, tempDir, testContext, type RunOptions } from '../helpers/cli.js';
+import { ok, readRecord } from '../helpers/jobs.js';
+
+/** Replaces a record as qdo, rsync and git do: a new file renamed over it. */
+function replace(home: string, s: Submission): void {
+  const p = submissionPath(layoutOf(home), s.id);
+  writeFileSync(p + '.new', JSON.stringify(s) + '\n');
+  renameSync(p + '.new', p);
+}
+
+/** The JOB column of a status table. */
+function names(table: string): string[] {
+  return table.split('\n').slice(1).filter(Boolean).map((l) => l.split(/\s+/)[0]!);
+}
+
+/** Runs status until the cache holds the identity of every record folder (each unchanged 2 s first). */
+async function untilAllTrusted(opts: RunOptions, home: string, folders: number): Promise<void> {
+  const trusted = () => {
+    try {
+      return (JSON.parse(readFileSync(endedCachePath(layoutOf(home)), 'utf8').split('\n')[0]!) as { folders: unknown[] }).folders.length;
+    } catch {
+      return 0;
+    }
+  };
+  for (let i = 0; trusted() < folders; i++) {
+    if (i > 100) throw new Error(`only ${trusted()} of ${folders} record folders were trusted`);
+    await ok(opts, ['status']);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('the overview leaves out jobs that ended over 7 days ago and says how many; --since, a pattern and --json list them', async () => {
+  const home = tempDir('qdo-since-');
+  // Real time: the store's 30 jobs ended on 2026-01-01 (bench fixture), one of them is made recent.
+  const opts: RunOptions & { home: string } = { home, now: 'real' };
+  try {
+    await buildStore(home, [{ project: 'p', jobs: 30, versions: 1 }]);
+    const l = layoutOf(home);
+    const refs = await readRefs(l, 'p');
+    const recent = readRecord(home, refs.get('job000007')!);
+    replace(home, { ...recent, state: 'failed', exit_code: 2, state_time: new Date(Date.now() - 3_600_000).toISOString() });
+    const failedOld = readRecord(home, refs.get('job000003')!);
+    replace(home, { ...failedOld, state: 'failed', exit_code: 1 });
+    const expectNote = /^29 jobs that ended before \d{4}-\d\d-\d\d \d\d:\d\d UTC not shown \(28 completed, 1 failed\), older than 7 days: qdo status --since all lists them\n$/;
+    for (let round = 0; round < 2; round++) {
+      const r = await qdo(['status'], opts);
+      assert.is(r.code, 0, r.stderr);
+      assert.equal(names(r.stdout), ['p/job000007'], `round ${round}: the recent job alone`);
+      assert.match(r.stderr, expectNote);
+    }
+    // The same once the cache trusts every folder (the jobs are then counted from line heads).
+    await untilAllTrusted(opts, home, new Set([...refs.values()].map((id) => id.slice(0, 2))).size);
+    let r = await qdo(['status'], opts);
+    assert.equal(names(r.stdout), ['p/job000007']);
+    assert.match(r.stderr, expectNote);
+    // Every job: --since all, a pattern, --json.
+    assert.is(names(await ok(opts, ['status', '--since', 'all'])).length, 30);
+    r = await qdo(['status', 'p'], opts);
+    assert.is(names(r.stdout).length, 30);
+    assert.is(r.stderr, '', 'a pattern: nothing left out');
+    const all = JSON.parse(await ok(opts, ['status', '--json']));
+    assert.is(all.jobs.length, 30);
+    assert.is(all.hidden, undefined);
+    // --json with --since: the jobs kept, and what was left out.
+    const some = JSON.parse(await ok(opts, ['status', '--json', '--since', '2d']));
+    assert.equal(some.jobs.map((j: { job: string }) => j.job), ['p/job000007']);
+    assert.is(some.hidden.jobs, 29);
+    assert.equal(some.hidden.states, { completed: 28, failed: 1 });
+    assert.ok(Math.abs(Date.parse(some.hidden.before) - (Date.now() - 2 * 86_400_000)) < 60_000, some.hidden.before);
+    // A date: the fixture's jobs ended a second apart from 2026-01-01T00:00:01Z.
+    const since = JSON.parse(await ok(opts, ['status', '--json', '--since', '2026-01-01T00:00:21Z']));
+    assert.is(since.jobs.length, 11, 'job000007 (recent), job000020 to job000029');
+    assert.is(since.hidden.jobs, 19);
+    // A record replaced behind qdo (rsync, git) in a trusted folder: read, and shown if now recent.
+    replace(home, { ...readRecord(home, refs.get('job000011')!), state_time: new Date(Date.now() - 60_000).toISOString() });
+    r = await qdo(['status'], opts);
+    assert.equal(names(r.stdout), ['p/job000007', 'p/job000011']);
+    assert.match(r.stderr, /^28 jobs that ended before/);
+    // Bad values: exit 2, the flag named.
+    for (const bad of ['3x', 'yesterday', '7', '2026-13-45']) {
+      const b = await qdo(['status', '--since', bad], opts);
+      assert.is(b.code, 2, bad);
+      assert.match(b.stderr, `--since "${bad}": expected an age`);
+    }
+    // Nothing recent at all: no table, the count alone.
+    replace(home, { ...readRecord(home, refs.get('job000007')!), state_time: '2026-01-01T00:00:00.000Z' });
+    replace(home, { ...readRecord(home, refs.get('job000011')!), state_time: '2026-01-01T00:00:00.000Z' });
+    r = await qdo(['status'], opts);
+    assert.is(r.stdout, '');
+    assert.match(r.stderr, /^30 jobs that ended before .* \(28 completed, 2 failed\)/);
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('in a trusted record folder the overview reads a line\'s head, not its row (the row is never parsed)', async () => {
+  const home = tempDir('qdo-since-');
+  const opts: RunOptions & { home: string } = { home, now: 'real' };
+  try {
+    await buildStore(home, [{ project: 'p', jobs: 12, versions: 1 }]);
+    const refs = await readRefs(layoutOf(home), 'p');
+    await ok(opts, ['status']);
+    await untilAllTrusted(opts, home, new Set([...refs.values()].map((id) => id.slice(0, 2))).size);
+    // Every row made unparseable, each head kept: the overview still counts every job from the
+    // heads; anything that parses a row (--since all) no longer uses the lines.
+    const path = endedCachePath(layoutOf(home));
+    const [first, ...lines] = readFileSync(path, 'utf8').split('\n');
+    const broken = lines.map((x) => (x === '' ? x : x.replace(/\t\["([0-9a-f]{12})",.*$/, '\t["$1",{')));
+    writeFileSync(path, [first, ...broken].join('\n'));
+    const r = await qdo(['status'], opts);
+    assert.is(r.stdout, '');
+    assert.match(r.stderr, /^12 jobs that ended before .* \(12 completed\)/);
+    assert.is(readFileSync(path, 'utf8').split('\n').slice(1).join('\n'), broken.join('\n'), 'the overview did not rewrite the lines');
+    const every = JSON.parse(await ok(opts, ['status', '--json']));
+    assert.is(every.jobs.length, 12, 'rows that do not parse: the records are read');
+    assert.ok(every.jobs.every((j: { state: string }) => j.state === 'completed'));
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('a job that ended within rerun_window is refreshed before it is left out: a requeue brings it back (spec/submissions.md §Attempts)', async () => {
+  const home = tempDir('qdo-since-');
+  const conf = join(home, 'slurm.conf');
+  writeFileSync(conf, 'ClusterName=test\n');
+  const opts = (s = 0): RunOptions => ({ home, env: { QDO_SCHEDULER: 'local', SLURM_CONF: conf }, now: new Date(FIXED_NOW.getTime() + s * 1000) });
+  const calls: string[] = [];
+  const runner = (async (argv: string[]) => {
+    calls.push(argv[0]!);
+    if (argv[0] === 'squeue') return { stdout: '42|42|RUNNING|None|0|(null)|\n', stderr: '', exitCode: 0, attempts: 1 };
+    throw new Error(`unexpected command ${argv.join(' ')}`);
+  }) as Runner;
+  // The overview as status's core gives it, --since AGE seconds back from the time `s`.
+  const view = async (s: number, age: number) => {
+    const now = FIXED_NOW.getTime() + s * 1000;
+    const r = await status(testContext(opts(s)), [], { runner, since: now - age * 1000 });
+    return { shown: r.jobs.map((j) => [j.name, j.sub!.state, j.sub!.attempt ?? null]), hidden: r.hidden!.count, states: Object.fromEntries(r.hidden!.states) };
+  };
+  try {
+    assert.is((await qdo(['project', 'add', 'p'], opts())).code, 0);
+    const sub = await qdo(['submit', 'p/j', '--hold', '--json', '--', 'true'], opts());
+    assert.is(sub.code, 0, sub.stderr);
+    const id = JSON.parse(sub.stdout).id as string;
+    await qdo(['cancel', 'p/j'], opts());
+    const rec = { ...readRecord(home, id), scheduler: 'slurm', cluster: 'test', sched_id: '42', state: 'failed', state_source: 'exit-record', state_time: FIXED_NOW.toISOString(), exit_code: 4, reason: null, attempt: 1 } as Submission;
+    const p = submissionPath(layoutOf(home), id);
+    writeFileSync(p, JSON.stringify(rec) + '\n');
+    // Ended 10 minutes ago, --since 1 minute: within rerun_window (a day), so refreshed, then left out.
+    assert.equal(await view(600, 60), { shown: [], hidden: 1, states: { failed: 1 } });
+    assert.equal(await view(610, 60), { shown: [], hidden: 1, states: { failed: 1 } }, 'through the cache, the same');
+    // Slurm requeues it; attempt 2 starts: the refresh re-opens it, and it is shown.
+    const dir = runDirOfJob({ layout: layoutOf(home), project: 'p', name: 'j', id, version: rec.version, latest: true, sub: rec });
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'qdo-start.json'), JSON.stringify({ host: 'node1', time: '2026-11-21T09:35:00Z', job_id: '42', array_index: null, pid: 1, attempt: 2 }) + '\n');
+    writeFileSync(join(dir, 'qdo-rerun.json'), JSON.stringify({ task: null, attempt: 2, time: '2026-11-21T09:40:00Z', host: 'node1' }) + '\n');
+    assert.equal(await view(620, 60), { shown: [['j', 'running', 2]], hidden: 0, states: {} });
+    assert.equal(calls, [], 're-opened by its own records');
+    // It ends again; two days later (past rerun_window) it is left out without a look.
+    writeFileSync(join(dir, 'qdo-end.json'), JSON.stringify({ exit_code: 0, signal: null, signals: [], time: '2026-11-21T09:45:00Z', host: 'node1', attempt: 2 }) + '\n');
+    assert.equal(await view(700, 60), { shown: [['j', 'completed', 2]], hidden: 0, states: {} }, 'its end learned now: shown');
+    assert.equal(await view(800, 60), { shown: [], hidden: 1, states: { completed: 1 } }, 'ended over a minute ago');
+    assert.equal(await view(2 * 86_400, 86_400), { shown: [], hidden: 1, states: { completed: 1 } });
+    assert.equal(await view(2 * 86_400, 3 * 86_400), { shown: [['j', 'completed', 2]], hidden: 0, states: {} }, '--since 3 days: shown');
+  } finally {
+    removeDir(home);
+  }
+});
+
+test.run();
