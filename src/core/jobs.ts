@@ -9,7 +9,7 @@ import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
-import { dropEndedCopiesBut, endedCacheBytes, endedCacheGainsFolders, endedCopy, endedHead, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
+import { dropEndedCopiesBut, endedBefore, endedCacheBytes, endedCacheGainsFolders, endedCopy, lookAll, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
 import { isTerminal } from '../model/states.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
@@ -103,6 +103,59 @@ async function latestOf(loc: ProjectLocation, name: string, id: string, ended?: 
     ended.changed ||= r.changed;
   } else sub = await readSubmission(loc.layout, id);
   return { layout: loc.layout, project: loc.project, name, id, version: await versionOf(loc.layout, id, sub), latest: true, sub };
+}
+
+/** A name listLatest looks at: listed if `byPattern`, else only for a sweep selector. */
+interface Wanted {
+  loc: ProjectLocation;
+  name: string;
+  id: string;
+  byPattern: boolean;
+}
+
+/**
+ * The names of one project's refs to look at, in name order: those `regs` match (null: every
+ * one), and with `all` (a sweep selector) the others too. Its own function, as the other
+ * per-name loop below: V8 optimises a hot loop by compiling the function around it, and a
+ * short process waits at its exit for that compile to end.
+ */
+function addWanted(out: Wanted[], loc: ProjectLocation, refs: Map<string, string>, regs: RegExp[] | null, all: boolean): void {
+  const prefix = loc.project + '/';
+  for (const name of sortedKeys(refs)) {
+    const byPattern = regs === null || regs.some((r) => r.test(prefix + name));
+    if (byPattern || all) out.push({ loc, name, id: refs.get(name)!, byPattern });
+  }
+}
+
+/** Marks null in `jobs` the listed names whose cached copy ended before `beforeIso` (from its line's head), counted in `hidden`. */
+function countEndedBefore(wanted: Wanted[], jobs: (JobVersion | null)[], caches: Map<Layout, CacheUse>, beforeIso: string, hidden: HiddenJobs): void {
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i]!;
+    const c = caches.get(w.loc.layout);
+    const state = c && w.byPattern ? endedBefore(c.cache, w.loc.project, w.name, w.id, beforeIso) : undefined;
+    if (state) {
+      hidden.count++;
+      hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
+      jobs[i] = null;
+    }
+  }
+}
+
+/**
+ * Fills `jobs` (but the entries already null) from the caches' copies where they are usable,
+ * or null where `hide` leaves the job out; returns the indexes of the others (records to read).
+ */
+function fromEndedCopies(wanted: Wanted[], jobs: (JobVersion | null)[], caches: Map<Layout, CacheUse>, hide: ((state: string, time: unknown) => boolean) | null): number[] {
+  const misses: number[] = [];
+  for (let i = 0; i < wanted.length; i++) {
+    if (jobs[i] === null) continue;
+    const w = wanted[i]!;
+    const c = caches.get(w.loc.layout);
+    const copy = c && endedCopy(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
+    if (copy) jobs[i] = hide !== null && w.byPattern && hide(copy.state, copy.state_time) ? null : { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
+    else misses.push(i);
+  }
+  return misses;
 }
 
 /** The keys in ascending order: as they come when they already are (a packed refs file's are). */
@@ -217,7 +270,7 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     const can = patterns.map((p) => projectsOf(p, here, idx));
     projects = projects.filter((loc) => can.some((f) => f(loc.project)));
   }
-  const wanted: { loc: ProjectLocation; name: string; id: string; byPattern: boolean }[] = [];
+  const wanted: Wanted[] = [];
   // The ended-record cache (store/ended-cache.ts) of each allocation, for status-like readers,
   // decided after the refs are read (useCache below): undefined where it is not used.
   const caches = new Map<Layout, CacheUse>();
@@ -235,11 +288,7 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
     }
     refsOf.set(loc, refs);
     const listed = projects.includes(loc);
-    const prefix = loc.project + '/';
-    for (const name of sortedKeys(refs)) {
-      const byPattern = listed && (regs === null || regs.some((r) => r.test(prefix + name)));
-      if (byPattern || sweeps.length > 0) wanted.push({ loc, name, id: refs.get(name)!, byPattern });
-    }
+    addWanted(wanted, loc, refs, listed ? regs : [], sweeps.length > 0);
   }
   // A large cache is read only where it is cheaper than the records it saves: parsing it
   // costs ~0.1 µs a byte, a record read ~80 µs, so a filter that shows 10 jobs of an
@@ -267,29 +316,21 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   // With hideEndedBefore, a job whose latest version ended before that time is counted, not
   // listed; from the cache that takes the head of its line alone where its folder is trusted.
   const before = opts.hideEndedBefore;
+  const beforeIso = before === undefined ? '' : new Date(before).toISOString();
   const hidden: HiddenJobs | undefined = before === undefined ? undefined : { count: 0, states: new Map() };
+  // Jobs left out from the head of their cache line alone (trusted folders): null in `jobs`.
+  const jobs: (JobVersion | null)[] = new Array(wanted.length);
+  if (hidden) {
+    for (const [l, c] of caches) lookAll(l, c.cache);
+    countEndedBefore(wanted, jobs, caches, beforeIso, hidden);
+  }
   const hide = (state: string, time: unknown): boolean => {
     if (hidden === undefined || typeof time !== 'string' || !(Date.parse(time) < before!)) return false;
     hidden.count++;
     hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
     return true;
   };
-  const jobs: (JobVersion | null)[] = new Array(wanted.length);
-  const misses: number[] = [];
-  for (let i = 0; i < wanted.length; i++) {
-    const w = wanted[i]!;
-    const c = cacheOf(w.loc.layout);
-    if (c && hidden && w.byPattern) {
-      const h = endedHead(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
-      if (h !== undefined && hide(h.state, h.time)) {
-        jobs[i] = null;
-        continue;
-      }
-    }
-    const copy = c && endedCopy(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
-    if (copy) jobs[i] = hidden && w.byPattern && hide(copy.state, copy.state_time) ? null : { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
-    else misses.push(i);
-  }
+  const misses = fromEndedCopies(wanted, jobs, caches, hidden ? hide : null);
   const read = await mapBounded(misses, 64, (i) =>
     latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)).catch((e: unknown) => {
       tolerate(`${wanted[i]!.loc.project}/${wanted[i]!.name}`, e);
