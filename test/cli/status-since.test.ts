@@ -95,8 +95,8 @@ test('the overview leaves out jobs that ended over 7 days ago and says how many;
     assert.equal(names(r.stdout), ['p/job000007', 'p/job000011']);
     assert.match(r.stderr, /^28 jobs that ended before/);
     // Bad values: exit 2, the flag named.
-    for (const bad of ['3x', 'yesterday', '7', '2026-13-45']) {
-      const b = await qdo(['status', '--since', bad], opts);
+    for (const bad of ['3x', 'yesterday', '7', '2026-13-45', '99999999999w', '-1d', '']) {
+      const b = await qdo(['status', `--since=${bad}`], opts);
       assert.is(b.code, 2, bad);
       assert.match(b.stderr, `--since "${bad}": expected an age`);
     }

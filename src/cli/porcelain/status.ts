@@ -74,7 +74,8 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 export function sinceOf(v: string, now: Date): number | undefined {
   if (v === 'all') return undefined;
   const age = /^(\d+)([smhdw])$/.exec(v);
-  if (age) return now.getTime() - Number(age[1]) * UNIT_MS[age[2]!]!;
+  // A time a Date can hold (+-8.64e15 ms: 275,000 years); a longer age is refused.
+  if (age && Number(age[1]) * UNIT_MS[age[2]!]! <= 8.64e15) return now.getTime() - Number(age[1]) * UNIT_MS[age[2]!]!;
   if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$/.test(v)) {
     // A date alone is that day's start in UTC, as the times qdo records are.
     const t = Date.parse(v.length === 10 ? v + 'T00:00:00Z' : v.replace(' ', 'T').replace(/Z?$/, 'Z'));
