@@ -60,7 +60,8 @@ export async function watchStatus(ctx: Context, patterns: string[], o: WatchOpti
   try {
     for (let round = 1; !o.signal?.aborted; round++) {
       sleeper.take();
-      const sel = await listLatest(ctx, patterns);
+      // Ended jobs through the ended-jobs cache, as status reads them (one file, not a record each).
+      const sel = await listLatest(ctx, patterns, { endedCache: true });
       if (round === 1 && patterns.length > 0 && sel.jobs.length === 0) {
         throw new NotFoundError('no-match', `qdo watch: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
       }
