@@ -170,6 +170,7 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
     row[15] = 'from the cache';
     writeFileSync(endedCachePath(l), `${head}\n${key}\t${state}\t${time}\t${JSON.stringify(row)}\n`);
     assert.is(JSON.parse(await ok(opts, ['status', '--json'])).jobs[0].reason, 'from the cache');
+    assert.is(JSON.parse((await ok(opts, ['watch', '--json'])).split('\n')[0]!).jobs[0].reason, 'from the cache', 'watch reads the cache too');
     assert.is(readRecord(home, firstId).reason, null);
     // A new version: the copy is no longer used, and is replaced once that one has ended.
     const second = JSON.parse(await ok(opts, ['submit', 'p/j', '--json', '--', 'true'])) as { id: string };
