@@ -48,7 +48,8 @@ export async function status(ctx: Context, patterns: string[], o: StatusOptions 
   }
   // --refresh trusts no cached folder: every ended job's record file is looked at.
   const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true, perFile: o.refresh, allocs, hideEndedBefore: before });
-  if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0) {
+  // A pattern whose jobs were all left out (--since) matched: they are counted, not missing.
+  if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0 && (sel.hidden?.count ?? 0) === 0) {
     throw new NotFoundError('no-match', `no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
   }
   let jobs = sel.jobs;

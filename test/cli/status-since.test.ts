@@ -94,6 +94,15 @@ test('the overview leaves out jobs that ended over 7 days ago and says how many;
     r = await qdo(['status'], opts);
     assert.equal(names(r.stdout), ['p/job000007', 'p/job000011']);
     assert.match(r.stderr, /^28 jobs that ended before/);
+    // A pattern with --since: its jobs left out are counted, and a pattern whose jobs were all
+    // left out matched (exit 0, not no-match).
+    r = await qdo(['status', 'p/job00001*', '--since', '2d'], opts);
+    assert.equal([r.code, names(r.stdout)], [0, ['p/job000011']]);
+    assert.match(r.stderr, /^9 jobs that ended before .* \(9 completed\): qdo status --since all lists them\n$/);
+    r = await qdo(['status', 'p/job00002*', '--since', '2d'], opts);
+    assert.equal([r.code, r.stdout], [0, '']);
+    assert.match(r.stderr, /^10 jobs that ended before/);
+    assert.is((await qdo(['status', 'p/nosuch*', '--since', '2d'], opts)).code, 3, 'a pattern that matches nothing is still no-match');
     // Bad values: exit 2, the flag named.
     for (const bad of ['3x', 'yesterday', '7', '2026-13-45', '99999999999w', '-1d', '']) {
       const b = await qdo(['status', `--since=${bad}`], opts);
