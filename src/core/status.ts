@@ -7,7 +7,7 @@ import { DEFAULT_RERUN_WINDOW } from '../model/config.js';
 import { isTerminal } from '../model/states.js';
 import { readConfig } from '../store/config.js';
 import { historyOf, listLatest, type HiddenJobs, type JobVersion } from './jobs.js';
-import { allAllocations } from './world.js';
+import { allAllocations, type Allocation } from './world.js';
 import { refreshJobs, type RefreshReport } from './refresh.js';
 import type { PolicyReport } from './policies.js';
 
@@ -35,19 +35,9 @@ export interface StatusResult {
 }
 
 export async function status(ctx: Context, patterns: string[], o: StatusOptions = {}): Promise<StatusResult> {
-  // --since: a job that ended before rerun_window began is final (refresh would not look at
-  // it), so it is left out as the jobs are listed, from the ended-jobs cache's line heads
-  // alone; one that ended later is refreshed first and left out after, if still ended.
-  let allocs;
-  let before: number | undefined;
-  if (o.since !== undefined) {
-    allocs = await allAllocations(ctx);
-    const home = allocs.find((a) => a.home)?.layout;
-    const window = (home ? (await readConfig(home, ctx.user)).rerun_window : undefined) ?? DEFAULT_RERUN_WINDOW;
-    before = Math.min(o.since, ctx.now().getTime() - window * 1000);
-  }
+  const cut = o.since !== undefined ? await sinceCutoff(ctx, o.since) : undefined;
   // --refresh trusts no cached folder: every ended job's record file is looked at.
-  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true, perFile: o.refresh, allocs, hideEndedBefore: before });
+  const sel = await listLatest(ctx, patterns, { tolerant: true, endedCache: true, perFile: o.refresh, allocs: cut?.allocs, hideEndedBefore: cut?.before });
   // A pattern whose jobs were all left out (--since) matched: they are counted, not missing.
   if (patterns.length > 0 && sel.jobs.length === 0 && sel.problems.length === 0 && (sel.hidden?.count ?? 0) === 0) {
     throw new NotFoundError('no-match', `no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
@@ -76,17 +66,33 @@ export async function status(ctx: Context, patterns: string[], o: StatusOptions 
     if (i >= 0) jobs.splice(i, o.allVersions ? 0 : 1, r.to);
   }
   const hidden = sel.hidden;
-  if (o.since !== undefined && hidden) {
-    const since = o.since;
-    const gone = new Set<string>();
-    for (const j of jobs) {
-      const st = j.sub;
-      if (!j.latest || st === null || !isTerminal(st.state) || !(Date.parse(st.state_time) < since)) continue;
-      gone.add(j.project + '/' + j.name);
-      hidden.count++;
-      hidden.states.set(st.state, (hidden.states.get(st.state) ?? 0) + 1);
-    }
-    if (gone.size > 0) jobs = jobs.filter((j) => !gone.has(j.project + '/' + j.name));
-  }
+  if (o.since !== undefined && hidden) jobs = leaveOutEnded(jobs, o.since, hidden);
   return { jobs, report, policy, problems, ...(hidden ? { hidden } : {}) };
+}
+
+/**
+ * For `--since` (status, watch): the time before which listLatest may leave an ended job
+ * out as it lists (hideEndedBefore), and the allocations it read to know. A job that ended
+ * before rerun_window began is final (refresh would not look at it), so it is left out
+ * from the ended-jobs cache's line heads alone; one that ended later must be refreshed
+ * first (a requeue re-opens it) and is left out after, by leaveOutEnded.
+ */
+export async function sinceCutoff(ctx: Context, since: number): Promise<{ allocs: Allocation[]; before: number }> {
+  const allocs = await allAllocations(ctx);
+  const home = allocs.find((a) => a.home)?.layout;
+  const window = (home ? (await readConfig(home, ctx.user)).rerun_window : undefined) ?? DEFAULT_RERUN_WINDOW;
+  return { allocs, before: Math.min(since, ctx.now().getTime() - window * 1000) };
+}
+
+/** The refreshed jobs but those whose latest version ended before `since` (with all their versions), counted in `hidden`. */
+export function leaveOutEnded(jobs: JobVersion[], since: number, hidden: HiddenJobs): JobVersion[] {
+  const gone = new Set<string>();
+  for (const j of jobs) {
+    const st = j.sub;
+    if (!j.latest || st === null || !isTerminal(st.state) || !(Date.parse(st.state_time) < since)) continue;
+    gone.add(j.project + '/' + j.name);
+    hidden.count++;
+    hidden.states.set(st.state, (hidden.states.get(st.state) ?? 0) + 1);
+  }
+  return gone.size > 0 ? jobs.filter((j) => !gone.has(j.project + '/' + j.name)) : jobs;
 }

@@ -6,7 +6,8 @@ import type { Context } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { isTerminal } from '../model/states.js';
 import type { Runner } from '../scheduler/runner.js';
-import { listLatest, runDirOfJob, type JobVersion } from './jobs.js';
+import { listLatest, runDirOfJob, type HiddenJobs, type JobVersion } from './jobs.js';
+import { leaveOutEnded, sinceCutoff } from './status.js';
 import { refreshJobs, type RefreshReport } from './refresh.js';
 import { nextQueryDelay, realTimers, Sleeper, statusIntervals, watchEndRecords, type EndRecordWatcher, type Timers, type WatchEndRecords } from './wait.js';
 
@@ -25,6 +26,8 @@ export interface WatchUpdate {
   changes: WatchChange[];
   report: RefreshReport;
   time: Date;
+  /** With `since`: the jobs left out this round, by state (status's overview). */
+  hidden?: HiddenJobs;
 }
 
 export interface WatchOptions {
@@ -38,6 +41,8 @@ export interface WatchOptions {
   timers?: Timers;
   watch?: WatchEndRecords;
   onUpdate(u: WatchUpdate): void | Promise<void>;
+  /** Leave out the jobs whose latest version ended before this time (ms), as `qdo status --since` does. */
+  since?: number;
 }
 
 export function shownState(j: JobVersion): string {
@@ -60,29 +65,32 @@ export async function watchStatus(ctx: Context, patterns: string[], o: WatchOpti
   try {
     for (let round = 1; !o.signal?.aborted; round++) {
       sleeper.take();
-      // Ended jobs through the ended-jobs cache, as status reads them (one file, not a record each).
-      const sel = await listLatest(ctx, patterns, { endedCache: true });
-      if (round === 1 && patterns.length > 0 && sel.jobs.length === 0) {
+      // Ended jobs through the ended-jobs cache, as status reads them (one file, not a record
+      // each); with `since`, the jobs that ended before it are left out as status does.
+      const cut = o.since !== undefined ? await sinceCutoff(ctx, o.since) : undefined;
+      const sel = await listLatest(ctx, patterns, { endedCache: true, allocs: cut?.allocs, hideEndedBefore: cut?.before });
+      if (round === 1 && patterns.length > 0 && sel.jobs.length === 0 && (sel.hidden?.count ?? 0) === 0) {
         throw new NotFoundError('no-match', `qdo watch: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
       }
       const report = await refreshJobs(ctx, sel.jobs, { runner: o.runner });
+      const jobs = o.since !== undefined && sel.hidden ? leaveOutEnded(sel.jobs, o.since, sel.hidden) : sel.jobs;
       const changes: WatchChange[] = [];
-      for (const j of sel.jobs) {
+      for (const j of jobs) {
         const to = shownState(j);
         const from = seen.get(j.id) ?? null;
         if (from !== to) changes.push({ job: j, from, to });
         seen.set(j.id, to);
       }
-      await o.onUpdate({ round, jobs: sel.jobs, changes, report, time: ctx.now() });
-      if (o.untilDone && !sel.jobs.some(open)) return;
-      const dirs = sel.jobs.filter(open).map(runDirOfJob).filter((d) => !watched.has(d));
+      await o.onUpdate({ round, jobs, changes, report, time: ctx.now(), ...(sel.hidden ? { hidden: sel.hidden } : {}) });
+      if (o.untilDone && !jobs.some(open)) return;
+      const dirs = jobs.filter(open).map(runDirOfJob).filter((d) => !watched.has(d));
       if (dirs.length > 0) {
         for (const d of dirs) watched.add(d);
         if (!watcher) watcher = await (o.watch ?? watchEndRecords)(dirs, () => sleeper.kick());
         else watcher.add(dirs);
         continue; // a record written while the watcher started is seen by the next round
       }
-      const delay = o.intervalMs ?? nextQueryDelay(report, await statusIntervals(ctx, sel.jobs.filter(open).map((j) => j.sub!.scheduler), o.runner), ctx.now());
+      const delay = o.intervalMs ?? nextQueryDelay(report, await statusIntervals(ctx, jobs.filter(open).map((j) => j.sub!.scheduler), o.runner), ctx.now());
       if (o.signal?.aborted) break;
       await sleeper.sleep(delay);
     }

@@ -9,6 +9,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildStore } from '../../bench/scale.js';
 import { status } from '../../src/core/status.js';
+import { watchStatus, type WatchUpdate } from '../../src/core/watch.js';
+import { screen } from '../../src/cli/porcelain/watch.js';
 import { runDirOfJob } from '../../src/core/jobs.js';
 import { endedCachePath } from '../../src/store/ended-cache.js';
 import { layoutOf } from '../../src/store/layout.js';
@@ -109,6 +111,18 @@ test('the overview leaves out jobs that ended over 7 days ago and says how many;
       assert.is(b.code, 2, bad);
       assert.match(b.stderr, `--since "${bad}": expected an age`);
     }
+    // watch shows what status shows: the plain view, the terminal's header, --json.
+    const w = await qdo(['watch'], opts);
+    assert.is(w.code, 0, w.stderr);
+    assert.equal(w.stdout.split('\n').filter(Boolean).map((l) => l.split(' ')[1]), ['p/job000007@1', 'p/job000011@1']);
+    assert.match(w.stderr, /^28 jobs that ended before .* older than 7 days: qdo watch --since all lists them\n$/);
+    assert.is((await ok(opts, ['watch', '--since', 'all'])).split('\n').filter(Boolean).length, 30);
+    const wj = JSON.parse((await ok(opts, ['watch', '--json', '--since', '2d'])).split('\n')[0]!);
+    assert.equal([wj.jobs.length, wj.hidden.jobs, wj.hidden.states], [2, 28, { completed: 27, failed: 1 }]);
+    assert.is(JSON.parse((await ok(opts, ['watch', '--json'])).split('\n')[0]!).jobs.length, 30, '--json alone: every job');
+    let round: WatchUpdate | undefined;
+    await watchStatus(testContext(opts), [], { since: Date.now() - 7 * 86_400_000, untilDone: true, onUpdate: (u) => void (round = u) });
+    assert.match(screen(round!, false, { columns: 120, rows: 20 }).split('\n')[0]!, /2\/2 ended, 28 ended earlier not shown/);
     // Nothing recent at all: no table, the count alone.
     replace(home, { ...readRecord(home, refs.get('job000007')!), state_time: '2026-01-01T00:00:00.000Z' });
     replace(home, { ...readRecord(home, refs.get('job000011')!), state_time: '2026-01-01T00:00:00.000Z' });

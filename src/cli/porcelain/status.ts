@@ -1,10 +1,11 @@
 // qdo status [PATTERN…] (alias ls; spec/submissions.md §Refresh; man/qdo-status.1)
 import type { CommandDef } from '../command.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode } from '../../errors.js';
 import { bool, str, strs } from '../command.js';
 import { writeJsonTo } from '../../output/json.js';
 import { writeTable } from '../table-out.js';
 import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
+import { DEFAULT_SINCE, hiddenJson, hiddenNote, SINCE_DESCRIBE, sinceOf } from '../since.js';
 
 export const statusCommand: CommandDef = {
   command: ['status [patterns..]', 'ls [patterns..]'],
@@ -14,7 +15,7 @@ export const statusCommand: CommandDef = {
       .positional('patterns', { type: 'string', array: true, describe: 'PROJECT, PROJECT/JOB or glob ("paper/*", "train-*")' })
       .option('all-versions', { type: 'boolean', alias: 'a', describe: 'show superseded versions too' })
       .option('refresh', { type: 'boolean', describe: 'ask the scheduler now, even within the status interval' })
-      .option('since', { type: 'string', describe: 'list jobs that ended within AGE (30m, 12h, 7d, 2w) or since DATE; "all": every one (default without patterns: 7d, table only)' })
+      .option('since', { type: 'string', describe: SINCE_DESCRIBE })
       .option('json', { type: 'boolean', describe: 'machine-readable output' }),
   async run(args, { ctx, io }) {
     const core = await import('../../core/status.js');
@@ -43,7 +44,7 @@ export const statusCommand: CommandDef = {
         jobs: r.jobs,
         sources: r.report.groups.map((g) => ({ scheduler: g.scheduler, cluster: g.cluster, jobs: g.jobs, queried: g.queried, last_query: g.last, problem: g.problem })),
         ...(r.problems.length ? { problems: r.problems.map((p) => ({ subject: p.subject, code: p.error.code, message: p.error.message })) } : {}),
-        ...(r.hidden && since !== undefined ? { hidden: { before: new Date(since).toISOString(), jobs: r.hidden.count, states: Object.fromEntries([...r.hidden.states].sort()) } } : {}),
+        ...(r.hidden && since !== undefined ? { hidden: hiddenJson(r.hidden, since) } : {}),
       };
       writeJsonTo(io.stdout, doc, { jobs: jobJson });
       return code;
@@ -65,28 +66,3 @@ export const statusCommand: CommandDef = {
     return code;
   },
 };
-
-/** How far back the overview lists ended jobs when no --since is given. */
-const DEFAULT_SINCE = '7d';
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** --since: an age back from now (`90m`, `12h`, `7d`, `2w`), a date or UTC time, or `all` (undefined: no limit). */
-export function sinceOf(v: string, now: Date): number | undefined {
-  if (v === 'all') return undefined;
-  const age = /^(\d+)([smhdw])$/.exec(v);
-  // A time a Date can hold (+-8.64e15 ms: 275,000 years); a longer age is refused.
-  if (age && Number(age[1]) * UNIT_MS[age[2]!]! <= 8.64e15) return now.getTime() - Number(age[1]) * UNIT_MS[age[2]!]!;
-  if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$/.test(v)) {
-    // A date alone is that day's start in UTC, as the times qdo records are.
-    const t = Date.parse(v.length === 10 ? v + 'T00:00:00Z' : v.replace(' ', 'T').replace(/Z?$/, 'Z'));
-    if (!Number.isNaN(t)) return t;
-  }
-  throw new UsageError(`--since ${JSON.stringify(v)}: expected an age such as 12h, 7d or 2w, a UTC date such as 2026-11-30 (or 2026-11-30T08:00), or "all"`, { code: 'bad-since' });
-}
-
-/** The line saying how many ended jobs the view left out and how to list them. */
-function hiddenNote(h: { count: number; states: Map<string, number> }, since: number, byDefault: boolean): string {
-  const states = [...h.states].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([s, n]) => `${n} ${s}`).join(', ');
-  const when = new Date(since).toISOString().slice(0, 16).replace('T', ' ');
-  return `${h.count} job${h.count === 1 ? '' : 's'} that ended before ${when} UTC not shown (${states})${byDefault ? ', older than 7 days' : ''}: qdo status --since all lists them\n`;
-}

@@ -1,7 +1,7 @@
 // qdo watch [PATTERN…] (spec/porcelain.md §qdo watch; man/qdo-watch.1): a table redrawn in
 // place on a terminal (q or Ctrl-C quits), one line per state change otherwise.
 import type { CommandDef } from '../command.js';
-import { bool, strs } from '../command.js';
+import { bool, str, strs } from '../command.js';
 import { UsageError } from '../../errors.js';
 import { isTerminal } from '../../model/states.js';
 import type { WatchUpdate } from '../../core/watch.js';
@@ -10,6 +10,7 @@ import { jsonLine } from '../../output/json.js';
 import { truncate, wrappedRows } from '../../output/width.js';
 import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
 import type { Io } from '../io.js';
+import { DEFAULT_SINCE, hiddenJson, hiddenNote, SINCE_DESCRIBE, sinceOf } from '../since.js';
 
 /** `2026-11-21T09:30:00Z`: sortable, and the same wherever the log is read. */
 function stamp(d: Date): string {
@@ -22,13 +23,14 @@ export function plainLines(u: WatchUpdate): string {
   return u.changes.map((c) => `${t} ${c.job.project}/${c.job.name}@${c.job.version} ${c.from === null ? c.to : `${c.from} → ${c.to}`}\n`).join('');
 }
 
-/** `watch --json`: one JSON line per round, the status document of that moment. */
-export function jsonRound(u: WatchUpdate): string {
+/** `watch --json`: one JSON line per round, the status document of that moment (and, with --since, what it left out). */
+export function jsonRound(u: WatchUpdate, since?: number): string {
   return jsonLine({
     round: u.round,
     time: u.time.toISOString(),
     jobs: u.jobs.map(jobJson),
     changes: u.changes.map((c) => ({ job: `${c.job.project}/${c.job.name}`, job_version: c.job.version, from: c.from, to: c.to })),
+    ...(u.hidden && since !== undefined ? { hidden: hiddenJson(u.hidden, since) } : {}),
   });
 }
 
@@ -44,8 +46,9 @@ export interface ScreenSize {
 export function screen(u: WatchUpdate, color: boolean, size: ScreenSize): string {
   const fit = (line: string) => truncate(line, size.columns) + '\n';
   const done = u.jobs.filter((j) => j.sub !== null && isTerminal(j.sub.state)).length;
-  const head = fit(`qdo watch  ${u.time.toLocaleTimeString()}  ${done}/${u.jobs.length} ended  (q to quit)`);
-  if (u.jobs.length === 0) return head + fit('no jobs yet');
+  const older = u.hidden && u.hidden.count > 0 ? `, ${u.hidden.count} ended earlier not shown` : '';
+  const head = fit(`qdo watch  ${u.time.toLocaleTimeString()}  ${done}/${u.jobs.length} ended${older}  (q to quit)`);
+  if (u.jobs.length === 0) return head + fit(older ? 'no job live or ended since (qdo watch --since all lists them)' : 'no jobs yet');
   let tail = '';
   for (const g of u.report.groups) {
     if (g.problem) tail += fit(`${g.jobs} job(s) not refreshed: ${g.problem}`);
@@ -106,7 +109,8 @@ export const watchCommand: CommandDef = {
   builder: (y) =>
     y
       .positional('patterns', { type: 'string', array: true, describe: 'PROJECT, PROJECT/JOB or glob ("paper/*", "train-*")' })
-      .option('interval', { type: 'number', describe: 'seconds between refreshes (default: the status interval); the scheduler is still asked at most once per status interval' }),
+      .option('interval', { type: 'number', describe: 'seconds between refreshes (default: the status interval); the scheduler is still asked at most once per status interval' })
+      .option('since', { type: 'string', describe: SINCE_DESCRIBE }),
   async run(args, { ctx, io }) {
     const core = await import('../../core/watch.js');
     const iv = args.interval;
@@ -115,26 +119,45 @@ export const watchCommand: CommandDef = {
     }
     const intervalMs = iv === undefined ? undefined : Math.round(iv * 1000);
     const patterns = strs(args, 'patterns');
-    if (bool(args, 'json')) {
+    const json = bool(args, 'json');
+    // The jobs qdo status would show (spec/porcelain.md §qdo watch): without a pattern, the
+    // ones live or ended within 7 days, unless --since says otherwise.
+    const sinceArg = str(args, 'since');
+    const since = sinceOf(sinceArg ?? (patterns.length === 0 && !json ? DEFAULT_SINCE : 'all'), ctx.now());
+    let told = false;
+    const tell = (u: WatchUpdate) => {
+      if (told || !u.hidden || u.hidden.count === 0 || since === undefined) return;
+      told = true;
+      io.stderr(hiddenNote(u.hidden, since, sinceArg === undefined, 'qdo watch'));
+    };
+    if (json) {
       // JSON Lines until every job has ended (or q/Ctrl-C on a terminal).
       const ac = new AbortController();
       const stop = io.isTTY ? listenForQuit(ac) : () => undefined;
       try {
-        await core.watchStatus(ctx, patterns, { intervalMs, untilDone: !io.isTTY, signal: ac.signal, onUpdate: (u) => io.stdout(jsonRound(u)) });
+        await core.watchStatus(ctx, patterns, { intervalMs, untilDone: !io.isTTY, signal: ac.signal, since, onUpdate: (u) => io.stdout(jsonRound(u, since)) });
       } finally {
         stop();
       }
       return;
     }
     if (!io.isTTY) {
-      await core.watchStatus(ctx, patterns, { intervalMs, untilDone: true, onUpdate: (u) => io.stdout(plainLines(u)) });
+      await core.watchStatus(ctx, patterns, {
+        intervalMs,
+        untilDone: true,
+        since,
+        onUpdate: (u) => {
+          io.stdout(plainLines(u));
+          tell(u);
+        },
+      });
       return;
     }
     const ac = new AbortController();
     const stop = listenForQuit(ac);
     io.stdout('\x1b[?25l'); // hide the cursor while redrawing
     try {
-      await core.watchStatus(ctx, patterns, { intervalMs, signal: ac.signal, onUpdate: redrawer(io, () => io.size?.() ?? { columns: io.columns ?? 80, rows: io.rows ?? 24 }) });
+      await core.watchStatus(ctx, patterns, { intervalMs, signal: ac.signal, since, onUpdate: redrawer(io, () => io.size?.() ?? { columns: io.columns ?? 80, rows: io.rows ?? 24 }) });
     } finally {
       stop();
       io.stdout('\x1b[?25h');
