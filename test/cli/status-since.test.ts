@@ -17,9 +17,8 @@ import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import type { Submission } from '../../src/model/submission.js';
-import type { Runner } from '../../src/scheduler/runner.js';
 import { FIXED_NOW, qdo, removeDir, tempDir, testContext, type RunOptions } from '../helpers/cli.js';
-import { ok, readRecord } from '../helpers/jobs.js';
+import { failedSlurmJob, ok, readRecord } from '../helpers/jobs.js';
 
 /** Replaces a record as qdo, rsync and git do: a new file renamed over it. */
 function replace(home: string, s: Submission): void {
@@ -161,16 +160,7 @@ test('in a trusted record folder the overview reads a line\'s head, not its row 
 });
 
 test('a job that ended within rerun_window is refreshed before it is left out: a requeue brings it back (spec/submissions.md §Attempts)', async () => {
-  const home = tempDir('qdo-since-');
-  const conf = join(home, 'slurm.conf');
-  writeFileSync(conf, 'ClusterName=test\n');
-  const opts = (s = 0): RunOptions => ({ home, env: { QDO_SCHEDULER: 'local', SLURM_CONF: conf }, now: new Date(FIXED_NOW.getTime() + s * 1000) });
-  const calls: string[] = [];
-  const runner = (async (argv: string[]) => {
-    calls.push(argv[0]!);
-    if (argv[0] === 'squeue') return { stdout: '42|42|RUNNING|None|0|(null)|\n', stderr: '', exitCode: 0, attempts: 1 };
-    throw new Error(`unexpected command ${argv.join(' ')}`);
-  }) as Runner;
+  const { home, opts, runner, calls, id, rec } = await failedSlurmJob('qdo-since-');
   // The overview as status's core gives it, --since AGE seconds back from the time `s`.
   const view = async (s: number, age: number) => {
     const now = FIXED_NOW.getTime() + s * 1000;
@@ -178,14 +168,6 @@ test('a job that ended within rerun_window is refreshed before it is left out: a
     return { shown: r.jobs.map((j) => [j.name, j.sub!.state, j.sub!.attempt ?? null]), hidden: r.hidden!.count, states: Object.fromEntries(r.hidden!.states) };
   };
   try {
-    assert.is((await qdo(['project', 'add', 'p'], opts())).code, 0);
-    const sub = await qdo(['submit', 'p/j', '--hold', '--json', '--', 'true'], opts());
-    assert.is(sub.code, 0, sub.stderr);
-    const id = JSON.parse(sub.stdout).id as string;
-    await qdo(['cancel', 'p/j'], opts());
-    const rec = { ...readRecord(home, id), scheduler: 'slurm', cluster: 'test', sched_id: '42', state: 'failed', state_source: 'exit-record', state_time: FIXED_NOW.toISOString(), exit_code: 4, reason: null, attempt: 1 } as Submission;
-    const p = submissionPath(layoutOf(home), id);
-    writeFileSync(p, JSON.stringify(rec) + '\n');
     // Ended 10 minutes ago, --since 1 minute: within rerun_window (a day), so refreshed, then left out.
     assert.equal(await view(600, 60), { shown: [], hidden: 1, states: { failed: 1 } });
     assert.equal(await view(610, 60), { shown: [], hidden: 1, states: { failed: 1 } }, 'through the cache, the same');

@@ -3,9 +3,10 @@
 import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, removeDir, tempDir, type RunOptions } from './cli.js';
+import { FIXED_NOW, qdo, removeDir, tempDir, type RunOptions } from './cli.js';
+import type { Runner } from '../../src/scheduler/runner.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { submissionPath } from '../../src/store/submissions.js';
 import { parseSubmission, type Submission } from '../../src/model/submission.js';
@@ -49,6 +50,33 @@ export async function waitDone(opts: RunOptions, job: string, o: { id?: string; 
     if (Date.now() > end) throw new Error(`${job}${o.id ? ` ${o.id}` : ''} still ${j?.state}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * A fresh home (prefix `prefix`) with p/j recorded as a Slurm job (cluster "test", id 42)
+ * that failed in its first attempt at FIXED_NOW, exit 4. `opts(s)` runs qdo `s` seconds
+ * after FIXED_NOW; `runner` answers squeue with RUNNING and refuses any other command, each
+ * command named in `calls` (a requeued job's tests: spec/submissions.md §Attempts).
+ */
+export async function failedSlurmJob(prefix: string): Promise<{ home: string; opts: (s?: number) => RunOptions; runner: Runner; calls: string[]; id: string; rec: Submission }> {
+  const home = tempDir(prefix);
+  const conf = join(home, 'slurm.conf');
+  writeFileSync(conf, 'ClusterName=test\n');
+  const opts = (s = 0): RunOptions => ({ home, env: { QDO_SCHEDULER: 'local', SLURM_CONF: conf }, now: new Date(FIXED_NOW.getTime() + s * 1000) });
+  const calls: string[] = [];
+  const runner = (async (argv: string[]) => {
+    calls.push(argv[0]!);
+    if (argv[0] === 'squeue') return { stdout: '42|42|RUNNING|None|0|(null)|\n', stderr: '', exitCode: 0, attempts: 1 };
+    throw new Error(`unexpected command ${argv.join(' ')}`);
+  }) as Runner;
+  assert.is((await qdo(['project', 'add', 'p'], opts())).code, 0);
+  const sub = await qdo(['submit', 'p/j', '--hold', '--json', '--', 'true'], opts());
+  assert.is(sub.code, 0, sub.stderr);
+  const id = JSON.parse(sub.stdout).id as string;
+  await qdo(['cancel', 'p/j'], opts());
+  const rec = { ...readRecord(home, id), scheduler: 'slurm', cluster: 'test', sched_id: '42', state: 'failed', state_source: 'exit-record', state_time: FIXED_NOW.toISOString(), exit_code: 4, reason: null, attempt: 1 } as Submission;
+  writeFileSync(submissionPath(layoutOf(home), id), JSON.stringify(rec) + '\n');
+  return { home, opts, runner, calls, id, rec };
 }
 
 /** The submission record of version `id` in the allocation at `home`. */

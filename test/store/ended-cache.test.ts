@@ -13,9 +13,8 @@ import { submissionPath } from '../../src/store/submissions.js';
 import { status } from '../../src/core/status.js';
 import { runDirOfJob } from '../../src/core/jobs.js';
 import type { Submission } from '../../src/model/submission.js';
-import type { Runner } from '../../src/scheduler/runner.js';
-import { removeDir, tempDir, qdo, testContext, FIXED_NOW, type RunOptions } from '../helpers/cli.js';
-import { ok, waitDone, readRecord } from '../helpers/jobs.js';
+import { removeDir, tempDir, qdo, testContext, type RunOptions } from '../helpers/cli.js';
+import { failedSlurmJob, ok, waitDone, readRecord } from '../helpers/jobs.js';
 
 function rec(name: string, extra: Record<string, unknown> = {}): Submission {
   return { schema: 'qdo.submission/v1', id: name.padEnd(64, '0').replace(/[^0-9a-f]/g, 'a'), project: 'p/q', name, version: 3, scheduler: 'slurm', cluster: 'c', host: 'h', pid: 7, intent: '2026-11-21T09:00:00.000Z', submitted: '2026-11-21T09:00:01.000Z', sched_id: '42_1', after: ['x'], state: 'failed', state_source: 'accounting', state_time: '2026-11-21T09:10:00.000Z', exit_code: 3, reason: 'NonZeroExitCode', ...extra } as Submission;
@@ -189,18 +188,9 @@ test('status writes copies of ended jobs, uses them while the ref points there, 
 });
 
 test('requeue after the end (spec/submissions.md §Attempts): the cached failed job is re-opened, shown running, then completed (attempt 2)', async () => {
-  const home = tempDir('qdo-ended-');
-  const conf = join(home, 'slurm.conf');
-  writeFileSync(conf, 'ClusterName=test\n');
-  const opts = (s = 0): RunOptions => ({ home, env: { QDO_SCHEDULER: 'local', SLURM_CONF: conf }, now: new Date(FIXED_NOW.getTime() + s * 1000) });
   // Ended jobs within rerun_window are looked at through their own records only: no scheduler
   // call. A running one is asked about once its status interval is up (squeue: RUNNING).
-  const calls: string[] = [];
-  const runner = (async (argv: string[]) => {
-    calls.push(argv[0]!);
-    if (argv[0] === 'squeue') return { stdout: '42|42|RUNNING|None|0|(null)|\n', stderr: '', exitCode: 0, attempts: 1 };
-    throw new Error(`unexpected command ${argv.join(' ')}`);
-  }) as Runner;
+  const { home, opts, runner, calls, id } = await failedSlurmJob('qdo-ended-');
   const view = async (s: number) => {
     const r = await status(testContext(opts(s)), ['p/j'], { runner });
     assert.equal(r.problems, []);
@@ -208,14 +198,7 @@ test('requeue after the end (spec/submissions.md §Attempts): the cached failed 
     return { job: j, brief: [j.sub!.state, j.sub!.attempt ?? null] };
   };
   try {
-    assert.is((await qdo(['project', 'add', 'p'], opts())).code, 0);
-    const sub = await qdo(['submit', 'p/j', '--hold', '--json', '--', 'true'], opts());
-    assert.is(sub.code, 0, sub.stderr);
-    const id = JSON.parse(sub.stdout).id as string;
-    await qdo(['cancel', 'p/j'], opts());
     const l = layoutOf(home);
-    // Recorded as a Slurm job that failed in its first attempt.
-    put(home, { ...readRecord(home, id), scheduler: 'slurm', cluster: 'test', sched_id: '42', state: 'failed', state_source: 'exit-record', state_time: FIXED_NOW.toISOString(), exit_code: 4, reason: null, attempt: 1 });
     const first = await view(0);
     assert.equal(first.brief, ['failed', 1]);
     assert.is(cached(l, 'p/j')?.state, 'failed', 'the ended job is cached');
