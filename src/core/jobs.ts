@@ -10,7 +10,6 @@ import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import { dropEndedCopiesBut, endedBefore, endedCacheBytes, endedCacheGainsFolders, endedCopy, lookAll, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
-import { isTerminal } from '../model/states.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -86,6 +85,12 @@ export interface HiddenJobs {
   states: Map<string, number>;
 }
 
+/** Counts one more job left out, in `state`. */
+export function countHidden(hidden: HiddenJobs, state: string): void {
+  hidden.count++;
+  hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
+}
+
 async function versionOf(l: Layout, id: string, sub: Submission | null): Promise<number> {
   return sub ? sub.version : (await readManifest(l, id)).version;
 }
@@ -134,25 +139,24 @@ function countEndedBefore(wanted: Wanted[], jobs: (JobVersion | null)[], caches:
     const c = caches.get(w.loc.layout);
     const state = c && w.byPattern ? endedBefore(c.cache, w.loc.project, w.name, w.id, beforeIso) : undefined;
     if (state) {
-      hidden.count++;
-      hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
+      countHidden(hidden, state);
       jobs[i] = null;
     }
   }
 }
 
 /**
- * Fills `jobs` (but the entries already null) from the caches' copies where they are usable,
- * or null where `hide` leaves the job out; returns the indexes of the others (records to read).
+ * Fills `jobs` (but the entries already null) from the caches' copies where they are usable;
+ * returns the indexes of the others (records to read).
  */
-function fromEndedCopies(wanted: Wanted[], jobs: (JobVersion | null)[], caches: Map<Layout, CacheUse>, hide: ((state: string, time: unknown) => boolean) | null): number[] {
+function fromEndedCopies(wanted: Wanted[], jobs: (JobVersion | null)[], caches: Map<Layout, CacheUse>): number[] {
   const misses: number[] = [];
   for (let i = 0; i < wanted.length; i++) {
     if (jobs[i] === null) continue;
     const w = wanted[i]!;
     const c = caches.get(w.loc.layout);
     const copy = c && endedCopy(w.loc.layout, c.cache, w.loc.project, w.name, w.id);
-    if (copy) jobs[i] = hide !== null && w.byPattern && hide(copy.state, copy.state_time) ? null : { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
+    if (copy) jobs[i] = { layout: w.loc.layout, project: w.loc.project, name: w.name, id: w.id, version: copy.version, latest: true, sub: copy };
     else misses.push(i);
   }
   return misses;
@@ -313,34 +317,25 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   }
   // Ended jobs whose record is unchanged on disk come from the cache as they are; one small
   // record per other job is read, concurrently (bounded), the order kept.
-  // With hideEndedBefore, a job whose latest version ended before that time is counted, not
-  // listed; from the cache that takes the head of its line alone where its folder is trusted.
+  // With hideEndedBefore, a job whose cached copy says it ended before that time, in a record
+  // folder the cache trusts, is counted from the head of its line alone, not listed (null in
+  // `jobs`). The caller leaves out the others that ended before (status.ts leaveOutEnded),
+  // once they are refreshed.
   const before = opts.hideEndedBefore;
-  const beforeIso = before === undefined ? '' : new Date(before).toISOString();
   const hidden: HiddenJobs | undefined = before === undefined ? undefined : { count: 0, states: new Map() };
-  // Jobs left out from the head of their cache line alone (trusted folders): null in `jobs`.
   const jobs: (JobVersion | null)[] = new Array(wanted.length);
   if (hidden) {
     for (const [l, c] of caches) lookAll(l, c.cache);
-    countEndedBefore(wanted, jobs, caches, beforeIso, hidden);
+    countEndedBefore(wanted, jobs, caches, new Date(before!).toISOString(), hidden);
   }
-  const hide = (state: string, time: unknown): boolean => {
-    if (hidden === undefined || typeof time !== 'string' || !(Date.parse(time) < before!)) return false;
-    hidden.count++;
-    hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
-    return true;
-  };
-  const misses = fromEndedCopies(wanted, jobs, caches, hidden ? hide : null);
+  const misses = fromEndedCopies(wanted, jobs, caches);
   const read = await mapBounded(misses, 64, (i) =>
     latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)).catch((e: unknown) => {
       tolerate(`${wanted[i]!.loc.project}/${wanted[i]!.name}`, e);
       return null;
     }),
   );
-  misses.forEach((i, k) => {
-    const j = read[k]!;
-    jobs[i] = j !== null && hidden && wanted[i]!.byPattern && j.sub !== null && isTerminal(j.sub.state) && hide(j.sub.state, j.sub.state_time) ? null : j;
-  });
+  misses.forEach((i, k) => (jobs[i] = read[k]!));
   // A cache that cannot be written costs speed only. It is also written when it would now
   // hold a record folder's identity it lacks (its copies then need no stat each).
   for (const [l, c] of caches) if (c.changed || endedCacheGainsFolders(c.cache)) await writeEndedCache(l, c.cache).catch(() => undefined);

@@ -6,7 +6,7 @@ import type { Runner } from '../scheduler/runner.js';
 import { DEFAULT_RERUN_WINDOW } from '../model/config.js';
 import { isTerminal } from '../model/states.js';
 import { readConfig } from '../store/config.js';
-import { historyOf, listLatest, type HiddenJobs, type JobVersion } from './jobs.js';
+import { countHidden, historyOf, listLatest, type HiddenJobs, type JobVersion } from './jobs.js';
 import { allAllocations, type Allocation } from './world.js';
 import { refreshJobs, type RefreshReport } from './refresh.js';
 import type { PolicyReport } from './policies.js';
@@ -91,8 +91,7 @@ export function leaveOutEnded(jobs: JobVersion[], since: number, hidden: HiddenJ
     const st = j.sub;
     if (!j.latest || st === null || !isTerminal(st.state) || !(Date.parse(st.state_time) < since)) continue;
     gone.add(j.project + '/' + j.name);
-    hidden.count++;
-    hidden.states.set(st.state, (hidden.states.get(st.state) ?? 0) + 1);
+    countHidden(hidden, st.state);
   }
   return gone.size > 0 ? jobs.filter((j) => !gone.has(j.project + '/' + j.name)) : jobs;
 }
