@@ -108,8 +108,6 @@ export interface EndedCache {
   folders: Map<string, FolderId>;
   /** This run's look at each folder used. */
   looked: Map<string, FolderLook>;
-  /** The same looks by the folder's number (0-255), for callers that have an id, not its folder's name. */
-  lookedAt: (FolderLook | undefined)[];
   /** Trust no folder: check every copy against its own file (status --refresh). */
   perFile: boolean;
   /** Milliseconds of the caller's clock (Context.now), to time how long ago a folder was looked at. */
@@ -117,7 +115,7 @@ export interface EndedCache {
 }
 
 export function emptyEndedCache(clock: () => number = () => 0): EndedCache {
-  return { text: '', strings: [], lines: new Map(), own: new Map(), checked: new Set(), folders: new Map(), looked: new Map(), lookedAt: [], perFile: false, clock };
+  return { text: '', strings: [], lines: new Map(), own: new Map(), checked: new Set(), folders: new Map(), looked: new Map(), perFile: false, clock };
 }
 
 export function endedCachePath(l: Layout): string {
@@ -386,14 +384,13 @@ export function endedBefore(cache: EndedCache, project: string, name: string, id
   const at = cache.lines.get(project)?.get(name);
   if (at === undefined || cache.own.get(project)?.has(name) === true) return undefined;
   const text = cache.text;
-  const p = at + project.length + 1 + name.length + 1;
-  const t = text.indexOf('\t', p) + 1;
-  const r = text.indexOf('\t', t) + 1;
-  if (t === 0 || r === 0 || !text.startsWith('["' + id.slice(0, ID_PREFIX) + '"', r)) return undefined;
-  const k = cache.lookedAt[hexDigit(id.charCodeAt(0)) * 16 + hexDigit(id.charCodeAt(1))];
-  const state = text.slice(p, t - 1);
-  if (k === undefined || !k.trusted || !isTerminal(state)) return undefined;
-  return r - t === 25 && text.slice(t, r - 1) < beforeIso && text.charCodeAt(r - 2) === 90 ? state : null;
+  const p = lineParts(text, at, project, name);
+  if (p === undefined || !text.startsWith('["' + id.slice(0, ID_PREFIX) + '"', p.row)) return undefined;
+  const state = text.slice(p.state, p.time - 1);
+  if (cache.looked.get(id.slice(0, 2))?.trusted !== true || !isTerminal(state)) return undefined;
+  // An ISO UTC time (24 characters) compares as its text.
+  const time = text.slice(p.time, p.row - 1);
+  return time.length === 24 && time.endsWith('Z') && time < beforeIso ? state : null;
 }
 
 /** The copy of `project/name` this run sees: its own (read this run), or the loaded line's. */
@@ -449,18 +446,13 @@ function recordOf(c: EndedCopy, cache: EndedCache, project: string, name: string
   return plausible(rec) ? rec : undefined;
 }
 
-/** A lowercase hex digit's value; 256 for any other character (no folder has that number). */
-function hexDigit(c: number): number {
-  return c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : 256;
-}
-
 /**
  * Looks at every record folder the file holds an identity for (one stat each, at most 256),
- * for endedBefore, which then only reads `lookedAt`: the overview counts 10^5 jobs with no
- * call out of its loop.
+ * for endedBefore, which then only reads the looks: the overview counts 10^5 jobs with no
+ * call out of its loop that stats.
  */
 export function lookAll(l: Layout, cache: EndedCache): void {
-  for (const xx of cache.folders.keys()) cache.lookedAt[parseInt(xx, 16)] = look(l, cache, xx);
+  for (const xx of cache.folders.keys()) look(l, cache, xx);
 }
 
 /** The folder `xx` as this run sees it: looked at once (one stat), before any of its files. */
