@@ -124,7 +124,10 @@ export async function refreshJobs(ctx: Context, jobs: JobVersion[], o: RefreshOp
 async function update(j: JobVersion, next: Partial<Submission>): Promise<boolean> {
   const read = j.sub!;
   const merged: Submission = { ...read, ...next };
-  const same = (['state', 'state_source', 'exit_code', 'reason', 'sched_id', 'attempt', 'signal', 'unknown_since', 'rerun_mark'] as const).every((k) => (merged[k] ?? null) === (read[k] ?? null));
+  // The same state learned again, from another source (the queue confirming qdo's own
+  // `held`), is no change: writing it cost the first status after a 10^4-point sweep 10^4
+  // record rewrites (spec/submissions.md §Refresh step 4).
+  const same = (['state', 'exit_code', 'reason', 'sched_id', 'attempt', 'signal', 'unknown_since', 'rerun_mark'] as const).every((k) => (merged[k] ?? null) === (read[k] ?? null));
   if (same) return false;
   for (const k of ['attempt', 'signal', 'unknown_since', 'rerun_mark'] as const) if (merged[k] === undefined || merged[k] === null) delete merged[k];
   const { ok, current } = await casSubmission(j.layout, read, merged);

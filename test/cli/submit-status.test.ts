@@ -243,4 +243,21 @@ test('status: patterns, the current project, and no match', async () => {
   assert.is(empty.stdout, 'no jobs yet (submit one with: qdo submit PROJECT/JOB --script FILE)\n');
 });
 
+test('the queue confirming the state qdo recorded at submit is no change: the record is not written', async () => {
+  const r = await qdo(['submit', 'p/held', '--hold', '--json', '--', 'true'], opts);
+  assert.is(r.code, 0, r.stderr);
+  const id = JSON.parse(r.stdout).id as string;
+  const path = submissionPath(layoutOf(home), id);
+  const before = readFileSync(path);
+  assert.is(readRecord(home, id).state_source, 'qdo');
+  const st = await statusJson(['--refresh']);
+  assert.equal(st.jobs.map((j) => [j.job, j.state]), [['p/held', 'held']]);
+  assert.ok(st.sources.some((s) => s.queried === true), JSON.stringify(st.sources));
+  assert.ok(readFileSync(path).equals(before), 'a held job confirmed held is not rewritten');
+  // A change is written.
+  assert.is((await qdo(['release', 'p/held'], opts)).code, 0);
+  await waitDone('p/held');
+  assert.is(readRecord(home, id).state, 'completed');
+});
+
 test.run();
