@@ -425,7 +425,13 @@ export class LocalBackend implements Backend {
     const jobs = await this.resolve(ids);
     await withSpoolLock(this.paths, async () => {
       for (const j of jobs) {
-        await rm(join(this.paths.job(j.id), 'held'), { force: true });
+        const whole = join(this.paths.job(j.id), 'held');
+        if (!j.whole && (await exists(whole))) {
+          // One task of a job held whole (a sweep submitted with --hold): the other tasks stay
+          // held, each by its own mark, as `scontrol release 7_3` leaves 7_0 held.
+          for (const t of (await this.taskNames(j.id)) ?? []) if (!j.tasks.includes(t)) await putFile(join(this.paths.task(j.id, t), 'held'), '');
+        }
+        await rm(whole, { force: true });
         for (const t of j.tasks) await rm(join(this.paths.task(j.id, t), 'held'), { force: true });
       }
     });

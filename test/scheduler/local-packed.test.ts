@@ -105,6 +105,27 @@ test('cancelling one element of a running array leaves the others running to the
 });
 
 
+test('releasing one element of an array held whole releases that element only (as scontrol release 7_1)', async () => {
+  const { b, dir } = setup(2);
+  const els = elements(dir, ['echo zero\n', 'echo one\n', 'echo two\n']);
+  const full: RenderSpec = { jobName: 'held', resources: {}, script: 'true\n', runDir: join(dir, 'arrays', 'held'), submitDir: dir, env: {}, elements: els };
+  mkdirSync(full.runDir, { recursive: true });
+  writeFileSync(join(full.runDir, 'job.sh'), b.render(full));
+  const id = await b.submit(join(full.runDir, 'job.sh'), { cwd: dir, hold: true });
+  const ids = [0, 1, 2].map((i) => b.elementId(id, i));
+  assert.equal([...(await b.query(ids)).values()].map((s) => s.state), ['held', 'held', 'held']);
+  await b.release([ids[1]!]);
+  await waitState(b, ids[1]!, 'completed');
+  assert.is(read(els[1]!.runDir, 'stdout'), 'one\n');
+  // Another dispatch pass (a later submit, release or query) starts nothing else.
+  await b.release([ids[1]!]);
+  assert.equal([...(await b.query([ids[0]!, ids[2]!])).values()].map((s) => s.state), ['held', 'held']);
+  assert.not.ok(existsSync(join(els[0]!.runDir, 'stdout')));
+  await b.release([id]);
+  await waitState(b, ids[2]!, 'completed');
+  await waitState(b, ids[0]!, 'completed');
+});
+
 test('one query for many ids of two jobs: each element its own state (held, cancelled, pending), the whole job, an unknown element', async () => {
   const { b, dir } = setup(1);
   // One slot, taken by a job that waits: nothing else starts while we look.
