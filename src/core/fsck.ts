@@ -27,6 +27,7 @@ import { STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { byteOrder, projectsWithRefs, readRefs, refsPaths, writeAllRefs, type RefMap } from '../store/refs.js';
+import { chunkAnswerPath, chunkTags, readChunkAnswer, withChunkAnswer } from '../store/sweeps.js';
 import { changeSubmission, readSubmissionFile, scanSubmissionFiles, removeEmptySubmissionShards } from '../store/submissions.js';
 import { DEFAULT_SUBMIT_GRACE, isAbandoned } from './refresh.js';
 import { RUNS_DIR, runDirOf } from './runs.js';
@@ -222,11 +223,18 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
         recordProblems.push({ path: file.path, id: file.id, f: () => add('error', 'bad-submission', file.path, `field id: the file is for ${file.id} but says ${sub.id}`) });
         continue;
       }
-      records.set(file.id, sub);
+      records.set(file.id, withChunkAnswer(l, sub)); // as readers see it (spec/sweeps.md §Answer)
     } catch (e) {
       if (!(e instanceof QdoError)) throw e;
       recordProblems.push({ path: file.path, id: file.id, f: () => add('error', 'bad-submission', file.path, e.message.replace(`${file.path}: `, '')) });
     }
+  }
+
+  // Chunk answers (spec/sweeps.md §Answer): one that cannot be used leaves its points
+  // `submitting` (recovery looks the array up by its tag). Not repaired: only the scheduler knows.
+  for (const tag of chunkTags(l)) {
+    const a = readChunkAnswer(l, tag);
+    if (a !== null && 'problem' in a) add('error', 'bad-chunk-answer', chunkAnswerPath(l, tag), `${a.problem}: the points of this chunk read as still submitting`);
   }
 
   // Derived data (spec/layout.md `cache/`): the ended-jobs cache as status reads it, held

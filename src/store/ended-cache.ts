@@ -565,7 +565,7 @@ export function readThroughEnded(l: Layout, cache: EndedCache, project: string, 
     if (errnoCode(e) === 'ENOENT') return { sub: null, changed: dropEndedCopy(cache, project, name) };
     throw new RepositoryError('unreadable-submission', `cannot read ${path}: ${errnoCode(e) ?? String(e)}`);
   }
-  const sub = parseSubmissionAt(bytes, path, id);
+  const sub = parseSubmissionAt(l, bytes, path, id);
   if (!isTerminal(sub.state)) return { sub, changed: dropEndedCopy(cache, project, name) };
   const old = copyOf(cache, project, name);
   if (old !== undefined && sameId(old.file, file) && recordOf(old, cache, project, name, sub.id) !== undefined) {

@@ -11,6 +11,7 @@ import { closePendingFiles, discardPendingFiles, fsyncDir, fsyncDirs, installPen
 import { LOCK_SUFFIX, withLock, withLocks } from './locks.js';
 import type { Layout } from './layout.js';
 import { readSmallFileSync } from '../util/fs.js';
+import { withChunkAnswer } from './sweeps.js';
 
 export const SUBMISSIONS_DIR = 'submissions';
 
@@ -37,14 +38,19 @@ export async function readSubmission(l: Layout, id: string): Promise<Submission 
     if (errnoCode(e) === 'ENOENT') return null;
     throw new RepositoryError('unreadable-submission', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);
   }
-  return parseSubmissionAt(bytes, p, id);
+  return parseSubmissionAt(l, bytes, p, id);
 }
 
-/** The record in `bytes`, read from `path`, which must be the record of `id`. */
-export function parseSubmissionAt(bytes: Buffer, path: string, id: string): Submission {
+/**
+ * The record in `bytes`, read from `path`, which must be the record of `id`, as readers see
+ * it: a packed point waiting for its answer reads as answered by its chunk's answer file
+ * (spec/sweeps.md §Answer). Every reader and every read-modify-write goes through here, so
+ * compare-and-swap compares records as they read.
+ */
+export function parseSubmissionAt(l: Layout, bytes: Buffer, path: string, id: string): Submission {
   const s = parseSubmission(bytes, path);
   if (s.id !== id) throw new RepositoryError('bad-submission', `${path}: field id: the file is for ${id} but says ${s.id}`);
-  return s;
+  return s.sched_id === null ? withChunkAnswer(l, s) : s;
 }
 
 /**
