@@ -59,10 +59,8 @@ export function encodeChunkAnswer(a: ChunkAnswer): Buffer {
  * submitter's own answer does (submissions.md §Writes).
  */
 export function answeredByChunk(s: Submission, a: ChunkAnswer): Submission | null {
-  const aj = s.array_job as ArrayJobRef | undefined;
-  if (s.sched_id !== null || aj === undefined || aj.base !== null || aj.tag !== a.tag) return null;
-  if (s.state !== 'submitting' && s.state !== 'not-submitted') return null;
-  if (s.scheduler !== a.scheduler || s.cluster !== a.cluster) return null;
+  if (waitsOnChunk(s) !== a.tag || s.scheduler !== a.scheduler || s.cluster !== a.cluster) return null;
+  const aj = s.array_job as ArrayJobRef;
   const id = a.elements[aj.index];
   if (id === undefined) return null;
   return { ...s, sched_id: id, submitted: a.submitted, state: a.state, state_source: 'qdo', state_time: a.submitted, reason: null, array_job: { ...aj, base: a.base } } as Submission;
