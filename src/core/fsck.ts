@@ -22,6 +22,7 @@ import { isTempName } from '../store/atomic.js';
 import { readConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { checkEndedCache, dropEndedCache, endedCachePath } from '../store/ended-cache.js';
+import { checkOverview, dropOverview, overviewPath } from '../store/overview-cache.js';
 import { findLeftovers, removeLeftover } from '../store/leftovers.js';
 import { STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
@@ -249,6 +250,13 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
   } else if (ended.state === 'stale') {
     if (repair) await dropEndedCache(l);
     add('warning', 'bad-cache', endedCachePath(l), `${ended.problem}: status would show the old copies (derived data, rebuilt by the next qdo status; qdo status --refresh also reads them again)`, repair);
+  }
+  // The overview cache (spec/submissions.md §Overview cache), held against refs and records.
+  const overview = await checkOverview(l, records);
+  if (overview.state === 'ignored' || overview.state === 'stale') {
+    if (repair) await dropOverview(l);
+    const what = overview.state === 'ignored' ? 'status ignores it' : "status's overview would say so (qdo status --refresh reads the refs and records)";
+    add('warning', 'bad-cache', overviewPath(l), `${overview.problem}: ${what} (derived data, rebuilt by the next qdo status)`, repair);
   }
 
   // 5. Records still `submitting` whose submitter is gone: settled by recovery (--repair),

@@ -10,6 +10,9 @@ import { readManifest } from '../store/manifests.js';
 import { readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import { dropEndedCopiesBut, endedBefore, endedCacheBytes, endedCacheGainsFolders, endedCopy, lookAll, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache } from '../store/ended-cache.js';
+import { OVERVIEW_MIN_HIDDEN, readOverview, recordFolders, refsIdentity, sameFolders, usableEntry, writeOverview, type Overview, type OverviewEntry } from '../store/overview-cache.js';
+import type { FileId, FolderId } from '../store/ended-cache.js';
+import { isTerminal } from '../model/states.js';
 import { didYouMean } from '../util/closest.js';
 import { resolveRev } from './revs.js';
 import { runDirOf } from './runs.js';
@@ -85,10 +88,26 @@ export interface HiddenJobs {
   states: Map<string, number>;
 }
 
-/** Counts one more job left out, in `state`. */
-export function countHidden(hidden: HiddenJobs, state: string): void {
-  hidden.count++;
-  hidden.states.set(state, (hidden.states.get(state) ?? 0) + 1);
+/** Counts `n` (default one) more jobs left out, in `state`. */
+export function countHidden(hidden: HiddenJobs, state: string, n = 1): void {
+  hidden.count += n;
+  hidden.states.set(state, (hidden.states.get(state) ?? 0) + n);
+}
+
+/** One allocation's overview cache (store/overview-cache.ts) in a run of listLatest. */
+interface OverviewUse {
+  /** The file, if its record folders are those of now. */
+  loaded: Overview | null;
+  /** Every record folder now, looked at before any refs or record this run reads. */
+  folders: Map<string, FolderId>;
+  /** When they were looked at (the context's clock). */
+  at: number;
+  /** The entries of the file to write: those used as they were, and those made this run. */
+  next: Map<string, OverviewEntry>;
+  /** The projects whose refs this run read, and their identities taken before. */
+  fresh: Map<ProjectLocation, { packed: FileId | null; journal: FileId | null }>;
+  /** Something of the allocation could not be read: no file is written. */
+  bad: boolean;
 }
 
 async function versionOf(l: Layout, id: string, sub: Submission | null): Promise<number> {
@@ -133,7 +152,7 @@ function addWanted(out: Wanted[], loc: ProjectLocation, refs: Map<string, string
 }
 
 /** Marks null in `jobs` the listed names whose cached copy ended before `beforeIso` (from its line's head), counted in `hidden`. */
-function countEndedBefore(wanted: Wanted[], jobs: (JobVersion | null)[], caches: Map<Layout, CacheUse>, beforeIso: string, hidden: HiddenJobs): void {
+function countEndedBefore(wanted: Wanted[], jobs: (JobVersion | null)[], caches: Map<Layout, CacheUse>, beforeIso: string, hidden: HiddenJobs, states: (string | undefined)[]): void {
   for (let i = 0; i < wanted.length; i++) {
     const w = wanted[i]!;
     const c = caches.get(w.loc.layout);
@@ -141,7 +160,40 @@ function countEndedBefore(wanted: Wanted[], jobs: (JobVersion | null)[], caches:
     if (state) {
       countHidden(hidden, state);
       jobs[i] = null;
+      states[i] = state;
     }
+  }
+}
+
+/**
+ * Writes the overview cache of each allocation where this run read some project's refs and
+ * nothing failed: for each such project, the jobs that ended before `before` (final: before
+ * rerun_window began) counted by state, the others by name and version; with the entries
+ * still true that it used as they were. Written only where it leaves out enough jobs to pay.
+ */
+async function writeOverviews(ctx: Context, overviews: Map<Layout, OverviewUse>, wanted: Wanted[], jobs: (JobVersion | null)[], hiddenStates: (string | undefined)[], before: number, beforeIso: string): Promise<void> {
+  const made = new Map<ProjectLocation, OverviewEntry>();
+  for (let i = 0; i < wanted.length; i++) {
+    const w = wanted[i]!;
+    const ov = overviews.get(w.loc.layout)!;
+    const ids = ov.fresh.get(w.loc);
+    if (ids === undefined || ov.bad) continue;
+    let e = made.get(w.loc);
+    if (e === undefined) made.set(w.loc, (e = { ...ids, before: beforeIso, hidden: new Map(), shown: [] }));
+    const sub = jobs[i]?.sub;
+    const state = hiddenStates[i] ?? (sub && isTerminal(sub.state) && Date.parse(sub.state_time) < before ? sub.state : undefined);
+    if (state !== undefined) e.hidden.set(state, (e.hidden.get(state) ?? 0) + 1);
+    else e.shown.push([w.name, w.id]);
+  }
+  for (const [l, ov] of overviews) {
+    if (ov.fresh.size === 0 || ov.bad) continue;
+    // A project with no jobs has an entry too (its refs files' identities say so).
+    for (const [loc, ids] of ov.fresh) ov.next.set(loc.project, made.get(loc) ?? { ...ids, before: beforeIso, hidden: new Map(), shown: [] });
+    let left = 0;
+    for (const e of ov.next.values()) for (const n of e.hidden.values()) left += n;
+    if (left < OVERVIEW_MIN_HIDDEN) continue;
+    // A cache that cannot be written costs speed only.
+    await writeOverview(l, { folders: ov.folders, projects: ov.next }, ctx.now().getTime() - ov.at).catch(() => undefined);
   }
 }
 
@@ -282,11 +334,42 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   const refsOf = new Map<ProjectLocation, Map<string, string>>();
   // A sweep selector looks at every job (its record says which sweep made it).
   const scan = sweeps.length > 0 ? [...idx.values()] : projects;
+  const before = opts.hideEndedBefore;
+  const beforeIso = before === undefined ? '' : new Date(before).toISOString();
+  const hidden: HiddenJobs | undefined = before === undefined ? undefined : { count: 0, states: new Map() };
+  // The overview (every job of the projects listed, those that ended before `before` left
+  // out) comes from each allocation's overview cache for the projects it still holds true for.
+  const overviews = hidden && regs === null && sweeps.length === 0 && opts.endedCache && !opts.perFile ? new Map<Layout, OverviewUse>() : undefined;
+  const overviewOf = (l: Layout): OverviewUse | undefined => {
+    if (overviews === undefined) return undefined;
+    let o = overviews.get(l);
+    if (o === undefined) {
+      const at = ctx.now().getTime();
+      const folders = recordFolders(l);
+      let loaded = readOverview(l);
+      if (loaded !== null && !sameFolders(loaded.folders, folders)) loaded = null;
+      overviews.set(l, (o = { loaded, folders, at, next: new Map(loaded?.projects ?? []), fresh: new Map(), bad: false }));
+    }
+    return o;
+  };
   for (const loc of scan.sort((a, b) => (a.project < b.project ? -1 : a.project > b.project ? 1 : 0))) {
+    const ov = overviewOf(loc.layout);
+    if (ov !== undefined) {
+      const ids = refsIdentity(loc.layout, loc.project);
+      const e = ov.loaded && usableEntry(ov.loaded, loc.project, ids, beforeIso);
+      if (e) {
+        for (const [state, n] of e.hidden) countHidden(hidden!, state, n);
+        for (const [name, id] of e.shown) wanted.push({ loc, name, id, byPattern: true });
+        continue;
+      }
+      ov.next.delete(loc.project);
+      ov.fresh.set(loc, ids);
+    }
     let refs;
     try {
       refs = await readRefs(loc.layout, loc.project);
     } catch (e) {
+      if (ov !== undefined) ov.bad = true;
       tolerate(loc.project, e);
       continue;
     }
@@ -321,21 +404,24 @@ export async function listLatest(ctx: Context, patterns: string[], opts: { alloc
   // folder the cache trusts, is counted from the head of its line alone, not listed (null in
   // `jobs`). The caller leaves out the others that ended before (status.ts leaveOutEnded),
   // once they are refreshed.
-  const before = opts.hideEndedBefore;
-  const hidden: HiddenJobs | undefined = before === undefined ? undefined : { count: 0, states: new Map() };
   const jobs: (JobVersion | null)[] = new Array(wanted.length);
+  // The state of each job left out from the ended-jobs cache's line heads, by index.
+  const hiddenStates: (string | undefined)[] = new Array(wanted.length);
   if (hidden) {
     for (const [l, c] of caches) lookAll(l, c.cache);
-    countEndedBefore(wanted, jobs, caches, new Date(before!).toISOString(), hidden);
+    countEndedBefore(wanted, jobs, caches, beforeIso, hidden, hiddenStates);
   }
   const misses = fromEndedCopies(wanted, jobs, caches);
   const read = await mapBounded(misses, 64, (i) =>
     latestOf(wanted[i]!.loc, wanted[i]!.name, wanted[i]!.id, cacheOf(wanted[i]!.loc.layout)).catch((e: unknown) => {
+      const ov = overviews?.get(wanted[i]!.loc.layout);
+      if (ov !== undefined) ov.bad = true;
       tolerate(`${wanted[i]!.loc.project}/${wanted[i]!.name}`, e);
       return null;
     }),
   );
   misses.forEach((i, k) => (jobs[i] = read[k]!));
+  if (overviews !== undefined) await writeOverviews(ctx, overviews, wanted, jobs, hiddenStates, before!, beforeIso);
   // A cache that cannot be written costs speed only. It is also written when it would now
   // hold a record folder's identity it lacks (its copies then need no stat each).
   for (const [l, c] of caches) if (c.changed || endedCacheGainsFolders(c.cache)) await writeEndedCache(l, c.cache).catch(() => undefined);
