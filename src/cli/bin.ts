@@ -27,11 +27,15 @@ function stream(s: NodeJS.WriteStream): NodeJS.WriteStream {
 
 /**
  * isatty without loading node:tty (and with it net and every stream module, ~5% of node's
- * start-up) unless the descriptor is a character device: pipes, sockets and files are not.
+ * start-up) unless the descriptor is a character device: pipes, sockets and files are not,
+ * nor on Linux the memory devices (major number 1: /dev/null, /dev/zero, /dev/full), where
+ * scripts and cron send what they do not read.
  */
 function isTerminal(fd: number): boolean {
   try {
-    if (!fstatSync(fd).isCharacterDevice()) return false;
+    const st = fstatSync(fd);
+    if (!st.isCharacterDevice()) return false;
+    if (process.platform === 'linux' && ((st.rdev >> 8) & 0xfff) === 1 && st.rdev < 2 ** 32) return false;
   } catch {
     return false;
   }

@@ -69,6 +69,30 @@ function bundleRun(args: string[], env: Record<string, string>, home: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+test('bundle: output to /dev/null, a pipe or a file loads no node:tty (nor net and the stream modules with it)', () => {
+  const home = tempDir();
+  try {
+    assert.is(bundleRun(['project', 'add', 'p'], {}, home).code, 0);
+    const out = join(home, 'modules.txt');
+    // A preload that writes the built-in modules loaded after it, at exit.
+    const probe = join(home, 'probe.cjs');
+    writeFileSync(probe, `const seen = new Set(process.moduleLoadList);\nprocess.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.filter((m) => !seen.has(m)).join('\\n')));\n`);
+    const loaded = (stdio: 'ignore' | 'pipe' | number) => {
+      const r = spawnSync(process.execPath, ['-r', probe, BUNDLE, 'status'], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home }, stdio: ['ignore', stdio, stdio] });
+      assert.is(r.status, 0);
+      return readFileSync(out, 'utf8').split('\n');
+    };
+    for (const stdio of ['ignore', 'pipe'] as const) {
+      const mods = loaded(stdio);
+      assert.ok(mods.includes('NativeModule fs/promises'), 'the probe sees what qdo loads');
+      assert.not.ok(mods.includes('NativeModule tty'), `${stdio}: ${mods.join(', ')}`);
+      assert.not.ok(mods.includes('NativeModule net'), stdio);
+    }
+  } finally {
+    removeDir(home);
+  }
+});
+
 test('bundle: --version is answered by the prologue; it is package.json\'s version', () => {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
   const home = tempDir();
