@@ -34,43 +34,97 @@ export interface Intent {
 /** Intents written per group (each holds up to three open temp files until its fsyncs). */
 const GROUP = 256;
 
+/** One group's temp files, written and still open. */
+interface Staged {
+  intents: readonly Intent[];
+  offset: number;
+  objects: PendingFile[];
+  records: PendingFile[];
+  manifests: PendingFile[];
+}
+
+const allOf = (g: Staged): PendingFile[] => [...g.objects, ...g.records, ...g.manifests];
+
+/** Closes a staged group's files and removes those not installed. */
+function drop(g: Staged): void {
+  closePendingFiles(allOf(g));
+  discardPendingFiles(allOf(g));
+}
+
 /**
  * Writes the intents in batches as above. `created(i)` is called for each record once it is in
  * place, before its manifest is, so a caller that has to take a failed batch back knows which
  * records are its own. A record that exists already goes through createSubmission (the one
  * case it replaces: a version never accepted; otherwise `record-exists`, and the batch stops
  * before any manifest of it is in place).
+ *
+ * The groups overlap: while one group's files are fsynced (by the thread pool), the next
+ * group's temp files are written (by this thread, synchronously); the first group is put in
+ * place before anything of the next is. An object is staged once for the whole batch: one
+ * staged by an earlier group is in place before any later group's manifest is.
  */
 export async function writeIntents(l: Layout, intents: readonly Intent[], created: (i: number) => void): Promise<void> {
-  for (let k = 0; k < intents.length; k += GROUP) await writeGroup(l, intents.slice(k, k + GROUP), k, created);
+  const seen = new Set<string>();
+  let next: Staged | null = intents.length > 0 ? stageGroup(l, intents.slice(0, GROUP), 0, seen) : null;
+  while (next !== null) {
+    const cur: Staged = next;
+    next = null;
+    // The fsyncs are queued now; the next group is written while they run.
+    const synced = syncPendingFiles(allOf(cur)).then(
+      () => null,
+      (e: unknown) => ({ e }),
+    );
+    let staging: { e: unknown } | null = null;
+    const at = cur.offset + GROUP;
+    if (at < intents.length) {
+      try {
+        next = stageGroup(l, intents.slice(at, at + GROUP), at, seen);
+      } catch (e) {
+        staging = { e };
+      }
+    }
+    const failed = (await synced) ?? staging;
+    if (failed !== null) {
+      drop(cur);
+      if (next !== null) drop(next);
+      throw failed.e;
+    }
+    try {
+      await installGroup(l, cur, created);
+    } catch (e) {
+      if (next !== null) drop(next);
+      throw e;
+    }
+  }
 }
 
-async function writeGroup(l: Layout, intents: readonly Intent[], offset: number, created: (i: number) => void): Promise<void> {
-  const objects: PendingFile[] = [];
-  const records: PendingFile[] = [];
-  const manifests: PendingFile[] = [];
-  const all = () => [...objects, ...records, ...manifests];
-  const seen = new Set<string>();
+/** Step 1 for a group: its temp files written (objects not stored nor staged yet, records, manifests). */
+function stageGroup(l: Layout, intents: readonly Intent[], offset: number, seen: Set<string>): Staged {
+  const g: Staged = { intents, offset, objects: [], records: [], manifests: [] };
   try {
     for (const it of intents) {
       for (const [id, bytes] of it.objects) {
         if (seen.has(id)) continue;
         seen.add(id);
         const pending = stageObject(l, id, bytes);
-        if (pending) objects.push(pending);
+        if (pending) g.objects.push(pending);
       }
-      records.push(writePendingFile(submissionPath(l, it.record.id), encodeSubmission(it.record), { how: 'create' }));
+      g.records.push(writePendingFile(submissionPath(l, it.record.id), encodeSubmission(it.record), { how: 'create' }));
       if (seen.has(it.manifest.id)) continue;
       seen.add(it.manifest.id);
       const m = stageObject(l, it.manifest.id, it.manifest.bytes);
-      if (m) manifests.push(m);
+      if (m) g.manifests.push(m);
     }
-    await syncPendingFiles(all());
   } catch (e) {
-    closePendingFiles(all());
-    discardPendingFiles(all());
+    drop(g);
     throw e;
   }
+  return g;
+}
+
+/** Steps 3 and 4 for a group whose files are synced (and closed). */
+async function installGroup(l: Layout, g: Staged, created: (i: number) => void): Promise<void> {
+  const { objects, records, manifests, intents, offset } = g;
   try {
     for (const f of objects) installPendingFile(f);
     const clashes: number[] = [];
@@ -94,7 +148,7 @@ async function writeGroup(l: Layout, intents: readonly Intent[], offset: number,
     for (const f of manifests) installPendingFile(f);
     await fsyncDirs(manifests.map((f) => dirname(f.target)));
   } catch (e) {
-    discardPendingFiles(all());
+    discardPendingFiles(allOf(g));
     throw e;
   }
 }
