@@ -291,8 +291,10 @@ export async function scaleBench(): Promise<void> {
       console.log(fmt(`first qdo status --json after that sweep`, first.ms, base));
       const st = time([entry, 'status', '--json'], 3, env);
       console.log(fmt(`qdo status --json over those ${points.toLocaleString('en')} live local jobs`, st.ms, base));
-      // Let go of the held jobs: nothing may run after the benchmark.
-      time([entry, 'cancel', 'sc/*'], 1, env, () => true);
+      // Let go of the held jobs: nothing may run after the benchmark. Timed: one record
+      // change and one spool entry per job (it took minutes before stop 22).
+      const cancel = time([entry, 'cancel', 'sc/*'], 1, env, () => true);
+      console.log(fmt(`qdo cancel 'sc/*', those ${points.toLocaleString('en')} held jobs`, cancel.ms, base));
       remove(d);
     }
   }

@@ -10,7 +10,8 @@ import type { Submission } from '../model/submission.js';
 import { clusterName } from '../scheduler/cluster.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { Backend, JobState } from '../scheduler/types.js';
-import { changeSubmission } from '../store/submissions.js';
+import type { Layout } from '../store/layout.js';
+import { changeSubmissions } from '../store/submissions.js';
 import { fullName, selectJobs, type JobVersion } from './jobs.js';
 import { refreshJobs } from './refresh.js';
 import { backendFor, chooseScheduler } from './scheduler-choice.js';
@@ -125,16 +126,34 @@ export async function controlJobs(ctx: Context, action: ControlAction, jobs: Job
         continue;
       }
       const time = ctx.now().toISOString();
+      // The records, changed in one batch per allocation (changeSubmissions: each shard
+      // folder's lock taken once, the fsyncs shared): one by one, a cancel of a 10^4-point
+      // sweep took minutes. Each on the record as it is now: a job seen to end meanwhile
+      // keeps its end.
+      const byLayout = new Map<Layout, JobVersion[]>();
       for (const j of g.jobs) {
-        const run = started.get(j.sub!.sched_id!);
-        if (run) {
-          j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? { ...cur, state: run.state, state_source: run.source, state_time: time, reason: `already ${run.state} when held: ${g.scheduler} keeps it ${run.state} and holds it only for a future requeue` } : null))) ?? j.sub;
-          results.set(j, { job: j, outcome: 'skipped', code: 'already-running', message: `${fullName(j)}@${j.version} had already started: ${g.scheduler} keeps it ${run.state} (the hold applies only if it is requeued); cancel it to stop it` });
-          continue;
-        }
-        // On the record as it is now: a job seen to end meanwhile keeps its end.
-        j.sub = (await changeSubmission(j.layout, j.id, (cur) => (cur && !isTerminal(cur.state) ? recorded(action, cur, time, waiting) : null))) ?? j.sub;
-        results.set(j, { job: j, outcome: 'done', code: null, message: `${fullName(j)}@${j.version}: ${PAST[action]} (${g.scheduler} job ${j.sub?.sched_id})` });
+        const js = byLayout.get(j.layout);
+        if (js) js.push(j);
+        else byLayout.set(j.layout, [j]);
+      }
+      for (const [l, js] of byLayout) {
+        const runOf = new Map(js.map((j) => [j.id, started.get(j.sub!.sched_id!)]));
+        const after = await changeSubmissions(
+          l,
+          js.map((j) => j.id),
+          (id, cur) => {
+            if (!cur || isTerminal(cur.state)) return null;
+            const run = runOf.get(id);
+            if (run) return { ...cur, state: run.state, state_source: run.source, state_time: time, reason: `already ${run.state} when held: ${g.scheduler} keeps it ${run.state} and holds it only for a future requeue` };
+            return recorded(action, cur, time, waiting);
+          },
+        );
+        js.forEach((j, k) => {
+          j.sub = after[k] ?? j.sub;
+          const run = runOf.get(j.id);
+          if (run) results.set(j, { job: j, outcome: 'skipped', code: 'already-running', message: `${fullName(j)}@${j.version} had already started: ${g.scheduler} keeps it ${run.state} (the hold applies only if it is requeued); cancel it to stop it` });
+          else results.set(j, { job: j, outcome: 'done', code: null, message: `${fullName(j)}@${j.version}: ${PAST[action]} (${g.scheduler} job ${j.sub?.sched_id})` });
+        });
       }
     }
   }

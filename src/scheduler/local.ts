@@ -2,12 +2,12 @@
 // at a time, with the same wrapper and records as the cluster backends
 // (spec/local-backend.md). No daemon: a bash dispatcher (local/spool-script.ts) runs a
 // pass whenever something changes, under an mkdir lock shared with this file.
-import { closeSync, existsSync, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SchedulerError, UsageError, errnoCode } from '../errors.js';
 import { MAX_ARRAY_TASKS, expandArray, parseDirectives, renderDirectives } from './local/directives.js';
-import { SpoolPaths, entryKey, exists, isShepherd, prepareSpool, putFile, readText, withSpoolLock } from './local/spool.js';
+import { SpoolPaths, entryKey, exists, isShepherd, prepareSpool, putFile, putFileSync, readText, withSpoolLock } from './local/spool.js';
 import { spawnDetached, type Runner } from './runner.js';
 import type { Backend, CheckAnswer, JobState, NormalState, RenderSpec, SubmitOptions } from './types.js';
 import { localJobVars } from './job-vars.js';
@@ -357,19 +357,42 @@ export class LocalBackend implements Backend {
     return (await this.readResult(tdir)) ?? { raw: '' };
   }
 
+  /**
+   * The jobs the ids name, each once: its tasks named (in task order), or all of them
+   * (`whole`) where the job itself or every one of its tasks is named (`qdo cancel 'sweep/*'`
+   * names each element of a packed array; the array is then acted on as one).
+   */
   private async resolve(ids: string[]): Promise<{ id: number; tasks: string[]; whole: boolean }[]> {
-    const out: { id: number; tasks: string[]; whole: boolean }[] = [];
     const missing: string[] = [];
+    // Each job's tasks listed once: a cancel of a sweep names 10^4 elements of one array.
+    const seen = new Map<number, { names: string[]; has: Set<string> } | undefined>();
+    const named = new Map<number, Set<string> | null>(); // null: the whole job
     for (const text of ids) {
       const jid = parseId(text);
-      const names = jid ? await this.taskNames(jid.id) : undefined;
-      if (!jid || !names || (jid.task !== undefined && !names.includes(jid.task))) missing.push(text);
-      else out.push({ id: jid.id, tasks: jid.task !== undefined ? [jid.task] : names, whole: jid.task === undefined });
+      let job = jid ? seen.get(jid.id) : undefined;
+      if (jid && !seen.has(jid.id)) {
+        const names = await this.taskNames(jid.id);
+        seen.set(jid.id, (job = names && { names, has: new Set(names) }));
+      }
+      if (!jid || !job || (jid.task !== undefined && !job.has.has(jid.task))) {
+        missing.push(text);
+        continue;
+      }
+      if (jid.task === undefined) named.set(jid.id, null);
+      else if (named.get(jid.id) !== null) {
+        let tasks = named.get(jid.id);
+        if (tasks === undefined) named.set(jid.id, (tasks = new Set()));
+        tasks!.add(jid.task);
+      }
     }
     if (missing.length > 0) {
       throw new SchedulerError('scheduler-unknown-job', `no such local job: ${missing.join(', ')}`, { data: { ids: missing } });
     }
-    return out;
+    return [...named].map(([id, tasks]) => {
+      const names = seen.get(id)!.names;
+      const whole = tasks === null || tasks.size === names.length;
+      return { id, tasks: whole ? names : names.filter((n) => tasks!.has(n)), whole };
+    });
   }
 
   /**
@@ -381,19 +404,26 @@ export class LocalBackend implements Backend {
     const jobs = await this.resolve(ids);
     const { dirty } = await withSpoolLock(this.paths, async () => {
       const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      let n = 0;
       for (const j of jobs) {
-        await putFile(j.whole ? join(this.paths.job(j.id), 'cancelled') : join(this.paths.task(j.id, j.tasks[0]!), 'cancelled'), '');
+        if (j.whole) await putFile(join(this.paths.job(j.id), 'cancelled'), '');
         for (const t of j.tasks) {
+          // A few system calls per task, made directly (an array of 10^4 queued tasks took
+          // minutes through the thread pool); the event loop gets a turn now and then.
+          if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
           const key = entryKey(j.id, t);
           const tdir = this.paths.task(j.id, t);
-          if (await exists(join(this.paths.queue, key))) {
-            if (!(await exists(join(tdir, 'result.json')))) {
-              await putFile(join(tdir, 'result.json'), JSON.stringify({ state: 'CANCELLED', exit_code: null, started: null, ended: now, reason: 'cancelled while queued' }) + '\n');
+          if (!j.whole) putFileSync(join(tdir, 'cancelled'), '');
+          if (existsSync(join(this.paths.queue, key))) {
+            if (!existsSync(join(tdir, 'result.json'))) {
+              putFileSync(join(tdir, 'result.json'), JSON.stringify({ state: 'CANCELLED', exit_code: null, started: null, ended: now, reason: 'cancelled while queued' }) + '\n');
             }
-            await rm(join(this.paths.queue, key), { force: true });
+            rmSync(join(this.paths.queue, key), { force: true });
             continue;
           }
-          const running = await readText(join(this.paths.running, key));
+          const entry = join(this.paths.running, key);
+          if (!existsSync(entry)) continue;
+          const running = await readText(entry);
           if (running === undefined) continue;
           const pid = Number(running.trim().split(/\s+/)[0]);
           // Only the task's own shepherd: its pid may belong to another process by now.
@@ -415,7 +445,16 @@ export class LocalBackend implements Backend {
     await this.prepare();
     const jobs = await this.resolve(ids);
     const { dirty } = await withSpoolLock(this.paths, async () => {
-      for (const j of jobs) await putFile(j.whole ? join(this.paths.job(j.id), 'held') : join(this.paths.task(j.id, j.tasks[0]!), 'held'), '');
+      let n = 0;
+      for (const j of jobs) {
+        if (j.whole) await putFile(join(this.paths.job(j.id), 'held'), '');
+        else {
+          for (const t of j.tasks) {
+            if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+            putFileSync(join(this.paths.task(j.id, t), 'held'), '');
+          }
+        }
+      }
     });
     if (dirty) this.dispatch();
   }
@@ -424,15 +463,27 @@ export class LocalBackend implements Backend {
     await this.prepare();
     const jobs = await this.resolve(ids);
     await withSpoolLock(this.paths, async () => {
+      // As in cancel: a few system calls per task, made directly, the event loop given a turn now and then.
+      let n = 0;
+      const turn = async () => {
+        if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
+      };
       for (const j of jobs) {
         const whole = join(this.paths.job(j.id), 'held');
-        if (!j.whole && (await exists(whole))) {
+        if (!j.whole && existsSync(whole)) {
           // One task of a job held whole (a sweep submitted with --hold): the other tasks stay
           // held, each by its own mark, as `scontrol release 7_3` leaves 7_0 held.
-          for (const t of (await this.taskNames(j.id)) ?? []) if (!j.tasks.includes(t)) await putFile(join(this.paths.task(j.id, t), 'held'), '');
+          const released = new Set(j.tasks);
+          for (const t of (await this.taskNames(j.id)) ?? []) {
+            await turn();
+            if (!released.has(t)) putFileSync(join(this.paths.task(j.id, t), 'held'), '');
+          }
         }
-        await rm(whole, { force: true });
-        for (const t of j.tasks) await rm(join(this.paths.task(j.id, t), 'held'), { force: true });
+        rmSync(whole, { force: true });
+        for (const t of j.tasks) {
+          await turn();
+          rmSync(join(this.paths.task(j.id, t), 'held'), { force: true });
+        }
       }
     });
     this.dispatch();

@@ -126,6 +126,38 @@ test('releasing one element of an array held whole releases that element only (a
   await waitState(b, ids[0]!, 'completed');
 });
 
+test('many elements named at once: all of them act on the array as one, some of them on each (cancel, hold, release)', async () => {
+  const { b, dir } = setup(1);
+  const make = async (name: string, n: number) => {
+    const full: RenderSpec = { jobName: name, resources: {}, script: 'true\n', runDir: join(dir, 'arrays', name), submitDir: dir, env: {}, elements: elements(dir, Array.from({ length: n }, () => 'true\n')) };
+    mkdirSync(full.runDir, { recursive: true });
+    writeFileSync(join(full.runDir, 'job.sh'), b.render(full));
+    const id = await b.submit(join(full.runDir, 'job.sh'), { cwd: dir, hold: true });
+    return { id, ids: Array.from({ length: n }, (_, i) => b.elementId(id, i)) };
+  };
+  const spool = (b as unknown as { paths: { job(id: number): string; task(id: number, t: string): string } }).paths;
+  const states = async (ids: string[]) => [...(await b.query(ids)).values()].map((s) => s.state);
+  // Every element of a 600-task array named (as qdo cancel 'sweep/*' does): the array is cancelled whole.
+  const a = await make('all', 600);
+  await b.cancel([...a.ids].reverse());
+  assert.ok(existsSync(join(spool.job(Number(a.id)), 'cancelled')), 'one mark for the array');
+  assert.not.ok(existsSync(join(spool.task(Number(a.id), '5'), 'cancelled')), 'no mark per task');
+  assert.ok((await states(a.ids)).every((s) => s === 'cancelled'));
+  // Some elements: each of them marked, the others untouched.
+  const c = await make('some', 5);
+  await b.cancel([c.ids[3]!, c.ids[1]!]);
+  assert.equal(await states(c.ids), ['held', 'cancelled', 'held', 'cancelled', 'held']);
+  assert.not.ok(existsSync(join(spool.job(Number(c.id)), 'cancelled')));
+  // Released whole by naming every element that is left, then held again element by element.
+  await b.release([c.ids[0]!, c.ids[2]!, c.ids[4]!]);
+  assert.not.ok(existsSync(join(spool.job(Number(c.id)), 'held')), 'released: the whole hold is gone');
+  await b.hold([c.ids[4]!]);
+  await waitState(b, c.ids[2]!, 'completed');
+  await waitState(b, c.ids[0]!, 'completed');
+  assert.equal(await states(c.ids), ['completed', 'cancelled', 'completed', 'cancelled', 'held']);
+  await b.cancel([c.ids[4]!]);
+});
+
 test('one query for many ids of two jobs: each element its own state (held, cancelled, pending), the whole job, an unknown element', async () => {
   const { b, dir } = setup(1);
   // One slot, taken by a job that waits: nothing else starts while we look.

@@ -1,11 +1,11 @@
 // The local backend's spool folder, node side (spec/local-backend.md §Spool). The bash
 // side (spool-script.ts) shares the layout, the lock and the record formats below.
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, fchmodSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BusyError, RepositoryError, SchedulerError, errnoCode } from '../../errors.js';
 import { SPOOL_SCRIPT, SPOOL_SCRIPT_NAME } from './spool-script.js';
-import { writeFileAtomic } from '../../util/atomic-file.js';
+import { closePendingFiles, discardPendingFiles, installPendingFile, writeFileAtomic, writePendingFile } from '../../util/atomic-file.js';
 
 export const SPOOL_FORMAT = 1;
 
@@ -56,6 +56,24 @@ export function entryKey(id: number, task: string): string {
  */
 export async function putFile(path: string, text: string, mode = 0o644): Promise<void> {
   await writeFileAtomic(path, text, { mode, exactMode: true, durable: false });
+}
+
+/**
+ * putFile without the thread pool: for the many small files one call writes (a cancel of an
+ * array of 10^4 queued tasks writes a result for each), where each file's round trips
+ * through the promise API cost more than its few system calls.
+ */
+export function putFileSync(path: string, text: string, mode = 0o644): void {
+  const f = writePendingFile(path, Buffer.from(text), { mode });
+  try {
+    fchmodSync(f.fd, mode);
+    closePendingFiles([f]);
+    installPendingFile(f);
+  } catch (e) {
+    closePendingFiles([f]);
+    discardPendingFiles([f]);
+    throw e;
+  }
 }
 
 export async function readText(path: string): Promise<string | undefined> {
