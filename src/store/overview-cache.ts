@@ -25,6 +25,7 @@ import { FOLDER_SETTLE_MS, type FileId, type FolderId } from './ended-cache.js';
 import type { Layout } from './layout.js';
 import type { Submission } from '../model/submission.js';
 import { isTerminal } from '../model/states.js';
+import { isValidLeafName } from '../model/names.js';
 import { readRefs, refsPaths } from './refs.js';
 import { SUBMISSIONS_DIR, submissionFolder } from './submissions.js';
 
@@ -85,7 +86,8 @@ function entryOf(x: unknown): [string, OverviewEntry] | undefined {
   }
   const shown: [string, string][] = [];
   for (const s of o.shown as unknown[]) {
-    if (!Array.isArray(s) || s.length !== 2 || typeof s[0] !== 'string' || typeof s[1] !== 'string' || !HEX.test(s[1])) return undefined;
+    // A name as a ref's (it becomes a run folder's path), an id of 64 hex digits.
+    if (!Array.isArray(s) || s.length !== 2 || typeof s[0] !== 'string' || !isValidLeafName(s[0]) || typeof s[1] !== 'string' || !HEX.test(s[1])) return undefined;
     shown.push([s[0], s[1]]);
   }
   return [o.project, { packed, journal, before: o.before, hidden, shown }];

@@ -125,6 +125,17 @@ test('the overview comes from the cache while refs and record folders are unchan
     assert.is(names(r.stdout).length, 603);
     assert.is(r.stderr, '');
 
+    // A hostile file (a name that is no job name, as another user of a shared allocation
+    // could write): ignored whole.
+    await untilWritten(opts, home, (out) => assert.equal(names(out), ['p/job000007', 'p/job000011', 'q/new']), (x) => x?.projects.find((e) => e.project === 'q')?.shown.length === 1);
+    const doc = overview(home)!;
+    doc.projects.find((e) => e.project === 'q')!.shown.push(['../../../etc', 'a'.repeat(64)]);
+    writeFileSync(path, JSON.stringify(doc));
+    const fk = await qdo(['fsck', '--json'], opts);
+    assert.match(JSON.parse(fk.stdout).findings.map((f: { code: string; detail: string }) => `${f.code}: ${f.detail}`).join(' / '), /bad-cache: not of the expected shape/, fk.stdout);
+    r = await qdo(['status'], opts);
+    assert.equal(names(r.stdout), ['p/job000007', 'p/job000011', 'q/new']);
+
     // A damaged file is ignored, then written again.
     writeFileSync(path, '{"version":1,"folders":[["zz"');
     r = await qdo(['status'], opts);
