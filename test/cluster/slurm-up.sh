@@ -127,6 +127,8 @@ SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,sched_interval=2,bf_interval=1
 MinJobAge=$MINJOBAGE
+# a 10^4-point sweep is 10^4 jobs held at once (the default limit is 10,000 in all)
+MaxJobCount=50000
 KillWait=5
 ReturnToService=2
 SlurmdParameters=config_overrides
