@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { SchedulerError } from '../../src/errors.js';
 import { idBatches, MAX_ID_CHARS } from '../../src/scheduler/id-batches.js';
 import { runCommand, type Runner } from '../../src/scheduler/runner.js';
-import { SlurmBackend, resolve } from '../../src/scheduler/slurm/backend.js';
+import { SlurmBackend, arrayRanges, resolve } from '../../src/scheduler/slurm/backend.js';
 import type { SlurmRecord } from '../../src/scheduler/slurm/parse.js';
 import type { JobState } from '../../src/scheduler/types.js';
 
@@ -44,6 +44,31 @@ test('idBatches: order kept, every batch under the character and count limits, n
   assert.ok(b.every((x) => x.join(',').length <= MAX_ID_CHARS && x.length <= 4000));
   assert.equal(idBatches([]), []);
   assert.equal(idBatches(['a', 'b', 'c'], 4), [['a', 'b'], ['c']]);
+});
+
+test('arrayRanges: an array\'s elements as ranges of consecutive indexes, other ids as given, first-seen order', () => {
+  const sweep = Array.from({ length: 1000 }, (_, i) => `17_${i}`);
+  assert.equal(arrayRanges(sweep), ['17_[0-999]']);
+  assert.equal(arrayRanges(['9', '17_3', '17_1', '17_2', '18_5', '17_7', '17_3', '20']), ['9', '17_[1-3]', '17_7', '18_5', '20']);
+  assert.equal(arrayRanges([]), []);
+  // No token holds a comma: scontrol's list is comma-separated.
+  assert.ok(arrayRanges(Array.from({ length: 500 }, (_, i) => `5_${i * 2}`)).every((t) => !t.includes(',')));
+});
+
+test('cancel and hold of 10 arrays of 1,000 elements: one token per array', async () => {
+  const calls: string[][] = [];
+  const runner: Runner = (async (argv: string[]) => {
+    calls.push(argv);
+    return { stdout: '', stderr: '', exitCode: 0 };
+  }) as unknown as Runner;
+  const b = new SlurmBackend({ runner, accounting: 'off', jobcomp: 'off' });
+  const ids = Array.from({ length: 10 }, (_, a) => Array.from({ length: 1000 }, (_, i) => `${100 + a}_${i}`)).flat();
+  await b.cancel(ids);
+  await b.hold(ids);
+  assert.equal(calls, [
+    ['scancel', ...Array.from({ length: 10 }, (_, a) => `${100 + a}_[0-999]`)],
+    ['scontrol', 'hold', Array.from({ length: 10 }, (_, a) => `${100 + a}_[0-999]`).join(',')],
+  ]);
 });
 
 test('20,000 live Slurm ids: squeue asked in batches under the limit, every id answered', async () => {

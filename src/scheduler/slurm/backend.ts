@@ -233,7 +233,7 @@ export class SlurmBackend implements Backend {
 
   /** scancel exits 0 for jobs that have already ended or been purged: nothing to stop. */
   async cancel(ids: string[]): Promise<void> {
-    const list = checkIds(ids, 'cancel');
+    const list = arrayRanges(checkIds(ids, 'cancel'));
     if (list.length === 0) return;
     for (const batch of idBatches(list)) await this.run(['scancel', ...batch], this.opts({ transient: TRANSIENT }));
   }
@@ -350,7 +350,7 @@ export class SlurmBackend implements Backend {
   }
 
   private async scontrol(verb: 'hold' | 'release', ids: string[]): Promise<void> {
-    const all = checkIds(ids, verb);
+    const all = arrayRanges(checkIds(ids, verb));
     for (const list of idBatches(all)) await this.scontrolBatch(verb, list);
   }
 
@@ -444,6 +444,46 @@ function pickTagged(recs: SlurmRecord[], comment: string): string | null {
   const ids = recs.filter((r) => r.comment === comment).map((r) => r.arrayBase ?? r.rawId);
   // Two jobs with one tag means an earlier recovery submitted again: the first one is it.
   return ids.length === 0 ? null : [...new Set(ids)].sort((a, b) => Number(a) - Number(b))[0]!;
+}
+
+/**
+ * The elements of each array as ranges (`17_[0-999]`), other ids as they are, in the order
+ * each first appears: slurmctld takes one range of a pending array as one request (a cancel
+ * of 1,000 elements named one by one took 0.7 s, as a range 0.02 s; a sweep's 10^4 points
+ * are 10 such arrays). Only runs of consecutive indexes make a range, so that a token never
+ * holds a comma (scontrol's list is comma-separated) (spec/scheduler-slurm.md §Many ids).
+ */
+export function arrayRanges(ids: readonly string[]): string[] {
+  const order: (string | { base: string; idx: number[] })[] = [];
+  const arrays = new Map<string, number[]>();
+  for (const id of ids) {
+    const m = /^(\d+)_(\d+)$/.exec(id);
+    if (m === null) {
+      order.push(id);
+      continue;
+    }
+    let idx = arrays.get(m[1]!);
+    if (idx === undefined) {
+      arrays.set(m[1]!, (idx = []));
+      order.push({ base: m[1]!, idx });
+    }
+    idx.push(Number(m[2]));
+  }
+  const out: string[] = [];
+  for (const x of order) {
+    if (typeof x === 'string') {
+      out.push(x);
+      continue;
+    }
+    const idx = [...new Set(x.idx)].sort((a, b) => a - b);
+    for (let i = 0; i < idx.length; ) {
+      let j = i;
+      while (j + 1 < idx.length && idx[j + 1] === idx[j]! + 1) j++;
+      out.push(j > i ? `${x.base}_[${idx[i]}-${idx[j]}]` : `${x.base}_${idx[i]}`);
+      i = j + 1;
+    }
+  }
+  return out;
 }
 
 function checkIds(ids: string[], verb: string): string[] {
