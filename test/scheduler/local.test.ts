@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -225,6 +225,46 @@ test('a shepherd killed with its job (kill -9, reboot) leaves a lost task: node-
   const st = await waitState(s.b, a, 'node-fail');
   assert.equal(st, { id: a, state: 'node-fail', raw: 'LOST', source: 'exit-record', exitCode: null, reason: 'the shepherd process disappeared' });
   await waitState(s.b, b, 'completed');
+});
+
+test('a shepherd killed with -9 leaves its time-limit timer orphaned: the timer signals nothing when it fires', async () => {
+  const s = setup(1);
+  const a = await s.submit('#!/bin/sh\nsleep 60\n', { time: 2 });
+  await waitState(s.b, a, 'running');
+  await waitFile(join(s.dir, 'runs', 'j1', 'qdo-start.json'));
+  const spool = join(s.dir, 'spool');
+  const spid = Number(readFileSync(join(spool, 'running', '0000000001'), 'utf8').trim().split(' ')[0]);
+  const wpid = (await startRecord(join(s.dir, 'runs', 'j1', 'qdo-start.json'))).pid;
+  // The shepherd's own forks (its timer) show its command line.
+  const forks = () =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d) && Number(d) !== spid)
+      .filter((d) => {
+        try {
+          const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+          return argv.includes('shepherd') && argv.includes(spool);
+        } catch {
+          return false;
+        }
+      });
+  try {
+    assert.ok(forks().length > 0, 'the timer runs');
+    process.kill(spid, 'SIGKILL');
+    // The timer wakes at the limit (2 s), finds its shepherd gone and leaves.
+    const t0 = Date.now();
+    while (forks().length > 0) {
+      if (Date.now() - t0 > 20000) throw new Error('the orphaned timer never ended');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(pidAlive(wpid), 'the job was not signalled by an orphaned timer');
+    assert.not.ok(existsSync(join(spool, 'jobs', '1', 'tasks', 'main', 'timed-out')));
+  } finally {
+    try {
+      process.kill(-wpid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
 });
 
 test('a running entry whose pid is another process now (shepherd killed, pid reused): cancel never signals it; the task ends', async () => {

@@ -46,6 +46,19 @@ is_shepherd() {
   [ $at -gt 0 ] && [ "\${argv[at+1]}" -ef "$spool" ] && [ "\${argv[at+2]}" = "$2" ] && [ "\${argv[at+3]}" = "$3" ]
 }
 
+# shepherd_here: in a subshell of a shepherd (its time-limit timer, its cancel's killer):
+# true while that shepherd ($$) is still this subshell's parent, where /proc shows it. One
+# orphaned by a shepherd killed with -9 must not signal the job's process group later:
+# that group id may be another's by then (pid_max is 32768 on some machines).
+shepherd_here() {
+  [ -r "/proc/$BASHPID/stat" ] || return 0
+  local stat
+  read -r stat <"/proc/$BASHPID/stat" || return 0
+  stat=\${stat##*) }
+  set -- $stat
+  [ "$2" = "$$" ]
+}
+
 # key_of ID TASK and its inverse: queue/running entries sort in submission order.
 key_of() {
   if [ "$2" = main ]; then printf '%010d' "$1"; else printf '%010d.%010d' "$1" "$2"; fi
@@ -239,7 +252,7 @@ shepherd() {
     [ -n "$child" ] || return
     kill -TERM -- -"$child" 2>/dev/null
     set -m
-    ( sleep "$grace"; kill -KILL -- -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+    ( sleep "$grace"; shepherd_here && kill -KILL -- -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
     killer=$!
     set +m
   }
@@ -256,10 +269,11 @@ shepherd() {
     [ $cancelled = 0 ] || kill -TERM -- -"$child" 2>/dev/null
     if [ "$limit" -gt 0 ]; then
       ( sleep "$limit"
+        shepherd_here || exit 0
         : >"$tdir/timed-out"
         kill -TERM -- -"$child" 2>/dev/null
         sleep "$grace"
-        kill -KILL -- -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
+        shepherd_here && kill -KILL -- -"$child" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
       timer=$!
     fi
     set +m
