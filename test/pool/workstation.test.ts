@@ -133,7 +133,9 @@ for (const point of ['after-claim', 'after-start', 'before-end']) {
   test(`a worker killed ${point} of a run: the run ends completed and ran to its end exactly once`, async () => {
     worker(['--slots', '1'], { QDO_POOL_TEST_CRASH: point });
     await registered(1);
-    await ok(opts, ['submit', 'p/c{{i}}', '--pool', 'lab', '--grid', 'i=0,1,2', '--', 'bash', '-c', `sleep 0.5; trap "" TERM; echo "$QDO_POOL_ATTEMPT" >> ${out}/c$QDO_PARAM_i`]);
+    // 3 s before the run stops listening to TERM: the reaper of the killed worker must stop
+    // the first attempt before that (0.5 s was not enough once on a loaded CI machine).
+    await ok(opts, ['submit', 'p/c{{i}}', '--pool', 'lab', '--grid', 'i=0,1,2', '--', 'bash', '-c', `sleep 3; trap "" TERM; echo "$QDO_POOL_ATTEMPT" >> ${out}/c$QDO_PARAM_i`]);
     await until('the worker to die', async () => workers[0]!.child.exitCode !== null || workers[0]!.child.signalCode !== null, 30_000);
     assert.is(workers[0]!.child.signalCode, 'SIGKILL');
     worker(['--slots', '2']);
