@@ -36,11 +36,20 @@ async function manifestOf(rev: string): Promise<Record<string, unknown>> {
 }
 function files(dir: string): string[] {
   const out: string[] = [];
+  // Entries may vanish while we look (the local dispatcher's lock folder comes and goes).
   const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      return;
+    }
+    for (const n of names) {
       const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(`${relative(dir, p)} ${statSync(p).size}`);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st === undefined) continue;
+      if (st.isDirectory()) walk(p);
+      else out.push(`${relative(dir, p)} ${st.size}`);
     }
   };
   walk(dir);
