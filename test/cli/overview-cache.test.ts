@@ -4,27 +4,14 @@
 // reads the refs and records as before. fsck holds it against the refs and records.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { buildStore } from '../../bench/scale.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { overviewPath } from '../../src/store/overview-cache.js';
 import { readRefs } from '../../src/store/refs.js';
-import { submissionPath } from '../../src/store/submissions.js';
-import type { Submission } from '../../src/model/submission.js';
 import { qdo, removeDir, tempDir, type RunOptions } from '../helpers/cli.js';
-import { ok, readRecord } from '../helpers/jobs.js';
+import { jobColumn as names, ok, readRecord, replaceRecord as replace } from '../helpers/jobs.js';
 
-/** Replaces a record as qdo, rsync and git do: a new file renamed over it. */
-function replace(home: string, s: Submission): void {
-  const p = submissionPath(layoutOf(home), s.id);
-  writeFileSync(p + '.new', JSON.stringify(s) + '\n');
-  renameSync(p + '.new', p);
-}
-
-/** The JOB column of a status table. */
-function names(table: string): string[] {
-  return table.split('\n').slice(1).filter(Boolean).map((l) => l.split(/\s+/)[0]!);
-}
 
 interface Entry {
   project: string;

@@ -5,7 +5,7 @@
 // folder, a job is left out from its line's head without its row being parsed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildStore } from '../../bench/scale.js';
 import { status } from '../../src/core/status.js';
@@ -15,22 +15,9 @@ import { runDirOfJob } from '../../src/core/jobs.js';
 import { endedCachePath } from '../../src/store/ended-cache.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
-import { submissionPath } from '../../src/store/submissions.js';
-import type { Submission } from '../../src/model/submission.js';
 import { FIXED_NOW, qdo, removeDir, tempDir, testContext, type RunOptions } from '../helpers/cli.js';
-import { failedSlurmJob, ok, readRecord } from '../helpers/jobs.js';
+import { failedSlurmJob, jobColumn as names, ok, readRecord, replaceRecord as replace } from '../helpers/jobs.js';
 
-/** Replaces a record as qdo, rsync and git do: a new file renamed over it. */
-function replace(home: string, s: Submission): void {
-  const p = submissionPath(layoutOf(home), s.id);
-  writeFileSync(p + '.new', JSON.stringify(s) + '\n');
-  renameSync(p + '.new', p);
-}
-
-/** The JOB column of a status table. */
-function names(table: string): string[] {
-  return table.split('\n').slice(1).filter(Boolean).map((l) => l.split(/\s+/)[0]!);
-}
 
 /** Runs status until the cache holds the identity of every record folder (each unchanged 2 s first). */
 async function untilAllTrusted(opts: RunOptions, home: string, folders: number): Promise<void> {

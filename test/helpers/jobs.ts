@@ -3,7 +3,7 @@
 import * as assert from 'uvu/assert';
 import type { Test } from 'uvu';
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, tempDir, type RunOptions } from './cli.js';
 import type { Runner } from '../../src/scheduler/runner.js';
@@ -102,4 +102,16 @@ export function fileListing(home: string, o: { skip?: string[]; hashes?: boolean
   };
   walk(home, '');
   return out.sort();
+}
+
+/** Replaces a record as qdo, rsync and git do: a new file renamed over it. */
+export function replaceRecord(home: string, s: Submission): void {
+  const p = submissionPath(layoutOf(home), s.id);
+  writeFileSync(p + '.new', JSON.stringify(s) + '\n');
+  renameSync(p + '.new', p);
+}
+
+/** The JOB column of a status table. */
+export function jobColumn(table: string): string[] {
+  return table.split('\n').slice(1).filter(Boolean).map((l) => l.split(/\s+/)[0]!);
 }
