@@ -22,6 +22,7 @@ import { isTempName } from '../store/atomic.js';
 import { readConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { checkEndedCache, dropEndedCache, endedCachePath } from '../store/ended-cache.js';
+import { checkCollectedLists, removeCollectedFile } from '../store/collected.js';
 import { checkOverview, dropOverview, overviewPath } from '../store/overview-cache.js';
 import { findLeftovers, removeLeftover } from '../store/leftovers.js';
 import { STALE_MS } from '../store/locks.js';
@@ -236,6 +237,17 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
   for (const tag of chunkTags(l)) {
     const a = readChunkAnswer(l, tag);
     if (a !== null && 'problem' in a) add('error', 'bad-chunk-answer', chunkAnswerPath(l, tag), `${a.problem}: the points of this chunk read as still submitting`);
+  }
+
+  // Collected lists (spec/layout.md §Collected lists): they only explain missing run folders,
+  // so a damaged one is removed by --repair; a file that is not a list is left to the user.
+  for (const c of (await checkCollectedLists(l)).problems) {
+    if (c.kind === 'unreadable') unreadable(c.path, c.reason);
+    else if (c.kind === 'stray') add('error', 'stray-file', c.path, c.reason);
+    else {
+      if (repair) await removeCollectedFile(c.path);
+      add('warning', 'bad-collected', c.path, `${c.reason}: qdo show cannot say when gc removed the run folders it names`, repair);
+    }
   }
 
   // Derived data (spec/layout.md `cache/`): the ended-jobs cache as status reads it, held

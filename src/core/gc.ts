@@ -26,11 +26,12 @@ import { readList } from '../store/lists.js';
 import { listObjectFiles, objectFileInfo, objectPath, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { readManifest } from '../store/manifests.js';
 import { projectsWithRefs, readRefs } from '../store/refs.js';
-import { changeSubmission, changeSubmissions, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
+import { writeCollectedList } from '../store/collected.js';
+import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
 import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
-import { runDirOf } from './runs.js';
+import { jobRunsDir, runDirOf } from './runs.js';
 import { projectsList } from './world.js';
 import { TreeRemover } from '../util/fs.js';
 
@@ -113,53 +114,76 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   }
   const result: GcResult = { dryRun, keep, prune: o.prune === true, runDirs: [], kept: [], objects: [], records: [], bytes: 0, problems: sel.problems.map((p) => `${p.subject}: unreadable, nothing collected: ${p.error.message}`) };
 
-  // 1. Plan: superseded run folders.
+  // 1. Superseded run folders. A real gc removes them as they are found: each job's
+  // terminal versions go to the collector (lists written, folders removed in worker threads)
+  // while the next jobs are looked at.
+  const collector = dryRun ? null : new Collector(ctx);
   const collect: { job: JobVersion; path: string }[] = [];
   const unsure: { job: JobVersion; path: string }[] = [];
-  // Jobs are looked at several at a time (each walk is a chain of small reads), the results
-  // taken in the jobs' order.
-  const looked = await mapBounded(sel.jobs, IN_FLIGHT, async (latest) => {
-    try {
-      return await supersededRuns(latest, keep);
-    } catch (e) {
-      if (!(e instanceof QdoError)) throw e;
-      return `${fullName(latest)}: history unreadable, nothing collected: ${e.message}`;
-    }
-  });
-  for (const l of looked) {
-    if (typeof l === 'string') {
-      result.problems.push(l);
-      continue;
-    }
-    for (const { job, path } of l) {
-      if (job.sub === null) {
-        result.kept.push(keptOf(job, path, 'unsubmitted', 'no submission record (made without qdo submit): its state is unknown'));
-      } else if (isTerminal(job.sub.state)) collect.push({ job, path });
-      else unsure.push({ job, path });
-    }
-  }
-  // A superseded version may still be running: learn what can be learned first. A dry run
-  // writes nothing, so it reads end records itself and never asks the scheduler.
-  if (unsure.length > 0) {
-    if (dryRun) {
-      for (const u of unsure) {
-        const rec = u.job.sub!.array !== undefined ? null : await readEndRecord(u.path);
-        const ended = rec && stateFromEndRecord(rec);
-        if (ended) collect.push(u);
-        else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet (a dry run does not ask the scheduler)'));
+  const take = (c: { job: JobVersion; path: string }) => {
+    collect.push(c);
+    collector?.add(c);
+  };
+  try {
+    // Jobs are looked at several at a time (each walk is a chain of small reads), the results
+    // taken in the jobs' order.
+    const looked = await mapBounded(sel.jobs, IN_FLIGHT, async (latest) => {
+      let runs;
+      try {
+        runs = await supersededRuns(latest, keep);
+      } catch (e) {
+        if (!(e instanceof QdoError)) throw e;
+        return `${fullName(latest)}: history unreadable, nothing collected: ${e.message}`;
       }
-    } else {
-      await refreshJobs(ctx, unsure.map((u) => u.job), { runner: o.runner });
-      for (const u of unsure) {
-        if (isTerminal(u.job.sub!.state)) collect.push(u);
-        else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet: collected by a gc after it ends'));
+      for (const r of runs) if (r.job.sub !== null && isTerminal(r.job.sub.state)) take(r);
+      return runs;
+    });
+    for (const l of looked) {
+      if (typeof l === 'string') {
+        result.problems.push(l);
+        continue;
+      }
+      for (const { job, path } of l) {
+        if (job.sub === null) {
+          result.kept.push(keptOf(job, path, 'unsubmitted', 'no submission record (made without qdo submit): its state is unknown'));
+        } else if (!isTerminal(job.sub.state)) unsure.push({ job, path });
       }
     }
+    // A superseded version may still be running: learn what can be learned first. A dry run
+    // writes nothing, so it reads end records itself and never asks the scheduler.
+    if (unsure.length > 0) {
+      if (dryRun) {
+        for (const u of unsure) {
+          const rec = u.job.sub!.array !== undefined ? null : await readEndRecord(u.path);
+          const ended = rec && stateFromEndRecord(rec);
+          if (ended) take(u);
+          else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet (a dry run does not ask the scheduler)'));
+        }
+      } else {
+        await refreshJobs(ctx, unsure.map((u) => u.job), { runner: o.runner });
+        for (const u of unsure) {
+          if (isTerminal(u.job.sub!.state)) take(u);
+          else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet: collected by a gc after it ends'));
+        }
+      }
+    }
+  } finally {
+    // Whatever was handed over is finished (or fails) before anything else happens.
+    await collector?.finish();
   }
   collect.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  // A real gc learns each folder's size as it removes it (collectRunDirs).
-  const sizes = dryRun ? await mapBounded(collect, IN_FLIGHT, (c) => diskBytes(c.path)) : collect.map(() => 0);
-  collect.forEach((c, i) => result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: sizes[i]!, why: 'superseded' }));
+  if (dryRun) {
+    const sizes = await mapBounded(collect, IN_FLIGHT, (c) => diskBytes(c.path));
+    collect.forEach((c, i) => result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: sizes[i]!, why: 'superseded' }));
+  } else {
+    // A folder that could not be removed (permissions, a file held by the file system) is
+    // listed, so the next gc removes what is left once that is fixed.
+    for (const c of collect) {
+      const a = collector!.answer(c.path);
+      if (typeof a === 'number') result.runDirs.push({ job: fullName(c.job), version: c.job.version, id: c.job.id, path: c.path, bytes: a, why: 'superseded' });
+      else if (a !== undefined) result.problems.push(`${fullName(c.job)}@${c.job.version}: run folder ${c.path} could not be removed (${a.code ?? a.message}); a gc after that is fixed removes it`);
+    }
+  }
 
   // 2. Plan: unreachable objects, per allocation. Records still `submitting` whose
   // submitter is gone are settled first (submissions.md §Recovery), whether or not a ref
@@ -171,39 +195,18 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
       if (!dryRun) await settleStuck(ctx, a.layout, o.runner);
       const plan = await planPrune(ctx, a.layout);
       plans.push(plan);
-      result.runDirs.push(...plan.runDirs);
+      if (dryRun) result.runDirs.push(...plan.runDirs);
     }
   }
 
-  // 3. Act.
+  // 3. Act: prune.
   if (!dryRun) {
-    const done: CollectedRun[] = [];
-    const planned = new Map(result.runDirs.map((x) => [x.path, x]));
-    const stuck: { i: number; error: NodeJS.ErrnoException }[] = [];
-    const collected = await collectRunDirs(ctx, collect, stuck);
-    // A folder that could not be removed (permissions, a file held by the file system): its
-    // record is marked, so the next gc removes what is left once that is fixed.
-    for (const { i, error } of stuck.sort((a, b) => a.i - b.i)) {
-      const c = collect[i]!;
-      result.problems.push(`${fullName(c.job)}@${c.job.version}: run folder ${c.path} could not be removed (${error.code ?? error.message}); a gc after that is fixed removes it`);
-    }
-    collect.forEach((c, i) => {
-      if (collected[i] === null) return;
-      const d = planned.get(c.path)!;
-      d.bytes = collected[i]!;
-      done.push(d);
-    });
-    const objects: PrunedObject[] = [];
-    const records: PrunedRecord[] = [];
     for (const plan of plans) {
       const r = await executePrune(ctx, plan);
-      done.push(...r.runDirs);
-      objects.push(...r.objects);
-      records.push(...r.records);
+      result.runDirs.push(...r.runDirs);
+      result.objects.push(...r.objects);
+      result.records.push(...r.records);
     }
-    result.runDirs = done;
-    result.objects = objects;
-    result.records = records;
   } else {
     for (const plan of plans) {
       result.objects.push(...plan.objects.map((c) => c.out));
@@ -214,23 +217,48 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   return result;
 }
 
+/** A run folder's name: `<version>-<first 8 hex digits of the id>` (layout.md §Run folders). */
+const RUN_FOLDER_RE = /^(\d+)-[0-9a-f]{8}$/;
+
 /**
  * The versions of a job beyond the newest `keep` whose run folders are there (else they never
- * ran, or were collected before), with their records. Walks the parent chain (manifests), and
- * reads a record only for a folder that is there: a second gc reads one manifest per version.
+ * ran, or were collected before), with their records. The job's runs folder is listed first:
+ * a version is its parent's + 1 (manifest.md), so unless a folder of a version below the
+ * newest `keep` is there, nothing is read (a second gc lists one folder per job). Otherwise the
+ * parent chain is walked down to the oldest such version, reading the manifests whose parent
+ * is needed and the record of each version with a folder.
  */
 async function supersededRuns(latest: JobVersion, keep: number): Promise<{ job: JobVersion; path: string }[]> {
   const l = latest.layout;
+  const dir = jobRunsDir(l, latest.project, latest.name);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === 'ENOENT' || c === 'ENOTDIR') return [];
+    throw new RepositoryError('unreadable-file', `run folders ${dir} unreadable (${c ?? String(e)})`);
+  }
+  const below = latest.version - keep + 1; // the newest `keep` versions are `below` … latest
+  let lowest = Infinity;
+  for (const n of names) {
+    const m = RUN_FOLDER_RE.exec(n);
+    if (m && Number(m[1]) < below && Number(m[1]) < lowest) lowest = Number(m[1]);
+  }
+  if (lowest === Infinity) return [];
+  const present = new Set(names);
   const found: { job: JobVersion; path: string }[] = [];
   const seen = new Set<string>();
-  for (let id: string | null = latest.id, k = 0; id !== null && !seen.has(id); k++) {
+  let version = latest.version;
+  for (let id: string | null = latest.id, k = 0; id !== null && !seen.has(id) && version >= lowest; k++, version--) {
     seen.add(id);
-    const m = await readManifest(l, id);
-    if (k >= keep) {
-      const job: JobVersion = { layout: l, project: latest.project, name: latest.name, id, version: m.version, latest: false, sub: null };
-      const path = runDirOfJob(job);
-      if (await exists(path)) found.push({ job: { ...job, sub: await readSubmission(l, id) }, path });
+    if (k >= keep && present.has(`${version}-${id.slice(0, 8)}`)) {
+      const job: JobVersion = { layout: l, project: latest.project, name: latest.name, id, version, latest: false, sub: null };
+      found.push({ job: { ...job, sub: await readSubmission(l, id) }, path: runDirOfJob(job) });
     }
+    if (version === lowest) break; // no older version has a folder
+    const m = await readManifest(l, id);
+    if (m.version !== version) throw new RepositoryError('bad-manifest', `${fullName(latest)}: version ${id} says it is ${m.version}, its place in the chain is ${version} (qdo fsck)`);
     id = m.parent;
   }
   return found;
@@ -251,59 +279,83 @@ function keptOf(j: JobVersion, path: string, state: string, reason: string): Kep
   return { job: fullName(j), version: j.version, id: j.id, path, state, reason };
 }
 
+/** Run folders named by one collected list (a gc of 10^4 folders writes ten). */
+const LIST_BATCH = 1024;
+/** Run folders handed to a removal worker at once. */
+const REMOVE_BATCH = 64;
+
 /**
- * Marks the records, then removes their folders: a crash in between leaves folders the next
- * gc removes. The records are marked in batches (store: changeSubmissions), each still under
- * its shard folder's lock and decided from what is on disk then — the record is the truth,
- * not what this process read minutes ago — and durable before any of that batch's folders
- * goes. Returns, per folder, the bytes removed, or null if it was not collected (a folder
- * that could not be removed is also in `stuck`, with why).
+ * Removes superseded run folders as gc finds them (layout.md §Collected lists): every
+ * LIST_BATCH folders of an allocation, one list naming them is written and made durable,
+ * then they are removed in worker threads (a run folder is a few small files, removed with
+ * synchronous calls: a promise per file cost several times the system calls), while gc goes
+ * on looking. A gc killed at any point leaves listed folders that are still there: the next
+ * gc removes them. No lock is held: the records are not changed, a terminal record stays
+ * terminal (refresh writes only versions not yet over), and two gcs removing one folder
+ * both succeed.
  */
-async function collectRunDirs(ctx: Context, runs: { job: JobVersion; path: string }[], stuck: { i: number; error: NodeJS.ErrnoException }[]): Promise<(number | null)[]> {
-  const byLayout = new Map<Layout, number[]>();
-  runs.forEach((r, i) => byLayout.set(r.job.layout, [...(byLayout.get(r.job.layout) ?? []), i]));
-  const when = ctx.now().toISOString();
-  const out = new Array<number | null>(runs.length).fill(null);
-  // No lock is held while a folder goes: each batch's folders are removed once its marks
-  // are durable, while the next batches are marked. A run folder is a few small files,
-  // removed with synchronous calls (a promise per file cost several times the system
-  // calls) in worker threads (each unlink and rmdir mostly waits in the kernel). Sized as
-  // removed.
-  const remover = new TreeRemover();
-  const removals: Promise<void>[] = [];
-  // Each removal's failure is caught at once (a rejection nobody awaits yet would end the
-  // process) and thrown once every batch is done; a folder that cannot be removed is a
-  // problem of its own (the others go).
-  const failures: unknown[] = [];
-  try {
-    for (const [l, idx] of byLayout) {
-      await changeSubmissions(
-        l,
-        idx.map((i) => runs[i]!.job.id),
-        (_id, cur) => (cur && isTerminal(cur.state) && cur.collected === undefined ? { ...cur, collected: when } : null),
-        (batch) => {
-          const go = batch.filter((b) => b.rec !== null && isTerminal(b.rec.state)).map((b) => idx[b.i]!);
-          if (go.length === 0) return;
-          removals.push(
-            remover.remove(go.map((i) => runs[i]!.path)).then(
-              (answers) =>
-                go.forEach((i, k) => {
-                  const a = answers[k]!;
-                  if (typeof a === 'number') out[i] = a;
-                  else stuck.push({ i, error: a });
-                }),
-              (e: unknown) => void failures.push(e),
-            ),
-          );
-        },
-      );
-    }
-  } finally {
-    await Promise.all(removals);
-    await remover.close();
+class Collector {
+  private readonly remover = new TreeRemover();
+  private readonly pending = new Map<Layout, { job: JobVersion; path: string }[]>();
+  private readonly answers = new Map<string, number | NodeJS.ErrnoException>();
+  private chain: Promise<void> = Promise.resolve();
+  private readonly removals: Promise<void>[] = [];
+  private failure: { e: unknown } | null = null;
+
+  constructor(private readonly ctx: Context) {}
+
+  add(c: { job: JobVersion; path: string }): void {
+    const l = c.job.layout;
+    const batch = this.pending.get(l) ?? [];
+    this.pending.set(l, batch);
+    batch.push(c);
+    if (batch.length >= LIST_BATCH) this.send(l);
   }
-  if (failures.length > 0) throw failures[0];
-  return out;
+
+  /** The bytes removed for a folder, why it could not be removed, or undefined: not removed (an earlier failure). */
+  answer(path: string): number | NodeJS.ErrnoException | undefined {
+    return this.answers.get(path);
+  }
+
+  /** Sends what is left, waits for every removal; throws the first failure to write a list or to remove. */
+  async finish(): Promise<void> {
+    for (const l of [...this.pending.keys()]) this.send(l);
+    try {
+      await this.chain;
+      await Promise.all(this.removals);
+    } finally {
+      await this.remover.close();
+    }
+    if (this.failure) throw this.failure.e;
+  }
+
+  private send(l: Layout): void {
+    const batch = this.pending.get(l) ?? [];
+    this.pending.delete(l);
+    if (batch.length === 0) return;
+    // In the order people look for them: by job, then version.
+    const entries = batch.map((c) => ({ id: c.job.id, job: fullName(c.job), version: c.job.version })).sort((a, b) => (a.job < b.job ? -1 : a.job > b.job ? 1 : a.version - b.version));
+    // Lists are written one after another; a list that cannot be written stops the rest (no
+    // folder is removed without its list).
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        await writeCollectedList(l, this.ctx.now().toISOString(), entries);
+      } catch (e) {
+        this.failure = { e };
+        return;
+      }
+      for (let k = 0; k < batch.length; k += REMOVE_BATCH) {
+        const part = batch.slice(k, k + REMOVE_BATCH);
+        this.removals.push(
+          this.remover.remove(part.map((c) => c.path)).then(
+            (out) => part.forEach((c, i) => this.answers.set(c.path, out[i]!)),
+            (e: unknown) => void (this.failure ??= { e }),
+          ),
+        );
+      }
+    });
+  }
 }
 
 // ---- pruning ---------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // paths), `qdo log` (a job's versions, newest first, each with what changed) and `qdo diff`
 // (two versions field by field, scripts as unified diffs). Spec: spec/porcelain.md.
 // Nothing here writes except the state refresh, which is refresh.ts's (cheap, rate-limited).
+import { collectedTimes } from '../store/collected.js';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
@@ -111,6 +112,8 @@ export interface AttemptInfo {
 export interface JobPaths {
   runDir: string;
   runDirExists: boolean;
+  /** For a run folder that is not there: when gc removed it (the record's `collected`, else the latest collected list naming the version), or null. */
+  runDirCollected: string | null;
   /** The script as given to the scheduler: `<run folder>/job.<scheduler>.sh`. */
   script: string;
   scriptExists: boolean;
@@ -166,7 +169,9 @@ export async function jobPaths(j: JobVersion, m: Manifest): Promise<JobPaths> {
     logs = [];
     for (const n of names) logs.push(await logFiles(join(runDir, n), n));
   }
-  return { runDir, runDirExists: await exists(runDir), script, scriptExists: await exists(script), logs, array };
+  const runDirExists = await exists(runDir);
+  const runDirCollected = runDirExists ? null : (typeof j.sub?.collected === 'string' ? j.sub.collected : (await collectedTimes(j.layout, new Set([j.id]))).get(j.id) ?? null);
+  return { runDir, runDirExists, runDirCollected, script, scriptExists: await exists(script), logs, array };
 }
 
 export interface InspectOptions {

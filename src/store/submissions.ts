@@ -155,18 +155,16 @@ const BATCH = 64;
 const BATCHES_IN_FLIGHT = 4;
 
 /**
- * changeSubmission for many records (gc marking thousands as collected): each record is still
+ * changeSubmission for many records (cancel, hold or release of a sweep's thousands): each record is still
  * changed under its shard folder's lock, from what is on disk inside it (§Writes), but a batch
  * of them together: the locks taken one after another in path order (two batch writers never wait on
  * each other in a circle), every record read, the changed ones written to temp files, the temp
  * files fsynced together, renamed into place, each shard folder fsynced once, then the locks
  * let go. A writer killed at any point leaves each record old or new, and temp files and locks
  * that fsck recognises. A change may not delete. Returns the records as they are afterwards,
- * in the order of `ids` (null where there is none). `done`, if given, hears each batch once
- * its records are durable and its locks let go: the positions in `ids` and their records
- * as they are then (gc removes those run folders while later batches are written).
+ * in the order of `ids` (null where there is none).
  */
-export async function changeSubmissions(l: Layout, ids: readonly string[], change: (id: string, current: Submission | null) => Submission | null, done?: (batch: { i: number; rec: Submission | null }[]) => void): Promise<(Submission | null)[]> {
+export async function changeSubmissions(l: Layout, ids: readonly string[], change: (id: string, current: Submission | null) => Submission | null): Promise<(Submission | null)[]> {
   const order = ids.map((id, i) => ({ id, i, path: submissionPath(l, id) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // Whole shard folders to a batch: two batches never share a lock.
   const batches: (typeof order)[] = [];
@@ -203,7 +201,7 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
             if (encodeSubmission(cur).equals(bytes)) continue;
             writes.push({ file: writePendingFile(x.path, bytes), rec, i: x.i });
           }
-          // Concurrent fsyncs share the journal's commits (one each, in turn, cost most of gc).
+          // Concurrent fsyncs share the journal's commits (one each, in turn, cost most of a batch).
           await syncPendingFiles(writes.map((w) => w.file));
         } catch (e) {
           closePendingFiles(writes.map((w) => w.file));
@@ -216,7 +214,6 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
         }
         await fsyncDirs(writes.map((w) => dirname(w.file.target)));
       });
-      done?.(batch.map((x) => ({ i: x.i, rec: out[x.i]! })));
     }
   };
   await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));

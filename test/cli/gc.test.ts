@@ -14,6 +14,8 @@ import { runDirOf } from '../../src/core/runs.js';
 import { readRefs } from '../../src/store/refs.js';
 import { readManifest } from '../../src/store/manifests.js';
 import { buildStore } from '../../bench/scale.js';
+import { collectedDir, collectedTimes, parseCollectedList } from '../../src/store/collected.js';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 
 let home = '';
 let opts: RunOptions;
@@ -40,6 +42,12 @@ async function submit(job: string, ...cmd: string[]): Promise<Sub> {
 }
 
 const waitDone = async (job: string, id: string): Promise<string> => (await waitDoneIn(opts, job, { id })).state;
+
+/** The collected lists of an allocation (layout.md §Collected lists), each checked as fsck does. */
+function lists(dir: string) {
+  const d = collectedDir(layoutOf(dir));
+  return existsSync(d) ? readdirSync(d).sort().map((n) => parseCollectedList(join(d, n), readFileSync(join(d, n), 'utf8'))) : [];
+}
 
 async function gcJson(args: string[], o: RunOptions = opts) {
   const r = await qdo(['gc', '--json', ...args], o);
@@ -90,10 +98,22 @@ test('gc --keep 1 removes the run folders of @1 and @2, keeps @3 and the history
   assert.not.ok(existsSync(v1!.run_dir));
   assert.not.ok(existsSync(v2!.run_dir));
   assert.ok(existsSync(join(v3!.run_dir, 'qdo-end.json')));
-  // The records say so; the latest is untouched.
-  assert.is(readRecord(home, v1!.id).collected, FIXED_NOW.toISOString());
-  assert.is(readRecord(home, v2!.id).collected, FIXED_NOW.toISOString());
-  assert.is(readRecord(home, v3!.id).collected, undefined);
+  // One list names them, written before they went; the records are not rewritten.
+  const ls = lists(home);
+  assert.is(ls.length, 1);
+  assert.is(ls[0]!.time, FIXED_NOW.toISOString());
+  assert.equal(ls[0]!.entries, [
+    { id: v1!.id, job: 'p/j', version: 1 },
+    { id: v2!.id, job: 'p/j', version: 2 },
+  ]);
+  for (const v of [v1!, v2!, v3!]) assert.is(readRecord(home, v.id).collected, undefined);
+  // qdo show says where the folder went.
+  const shown = await qdo(['show', `p/j@1`], opts);
+  assert.match(shown.stdout, new RegExp(`run folder +${v1!.run_dir} \\(removed by qdo gc at ${FIXED_NOW.toISOString()}\\)`));
+  const shownJson = JSON.parse((await qdo(['show', 'p/j@2', '--json'], opts)).stdout) as { paths: { run_dir_exists: boolean; run_dir_collected: string | null } };
+  assert.equal(shownJson.paths, { ...shownJson.paths, run_dir_exists: false, run_dir_collected: FIXED_NOW.toISOString() });
+  const latest = JSON.parse((await qdo(['show', 'p/j', '--json'], opts)).stdout) as { paths: { run_dir_collected: string | null } };
+  assert.is(latest.paths.run_dir_collected, null);
   // History stays: every version is still listed and its manifest readable.
   const st = JSON.parse((await qdo(['status', '--json', '-a', 'p/j'], opts)).stdout);
   assert.equal(
@@ -149,7 +169,7 @@ test('a superseded version that is still running keeps its run folder until it e
     assert.is(g.kept[0]!.id, slow.id);
     assert.ok(['pending', 'running'].includes(g.kept[0]!.state), g.kept[0]!.state);
     assert.ok(existsSync(slow.run_dir));
-    assert.is(readRecord(home, slow.id).collected, undefined);
+    assert.equal(lists(home), [], 'nothing listed');
     const h = await qdo(['gc', '--keep', '1', 'p/s'], opts);
     assert.match(h.stdout, new RegExp(`^kept p/s@1 ${slow.run_dir}: (pending|running), not over yet`));
   } finally {
@@ -242,9 +262,9 @@ test('bad input: --keep 0, --keep x, a pattern that matches nothing', async () =
 });
 
 test('a run folder that cannot be removed is a problem (exit 1) naming it and why; the others go (removal in worker threads)', async () => {
-  // 200 jobs x 3 versions, each version with a run folder: gc collects the 200 folders of
-  // @1 in batches (by record folder), each removed in a worker thread while the next is
-  // marked. The first batch's first folder holds a file that cannot be removed.
+  // 200 jobs x 3 versions, each version with a run folder: gc lists the 200 folders of @1,
+  // then removes them in worker threads. The folder of the @1 with the smallest id holds a
+  // file that cannot be removed.
   const dir = tempDir('qdo-gc-stuck-');
   try {
     const l = await buildStore(dir, [{ project: 'q', jobs: 200, versions: 3, runDirs: true }]);
@@ -272,19 +292,71 @@ test('a run folder that cannot be removed is a problem (exit 1) naming it and wh
         if (name === stuckName) continue;
         const id = firsts.get(name)!;
         if (!existsSync(runDirOf(l, { project: 'q', name, version: 1 }, id))) gone++;
-        assert.ok(readRecord(dir, id).collected, `${name}@1 marked collected`);
       }
       assert.is(gone, 199, 'every other folder of @1 went');
+      const listed = await collectedTimes(l, new Set(firsts.values()));
+      assert.is(listed.size, 200, 'every folder of @1 listed before it went, the stuck one too');
     } finally {
       if (root) execFileSync('chattr', ['-i', pinned]);
       else chmodSync(stuck, 0o700);
     }
-    // Once the file can go, the next gc removes the folder (its record is marked already).
+    // Once the file can go, the next gc removes the folder (and lists it again).
     assert.is((await qdo(['gc'], o)).code, 0);
     assert.not.ok(existsSync(stuck));
+    const all = lists(dir);
+    assert.is(all.length, 2);
+    assert.equal(all.map((x) => x.entries.length).sort((a, b) => a - b), [1, 200]);
+    assert.equal(all.find((x) => x.entries.length === 1)!.entries.map((e) => e.id), [firsts.get(stuckName)]);
   } finally {
     removeDir(dir);
   }
+});
+
+test('no run folder goes without its list: a list that cannot be written stops gc before anything is removed', async () => {
+  const [v1, v2] = await threeVersions();
+  const l = layoutOf(home);
+  writeFileSync(collectedDir(l), 'not a folder\n');
+  const r = await qdo(['gc', '--keep', '1'], opts);
+  assert.is(r.code, 7, r.stderr);
+  assert.match(r.stderr, /collected/);
+  assert.ok(existsSync(v1!.run_dir));
+  assert.ok(existsSync(v2!.run_dir));
+  rmSync(collectedDir(l));
+  const g = await gcJson(['--keep', '1']);
+  assert.equal(g.run_dirs.map((d) => d.id), [v1!.id, v2!.id]);
+});
+
+test("a second gc lists each job's runs folder and reads no history where nothing is left to collect", async () => {
+  const [v1, v2] = await threeVersions();
+  assert.equal((await gcJson([])).run_dirs.map((d) => d.id), [v1!.id]);
+  // v2's manifest damaged: a gc that walked the chain down past it would report the job.
+  const l = layoutOf(home);
+  const mp = objectPath(l, v2!.id);
+  rmSync(mp, { force: true });
+  writeFileSync(mp, 'not a manifest');
+  const again = await gcJson([]);
+  assert.equal([again.run_dirs, again.problems], [[], []]);
+  // With a folder of v1 there again, gc walks down to it and says what it cannot read.
+  mkdirSync(v1!.run_dir);
+  const r = await qdo(['gc', '--json'], opts);
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /p\/j: history unreadable, nothing collected/);
+});
+
+test('fsck: a damaged collected list is a warning --repair removes; a stray file there is an error it leaves', async () => {
+  await threeVersions();
+  await gcJson([]);
+  const d = collectedDir(layoutOf(home));
+  const [name] = readdirSync(d);
+  writeFileSync(join(d, name!), readFileSync(join(d, name!), 'utf8') + '{"id":"nope"}\n');
+  writeFileSync(join(d, 'notes.txt'), 'mine\n');
+  const f = await qdo(['fsck'], opts);
+  assert.is(f.code, 1);
+  assert.is(f.stdout, `warning bad-collected ${join(d, name!)}: line 3: "id": expected 64 hex digits: qdo show cannot say when gc removed the run folders it names\nerror stray-file ${join(d, 'notes.txt')}: not a collected list (expected YYYYMMDDTHHMMSS.mmmZ-<8 hex>.jsonl); qdo leaves it alone\n`);
+  const rep = await qdo(['fsck', '--repair'], opts);
+  assert.match(rep.stdout, /^fixed bad-collected /m);
+  assert.not.ok(existsSync(join(d, name!)));
+  assert.ok(existsSync(join(d, 'notes.txt')));
 });
 
 test.run();

@@ -55,6 +55,7 @@ export const showCommand: CommandDef = {
           paths: {
             run_dir: p.runDir,
             run_dir_exists: p.runDirExists,
+            run_dir_collected: p.runDirCollected,
             script: p.script,
             script_exists: p.scriptExists,
             array: p.array,
@@ -119,7 +120,7 @@ export const showCommand: CommandDef = {
     if (m.prologue) add('prologue', `object ${m.prologue}`);
     if (m.epilogue) add('epilogue', `object ${m.epilogue}`);
     const missing = (e: boolean) => (e ? '' : ' (missing)');
-    add('run folder', `${p.runDir}${missing(p.runDirExists)}`);
+    add('run folder', `${p.runDir}${p.runDirCollected !== null ? ` (removed by qdo gc at ${p.runDirCollected})` : missing(p.runDirExists)}`);
     add('script', `${p.script}${missing(p.scriptExists)}`);
     if (!p.array) {
       const l = p.logs[0]!;
