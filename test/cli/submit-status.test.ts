@@ -118,6 +118,9 @@ test('resource defaults: home < allocation < project < flags', async () => {
     const sub = JSON.parse((await qdo(['submit', 'q/x', '--cpus', '4', '--json', '--', 'true'], opts)).stdout);
     const m = JSON.parse((await qdo(['cat-object', sub.id], opts)).stdout);
     assert.equal(m.resources, { cpus: 4, mem_per_cpu: 512, time: 10800 });
+    // The job ends before its allocation goes: a local job whose spool is removed under it
+    // would leave its shepherd's 3-hour time-limit timer behind.
+    assert.is((await waitDoneIn(opts, 'q/x', { id: sub.id })).state, 'completed');
     writeFileSync(join(scratch, '.qdo/project-config/q.json'), JSON.stringify({ defaults: { time: 'soon' } }));
     const bad = await qdo(['submit', 'q/y', '--', 'true'], opts);
     assert.is(bad.code, 2);
