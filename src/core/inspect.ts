@@ -12,7 +12,7 @@ import type { Manifest } from '../model/manifest.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readObject } from '../store/objects.js';
-import { readRefs } from '../store/refs.js';
+import { readRef, readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { STDERR_LOG, STDOUT_LOG } from '../scheduler/wrapper.js';
@@ -72,7 +72,7 @@ export async function resolveOne(ctx: Context, text: string, what: string, alloc
     if (e.code === 'unknown-job') throw new NotFoundError('unknown-job', e.message, { hint: didYouMean(text, await allJobNames(allocs)) ?? e.hint ?? 'list jobs with: qdo status' });
     throw e;
   }
-  const latestId = (await readRefs(r.layout, r.project)).get(r.name) ?? null;
+  const latestId = await readRef(r.layout, r.project, r.name);
   const sub = await readSubmission(r.layout, r.id);
   return {
     job: { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: latestId === r.id, sub },

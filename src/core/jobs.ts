@@ -7,7 +7,7 @@ import type { Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
-import { readRefs } from '../store/refs.js';
+import { readRef, readRefs } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import { dropEndedCopiesBut, endedBefore, endedCacheBytes, endedCacheGainsFolders, endedCopy, lookAll, readEndedCache, readThroughEnded, writeEndedCache, type EndedCache, type FileId, type FolderId } from '../store/ended-cache.js';
 import { OVERVIEW_MIN_HIDDEN, readOverview, recordFolders, refsIdentity, sameFolders, usableEntry, writeOverview, type Overview, type OverviewEntry } from '../store/overview-cache.js';
@@ -456,9 +456,9 @@ export async function selectJobs(ctx: Context, args: string[], what: string): Pr
       }
       throw e;
     }
-    const refs = await readRefs(r.layout, r.project);
+    const latestId = await readRef(r.layout, r.project, r.name);
     const sub = await readSubmission(r.layout, r.id);
-    out.set(r.id, { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: refs.get(r.name) === r.id, sub });
+    out.set(r.id, { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: latestId === r.id, sub });
   }
   return { jobs: [...out.values()], allocs, here, problems: [] };
 }

@@ -15,7 +15,7 @@ import { ConflictError, QdoError, RepositoryError } from '../errors.js';
 import type { Manifest } from '../model/manifest.js';
 import type { Submission } from '../model/submission.js';
 import { readManifest } from '../store/manifests.js';
-import { readRefs } from '../store/refs.js';
+import { readRef } from '../store/refs.js';
 import { changeSubmission, readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { NOTIFY_MARKER, NOTIFY_TIMEOUT_SEC, STDERR_LOG } from '../scheduler/wrapper.js';
@@ -112,7 +112,7 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
   const count = autoRetryCount(m);
   if (count >= policy.max) return null;
   await checkOwnJob(ctx, j);
-  if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id) return null; // superseded: the user moved on
+  if ((await readRef(j.layout, j.project, j.name)) !== j.id) return null; // superseded: the user moved on
   const { prepareFromManifest, submitPrepared } = await import('./submit.js');
   const p = await prepareFromManifest(ctx, { layout: j.layout, project: j.project, name: j.name, id: j.id, manifest: m }, {
     resources: m.resources,
@@ -123,7 +123,7 @@ async function autoRetry(ctx: Context, j: JobVersion, m: Manifest, runner?: Runn
   // scheduler call): of two qdo processes that saw the same end, the second finds
   // `retried_by` set. Two retries made in the same millisecond would have the same id, so
   // the claim, not the ref's compare-and-swap alone, is what keeps them from colliding.
-  if ((await readRefs(j.layout, j.project)).get(j.name) !== j.id || p.manifest.parent !== j.id) return null;
+  if ((await readRef(j.layout, j.project, j.name)) !== j.id || p.manifest.parent !== j.id) return null;
   let claimed = false;
   await changeSubmission(j.layout, j.id, (cur) => {
     if (!cur || cur.retried_by !== undefined) return null;

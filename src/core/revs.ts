@@ -7,7 +7,7 @@ import { parseRev, type ParsedRev } from '../model/rev.js';
 import { looksLikeManifest } from '../model/manifest.js';
 import { findObjectsByPrefix, readObject } from '../store/objects.js';
 import { readManifest } from '../store/manifests.js';
-import { readRefs } from '../store/refs.js';
+import { readRef, readRefs } from '../store/refs.js';
 import type { Layout } from '../store/layout.js';
 import { didYouMean } from '../util/closest.js';
 import { allAllocations, projectAt, projectIndex, splitProjectPath, type Allocation, type ProjectLocation } from './world.js';
@@ -53,12 +53,11 @@ export async function resolveRev(ctx: Context, text: string, allocsIn?: Allocati
   let pathError: unknown = null;
   try {
     const addr = resolveJobPath(ctx, rev.path, allocs);
-    const refs = await readRefs(addr.loc.layout, addr.loc.project);
-    const id = refs.get(addr.name);
+    const id = await readRef(addr.loc.layout, addr.loc.project, addr.name);
     if (id) start = { id, layout: addr.loc.layout };
     else {
       pathError = new NotFoundError('unknown-job', `no job "${addr.name}" in project ${addr.loc.project}`, {
-        hint: didYouMean(addr.name, refs.keys()),
+        hint: didYouMean(addr.name, (await readRefs(addr.loc.layout, addr.loc.project)).keys()),
       });
     }
   } catch (e) {

@@ -18,7 +18,7 @@ import { readConfig, readProjectConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
 import { readManifest } from '../store/manifests.js';
 import { readObject } from '../store/objects.js';
-import { readRefs } from '../store/refs.js';
+import { readRef } from '../store/refs.js';
 import { readSubmission } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import type { Backend, CheckAnswer, RenderSpec } from '../scheduler/types.js';
@@ -203,7 +203,7 @@ export async function prepareSubmit(ctx: Context, req: SubmitRequest): Promise<P
   const loc = addr.loc;
   const l = loc.layout;
   const objects: Stash = new Map();
-  const parentId = req.parent !== undefined ? req.parent : ((await readRefs(l, loc.project)).get(addr.name) ?? null);
+  const parentId = req.parent !== undefined ? req.parent : await readRef(l, loc.project, addr.name);
   const parent = parentId ? await readManifest(l, parentId) : null;
 
   for (const k of Object.keys(req.params)) {
@@ -535,7 +535,7 @@ export async function prepareFromManifest(ctx: Context, base: ManifestBase, chan
   const objects: Stash = new Map();
   const old = base.manifest;
   const label = `${base.project}/${base.name}@${old.version}`;
-  const parentId = (await readRefs(l, base.project)).get(base.name) ?? null;
+  const parentId = await readRef(l, base.project, base.name);
   if (parentId === null) throw new NotFoundError('unknown-job', `${base.project}/${base.name} has no versions any more (its ref was deleted); cannot retry ${label}`);
   const parent = await readManifest(l, parentId);
   const params = { ...old.params, ...(changes.params ?? {}) };

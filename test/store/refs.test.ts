@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tempDir, removeDir } from '../helpers/cli.js';
 import { rejects } from '../helpers/assert.js';
 import { createAllocation, type Layout } from '../../src/store/layout.js';
-import { COMPACT_MIN, encodePacked, lookupPacked, FAST_PARSE_MIN, packRefs, parsePacked, parsePackedChecked, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
+import { COMPACT_MIN, encodePacked, lookupPacked, FAST_PARSE_MIN, packRefs, parsePacked, parsePackedChecked, readRef, readRefs, refsPaths, updateRef } from '../../src/store/refs.js';
 import { ConflictError, RepositoryError } from '../../src/errors.js';
 
 const A = 'a'.repeat(64);
@@ -108,6 +108,46 @@ test('replaying a journal over a packed file that already contains it changes no
   assert.is((await readRefs(l, 'p')).get('j'), A);
 });
 
+test('readRef: one name as readRefs gives it (packed, journal, stray and deleting entries, comments)', async () => {
+  const { packed, journal } = refsPaths(l, 'p');
+  const cases: [string, string | null][] = [
+    [`j ${A}\nk ${B}\n`, null],
+    [`j ${A}\nk ${B}\n`, `j ${A} -\nj ${C} ${B}\nk ${B} -\nm ${C} ${A}\n`],
+    [`# kept by hand\nj ${A}\nk ${B}\n`, `k - ${B}\n`],
+    ['', `j ${A} -\nj ${B} ${A}\n`],
+  ];
+  for (const [p, j] of cases) {
+    writeFileSync(packed, p);
+    if (j === null) rmSync(journal, { force: true });
+    else writeFileSync(journal, j);
+    const all = await readRefs(l, 'p');
+    for (const name of ['j', 'k', 'm', 'nope']) assert.is(await readRef(l, 'p', name), all.get(name) ?? null, `${name} in ${JSON.stringify([p, j])}`);
+  }
+  rmSync(packed);
+  rmSync(journal, { force: true });
+  assert.is(await readRef(l, 'p', 'j'), null, 'no refs at all');
+});
+
+test('readRef on a large packed file (read a page at a time): every name, absent ones, comments, an update', async () => {
+  const { packed, journal } = refsPaths(l, 'p');
+  // ~12,000 lines of 69-90 bytes: 15 pages of 64 KiB, lines across page boundaries.
+  const names = Array.from({ length: 12_000 }, (_, i) => `job${String(i * 3).padStart(6, '0')}${'x'.repeat(i % 22)}`);
+  const map = new Map(names.map((n, i) => [n, [A, B, C][i % 3]!]));
+  const text = encodePacked(map);
+  assert.ok(text.length > 4 * 65536);
+  const lines = text.split('\n');
+  for (const withComment of [false, true]) {
+    writeFileSync(packed, withComment ? [...lines.slice(0, 7000), '# moved by hand', ...lines.slice(7000)].join('\n') : text);
+    rmSync(journal, { force: true });
+    for (let i = 0; i < names.length; i += 7) assert.is(await readRef(l, 'p', names[i]!), map.get(names[i]!), names[i]);
+    for (const n of ['a', 'job000001', 'job035997', 'job036000', 'zzz']) assert.is(await readRef(l, 'p', n), null, n);
+  }
+  // An update goes through the same search, under the lock.
+  await updateRef(l, { project: 'p', name: names[5000]!, next: A, expect: map.get(names[5000]!)! });
+  assert.is(await readRef(l, 'p', names[5000]!), A);
+  assert.is((await readRefs(l, 'p')).get(names[5000]!), A);
+});
+
 test('lookupPacked: binary search agrees with a full parse', () => {
   const names = Array.from({ length: 500 }, (_, i) => `n${String(i * 7).padStart(5, '0')}`);
   const map = new Map(names.map((n, i) => [n, (i % 2 ? A : B)]));
@@ -115,7 +155,19 @@ test('lookupPacked: binary search agrees with a full parse', () => {
   for (const n of names) assert.is(lookupPacked(buf, n), map.get(n), n);
   for (const n of ['a', 'n00001', 'n99999', 'zzz', 'n0000']) assert.is(lookupPacked(buf, n), null, n);
   assert.is(lookupPacked(Buffer.from(''), 'x'), null);
-  assert.is(lookupPacked(Buffer.from(`# c\nx ${A}\n`), 'x'), undefined, 'comments: parse instead');
+  // Comment lines (hand edits): a probe that lands on one sends the caller to the full
+  // parse; otherwise the answer is the full parse's.
+  assert.is(lookupPacked(Buffer.from(`# c\nx ${A}\n`), 'x'), A, 'a comment passed over');
+  assert.is(lookupPacked(Buffer.from(`a ${B}\n# c\nx ${A}\n`), 'x'), undefined, 'a comment probed: parse instead');
+  const lines = encodePacked(map).split('\n');
+  for (const at of [0, 1, 17, 250, 499, 500]) {
+    const withComment = Buffer.from([...lines.slice(0, at), '# a note', ...lines.slice(at)].join('\n'));
+    const full = parsePacked(withComment.toString(), 'p.refs');
+    for (const n of [...names, 'a', 'n00001', 'zzz']) {
+      const got = lookupPacked(withComment, n);
+      if (got !== undefined) assert.is(got, full.get(n) ?? null, `${n} with a comment at line ${at}`);
+    }
+  }
   assert.is(lookupPacked(Buffer.from(`x ${A}`), 'x'), A, 'no final LF');
 });
 
