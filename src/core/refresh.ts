@@ -254,8 +254,17 @@ async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions
     }
     try {
       const byTag = new Map<string, Promise<string | null>>(); // one lookup per array chunk
-      for (const j of needRecovery) await recover(ctx, backend, j, byTag, graceMs);
-      const ids = due ? g.jobs.filter((j) => j.sub!.sched_id !== null && live.has(j)).map((j) => j.sub!.sched_id!) : [];
+      // A job found by its tag is recorded in the scheduler's waiting state; what it is now
+      // (held, running, over) is asked in the same call, not at the next interval.
+      const found: JobVersion[] = [];
+      for (const j of needRecovery) {
+        await recover(ctx, backend, j, byTag, graceMs);
+        if (j.sub!.sched_id !== null && !isTerminal(j.sub!.state)) {
+          live.set(j, {});
+          found.push(j);
+        }
+      }
+      const ids = (due ? g.jobs.filter((j) => j.sub!.sched_id !== null && live.has(j)) : found).map((j) => j.sub!.sched_id!);
       if (ids.length > 0) {
         const states = await backend.query(ids);
         report.queried = true;

@@ -29,7 +29,7 @@ type Mode = 'ok' | 'refuse' | 'hang';
 
 /** sbatch/squeue/sacct in memory: arrays get ids 100, 101, …; `modes[k]` decides sbatch call k. */
 function fakeSlurm(modes: Mode[] = []) {
-  const jobs: { base: string; tag: string; n: number }[] = [];
+  const jobs: { base: string; tag: string; n: number; held: boolean }[] = [];
   const sbatch: { script: string; lockHeld: boolean }[] = [];
   let next = 100;
   let reached: () => void = () => undefined;
@@ -45,7 +45,7 @@ function fakeSlurm(modes: Mode[] = []) {
         throw new SchedulerError('scheduler-command-failed', `\`sbatch\` exited with 1: ${stderr}`, { data: { command: argv, exitCode: 1, stderr } });
       }
       const m = /--array=0-(\d+)/.exec(script);
-      const job = { base: String(next++), tag: /--comment=qdo:(\S+)/.exec(script)![1]!, n: m ? Number(m[1]) + 1 : 1 };
+      const job = { base: String(next++), tag: /--comment=qdo:(\S+)/.exec(script)![1]!, n: m ? Number(m[1]) + 1 : 1, held: argv.includes('--hold') };
       jobs.push(job);
       if (mode === 'hang') {
         // The scheduler took it, and qdo is "killed" before it hears back.
@@ -54,7 +54,7 @@ function fakeSlurm(modes: Mode[] = []) {
       }
       return ok(`${job.base}\n`);
     }
-    if (argv[0] === 'squeue') return ok(jobs.map((j) => `${j.base}_[0-${j.n - 1}]|${j.base}|PENDING|None|0|qdo:${j.tag}|\n`).join(''));
+    if (argv[0] === 'squeue') return ok(jobs.map((j) => `${j.base}_[0-${j.n - 1}]|${j.base}|PENDING|${j.held ? 'JobHeldUser' : 'None'}|0|qdo:${j.tag}|\n`).join(''));
     if (argv[0] === 'sacct') return ok('');
     throw new Error(`unexpected command ${argv.join(' ')}`);
   }) as Runner;
@@ -165,6 +165,21 @@ test('qdo killed after sbatch took chunk 2: the next status finds the array by i
   assert.equal(((await readSubmission(l, ids[4]!))!.array_job as { base: string }).base, '101');
   const r = await runSweep(testContext(opts), request(s.run));
   assert.equal([r.submitted, r.skipped, s.sbatch.length], [0, 6, 2]);
+});
+
+test('a held sweep killed after sbatch took chunk 2: the status that finds the array by its tag shows its points held, not pending', async () => {
+  const s = fakeSlurm(['ok', 'hang']);
+  const killed: Context = { ...testContext(opts), self: { host: 'testhost', pid: 4242, start: null }, alive: () => 'dead' };
+  void runSweep(killed, request(s.run, { hold: true }));
+  await s.hung;
+  const l = layoutOf(home);
+  const ids = [...(await readRefs(l, 'p')).entries()].sort().map(([, id]) => id);
+  const st = await status(testContext(opts), ['p/*'], { runner: s.run });
+  assert.equal(
+    st.jobs.map((j) => `${j.name} ${j.sub!.sched_id} ${j.sub!.state}`),
+    ['t0 100_0 held', 't1 100_1 held', 't2 100_2 held', 't3 101_0 held', 't4 101_1 held', 't5 101_2 held'],
+  );
+  assert.is((await readSubmission(l, ids[4]!))!.state, 'held', 'recorded so');
 });
 
 test('killed before sbatch took it: recovery finds nothing, the points become not-submitted, a re-run submits them', async () => {
