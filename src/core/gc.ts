@@ -30,7 +30,7 @@ import { writeCollectedList } from '../store/collected.js';
 import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
-import { readEndRecord, refreshJobs, stateFromEndRecord } from './refresh.js';
+import { readEndRecord, refreshJobs, rerunWindowMs, stateFromEndRecord } from './refresh.js';
 import { jobRunsDir, runDirOf } from './runs.js';
 import { projectsList } from './world.js';
 import { TreeRemover } from '../util/fs.js';
@@ -120,6 +120,10 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   const collector = dryRun ? null : new Collector(ctx);
   const collect: { job: JobVersion; path: string }[] = [];
   const unsure: { job: JobVersion; path: string }[] = [];
+  // A version that ended within rerun_window may be running again (a requeue): it goes
+  // through refresh first, as status would look at it (one stat of its rerun marker).
+  const window = await rerunWindowMs(ctx);
+  const settled = (s: Submission) => isTerminal(s.state) && !(dryRun === false && window > 0 && ctx.now().getTime() - Date.parse(s.state_time) <= window);
   const take = (c: { job: JobVersion; path: string }) => {
     collect.push(c);
     collector?.add(c);
@@ -135,7 +139,7 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
         if (!(e instanceof QdoError)) throw e;
         return `${fullName(latest)}: history unreadable, nothing collected: ${e.message}`;
       }
-      for (const r of runs) if (r.job.sub !== null && isTerminal(r.job.sub.state)) take(r);
+      for (const r of runs) if (r.job.sub !== null && settled(r.job.sub)) take(r);
       return runs;
     });
     for (const l of looked) {
@@ -146,7 +150,7 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
       for (const { job, path } of l) {
         if (job.sub === null) {
           result.kept.push(keptOf(job, path, 'unsubmitted', 'no submission record (made without qdo submit): its state is unknown'));
-        } else if (!isTerminal(job.sub.state)) unsure.push({ job, path });
+        } else if (!settled(job.sub)) unsure.push({ job, path });
       }
     }
     // A superseded version may still be running: learn what can be learned first. A dry run

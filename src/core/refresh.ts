@@ -153,6 +153,11 @@ class Settings {
   }
 }
 
+/** `rerun_window` (config.md) in ms: how long after its end a job is still looked at for a rerun. */
+export async function rerunWindowMs(ctx: Context): Promise<number> {
+  return ((await new Settings(ctx).config()).rerun_window ?? DEFAULT_RERUN_WINDOW) * 1000;
+}
+
 async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions): Promise<Omit<RefreshReport, 'policy'>> {
   const ended: JobVersion[] = [];
   const nowMs = () => ctx.now().getTime();

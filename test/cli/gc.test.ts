@@ -312,6 +312,25 @@ test('a run folder that cannot be removed is a problem (exit 1) naming it and wh
   }
 });
 
+test('a superseded version run again (a requeue after it ended) keeps its run folder: gc looks at it as status would', async () => {
+  const [v1, v2] = await threeVersions();
+  // What a scheduler's rerun of v1 leaves (scheduler-common.md §Attempts): attempt 1's
+  // records renamed, attempt 2's start record, the rerun marker. Its record still says completed.
+  const rec = (f: string, v: unknown) => writeFileSync(join(v1!.run_dir, f), JSON.stringify(v) + '\n');
+  const start = JSON.parse(readFileSync(join(v1!.run_dir, 'qdo-start.json'), 'utf8')) as Record<string, unknown>;
+  rec('qdo-start.1.json', start);
+  rec('qdo-end.1.json', JSON.parse(readFileSync(join(v1!.run_dir, 'qdo-end.json'), 'utf8')));
+  rmSync(join(v1!.run_dir, 'qdo-end.json'));
+  rec('qdo-start.json', { ...start, attempt: 2 });
+  rec('qdo-rerun.json', { task: null, attempt: 2, time: FIXED_NOW.toISOString(), host: 'testhost' });
+  assert.is(readRecord(home, v1!.id).state, 'completed');
+  const g = await gcJson(['--keep', '1']);
+  assert.equal(g.run_dirs.map((d) => d.id), [v2!.id]);
+  assert.equal(g.kept.map((k) => [k.id, k.state]), [[v1!.id, 'running']]);
+  assert.ok(existsSync(v1!.run_dir));
+  assert.is(readRecord(home, v1!.id).state, 'running');
+});
+
 test('no run folder goes without its list: a list that cannot be written stops gc before anything is removed', async () => {
   const [v1, v2] = await threeVersions();
   const l = layoutOf(home);
