@@ -90,7 +90,8 @@ for (const stage of STAGES) {
       const gone = firsts.filter((v) => !existsSync(v.dir));
       for (const v of gone) assert.ok(listed.has(v.id), `${v.dir} went without a list naming it`);
       for (const c of all) for (const v of c.slice(1)) assert.ok(existsSync(v.dir), `${v.dir} (kept) is there`);
-      if (killed) assert.ok(gone.length < JOBS || listed.size === JOBS, 'killed mid-way');
+      // Killed mid-way (not after gc was done): some folder of @1 is still there.
+      if (killed) assert.ok(gone.length < JOBS, `killed after every folder went (${stage.name})`);
 
       // The next gc finishes the work.
       const again = await qdo(['gc', '--json'], { home, env: { QDO_SCHEDULER: 'local' } });
