@@ -331,6 +331,28 @@ test('a superseded version run again (a requeue after it ended) keeps its run fo
   assert.is(readRecord(home, v1!.id).state, 'running');
 });
 
+test('several allocations: each gets its own list, naming only its own folders', async () => {
+  const scratch = tempDir('qdo-gc-scratch-');
+  try {
+    assert.is((await qdo(['init', scratch], opts)).code, 0);
+    assert.is((await qdo(['project', 'add', 'q', '--alloc', scratch], opts)).code, 0);
+    const [v1] = await threeVersions();
+    const w: Sub[] = [];
+    for (let i = 0; i < 3; i++) {
+      w.push(await submit('q/w', 'true'));
+      assert.is(await waitDone('q/w', w[i]!.id), 'completed');
+    }
+    const g = await gcJson([]);
+    assert.equal(g.run_dirs.map((d) => d.id).sort(), [v1!.id, w[0]!.id].sort());
+    assert.equal(lists(home).flatMap((x) => x.entries.map((e) => e.id)), [v1!.id]);
+    assert.equal(lists(scratch).flatMap((x) => x.entries.map((e) => e.id)), [w[0]!.id]);
+    assert.not.ok(existsSync(w[0]!.run_dir));
+    assert.match((await qdo(['show', 'q/w@1'], opts)).stdout, /\(removed by qdo gc at /);
+  } finally {
+    removeDir(scratch);
+  }
+});
+
 test('no run folder goes without its list: a list that cannot be written stops gc before anything is removed', async () => {
   const [v1, v2] = await threeVersions();
   const l = layoutOf(home);
