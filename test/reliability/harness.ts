@@ -1,6 +1,7 @@
 // Shared pieces of the reliability suites (test/reliability/README.md): worker processes,
 // what the scheduler holds (the local spool, Slurm's queue), and the checks every suite makes.
 import { timeLimit } from '../helpers/uvu-timed.js';
+import { BIN, testCacheHome } from '../helpers/cli.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -135,3 +136,33 @@ function readdirOr(p: string): string[] {
     return [];
   }
 }
+
+/**
+ * Runs `qdo ARGS…` as a process on the local backend in `home`, waits until `reached()` (looked
+ * at every 2 ms; 120 s at most, then it is killed and this throws naming `what`) and a random
+ * moment up to `jitterMs` more, and kills it with SIGKILL. Returns whether the kill ended it
+ * (false: it had finished first).
+ */
+export async function killWhen(home: string, args: string[], what: string, reached: () => boolean, jitterMs: number): Promise<boolean> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: home,
+    env: { PATH: process.env.PATH ?? '', QDO_HOME: home, QDO_SCHEDULER: 'local', XDG_CACHE_HOME: testCacheHome() },
+    stdio: 'ignore',
+  });
+  const exit = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+  let ended = false;
+  void exit.then(() => (ended = true));
+  const deadline = Date.now() + 120_000;
+  while (!ended && !reached()) {
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`not within 120 s: ${what}`);
+    }
+    await pause(2);
+  }
+  await pause(Math.random() * jitterMs);
+  child.kill('SIGKILL');
+  return (await exit) === 'SIGKILL';
+}
+
+const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -5,20 +5,18 @@
 // rest and exits 0, the kept versions' folders are all there, and fsck finds no damage.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, qdo, removeDir, tempDir, testCacheHome } from '../helpers/cli.js';
+import { qdo, removeDir, tempDir } from '../helpers/cli.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
 import { readManifest } from '../../src/store/manifests.js';
 import { runDirOf } from '../../src/core/runs.js';
 import { collectedDir, isCollectedListName, parseCollectedList } from '../../src/store/collected.js';
 import { buildStore } from '../../bench/scale.js';
-import { LARGE, large } from './harness.js';
+import { killWhen, LARGE, large } from './harness.js';
 
 const JOBS = LARGE ? 10_000 : 3_000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Version {
   id: string;
@@ -64,26 +62,8 @@ for (const stage of STAGES) {
       await buildStore(home, [{ project: 'p', jobs: JOBS, versions: 3, runDirs: true }]);
       const all = await versions(home);
       const firsts = all.map((c) => c[0]!);
-      const child = spawn(process.execPath, [BIN, 'gc', '--json'], {
-        cwd: home,
-        env: { PATH: process.env.PATH ?? '', QDO_HOME: home, QDO_SCHEDULER: 'local', XDG_CACHE_HOME: testCacheHome() },
-        stdio: 'ignore',
-      });
-      const exit = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
-      let ended = false;
-      void exit.then(() => (ended = true));
-      const deadline = Date.now() + 120_000;
       const dirs = firsts.map((v) => v.dir).sort();
-      while (!ended && !stage.marker(home, dirs)) {
-        if (Date.now() > deadline) {
-          child.kill('SIGKILL');
-          throw new Error(`gc did not reach "${stage.name}" within 120 s`);
-        }
-        await sleep(2);
-      }
-      await sleep(Math.random() * 50);
-      child.kill('SIGKILL');
-      const killed = (await exit) === 'SIGKILL';
+      const killed = await killWhen(home, ['gc', '--json'], `gc reaching "${stage.name}"`, () => stage.marker(home, dirs), 50);
 
       // Every folder that went is listed; nothing kept went.
       const listed = listedIds(home);

@@ -6,17 +6,15 @@
 // task, a third run submitting nothing, and fsck finding no damage.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, qdo, removeDir, tempDir, testCacheHome } from '../helpers/cli.js';
+import { qdo, removeDir, tempDir } from '../helpers/cli.js';
 import { layoutOf } from '../../src/store/layout.js';
 import { readRefs } from '../../src/store/refs.js';
 import { readSubmission } from '../../src/store/submissions.js';
-import { LARGE, large, localSpoolJobs } from './harness.js';
+import { killWhen, LARGE, large, localSpoolJobs } from './harness.js';
 
 const POINTS = LARGE ? 3000 : 500;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Where the sweep is when a stage's marker appears (checked every few ms from outside). */
 const STAGES: { name: string; marker: (home: string) => boolean }[] = [
@@ -34,26 +32,8 @@ function sweepArgs(): string[] {
 }
 
 /** Starts the sweep as a process, waits for the stage's marker and a random moment more, and kills it. Returns whether it was killed. */
-async function killDuring(home: string, stage: (typeof STAGES)[number]): Promise<boolean> {
-  const child = spawn(process.execPath, [BIN, ...sweepArgs()], {
-    cwd: home,
-    env: { PATH: process.env.PATH ?? '', QDO_HOME: home, QDO_SCHEDULER: 'local', XDG_CACHE_HOME: testCacheHome() },
-    stdio: 'ignore',
-  });
-  const exit = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
-  let ended = false;
-  void exit.then(() => (ended = true));
-  const deadline = Date.now() + 120_000;
-  while (!ended && !stage.marker(home)) {
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the sweep did not reach "${stage.name}" within 120 s`);
-    }
-    await sleep(2);
-  }
-  await sleep(Math.random() * 150);
-  child.kill('SIGKILL');
-  return (await exit) === 'SIGKILL';
+function killDuring(home: string, stage: (typeof STAGES)[number]): Promise<boolean> {
+  return killWhen(home, sweepArgs(), `the sweep reaching "${stage.name}"`, () => stage.marker(home), 150);
 }
 
 for (const stage of STAGES) {
