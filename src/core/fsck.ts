@@ -241,7 +241,7 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
 
   // Collected lists (spec/layout.md §Collected lists): they only explain missing run folders,
   // so a damaged one is removed by --repair; a file that is not a list is left to the user.
-  for (const c of (await checkCollectedLists(l)).problems) {
+  for (const c of await checkCollectedLists(l)) {
     if (c.kind === 'unreadable') unreadable(c.path, c.reason);
     else if (c.kind === 'stray') add('error', 'stray-file', c.path, c.reason);
     else {

@@ -33,7 +33,7 @@ import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from '
 import { readEndRecord, refreshJobs, rerunWindowMs, stateFromEndRecord } from './refresh.js';
 import { jobRunsDir, runDirOf } from './runs.js';
 import { projectsList } from './world.js';
-import { TreeRemover } from '../util/fs.js';
+import { namesIn, TreeRemover } from '../util/fs.js';
 
 /** The latest version and the one before it: enough to compare a resubmission with its predecessor. */
 export const DEFAULT_KEEP = 2;
@@ -235,14 +235,7 @@ const RUN_FOLDER_RE = /^(\d+)-[0-9a-f]{8}$/;
 async function supersededRuns(latest: JobVersion, keep: number): Promise<{ job: JobVersion; path: string }[]> {
   const l = latest.layout;
   const dir = jobRunsDir(l, latest.project, latest.name);
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    const c = errnoCode(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return [];
-    throw new RepositoryError('unreadable-file', `run folders ${dir} unreadable (${c ?? String(e)})`);
-  }
+  const names = await namesIn(dir, (c) => new RepositoryError('unreadable-file', `run folders ${dir} unreadable (${c})`));
   const below = latest.version - keep + 1; // the newest `keep` versions are `below` … latest
   let lowest = Infinity;
   for (const n of names) {

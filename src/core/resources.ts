@@ -8,7 +8,8 @@
 // allocation's), and resolveResource takes the first that has the name. `qdo submit
 // --script NAME`, template includes (the same list of roots) and `qdo resource list|show`
 // all use these two functions.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { namesIn } from '../util/fs.js';
 import { basename, join, resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ConflictError, NotFoundError, RepositoryError, UsageError, errnoCode } from '../errors.js';
@@ -157,14 +158,7 @@ async function missing(loc: ProjectLocation, allocs: Allocation[], name: string)
 
 /** Names of the plain files in a folder (none if it does not exist). Dot files are not resources. */
 async function fileNames(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    const c = errnoCode(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return [];
-    throw new RepositoryError('unreadable-file', `cannot read ${dir}: ${c ?? String(e)}`);
-  }
+  const names = await namesIn(dir, (c) => new RepositoryError('unreadable-file', `cannot read ${dir}: ${c}`));
   const out: string[] = [];
   for (const name of names.sort()) {
     if (name.startsWith('.') || !isValidLeafName(name)) continue;

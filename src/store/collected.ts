@@ -10,10 +10,12 @@
 //
 // Lists are made once, by a name nobody else makes (time and 8 random hex digits), and
 // never changed: two gcs, two hosts, rsync and git never write the same file.
-import { mkdir, readdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode, RepositoryError } from '../errors.js';
+import { isValidLeafName, isValidProjectName } from '../model/names.js';
 import { isObjectId } from '../model/object-id.js';
+import { namesIn } from '../util/fs.js';
 import { fsyncDir, isTempName, randomHex8, writeFileAtomic } from './atomic.js';
 import type { Layout } from './layout.js';
 
@@ -21,7 +23,6 @@ export const COLLECTED_DIR = 'collected';
 export const COLLECTED_SCHEMA = 'qdo.collected/v1';
 const NAME_RE = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}\.jsonl$/;
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const JOB_RE = /^[A-Za-z0-9._/-]{1,401}$/;
 
 /** One run folder a gc removed (or was about to). */
 export interface CollectedEntry {
@@ -77,6 +78,12 @@ export async function writeCollectedList(l: Layout, time: string, entries: reado
   }
 }
 
+/** `project/name` with both parts valid names (model/names.ts). */
+function isJobName(job: string): boolean {
+  const slash = job.lastIndexOf('/');
+  return slash > 0 && isValidProjectName(job.slice(0, slash)) && isValidLeafName(job.slice(slash + 1));
+}
+
 /** Parses a list, or says what is wrong with it (naming the line). */
 export function parseCollectedList(path: string, text: string): CollectedList {
   const bad = (line: number, what: string) => new RepositoryError('bad-collected', `${path}: line ${line}: ${what}`, { hint: 'qdo fsck --repair removes it (it only explains missing run folders)' });
@@ -102,7 +109,7 @@ export function parseCollectedList(path: string, text: string): CollectedList {
     const e = v as { id?: unknown; job?: unknown; version?: unknown };
     if (typeof v !== 'object' || v === null) throw bad(i + 1, 'expected {"id","job","version"}');
     if (typeof e.id !== 'string' || !isObjectId(e.id)) throw bad(i + 1, '"id": expected 64 hex digits');
-    if (typeof e.job !== 'string' || !JOB_RE.test(e.job) || !e.job.includes('/')) throw bad(i + 1, '"job": expected PROJECT/NAME');
+    if (typeof e.job !== 'string' || !isJobName(e.job)) throw bad(i + 1, '"job": expected PROJECT/NAME');
     if (typeof e.version !== 'number' || !Number.isSafeInteger(e.version) || e.version < 1) throw bad(i + 1, '"version": expected a whole number >= 1');
     entries.push({ id: e.id, job: e.job, version: e.version });
   }
@@ -111,15 +118,7 @@ export function parseCollectedList(path: string, text: string): CollectedList {
 
 /** The list files of an allocation (by name, so by time), and anything else in the folder. */
 async function listNames(l: Layout): Promise<{ lists: string[]; other: string[] }> {
-  let names: string[];
-  try {
-    names = await readdir(collectedDir(l));
-  } catch (e) {
-    const c = errnoCode(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return { lists: [], other: [] };
-    throw e;
-  }
-  names.sort();
+  const names = (await namesIn(collectedDir(l))).sort();
   return { lists: names.filter(isCollectedListName), other: names.filter((n) => !isCollectedListName(n)) };
 }
 
@@ -130,7 +129,8 @@ async function listNames(l: Layout): Promise<{ lists: string[]; other: string[] 
 export async function collectedTimes(l: Layout, ids: ReadonlySet<string>): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   if (ids.size === 0) return out;
-  for (const name of (await listNames(l)).lists) {
+  const { lists } = await listNames(l).catch(() => ({ lists: [] as string[] })); // unreadable: nothing to explain with
+  for (const name of lists) {
     const path = join(collectedDir(l), name);
     let list: CollectedList;
     try {
@@ -144,20 +144,19 @@ export async function collectedTimes(l: Layout, ids: ReadonlySet<string>): Promi
 }
 
 /** fsck: every list checked; a damaged one, or a file that is not a list, reported with why. */
-export async function checkCollectedLists(l: Layout): Promise<{ lists: number; entries: number; problems: { path: string; reason: string; kind: 'damaged' | 'stray' | 'unreadable' }[] }> {
+export async function checkCollectedLists(l: Layout): Promise<{ path: string; reason: string; kind: 'damaged' | 'stray' | 'unreadable' }[]> {
   const problems: { path: string; reason: string; kind: 'damaged' | 'stray' | 'unreadable' }[] = [];
   let lists: string[], other: string[];
   try {
     ({ lists, other } = await listNames(l));
   } catch (e) {
     problems.push({ path: collectedDir(l), reason: errnoCode(e) ?? String(e), kind: 'unreadable' });
-    return { lists: 0, entries: 0, problems };
+    return problems;
   }
-  let entries = 0;
   for (const name of lists) {
     const path = join(collectedDir(l), name);
     try {
-      entries += parseCollectedList(path, await readFile(path, 'utf8')).entries.length;
+      parseCollectedList(path, await readFile(path, 'utf8'));
     } catch (e) {
       if (e instanceof RepositoryError) problems.push({ path, reason: e.message.slice(path.length + 2), kind: 'damaged' });
       else problems.push({ path, reason: errnoCode(e) ?? String(e), kind: 'unreadable' });
@@ -165,7 +164,7 @@ export async function checkCollectedLists(l: Layout): Promise<{ lists: number; e
   }
   // Temp files are leftovers (fsck finds them anywhere in .qdo); anything else is not ours.
   for (const name of other) if (!isTempName(name)) problems.push({ path: join(collectedDir(l), name), reason: 'not a collected list (expected YYYYMMDDTHHMMSS.mmmZ-<8 hex>.jsonl); qdo leaves it alone', kind: 'stray' });
-  return { lists: lists.length, entries, problems };
+  return problems;
 }
 
 /** fsck --repair: removes a damaged list (a list only explains missing folders). */

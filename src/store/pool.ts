@@ -6,7 +6,8 @@
 // (pool.json, control.json, pilot records) change under their lock against what is on disk
 // now (locking.md), like submission records.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { namesIn } from '../util/fs.js';
 import { dirname, join } from 'node:path';
 import { ConflictError, NotFoundError, errnoCode } from '../errors.js';
 import { POOL_SCHEMA, encodeControl, encodePool, parseControl, parsePool, type PoolControl, type PoolDefinition } from '../model/pool.js';
@@ -117,13 +118,7 @@ async function readText(path: string): Promise<string | undefined> {
 }
 
 async function list(dir: string): Promise<string[]> {
-  try {
-    return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
-  } catch (e) {
-    const c = errnoCode(e);
-    if (c === 'ENOENT' || c === 'ENOTDIR') return [];
-    throw e;
-  }
+  return (await namesIn(dir)).filter((n) => !n.startsWith('.')).sort();
 }
 
 // ---- the pool itself ----

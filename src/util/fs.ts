@@ -3,7 +3,7 @@
 import { closeSync, lstatSync, openSync, readSync, readdirSync, rmdirSync, unlinkSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
 
 export async function statOrNull(p: string): Promise<Stats | null> {
@@ -12,6 +12,20 @@ export async function statOrNull(p: string): Promise<Stats | null> {
   } catch (e) {
     if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null;
     throw e;
+  }
+}
+
+/**
+ * The names in a folder, none if it is not there. Any other error is thrown, made by `fail`
+ * (given its code) where the caller names what the folder is.
+ */
+export async function namesIn(dir: string, fail?: (code: string) => Error): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    const c = errnoCode(e);
+    if (c === 'ENOENT' || c === 'ENOTDIR') return [];
+    throw fail ? fail(c ?? String(e)) : e;
   }
 }
 

@@ -394,6 +394,12 @@ test('fsck: a damaged collected list is a warning --repair removes; a stray file
   const f = await qdo(['fsck'], opts);
   assert.is(f.code, 1);
   assert.is(f.stdout, `warning bad-collected ${join(d, name!)}: line 3: "id": expected 64 hex digits: qdo show cannot say when gc removed the run folders it names\nerror stray-file ${join(d, 'notes.txt')}: not a collected list (expected YYYYMMDDTHHMMSS.mmmZ-<8 hex>.jsonl); qdo leaves it alone\n`);
+  // Hostile or mistyped names are damage too (a job name becomes a path in qdo show).
+  const head = '{"schema":"qdo.collected/v1","time":"2026-11-21T09:30:00.000Z"}\n';
+  for (const job of ['p/../x', 'x', '/x', 'p/.x', 'p/x/']) {
+    assert.throws(() => parseCollectedList('l.jsonl', `${head}{"id":"${'a'.repeat(64)}","job":"${job}","version":1}\n`), /line 2: "job": expected PROJECT\/NAME/, job);
+  }
+  assert.is(parseCollectedList('l.jsonl', `${head}{"id":"${'a'.repeat(64)}","job":"paper/run/x","version":1}\n`).entries[0]!.job, 'paper/run/x');
   const rep = await qdo(['fsck', '--repair'], opts);
   assert.match(rep.stdout, /^fixed bad-collected /m);
   assert.not.ok(existsSync(join(d, name!)));
