@@ -1,5 +1,5 @@
 // Reads `.qdo/config.json` (spec/config.md). Absent means all defaults.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RepositoryError, errnoCode } from '../errors.js';
 import type { UserId } from '../context.js';
@@ -12,7 +12,7 @@ export async function readConfig(l: Layout, user: UserId): Promise<AllocationCon
   await checkConfig(l.config, user, l.shared === true);
   let text: string;
   try {
-    text = await readFile(l.config, 'utf8');
+    text = readFileSync(l.config, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return {};
     throw new RepositoryError('unreadable-file', `cannot read ${l.config}: ${errnoCode(e) ?? String(e)}`);
@@ -30,7 +30,7 @@ export async function readProjectConfig(l: Layout, project: string, user: UserId
   await checkConfig(p, user, l.shared === true);
   let text: string;
   try {
-    text = await readFile(p, 'utf8');
+    text = readFileSync(p, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return {};
     throw new RepositoryError('unreadable-file', `cannot read ${p}: ${errnoCode(e) ?? String(e)}`);

@@ -1,6 +1,7 @@
 // Paths inside an allocation and the format-version rule (spec/layout.md).
 import { join } from 'node:path';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { RepositoryError, errnoCode } from '../errors.js';
 import { fsyncDir, tempPathFor, writeFileAtomic } from './atomic.js';
 
@@ -48,11 +49,16 @@ export type ProbeResult =
   | { kind: 'ok'; version: number }
   | { kind: 'unreadable'; reason: string };
 
-/** Looks at `<root>/.qdo` without changing anything. Throws for a foreign or newer tree. */
+/**
+ * Looks at `<root>/.qdo` without changing anything. Throws for a foreign or newer tree.
+ * Every command opens its allocations first, one small read after another: these (like the
+ * trust walk, list and config reads) are synchronous system calls, as a trip through the
+ * thread pool per call cost more than the call itself (bench/README.md, stop 24).
+ */
 export async function probeAllocation(root: string): Promise<ProbeResult> {
   const l = layoutOf(root);
   try {
-    const st = await stat(l.dir);
+    const st = statSync(l.dir);
     if (!st.isDirectory()) {
       throw new RepositoryError('foreign-qdo', `${l.dir} exists but is not a folder`, { hint: 'move it away, then run qdo init' });
     }
@@ -64,7 +70,7 @@ export async function probeAllocation(root: string): Promise<ProbeResult> {
   }
   let text: string;
   try {
-    text = await readFile(l.format, 'utf8');
+    text = readFileSync(l.format, 'utf8');
   } catch (e) {
     const c = errnoCode(e);
     if (c === 'ENOENT') {

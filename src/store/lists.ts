@@ -1,7 +1,7 @@
 // Sorted line-list files: `.qdo/allocations` (home only: one absolute path a line) and
 // `.qdo/projects` (one project name a line). Sorted and one item a line so that rsync and
 // git users can read, diff and merge them (spec/layout.md).
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { RepositoryError, errnoCode } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
 import { withLock } from './locks.js';
@@ -16,7 +16,7 @@ export interface ListFile {
 export async function readList(lf: ListFile): Promise<string[]> {
   let text: string;
   try {
-    text = await readFile(lf.file, 'utf8');
+    text = readFileSync(lf.file, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return [];
     throw new RepositoryError('unreadable-file', `cannot read ${lf.file}: ${errnoCode(e) ?? String(e)}`);

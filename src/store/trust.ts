@@ -6,9 +6,9 @@
 // follows the path the kernel would, symlinks included, checking each folder looked
 // through (the sshd StrictModes and sudo argument). A folder with the sticky bit (/tmp) may
 // be writable by everyone: there, others cannot rename or remove what they do not own.
-import { readFileSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
-import { chmod, lstat, readdir, readlink } from 'node:fs/promises';
+import { chmod, lstat, readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import type { UserId } from '../context.js';
 import { RepositoryError, errnoCode } from '../errors.js';
@@ -117,12 +117,13 @@ const MAX_SYMLINKS = 40;
 /**
  * Walks `target` from "/" as the kernel resolves it and returns the first fault, or null.
  * A missing file is no fault (nothing to load); `expect` says what the target must be.
+ * Synchronous `lstat`s (a handful, on every start): see probeAllocation in layout.ts.
  */
 export async function pathFault(target: string, user: UserId, rule: TrustRule, groups = new GroupBook(user), expect: 'file' | 'dir' = 'file'): Promise<Fault | null> {
   if (!isAbsolute(target)) throw new Error(`pathFault: ${target} is not absolute`);
   let todo = target.split(sep).filter((s) => s !== '' && s !== '.');
   let cur: string = sep;
-  const root = await lstat(sep);
+  const root = lstatSync(sep);
   const r = check(root, user, rule, groups);
   if (r) return { path: sep, why: r };
   let links = 0;
@@ -135,7 +136,7 @@ export async function pathFault(target: string, user: UserId, rule: TrustRule, g
     const next = join(cur, name);
     let st: Stats;
     try {
-      st = await lstat(next);
+      st = lstatSync(next);
     } catch (e) {
       if (errnoCode(e) === 'ENOENT') return null;
       return { path: next, why: `cannot be examined (${errnoCode(e) ?? String(e)})` };
@@ -144,7 +145,7 @@ export async function pathFault(target: string, user: UserId, rule: TrustRule, g
     if (why) return { path: next, why };
     if (st.isSymbolicLink()) {
       if (++links > MAX_SYMLINKS) return { path: next, why: 'too many symlinks on the way' };
-      const to = await readlink(next);
+      const to = readlinkSync(next);
       const parts = to.split(sep).filter((s) => s !== '' && s !== '.');
       if (isAbsolute(to)) cur = sep;
       todo = [...parts, ...todo];
@@ -210,7 +211,7 @@ export async function checkAllocation(l: Layout, user: UserId, o: { shared?: boo
 export async function checkConfig(file: string, user: UserId, shared: boolean, groups = new GroupBook(user)): Promise<void> {
   let st: Stats;
   try {
-    st = await lstat(file);
+    st = lstatSync(file);
   } catch {
     return; // absent: all defaults (other read errors are the reader's to report)
   }
