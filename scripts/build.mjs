@@ -42,12 +42,45 @@ const r = await build({
   logLevel: 'warning',
   define: {
     __QDO_VERSION__: JSON.stringify(pkg.version),
-    // yargs-parser calls createRequire(import.meta.url); CommonJS has no import.meta.
-    'import.meta.url': '__qdoMetaUrl',
+    // yargs-parser calls createRequire(import.meta.url); CommonJS has no import.meta. Made
+    // when first asked (yargs, on help and mistakes), not on every start.
+    'import.meta.url': '__qdoMeta.url',
   },
-  banner: { js: "var __qdoMetaUrl=require('node:url').pathToFileURL(__filename).href;" },
+  banner: { js: "var __qdoMeta={get url(){return require('node:url').pathToFileURL(__filename).href}};" },
+  plugins: [lightModules()],
   outfile: out,
 });
+
+/**
+ * Modules the bundle gets in a lighter form than the tree (bench/README.md, stop 24): each
+ * cost every command that loads it milliseconds for code it never runs.
+ * - node:module: only its createRequire is used, to require Node's own modules (or a file,
+ *   from yargs) when first needed; in the bundle the CommonJS require of the bundle file does
+ *   exactly that, without loading node:module and the ESM loader behind it.
+ * - graceful-fs, as proper-lockfile imports it: proper-lockfile uses it only as the default
+ *   of its `fs` option, and store/locks.ts always passes its own; graceful-fs patches node:fs
+ *   and loads the stream modules as it loads.
+ * - assert, as signal-exit (proper-lockfile's) imports it: one assert.equal on its argument.
+ */
+function lightModules() {
+  const shims = {
+    'node:module': 'module.exports = { createRequire: () => require };',
+    'graceful-fs': "module.exports = require('node:fs');",
+    assert: "function equal(a, b, m) { if (a != b) throw new Error(m); }\nmodule.exports = { equal };",
+  };
+  const importers = { 'graceful-fs': /\/node_modules\/proper-lockfile\//, assert: /\/node_modules\/signal-exit\// };
+  return {
+    name: 'qdo-light-modules',
+    setup(b) {
+      b.onResolve({ filter: /^(node:module|graceful-fs|assert)$/ }, (a) => {
+        const only = importers[a.path];
+        if (only && !only.test(a.importer)) return undefined;
+        return { path: a.path, namespace: 'qdo-light' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'qdo-light' }, (a) => ({ contents: shims[a.path], loader: 'js' }));
+    },
+  };
+}
 // bin.ts's #! line goes: the bundle becomes a function body.
 const bundle = commentSafe(r.outputFiles[0].text.replace(/^#!.*\n/, ''));
 if (/[^\x00-\x7f]/.test(bundle)) throw new Error('build: the bundle has a non-ASCII character');

@@ -77,12 +77,14 @@ export function parseHolder(text: string): Holder | null {
 // (spec/locking.md §Holders): it is made under a temp name with its holder file inside and
 // renamed into place, and let go by renaming it away before removing it, so a qdo killed at
 // any instruction never leaves a lock folder without its holder (which only the 10 s mtime
-// rule could take over). Made when a lock is first taken: spreading node:fs reads every one
-// of its getters, and those load the stream modules (ReadStream, WriteStream) that commands
-// which only read never need (bench/README.md §Start-up).
+// rule could take over). Only what proper-lockfile calls (with realpath: false): node:fs is
+// not spread, as reading its getters loads the stream modules (ReadStream, WriteStream), ~4
+// ms on a command's first lock (bench/README.md, stop 24).
 type Cb = (err: NodeJS.ErrnoException | null) => void;
 const makeLockFs = () => ({
-  ...fs,
+  stat: fs.stat,
+  utimes: fs.utimes,
+  realpath: fs.realpath,
   mkdir(p: string, cb: Cb): void {
     const tmp = tempPathFor(p);
     const fail = (err: NodeJS.ErrnoException) => fs.rm(tmp, { recursive: true, force: true }, () => cb(err));
