@@ -30,7 +30,7 @@ import { writeCollectedList } from '../store/collected.js';
 import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFile, submissionFileInfo, removeEmptySubmissionShards } from '../store/submissions.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
-import { readEndRecord, refreshJobs, rerunWindowMs, stateFromEndRecord } from './refresh.js';
+import { queuedAgain, readEndRecord, refreshJobs, rerunWindowMs, stateFromEndRecord } from './refresh.js';
 import { jobRunsDir, runDirOf } from './runs.js';
 import { projectsList } from './world.js';
 import { namesIn, TreeRemover } from '../util/fs.js';
@@ -165,9 +165,17 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
         }
       } else {
         await refreshJobs(ctx, unsure.map((u) => u.job), { runner: o.runner });
+        // Recorded ended within rerun_window and no rerun marker: a requeue whose next
+        // attempt has not started shows only in the scheduler's queue, so it is asked (its
+        // run folder is where that attempt will write).
+        const recent = unsure.filter((u) => isTerminal(u.job.sub!.state)).map((u) => u.job);
+        const again = recent.length > 0 ? await queuedAgain(ctx, recent, { runner: o.runner }) : null;
         for (const u of unsure) {
-          if (isTerminal(u.job.sub!.state)) take(u);
-          else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet: collected by a gc after it ends'));
+          const st = u.job.sub!.state;
+          if (!isTerminal(st)) result.kept.push(keptOf(u.job, u.path, st, 'not over yet: collected by a gc after it ends'));
+          else if (again?.queued.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, 'queued again by the scheduler (a requeue that has not started yet): collected by a gc after it ends'));
+          else if (again?.unasked.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, `ended less than rerun_window ago and ${again.unasked.get(u.job)}: collected by a gc once rerun_window has passed`));
+          else take(u);
         }
       }
     }

@@ -158,6 +158,50 @@ export async function rerunWindowMs(ctx: Context): Promise<number> {
   return ((await new Settings(ctx).config()).rerun_window ?? DEFAULT_RERUN_WINDOW) * 1000;
 }
 
+/**
+ * For gc (spec/porcelain.md §qdo gc, What is removed): of jobs recorded ended,
+ * those the scheduler has taken back into its queue (a requeue, by hand or by the cluster,
+ * whose next attempt has not started: no rerun marker yet). One query per scheduler and
+ * cluster, the records left as they are. A job that cannot be asked (another cluster, a pool,
+ * a failing scheduler) is in `unasked` with why: nothing says it will not run again.
+ */
+export async function queuedAgain(ctx: Context, jobs: JobVersion[], o: { runner?: Runner } = {}): Promise<{ queued: Set<JobVersion>; unasked: Map<JobVersion, string> }> {
+  const queued = new Set<JobVersion>();
+  const unasked = new Map<JobVersion, string>();
+  const groups = new Map<string, JobVersion[]>();
+  for (const j of jobs) {
+    const s = j.sub;
+    if (!s || !isTerminal(s.state) || s.sched_id === null || s.scheduler.startsWith('pool:')) continue;
+    const key = `${s.scheduler}@${s.cluster}`;
+    groups.set(key, [...(groups.get(key) ?? []), j]);
+  }
+  if (groups.size === 0) return { queued, unasked };
+  const home = await homeAllocation(ctx);
+  const { clusterName } = await import('../scheduler/cluster.js');
+  for (const g of groups.values()) {
+    const { scheduler, cluster } = g[0]!.sub!;
+    const skip = (why: string) => g.forEach((j) => unasked.set(j, why));
+    const here = await clusterName(scheduler, ctx.env, ctx.host).catch(() => null);
+    if (here !== cluster) {
+      skip(`on ${scheduler} cluster ${cluster}, which this machine cannot ask whether it was requeued`);
+      continue;
+    }
+    try {
+      const choice = await chooseScheduler(ctx, home, scheduler, o.runner);
+      const backend = await backendFor(ctx, choice, { runner: o.runner });
+      const states = await backend.query(g.map((j) => j.sub!.sched_id!));
+      for (const j of g) {
+        const st = states.get(j.sub!.sched_id!);
+        if (st && st.state !== 'unknown' && !isTerminal(st.state)) queued.add(j);
+      }
+    } catch (e) {
+      if (!(e instanceof QdoError)) throw e;
+      skip(`${scheduler} could not be asked whether it was requeued: ${e.message}`);
+    }
+  }
+  return { queued, unasked };
+}
+
 async function refreshStates(ctx: Context, jobs: JobVersion[], o: RefreshOptions): Promise<Omit<RefreshReport, 'policy'>> {
   const ended: JobVersion[] = [];
   const nowMs = () => ctx.now().getTime();

@@ -57,7 +57,7 @@ async function gcJson(args: string[], o: RunOptions = opts) {
     dry_run: boolean;
     keep: number;
     run_dirs: { job: string; job_version: number; id: string; path: string; bytes: number; why: string }[];
-    kept: { job: string; job_version: number; id: string; state: string }[];
+    kept: { job: string; job_version: number; id: string; state: string; reason: string }[];
     objects: { id: string; kind: string; bytes: number }[];
     records: { id: string }[];
     bytes: number;
@@ -329,6 +329,23 @@ test('a superseded version run again (a requeue after it ended) keeps its run fo
   assert.equal(g.kept.map((k) => [k.id, k.state]), [[v1!.id, 'running']]);
   assert.ok(existsSync(v1!.run_dir));
   assert.is(readRecord(home, v1!.id).state, 'running');
+});
+
+test('a superseded version ended within rerun_window whose scheduler cannot be asked keeps its run folder until the window has passed', async () => {
+  const [v1, v2] = await threeVersions();
+  // v1 as if run on another cluster: nothing here can ask whether it was taken back into the
+  // queue (a requeue whose next attempt has not started leaves no mark in its folder).
+  const p = submissionPath(layoutOf(home), v1!.id);
+  writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), cluster: 'elsewhere' }, null, 2) + '\n');
+  const g = await gcJson(['--keep', '1']);
+  assert.equal(g.run_dirs.map((d) => d.id), [v2!.id]);
+  assert.equal(g.kept.map((k) => k.id), [v1!.id]);
+  assert.match(g.kept[0]!.reason, /cluster elsewhere, which this machine cannot ask whether it was requeued: collected by a gc once rerun_window has passed/);
+  assert.ok(existsSync(v1!.run_dir));
+  // Two days on (rerun_window is a day by default), it goes.
+  const r = await qdo(['gc', '--keep', '1', '--json'], { ...opts, now: new Date(Date.now() + 48 * 3600_000) });
+  assert.equal((JSON.parse(r.stdout) as { run_dirs: { id: string }[] }).run_dirs.map((d) => d.id), [v1!.id]);
+  assert.not.ok(existsSync(v1!.run_dir));
 });
 
 test('several allocations: each gets its own list, naming only its own folders', async () => {

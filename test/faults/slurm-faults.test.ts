@@ -297,6 +297,51 @@ await slurmSuite('scheduler faults on the real Slurm (fault injection)', (test) 
       await c.assertOneJob(job);
     });
 
+  // gc asks the scheduler about a superseded version that ended within rerun_window: a
+  // requeue whose next attempt has not started (no rerun marker yet) shows only in the queue,
+  // and that attempt will write into the version's run folder (issue 13 follow-up, stop 24).
+  add('a superseded version requeued after it ended, not started yet: gc keeps its run folder', async () => {
+    for (let round = 1; ; round++) {
+      try {
+        return await requeuedThenCollected();
+      } catch (e) {
+        if (round < 3 && e instanceof PurgedBeforeRequeue) continue;
+        throw e;
+      }
+    }
+  });
+  const requeuedThenCollected = () =>
+    scenario(async (c) => {
+      const { job } = await c.submit('j', ['--', 'true']);
+      await waitFor('version 1 to end', async () => (existsSync(join(job.paths.run_dir, 'qdo-end.json')) ? true : undefined), 180_000, 50);
+      // Taken back at once (before Slurm forgets the ended job) and held: it stays queued, never starts.
+      await scontrol('requeuehold', job.sched_id).catch((e: Error) => {
+        throw /Invalid job id/.test(e.message) ? new PurgedBeforeRequeue(e.message) : e;
+      });
+      assert.is((await c.state('p/j')).state, 'completed', 'until its next attempt starts, version 1 shows its end');
+      await c.submit('j', ['--hold', '--', 'true']);
+      const r = JSON.parse((await inProcess(c.home, ['gc', '--keep', '1', '--json'])).stdout);
+      assert.ok(existsSync(job.paths.run_dir), `version 1's run folder is kept: ${JSON.stringify(r)}`);
+      const kept = r.kept.find((k: Json) => k.job_version === 1);
+      assert.ok(kept, JSON.stringify(r));
+      assert.match(kept.reason, /queued again by the scheduler/);
+      assert.equal(r.run_dirs.filter((d: Json) => d.job_version === 1), []);
+      // Once Slurm no longer has it queued (cancelled here), the next gc collects it.
+      await runCommand(['scancel', job.sched_id], { retries: 2 });
+      await waitFor(
+        'version 1 to leave the queue',
+        async () => {
+          const out = await runCommand(['squeue', '-h', '-j', job.sched_id, '-o', '%T'], { retries: 2 }).catch(() => ({ stdout: '' }));
+          return /PENDING|RUNNING|REQUEUE|SUSPENDED/.test(out.stdout) ? undefined : true;
+        },
+        60_000,
+        200,
+      );
+      const again = JSON.parse((await inProcess(c.home, ['gc', '--keep', '1', '--json'])).stdout);
+      assert.equal(again.run_dirs.map((d: Json) => d.job_version), [1], JSON.stringify(again));
+      assert.not.ok(existsSync(job.paths.run_dir));
+    }, { rerun_window: 3600 });
+
   add('suspend and resume are shown both ways', () =>
     scenario(async (c) => {
       const { job } = await c.submit('j', ['--', 'sleep', '300']);
