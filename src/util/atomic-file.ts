@@ -4,7 +4,7 @@
 // link it to the target (create: fails if there is one), and fsync the folder. Readers see
 // the old bytes or the new bytes, never a mix; a writer killed at any point leaves at most a
 // temp file that `qdo fsck` recognises by its name and removes with --repair.
-import { closeSync, fsync as fsyncCb, linkSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsync as fsyncCb, linkSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { crypto } from './lazy-crypto.js';
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -21,13 +21,30 @@ export function tempPathFor(target: string): string {
 }
 
 // Random bytes fetched 4 KiB at a time: a sweep names ~10 temp files per point, and one
-// randomBytes call each cost ~13 µs (a second of a 10^4-point sweep; bench/README.md).
+// randomBytes call each cost ~13 µs (a second of a 10^4-point sweep; bench/README.md). Read
+// from the kernel's /dev/urandom where there is one: node:crypto's randomBytes gives the same
+// bytes, but loading node:crypto costs a submit ~3 ms (bench/README.md, stop 24).
 let pool: Buffer | undefined;
 let poolAt = 0;
+
+function randomPool(): Buffer {
+  const b = Buffer.allocUnsafe(4096);
+  let fd: number | undefined;
+  try {
+    fd = openSync('/dev/urandom', 'r');
+    if (readSync(fd, b, 0, b.length, null) === b.length) return b;
+  } catch {
+    // no /dev/urandom here: node:crypto's
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  return crypto().randomBytes(4096);
+}
+
 /** 8 random hex digits (temp-file names, lock nonces). */
 export function randomHex8(): string {
   if (pool === undefined || poolAt + 4 > pool.length) {
-    pool = crypto().randomBytes(4096);
+    pool = randomPool();
     poolAt = 0;
   }
   poolAt += 4;
