@@ -1,6 +1,7 @@
 // Archives (spec/config.md §Archive, spec/submissions.md §Archived): where a project's
 // finished run folders are copied, and the record of a copy. Pure parse and validate.
 import { show } from './resources.js';
+import { ISO_TIME_RE } from './time.js';
 
 /** `archive` in a config: the target and when to copy. */
 export interface ArchiveSetting {
@@ -56,7 +57,6 @@ export function parseArchiveSetting(v: unknown, fail: (key: string, expected: st
   return { to: o.to as string, when: (o.when as 'end' | 'manual' | undefined) ?? 'end' };
 }
 
-const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Problems with an `archived` member of a record (spec/submissions.md §Archived). */
 export function archivedFieldProblems(o: Record<string, unknown>): string[] {
@@ -68,7 +68,7 @@ export function archivedFieldProblems(o: Record<string, unknown>): string[] {
     !Array.isArray(a) &&
     archiveTargetProblem(a.to) === null &&
     typeof a.time === 'string' &&
-    TIME_RE.test(a.time) &&
+    ISO_TIME_RE.test(a.time) &&
     Number.isSafeInteger(a.files) &&
     (a.files as number) >= 0 &&
     Number.isSafeInteger(a.bytes) &&

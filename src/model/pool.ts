@@ -6,6 +6,7 @@ import { UsageError, RepositoryError } from '../errors.js';
 import { canonicalBytes } from './canonical-json.js';
 import { parseCount, parseWalltime } from './resource-units.js';
 import { resourceProblems, show, type Resources } from './resources.js';
+import { ISO_TIME_RE } from './time.js';
 
 export const POOL_SCHEMA = 'qdo.pool/v1';
 export const CONTROL_SCHEMA = 'qdo.pool-control/v1';
@@ -121,7 +122,6 @@ export function parseSlots(text: string, field = '--slots'): number {
   return n;
 }
 
-const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 export function poolProblems(v: unknown): string[] {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return [`expected a JSON object, found ${show(v)}`];
@@ -150,7 +150,7 @@ export function poolProblems(v: unknown): string[] {
   if (o.worker_command !== null && (!Array.isArray(o.worker_command) || o.worker_command.length === 0 || !o.worker_command.every((w) => typeof w === 'string' && w !== ''))) {
     out.push(`worker_command: expected null or a non-empty list of words, found ${show(o.worker_command)}`);
   }
-  if (typeof o.created !== 'string' || !TIME_RE.test(o.created)) out.push(`created: expected a UTC time, found ${show(o.created)}`);
+  if (typeof o.created !== 'string' || !ISO_TIME_RE.test(o.created)) out.push(`created: expected a UTC time, found ${show(o.created)}`);
   return out;
 }
 

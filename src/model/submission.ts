@@ -10,6 +10,7 @@ import { isProcessStart } from '../util/proc.js';
 import { show } from './resources.js';
 import { ALL_STATES, STATE_SOURCES, type JobStateName, type StateSource } from './states.js';
 import { sweepFieldProblems } from './sweep.js';
+import { ISO_TIME_RE } from './time.js';
 
 export const SUBMISSION_SCHEMA = 'qdo.submission/v1';
 
@@ -58,7 +59,6 @@ export interface Submission {
 }
 
 const REQUIRED = ['schema', 'id', 'project', 'name', 'version', 'scheduler', 'cluster', 'host', 'pid', 'intent', 'submitted', 'sched_id', 'after', 'state', 'state_source', 'state_time', 'exit_code', 'reason'] as const;
-const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ONE_LINE = (v: unknown) => typeof v === 'string' && v !== '' && !/[\n\r]/.test(v);
 
 export function submissionProblems(v: unknown): string[] {
@@ -74,8 +74,8 @@ export function submissionProblems(v: unknown): string[] {
   for (const k of ['scheduler', 'cluster', 'host'] as const) if (k in o && !ONE_LINE(o[k])) out.push(`${k}: expected a non-empty one-line string, found ${show(o[k])}`);
   if ('pid' in o && (typeof o.pid !== 'number' || !Number.isSafeInteger(o.pid) || o.pid < 0)) out.push(`pid: expected an integer >= 0, found ${show(o.pid)}`);
   if ('pid_start' in o && !isProcessStart(o.pid_start)) out.push(`pid_start: expected "<boot id>/<pid namespace>/<start ticks>", found ${show(o.pid_start)}`);
-  for (const k of ['intent', 'state_time'] as const) if (k in o && (typeof o[k] !== 'string' || !TIME_RE.test(o[k] as string))) out.push(`${k}: expected a UTC time like "2026-11-21T09:30:00.000Z", found ${show(o[k])}`);
-  if ('submitted' in o && o.submitted !== null && (typeof o.submitted !== 'string' || !TIME_RE.test(o.submitted))) out.push(`submitted: expected null or a UTC time, found ${show(o.submitted)}`);
+  for (const k of ['intent', 'state_time'] as const) if (k in o && (typeof o[k] !== 'string' || !ISO_TIME_RE.test(o[k] as string))) out.push(`${k}: expected a UTC time like "2026-11-21T09:30:00.000Z", found ${show(o[k])}`);
+  if ('submitted' in o && o.submitted !== null && (typeof o.submitted !== 'string' || !ISO_TIME_RE.test(o.submitted))) out.push(`submitted: expected null or a UTC time, found ${show(o.submitted)}`);
   if ('sched_id' in o && o.sched_id !== null && !ONE_LINE(o.sched_id)) out.push(`sched_id: expected null or a scheduler job id, found ${show(o.sched_id)}`);
   if ('after' in o && (!Array.isArray(o.after) || !o.after.every(ONE_LINE))) out.push(`after: expected a list of scheduler job ids, found ${show(o.after)}`);
   if ('state' in o && (typeof o.state !== 'string' || !ALL_STATES.includes(o.state))) out.push(`state: expected one of ${ALL_STATES.join(', ')}, found ${show(o.state)}`);
@@ -99,7 +99,7 @@ function truthFieldProblems(o: Record<string, unknown>): string[] {
   const out: string[] = [];
   if ('attempt' in o && (typeof o.attempt !== 'number' || !Number.isSafeInteger(o.attempt) || o.attempt < 1)) out.push(`attempt: expected an integer >= 1, found ${show(o.attempt)}`);
   if ('signal' in o && o.signal !== null && !(typeof o.signal === 'string' && /^[A-Z0-9]+$/.test(o.signal))) out.push(`signal: expected null or a signal name like "KILL", found ${show(o.signal)}`);
-  if ('unknown_since' in o && o.unknown_since !== null && (typeof o.unknown_since !== 'string' || !TIME_RE.test(o.unknown_since))) out.push(`unknown_since: expected null or a UTC time, found ${show(o.unknown_since)}`);
+  if ('unknown_since' in o && o.unknown_since !== null && (typeof o.unknown_since !== 'string' || !ISO_TIME_RE.test(o.unknown_since))) out.push(`unknown_since: expected null or a UTC time, found ${show(o.unknown_since)}`);
   if ('rerun_mark' in o && o.rerun_mark !== null && !ONE_LINE(o.rerun_mark)) out.push(`rerun_mark: expected null or a one-line string, found ${show(o.rerun_mark)}`);
   return out;
 }

@@ -18,11 +18,11 @@ import { isObjectId } from '../model/object-id.js';
 import { namesIn } from '../util/fs.js';
 import { fsyncDir, isTempName, randomHex8, writeFileAtomic } from './atomic.js';
 import type { Layout } from './layout.js';
+import { ISO_TIME_RE } from '../model/time.js';
 
 export const COLLECTED_DIR = 'collected';
 export const COLLECTED_SCHEMA = 'qdo.collected/v1';
 const NAME_RE = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}\.jsonl$/;
-const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** One run folder a gc removed (or was about to). */
 export interface CollectedEntry {
@@ -97,7 +97,7 @@ export function parseCollectedList(path: string, text: string): CollectedList {
   }
   const h = head as { schema?: unknown; time?: unknown };
   if (typeof head !== 'object' || head === null || h.schema !== COLLECTED_SCHEMA) throw bad(1, `expected {"schema":"${COLLECTED_SCHEMA}",…}`);
-  if (typeof h.time !== 'string' || !TIME_RE.test(h.time) || Number.isNaN(Date.parse(h.time))) throw bad(1, '"time": expected a UTC time YYYY-MM-DDTHH:MM:SS.mmmZ');
+  if (typeof h.time !== 'string' || !ISO_TIME_RE.test(h.time) || Number.isNaN(Date.parse(h.time))) throw bad(1, '"time": expected a UTC time YYYY-MM-DDTHH:MM:SS.mmmZ');
   const entries: CollectedEntry[] = [];
   for (let i = 1; i < lines.length; i++) {
     let v: unknown;
