@@ -242,8 +242,13 @@ test('status: patterns, the current project, and no match', async () => {
   const none = await qdo(['status', 'p/zz*'], opts);
   assert.is(none.code, 3);
   assert.match(none.stderr, /no job matches "p\/zz\*"/);
-  const empty = await qdo(['ls'], { ...opts, home: tempDir('qdo-empty-') });
-  assert.is(empty.stdout, 'no jobs yet (submit one with: qdo submit PROJECT/JOB --script FILE)\n');
+  const emptyHome = tempDir('qdo-empty-');
+  try {
+    const empty = await qdo(['ls'], { ...opts, home: emptyHome });
+    assert.is(empty.stdout, 'no jobs yet (submit one with: qdo submit PROJECT/JOB --script FILE)\n');
+  } finally {
+    removeDir(emptyHome);
+  }
 });
 
 test('the queue confirming the state qdo recorded at submit is no change: the record is not written', async () => {

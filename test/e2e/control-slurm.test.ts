@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { main } from '../../src/cli/main.js';
 import { testContext, type RunResult } from '../helpers/cli.js';
-import { scratchDir, slurmSuite, waitFor } from '../helpers/slurm.js';
+import { removeScratch, scratchDir, slurmSuite, waitFor } from '../helpers/slurm.js';
 
 await slurmSuite('qdo cancel/hold/release/wait on Slurm (e2e)', (test) => {
-  const home = scratchDir('control-slurm', test);
+  const home = scratchDir('control-slurm');
   const env = { QDO_SCHEDULER: 'slurm' };
 
   async function run(args: string[]): Promise<RunResult> {
@@ -30,6 +30,7 @@ await slurmSuite('qdo cancel/hold/release/wait on Slurm (e2e)', (test) => {
   test.after(async () => {
     await run(['cancel', 'p']); // nothing left queued if a test failed half-way
   });
+  test.after(() => removeScratch(home));
 
   test('hold and release a held job, cancel a running one, wait exits 1 naming it', async () => {
     assert.is((await run(['project', 'add', 'p'])).code, 0);

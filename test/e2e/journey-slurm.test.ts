@@ -4,14 +4,14 @@
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, tempDir, type RunOptions } from '../helpers/cli.js';
-import { slurmSuite } from '../helpers/slurm.js';
+import { qdo, type RunOptions } from '../helpers/cli.js';
+import { scratchDir, slurmSuite } from '../helpers/slurm.js';
 import { timeLimit } from '../helpers/uvu-timed.js';
 
 type Job = Record<string, unknown>;
 
 await slurmSuite('the job lifecycle on Slurm', async (test) => {
-  const home = tempDir('qdo-journey-');
+  const home = scratchDir('journey', test);
   const o: RunOptions = { home, env: { QDO_SCHEDULER: 'slurm' }, now: 'real' };
   const run = async (args: string[], want = 0) => {
     const r = await qdo(args, o);

@@ -18,7 +18,7 @@ const run: Runner = (argv, opts = {}) => runCommand(argv, { ...opts, env: { ...o
 const done = (s: JobState) => TERMINAL_STATES.has(s.state);
 
 await slurmSuite('pbs pro backend over the stand-in (e2e)', (test) => {
-  const dir = scratchDir('pbs-e2e');
+  const dir = scratchDir('pbs-e2e', test);
   const b = new PbsProBackend({ runner: run });
   const ok = started(submitSpec(b, dir, 'ok', { resources: { cpus: 2, time: 120 }, script: 'echo "hello $QDO_JOB_NAME $QDO_NCPUS $QDO_TAG"\n', tag: 'm-ok' }));
   const bad = started(submitSpec(b, dir, 'bad', { script: 'exit 4\n' }));

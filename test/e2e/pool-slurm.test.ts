@@ -9,15 +9,15 @@
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, qdo, tempDir, type RunOptions } from '../helpers/cli.js';
-import { slurmSuite } from '../helpers/slurm.js';
+import { BIN, qdo, type RunOptions } from '../helpers/cli.js';
+import { removeScratch, scratchDir, slurmSuite } from '../helpers/slurm.js';
 import { counts, until } from '../helpers/pool.js';
 import { runCommand } from '../../src/scheduler/runner.js';
 
 type Obj = Record<string, any>;
 
 await slurmSuite('a pool on Slurm', async (test) => {
-  const home = tempDir('qdo-pool-slurm-');
+  const home = scratchDir('pool-slurm');
   const o: RunOptions = { home, now: 'real' };
   const out = join(home, 'out');
   mkdirSync(out);
@@ -37,6 +37,7 @@ await slurmSuite('a pool on Slurm', async (test) => {
     const ids = pilots().filter((p) => p.sched_id).map((p) => p.sched_id as string);
     if (ids.length) await runCommand(['scancel', ...ids], { retries: 0 }).catch(() => undefined);
   });
+  test.after(() => removeScratch(home));
 
   await run(['project', 'add', 'p']);
   writeFileSync(join(home, '.qdo/config.json'), JSON.stringify({ status_interval: 2 }));

@@ -5,8 +5,8 @@
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, qdo, tempDir, type RunOptions } from '../helpers/cli.js';
-import { slurmSuite } from '../helpers/slurm.js';
+import { BIN, qdo, type RunOptions } from '../helpers/cli.js';
+import { removeScratch, scratchDir, slurmSuite } from '../helpers/slurm.js';
 import { counts } from '../helpers/pool.js';
 import { detectPbs } from '../../src/scheduler/pbs/version.js';
 import { runCommand } from '../../src/scheduler/runner.js';
@@ -20,7 +20,7 @@ await slurmSuite('a pool with TORQUE pilots (slurm-wlm-torque)', async (test) =>
     else console.log('skipping pool torque e2e: qstat is not the slurm-wlm-torque wrapper');
     return;
   }
-  const home = tempDir('qdo-pool-torque-');
+  const home = scratchDir('pool-torque');
   const o: RunOptions = { home, now: 'real' };
   const out = join(home, 'out');
   mkdirSync(out);
@@ -30,6 +30,7 @@ await slurmSuite('a pool with TORQUE pilots (slurm-wlm-torque)', async (test) =>
     const ids = pilots().filter((p) => p.sched_id).map((p) => p.sched_id as string);
     if (ids.length) await runCommand(['qdel', ...ids], { retries: 0 }).catch(() => undefined);
   });
+  test.after(() => removeScratch(home));
   const run = async (args: string[]) => {
     const r = await qdo(args, o);
     assert.is(r.code, 0, `qdo ${args.join(' ')} → ${r.code}\n${r.stdout}${r.stderr}`);

@@ -2,8 +2,8 @@
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, tempDir } from '../helpers/cli.js';
-import { slurmSuite } from '../helpers/slurm.js';
+import { qdo } from '../helpers/cli.js';
+import { scratchDir, slurmSuite } from '../helpers/slurm.js';
 
 async function until(home: string, id: string, re: RegExp): Promise<string> {
   let line = '';
@@ -16,8 +16,10 @@ async function until(home: string, id: string, re: RegExp): Promise<string> {
 }
 
 await slurmSuite('qdo sched on Slurm', (test) => {
+  // One allocation per test, removed after the suite.
+  const homes = [scratchDir('e2e', test), scratchDir('e2e', test)];
   test('submit with parameters, query to completion, logs in the run folder', async () => {
-    const home = tempDir('qdo-e2e-');
+    const home = homes[0]!;
     const s = await qdo(['sched', 'submit', '--for', 'slurm', '--json', '--name', 'hello', '--cpus', '2', '--time', '5m', '--set', 'who=slurm', '--', 'sh', '-c', 'echo "hello $QDO_PARAM_who from $QDO_JOB_ID with $QDO_NCPUS cpus"'], { home });
     assert.is(s.code, 0, s.stderr);
     const sub = JSON.parse(s.stdout);
@@ -29,7 +31,7 @@ await slurmSuite('qdo sched on Slurm', (test) => {
   });
 
   test('hold, release, cancel', async () => {
-    const home = tempDir('qdo-e2e-');
+    const home = homes[1]!;
     const s = await qdo(['sched', 'submit', '--for', 'slurm', '--hold', '--name', 'sleeper', '--', 'sleep', '300'], { home });
     assert.is(s.code, 0, s.stderr);
     const id = s.stdout.trim();

@@ -5,13 +5,13 @@
 import * as assert from 'uvu/assert';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, tempDir, type RunOptions } from '../helpers/cli.js';
-import { slurmSuite } from '../helpers/slurm.js';
+import { qdo, type RunOptions } from '../helpers/cli.js';
+import { scratchDir, slurmSuite } from '../helpers/slurm.js';
 
 type Obj = Record<string, any>;
 
 await slurmSuite('sweeps on Slurm', async (test) => {
-  const home = tempDir('qdo-sweep-e2e-');
+  const home = scratchDir('sweep-e2e', test);
   const o: RunOptions = { home, env: { QDO_SCHEDULER: 'slurm' }, now: 'real' };
   const run = async (args: string[], want = 0) => {
     const r = await qdo(args, o);

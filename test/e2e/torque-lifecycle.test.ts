@@ -23,7 +23,7 @@ await slurmSuite('torque backend over slurm-wlm-torque (e2e)', async (test) => {
     } else console.log('skipping torque e2e: qstat is not the slurm-wlm-torque wrapper');
     return;
   }
-  const root = scratchDir('torque-e2e');
+  const root = scratchDir('torque-e2e', test);
   const runDirs = new Map<string, string>();
   const b = new TorqueBackend({ readExitRecord: exitRecordReader(runDirs) });
   const remember = async (p: ReturnType<typeof submitSpec>) => {
