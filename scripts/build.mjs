@@ -169,7 +169,8 @@ globalThis.__qdoImport = (url) => import(url);
 // second (the first run of a command often takes paths later runs do not, e.g. writing a
 // cache of its own); a cache holds only what its command compiled, so each command
 // deserializes only its own code.
-const word = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] || '') ? process.argv[2] : null;
+// __complete is what the shells' completion scripts run at every TAB (src/cli/complete.ts).
+const word = /^(?:__)?[a-z][a-z-]{0,30}$/.test(process.argv[2] || '') ? process.argv[2] : null;
 let base = null;
 let cached;
 let generation = 0;

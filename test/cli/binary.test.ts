@@ -3,6 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { BUNDLE, REPO, qdoProcess, tempDir, removeDir } from '../helpers/cli.js';
 
@@ -139,6 +140,35 @@ test('bundle: a code cache per command, made by its first two runs, checked befo
     assert.is(bundleRun(['show'], env, home).code, 2);
     assert.is(bundleRun(['status'], { ...env, QDO_CODE_CACHE: '0' }, home).code, 0);
     assert.equal(readdirSync(dir).length, 1);
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('bundle: the completion scripts\' hidden command has its code cache too (it runs at every TAB)', () => {
+  const home = tempDir();
+  const cache = join(home, 'cache');
+  const env = { XDG_CACHE_HOME: cache };
+  try {
+    assert.is(bundleRun(['project', 'add', 'paper'], env, home).code, 0);
+    const outs = [1, 2, 3].map(() => bundleRun(['__complete', 'bash', 'status', 'pa'], env, home));
+    for (const o of outs) assert.equal(o, outs[0]);
+    assert.match(outs[0]!.stdout, /^paper\//m);
+    assert.ok(readdirSync(join(cache, 'qdo')).some((x) => /-__complete\.2\.v8$/.test(x)), readdirSync(join(cache, 'qdo')).join(' '));
+  } finally {
+    removeDir(home);
+  }
+});
+
+test('bundle: object ids are the same without WebAssembly (node --jitless hashes with node:crypto)', () => {
+  const home = tempDir();
+  try {
+    const file = join(home, 'x.sh');
+    writeFileSync(file, 'echo hello\n'.repeat(50));
+    const want = createHash('sha256').update(readFileSync(file)).digest('hex');
+    assert.is(bundleRun(['hash-object', file], {}, home).stdout.trim(), want);
+    const jitless = spawnSync(process.execPath, ['--jitless', BUNDLE, 'hash-object', file], { cwd: home, env: { ...process.env, QDO_HOME: home }, encoding: 'utf8' });
+    assert.is(jitless.stdout.trim(), want, jitless.stderr);
   } finally {
     removeDir(home);
   }
