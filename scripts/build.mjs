@@ -236,7 +236,11 @@ if (process.env.QDO_CODE_CACHE !== '0') {
 const script = new vm.Script(source, { filename: __filename, cachedData: cached });
 if (base && (generation < 2 || script.cachedDataRejected)) {
   process.once('exit', (code) => {
-    if (code !== 0) return;
+    // Made by runs that went as meant: 0, and the answers that are no error (spec/exit-codes.md:
+    // 1, e.g. wait on a job that failed, diff --exit-code; 8 and 9 from wait), so a wait in a
+    // script whose jobs fail still gets its cache. Not by a usage error or a failure, whose
+    // paths (help text, error reports) a normal run does not take.
+    if (code !== 0 && code !== 1 && code !== 8 && code !== 9) return;
     try {
       const next = script.cachedDataRejected ? 1 : generation + 1;
       const tmp = base + '.' + process.pid + '.tmp';

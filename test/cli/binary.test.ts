@@ -160,6 +160,22 @@ test('bundle: the completion scripts\' hidden command has its code cache too (it
   }
 });
 
+test('bundle: a command answering no (exit 1, as wait on a failed job) makes its code cache; a usage error does not', () => {
+  const home = tempDir();
+  const cache = join(home, 'cache');
+  const env = { XDG_CACHE_HOME: cache };
+  try {
+    assert.is(bundleRun(['project', 'add', 'p'], env, home).code, 0);
+    for (let i = 0; i < 2; i++) assert.is(bundleRun(['show-ref', 'p/nosuch'], env, home).code, 1);
+    for (let i = 0; i < 2; i++) assert.is(bundleRun(['diff'], env, home).code, 2);
+    const files = readdirSync(join(cache, 'qdo'));
+    assert.ok(files.some((x) => /-show-ref\.2\.v8$/.test(x)), files.join(' '));
+    assert.not.ok(files.some((x) => /-diff\./.test(x)), files.join(' '));
+  } finally {
+    removeDir(home);
+  }
+});
+
 test('bundle: object ids are the same without WebAssembly (node --jitless hashes with node:crypto)', () => {
   const home = tempDir();
   try {
