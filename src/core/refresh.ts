@@ -173,7 +173,9 @@ export async function queuedAgain(ctx: Context, jobs: JobVersion[], o: { runner?
     const s = j.sub;
     if (!s || !isTerminal(s.state) || s.sched_id === null || s.scheduler.startsWith('pool:')) continue;
     const key = `${s.scheduler}@${s.cluster}`;
-    groups.set(key, [...(groups.get(key) ?? []), j]);
+    const g = groups.get(key);
+    if (g) g.push(j);
+    else groups.set(key, [j]);
   }
   if (groups.size === 0) return { queued, unasked };
   const home = await homeAllocation(ctx);
