@@ -114,6 +114,29 @@ function killJob(start: Json): void {
 /** Slurm purged the job before the test could requeue it (a scenario's precondition missed). */
 class PurgedBeforeRequeue extends Error {}
 
+/**
+ * Slurm forgets an ended job MinJobAge (5 s here) after its end: on a loaded machine the
+ * requeue can come too late ("Invalid job id"). That is a missed precondition, not a
+ * verdict on qdo: the scenario is set up again (at most 3 times), its assertions unchanged.
+ */
+async function unlessPurged<T>(scenarioOnce: () => Promise<T>): Promise<T> {
+  for (let round = 1; ; round++) {
+    try {
+      return await scenarioOnce();
+    } catch (e) {
+      if (round < 3 && e instanceof PurgedBeforeRequeue) continue;
+      throw e;
+    }
+  }
+}
+
+/** `scontrol requeue` or `requeuehold` of an ended job, at once; too late is PurgedBeforeRequeue. */
+async function requeueEnded(how: 'requeue' | 'requeuehold', id: string): Promise<void> {
+  await scontrol(how, id).catch((e: Error) => {
+    throw /Invalid job id/.test(e.message) ? new PurgedBeforeRequeue(e.message) : e;
+  });
+}
+
 /** The real scontrol (never a stand-in); a request Slurm refuses for now (a job still completing) is tried again. */
 async function scontrol(...args: string[]): Promise<void> {
   for (let i = 0; ; i++) {
@@ -252,28 +275,15 @@ await slurmSuite('scheduler faults on the real Slurm (fault injection)', (test) 
     }),
   );
 
-  // Slurm forgets an ended job MinJobAge (5 s here) after its end: on a loaded machine the
-  // requeue can come too late ("Invalid job id"). That is a missed precondition, not a
-  // verdict on qdo: the scenario is set up again (at most 3 times), its assertions unchanged.
-  add('a failed job requeued: qdo moves from failed to completed (attempt 2)', async () => {
-    for (let round = 1; ; round++) {
-      try {
-        return await requeueAfterFailure();
-      } catch (e) {
-        if (round < 3 && e instanceof PurgedBeforeRequeue) continue;
-        throw e;
-      }
-    }
-  });
+  // The requeue must come before Slurm forgets the ended job (unlessPurged).
+  add('a failed job requeued: qdo moves from failed to completed (attempt 2)', () => unlessPurged(requeueAfterFailure));
   const requeueAfterFailure = () =>
     scenario(async (c) => {
       const { job } = await c.submit('j', ['--', 'bash', '-c', `[ "\${SLURM_RESTART_COUNT:-0}" != 0 ] || exit 4; ${gate('echo second')}`]);
       await waitFor('the first run to fail', async () => (existsSync(join(job.paths.run_dir, 'qdo-end.json')) ? true : undefined), 180_000, 50);
       // Requeued at once, before Slurm forgets the ended job (MinJobAge, 5 s here); attempt 2
       // waits for "go", so qdo sees attempt 1's failure (or attempt 2 running), never its end.
-      await scontrol('requeue', job.sched_id).catch((e: Error) => {
-        throw /Invalid job id/.test(e.message) ? new PurgedBeforeRequeue(e.message) : e;
-      });
+      await requeueEnded('requeue', job.sched_id);
       const first = JSON.parse((await inProcess(c.home, ['status', '--json', 'p/j'])).stdout).jobs[0];
       // Failed (attempt 1 from its end record; or, if squeue reported the failure before the
       // wrapper's end record was there, from the queue, whose answer names no attempt), or
@@ -300,24 +310,13 @@ await slurmSuite('scheduler faults on the real Slurm (fault injection)', (test) 
   // gc asks the scheduler about a superseded version that ended within rerun_window: a
   // requeue whose next attempt has not started (no rerun marker yet) shows only in the queue,
   // and that attempt will write into the version's run folder (issue 13 follow-up, stop 24).
-  add('a superseded version requeued after it ended, not started yet: gc keeps its run folder', async () => {
-    for (let round = 1; ; round++) {
-      try {
-        return await requeuedThenCollected();
-      } catch (e) {
-        if (round < 3 && e instanceof PurgedBeforeRequeue) continue;
-        throw e;
-      }
-    }
-  });
+  add('a superseded version requeued after it ended, not started yet: gc keeps its run folder', () => unlessPurged(requeuedThenCollected));
   const requeuedThenCollected = () =>
     scenario(async (c) => {
       const { job } = await c.submit('j', ['--', 'true']);
       await waitFor('version 1 to end', async () => (existsSync(join(job.paths.run_dir, 'qdo-end.json')) ? true : undefined), 180_000, 50);
       // Taken back at once (before Slurm forgets the ended job) and held: it stays queued, never starts.
-      await scontrol('requeuehold', job.sched_id).catch((e: Error) => {
-        throw /Invalid job id/.test(e.message) ? new PurgedBeforeRequeue(e.message) : e;
-      });
+      await requeueEnded('requeuehold', job.sched_id);
       assert.is((await c.state('p/j')).state, 'completed', 'until its next attempt starts, version 1 shows its end');
       await c.submit('j', ['--hold', '--', 'true']);
       const r = JSON.parse((await inProcess(c.home, ['gc', '--keep', '1', '--json'])).stdout);
