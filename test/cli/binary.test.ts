@@ -65,9 +65,19 @@ test('bundle: a YAML sweep file is read (yaml and node:fs load inside the bundle
   }
 });
 
-function bundleRun(args: string[], env: Record<string, string>, home: string) {
-  const r = spawnSync(process.execPath, [BUNDLE, ...args], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, ...env }, encoding: 'utf8' });
+function bundleRun(args: string[], env: Record<string, string>, home: string, nodeFlags: string[] = []) {
+  const r = spawnSync(process.execPath, [...nodeFlags, BUNDLE, ...args], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, ...env }, encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A temp home, removed afterwards, whose code caches go to its own `cache/qdo` (`dir`). */
+function withCacheHome(body: (home: string, env: { XDG_CACHE_HOME: string }, dir: string) => void): void {
+  const home = tempDir();
+  try {
+    body(home, { XDG_CACHE_HOME: join(home, 'cache') }, join(home, 'cache', 'qdo'));
+  } finally {
+    removeDir(home);
+  }
 }
 
 test('bundle: output to /dev/null, a pipe or a file loads no node:tty (nor net and the stream modules with it)', () => {
@@ -106,12 +116,8 @@ test('bundle: --version is answered by the prologue; it is package.json\'s versi
   }
 });
 
-test('bundle: a code cache per command, made by its first two runs, checked before use', () => {
-  const home = tempDir();
-  const cache = join(home, 'cache');
-  const dir = join(cache, 'qdo');
-  const env = { XDG_CACHE_HOME: cache };
-  try {
+test('bundle: a code cache per command, made by its first two runs, checked before use', () =>
+  withCacheHome((home, env, dir) => {
     const outputs = [1, 2, 3].map(() => bundleRun(['project', 'list'], env, home));
     for (const o of outputs) assert.equal(o, outputs[0]);
     let files = readdirSync(dir);
@@ -126,7 +132,7 @@ test('bundle: a code cache per command, made by its first two runs, checked befo
     for (let i = data.length & ~3; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619);
     assert.is(b.readUInt32LE(b.length - 4), h >>> 0, 'the checksum');
     // The same where WebAssembly is off (node --jitless): the cache made above is still good.
-    const jitless = spawnSync(process.execPath, ['--jitless', BUNDLE, 'project', 'list'], { cwd: home, env: { ...process.env, QDO_HOME: home, ...env }, encoding: 'utf8' });
+    const jitless = bundleRun(['project', 'list'], env, home, ['--jitless']);
     assert.is(jitless.stdout, outputs[0]!.stdout);
     assert.ok(existsSync(f), 'the JavaScript checksum agrees: the cache was not taken for damaged');
     for (const x of readdirSync(dir)) if (x.endsWith('.1.v8')) rmSync(join(dir, x)); // V8 made its own: other flags
@@ -140,55 +146,36 @@ test('bundle: a code cache per command, made by its first two runs, checked befo
     assert.is(bundleRun(['show'], env, home).code, 2);
     assert.is(bundleRun(['status'], { ...env, QDO_CODE_CACHE: '0' }, home).code, 0);
     assert.equal(readdirSync(dir).length, 1);
-  } finally {
-    removeDir(home);
-  }
-});
+  }));
 
-test('bundle: the completion scripts\' hidden command has its code cache too (it runs at every TAB)', () => {
-  const home = tempDir();
-  const cache = join(home, 'cache');
-  const env = { XDG_CACHE_HOME: cache };
-  try {
+test('bundle: the completion scripts\' hidden command has its code cache too (it runs at every TAB)', () =>
+  withCacheHome((home, env, dir) => {
     assert.is(bundleRun(['project', 'add', 'paper'], env, home).code, 0);
     const outs = [1, 2, 3].map(() => bundleRun(['__complete', 'bash', 'status', 'pa'], env, home));
     for (const o of outs) assert.equal(o, outs[0]);
     assert.match(outs[0]!.stdout, /^paper\//m);
-    assert.ok(readdirSync(join(cache, 'qdo')).some((x) => /-__complete\.2\.v8$/.test(x)), readdirSync(join(cache, 'qdo')).join(' '));
-  } finally {
-    removeDir(home);
-  }
-});
+    assert.ok(readdirSync(dir).some((x) => /-__complete\.2\.v8$/.test(x)), readdirSync(dir).join(' '));
+  }));
 
-test('bundle: a command answering no (exit 1, as wait on a failed job) makes its code cache; a usage error does not', () => {
-  const home = tempDir();
-  const cache = join(home, 'cache');
-  const env = { XDG_CACHE_HOME: cache };
-  try {
+test('bundle: a command answering no (exit 1, as wait on a failed job) makes its code cache; a usage error does not', () =>
+  withCacheHome((home, env, dir) => {
     assert.is(bundleRun(['project', 'add', 'p'], env, home).code, 0);
     for (let i = 0; i < 2; i++) assert.is(bundleRun(['show-ref', 'p/nosuch'], env, home).code, 1);
     for (let i = 0; i < 2; i++) assert.is(bundleRun(['diff'], env, home).code, 2);
-    const files = readdirSync(join(cache, 'qdo'));
+    const files = readdirSync(dir);
     assert.ok(files.some((x) => /-show-ref\.2\.v8$/.test(x)), files.join(' '));
     assert.not.ok(files.some((x) => /-diff\./.test(x)), files.join(' '));
-  } finally {
-    removeDir(home);
-  }
-});
+  }));
 
-test('bundle: object ids are the same without WebAssembly (node --jitless hashes with node:crypto)', () => {
-  const home = tempDir();
-  try {
+test('bundle: object ids are the same without WebAssembly (node --jitless hashes with node:crypto)', () =>
+  withCacheHome((home, env) => {
     const file = join(home, 'x.sh');
     writeFileSync(file, 'echo hello\n'.repeat(50));
     const want = createHash('sha256').update(readFileSync(file)).digest('hex');
-    assert.is(bundleRun(['hash-object', file], {}, home).stdout.trim(), want);
-    const jitless = spawnSync(process.execPath, ['--jitless', BUNDLE, 'hash-object', file], { cwd: home, env: { ...process.env, QDO_HOME: home }, encoding: 'utf8' });
+    assert.is(bundleRun(['hash-object', file], env, home).stdout.trim(), want);
+    const jitless = bundleRun(['hash-object', file], env, home, ['--jitless']);
     assert.is(jitless.stdout.trim(), want, jitless.stderr);
-  } finally {
-    removeDir(home);
-  }
-});
+  }));
 
 test('bundle: a cache folder others may write is not used', () => {
   const home = tempDir();
