@@ -281,8 +281,8 @@ export function encodeJournalEntry(e: JournalEntry): string {
 }
 
 // Refs files are read with synchronous calls, as records and objects are: every command
-// reads a few, and each asynchronous call is a trip through the thread pool (its first one
-// also starts the pool's threads: ~1 ms of `qdo log`; bench/README.md, stop 24).
+// reads a few, and each asynchronous call is a trip through the thread pool and back
+// (bench/README.md, stop 24).
 async function readOptional(file: string): Promise<string | null> {
   try {
     return readFileSync(file, 'utf8');
