@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import ts from 'typescript';
 import vm from 'node:vm';
+import * as fsPromises from 'node:fs/promises';
+import * as os from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -61,23 +63,39 @@ const r = await build({
  *   of its `fs` option, and store/locks.ts always passes its own; graceful-fs patches node:fs
  *   and loads the stream modules as it loads.
  * - assert, as signal-exit (proper-lockfile's) imports it: one assert.equal on its argument.
+ * - node:fs/promises and node:os, as qdo's own modules import them: loaded when one of their
+ *   functions is first called, not as the bundle starts. node:fs/promises brings ten more of
+ *   Node's modules (readline, watchers, fs/dir...), ~1 ms and ~200 KB of young objects on
+ *   every start, enough to cost `qdo log` a scavenge (bench/README.md, stop 25). Only their
+ *   functions are exported (and fs/promises' `constants`, node:fs's own): importing anything
+ *   else from them fails the build.
  */
 function lightModules() {
+  const lazy = (spec, mod, extra = '') =>
+    `let m;\nconst get = () => (m ??= require(${JSON.stringify(spec)}));\n` +
+    Object.keys(mod)
+      .filter((k) => k !== 'default' && typeof mod[k] === 'function' && /^[a-z]\w*$/i.test(k))
+      .map((k) => `export function ${k}(...a) { return get().${k}(...a); }\n`)
+      .join('') +
+    extra;
   const shims = {
     'node:module': 'module.exports = { createRequire: () => require };',
     'graceful-fs': "module.exports = require('node:fs');",
     assert: "function equal(a, b, m) { if (a != b) throw new Error(m); }\nmodule.exports = { equal };",
+    'node:fs/promises': lazy('node:fs/promises', fsPromises, "export { constants } from 'node:fs';\n"),
+    'node:os': lazy('node:os', os),
   };
-  const importers = { 'graceful-fs': /\/node_modules\/proper-lockfile\//, assert: /\/node_modules\/signal-exit\// };
+  const ownModule = /\/src\//;
+  const importers = { 'graceful-fs': /\/node_modules\/proper-lockfile\//, assert: /\/node_modules\/signal-exit\//, 'node:fs/promises': ownModule, 'node:os': ownModule };
   return {
     name: 'qdo-light-modules',
     setup(b) {
-      b.onResolve({ filter: /^(node:module|graceful-fs|assert)$/ }, (a) => {
+      b.onResolve({ filter: /^(node:module|graceful-fs|assert|node:fs\/promises|node:os)$/ }, (a) => {
         const only = importers[a.path];
         if (only && !only.test(a.importer)) return undefined;
         return { path: a.path, namespace: 'qdo-light' };
       });
-      b.onLoad({ filter: /.*/, namespace: 'qdo-light' }, (a) => ({ contents: shims[a.path], loader: 'js' }));
+      b.onLoad({ filter: /.*/, namespace: 'qdo-light' }, (a) => ({ contents: shims[a.path], loader: 'js', resolveDir: root }));
     },
   };
 }
@@ -214,7 +232,12 @@ if (process.env.QDO_CODE_CACHE !== '0') {
     if ((typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0) {
       cacheInfo.usable = true;
       cacheInfo.reason = null;
-      base = word && path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word);
+      // V8 refuses a cache made under other flags (node's own, or NODE_OPTIONS'): each set
+      // of flags has its files, so runs with and without some flag never remake each other's.
+      const flags = process.execArgv.join(' ') + (process.env.NODE_OPTIONS ? ' ' + process.env.NODE_OPTIONS : '');
+      let tag = 0x811c9dc5;
+      for (let i = 0; i < flags.length; i++) tag = Math.imul(tag ^ flags.charCodeAt(i), 16777619);
+      base = word && path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word + (flags ? '+' + (tag >>> 0).toString(16) : ''));
       for (const g of base ? [2, 1] : []) {
         let f;
         try {
@@ -249,7 +272,8 @@ if (base && (generation < 2 || script.cachedDataRejected)) {
       check.writeUInt32LE(sum(data));
       fs.writeFileSync(tmp, Buffer.concat([data, check]), { mode: 0o600 });
       fs.renameSync(tmp, base + '.' + next + '.v8');
-      if (next === 2) fs.rmSync(base + '.1.v8', { force: true });
+      // A second generation V8 refused goes with it (read first, it would shadow the new one).
+      if (next === 2 || generation === 2) fs.rmSync(base + '.' + (3 - next) + '.v8', { force: true });
       // Caches of other builds of qdo (or of another Node) not used for a week go (two
       // versions of qdo sharing a home each keep theirs).
       const keep = path.basename(base).slice(0, 17);

@@ -57,37 +57,52 @@ const io: Io = {
   size: tty ? () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }) : undefined,
 };
 
-/** Who runs qdo (spec/trust.md); a uid without a passwd entry is known by its number. */
-function currentUser(): { uid: number; gid: number; name: string } {
+/**
+ * Who runs qdo (spec/trust.md); a uid without a passwd entry is known by its number. The
+ * name (a passwd lookup) is asked only by the private-group rule, for a group-writable file.
+ */
+function currentUser(): UserId {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  let name = String(uid);
-  try {
-    name = userInfo().username;
-  } catch {
-    // no passwd entry (a container's arbitrary uid)
-  }
-  return { uid, gid, name };
+  let name: string | undefined;
+  return {
+    uid,
+    gid,
+    get name() {
+      if (name === undefined) {
+        name = String(uid);
+        try {
+          name = userInfo().username;
+        } catch {
+          // no passwd entry (a container's arbitrary uid)
+        }
+      }
+      return name;
+    },
+  };
 }
 
 const env = process.env;
 const home = resolve(env.QDO_HOME && env.QDO_HOME !== '' ? env.QDO_HOME : homedir());
-const host = hostname();
-// This process as records and locks name it (host, pid and start time: util/proc.ts) and
-// the invoking user are looked up when first asked: most commands never ask, and each is a
-// few system calls on every start.
+// This machine's name, this process as records and locks name it (host, pid and start
+// time: util/proc.ts) and the invoking user are looked up when first asked: most commands
+// never ask, and each is a few system calls (and node:os loaded) on every start.
+let host: string | undefined;
 let self: ProcessIdentity | undefined;
 let user: UserId | undefined;
+const hostName = (): string => (host ??= hostname());
 const ctx: Context = {
   cwd: process.cwd(),
   env,
   home,
   now: () => new Date(),
-  host,
-  get self() {
-    return (self ??= identityOf(host, process.pid));
+  get host() {
+    return hostName();
   },
-  alive: (p) => liveness(p, host),
+  get self() {
+    return (self ??= identityOf(hostName(), process.pid));
+  },
+  alive: (p) => liveness(p, hostName()),
   get user() {
     return (user ??= currentUser());
   },

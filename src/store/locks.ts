@@ -13,7 +13,7 @@
 //    typed errors naming the path, never internal errors.
 // Locks guard short read-check-write sections only and are never held across a scheduler
 // call or any other slow operation.
-import * as fs from 'node:fs';
+import { mkdir as mkdirCb, realpath as realpathCb, rename as renameCb, renameSync, rm as rmCb, rmSync, rmdir as rmdirCb, stat as statCb, unlink as unlinkCb, utimes as utimesCb, writeFile as writeFileCb } from 'node:fs';
 import { lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -82,17 +82,17 @@ export function parseHolder(text: string): Holder | null {
 // ms on a command's first lock (bench/README.md, stop 24).
 type Cb = (err: NodeJS.ErrnoException | null) => void;
 const makeLockFs = () => ({
-  stat: fs.stat,
-  utimes: fs.utimes,
-  realpath: fs.realpath,
+  stat: statCb,
+  utimes: utimesCb,
+  realpath: realpathCb,
   mkdir(p: string, cb: Cb): void {
     const tmp = tempPathFor(p);
-    const fail = (err: NodeJS.ErrnoException) => fs.rm(tmp, { recursive: true, force: true }, () => cb(err));
-    fs.mkdir(tmp, (err) => {
+    const fail = (err: NodeJS.ErrnoException) => rmCb(tmp, { recursive: true, force: true }, () => cb(err));
+    mkdirCb(tmp, (err) => {
       if (err) return cb(err);
-      fs.writeFile(join(tmp, HOLDER_FILE), holderLine(), { flag: 'wx', mode: 0o644 }, (err) => {
+      writeFileCb(join(tmp, HOLDER_FILE), holderLine(), { flag: 'wx', mode: 0o644 }, (err) => {
         if (err) return fail(err);
-        fs.rename(tmp, p, (err) => {
+        renameCb(tmp, p, (err) => {
           if (!err) return cb(null);
           // Held already (rename(2) does not replace a folder with something in it), or a
           // file is in its place (judged as a damaged lock by the waiter).
@@ -104,14 +104,14 @@ const makeLockFs = () => ({
   },
   rmdir(p: string, cb: Cb): void {
     const away = tempPathFor(p);
-    fs.rename(p, away, (err) => {
+    renameCb(p, away, (err) => {
       if (err) return cb(err);
       // Its holder file, then the folder: three calls where a recursive rm makes seven (a
       // sweep lets go of a lock per point). Anything else inside: removed whole.
-      fs.unlink(join(away, HOLDER_FILE), () =>
-        fs.rmdir(away, (err) => {
+      unlinkCb(join(away, HOLDER_FILE), () =>
+        rmdirCb(away, (err) => {
           if (!err) return cb(null);
-          fs.rm(away, { recursive: true, force: true }, cb);
+          rmCb(away, { recursive: true, force: true }, cb);
         }),
       );
     });
@@ -120,11 +120,11 @@ const makeLockFs = () => ({
     // At exit (signal-exit): the locks still held are let go.
     const away = tempPathFor(p);
     try {
-      fs.renameSync(p, away);
+      renameSync(p, away);
     } catch {
       return;
     }
-    fs.rmSync(away, { recursive: true, force: true });
+    rmSync(away, { recursive: true, force: true });
   },
 });
 let lockFsMade: ReturnType<typeof makeLockFs> | undefined;

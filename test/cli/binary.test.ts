@@ -70,6 +70,15 @@ function bundleRun(args: string[], env: Record<string, string>, home: string, no
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A code cache's last 4 bytes: FNV-1a over the rest's little-endian 32-bit words, then its last bytes. */
+function checksumGood(b: Buffer): boolean {
+  const data = b.subarray(0, b.length - 4);
+  let h = 0x811c9dc5 ^ data.length;
+  for (let i = 0; i + 4 <= data.length; i += 4) h = Math.imul(h ^ data.readInt32LE(i), 16777619);
+  for (let i = data.length & ~3; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619);
+  return b.readUInt32LE(b.length - 4) === h >>> 0;
+}
+
 /** A temp home, removed afterwards, whose code caches go to its own `cache/qdo` (`dir`). */
 function withCacheHome(body: (home: string, env: { XDG_CACHE_HOME: string }, dir: string) => void): void {
   const home = tempDir();
@@ -80,7 +89,7 @@ function withCacheHome(body: (home: string, env: { XDG_CACHE_HOME: string }, dir
   }
 }
 
-test('bundle: output to /dev/null, a pipe or a file loads no node:tty (nor net and the stream modules with it)', () => {
+test('bundle: output to /dev/null, a pipe or a file loads no node:tty (nor net and the stream modules with it); status and log load no node:fs/promises nor node:os', () => {
   const home = tempDir();
   try {
     assert.is(bundleRun(['project', 'add', 'p'], {}, home).code, 0);
@@ -88,17 +97,31 @@ test('bundle: output to /dev/null, a pipe or a file loads no node:tty (nor net a
     // A preload that writes the built-in modules loaded after it, at exit.
     const probe = join(home, 'probe.cjs');
     writeFileSync(probe, `const seen = new Set(process.moduleLoadList);\nprocess.on('exit', () => require('fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.filter((m) => !seen.has(m)).join('\\n')));\n`);
-    const loaded = (stdio: 'ignore' | 'pipe' | number) => {
-      const r = spawnSync(process.execPath, ['-r', probe, BUNDLE, 'status'], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home }, stdio: ['ignore', stdio, stdio] });
+    const loaded = (stdio: 'ignore' | 'pipe' | number, args = ['status']) => {
+      const r = spawnSync(process.execPath, ['-r', probe, BUNDLE, ...args], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, HOME: home }, stdio: ['ignore', stdio, stdio] });
       assert.is(r.status, 0);
       return readFileSync(out, 'utf8').split('\n');
     };
     for (const stdio of ['ignore', 'pipe'] as const) {
       const mods = loaded(stdio);
-      assert.ok(mods.includes('NativeModule fs/promises'), 'the probe sees what qdo loads');
+      assert.ok(mods.includes('NativeModule vm'), 'the probe sees what qdo loads');
       assert.not.ok(mods.includes('NativeModule tty'), `${stdio}: ${mods.join(', ')}`);
       assert.not.ok(mods.includes('NativeModule net'), stdio);
+      // node:fs/promises (and the ten modules it loads) and node:os come when first called
+      // (scripts/build.mjs lightModules): not for status (nor for log, below).
+      for (const m of ['fs/promises', 'os', 'readline']) assert.not.ok(mods.includes(`NativeModule ${m}`), `${stdio}: ${mods.join(', ')}`);
     }
+    // log of an ended job (a live one is asked of its scheduler first: child_process).
+    assert.is(qdoProcess(['submit', 'p/a', '--', 'true'], { home, bundle: true, env: { QDO_SCHEDULER: 'local' } }).code, 0);
+    assert.is(qdoProcess(['wait', 'p/a'], { home, bundle: true }).code, 0);
+    const mods = loaded('pipe', ['log', 'p/a']);
+    for (const m of ['fs/promises', 'os', 'readline']) assert.not.ok(mods.includes(`NativeModule ${m}`), `log: ${mods.join(', ')}`);
+    // Where they are needed they load (submit reads its script with node:fs/promises).
+    writeFileSync(join(home, 'job.sh'), '#!/bin/sh\ntrue\n');
+    const sub = spawnSync(process.execPath, ['-r', probe, BUNDLE, 'submit', 'p/b', '--hold', '--script', 'job.sh'], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, HOME: home, QDO_SCHEDULER: 'local' }, encoding: 'utf8' });
+    assert.is(sub.status, 0, sub.stderr);
+    assert.ok(readFileSync(out, 'utf8').split('\n').includes('NativeModule fs/promises'));
+    assert.is(qdoProcess(['cancel', 'p/*'], { home, bundle: true, env: { QDO_SCHEDULER: 'local' } }).code, 0);
   } finally {
     removeDir(home);
   }
@@ -123,19 +146,29 @@ test('bundle: a code cache per command, made by its first two runs, checked befo
     let files = readdirSync(dir);
     assert.is(files.length, 1, files.join(' '));
     assert.match(files[0]!, /^[0-9a-f]{16}-v\d+\.\d+\.\d+-\w+-project\.2\.v8$/);
-    // Its last 4 bytes: FNV-1a over the rest's little-endian 32-bit words, then its last bytes.
     const f = join(dir, files[0]!);
     const b = readFileSync(f);
-    const data = b.subarray(0, b.length - 4);
-    let h = 0x811c9dc5 ^ data.length;
-    for (let i = 0; i + 4 <= data.length; i += 4) h = Math.imul(h ^ data.readInt32LE(i), 16777619);
-    for (let i = data.length & ~3; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619);
-    assert.is(b.readUInt32LE(b.length - 4), h >>> 0, 'the checksum');
-    // The same where WebAssembly is off (node --jitless): the cache made above is still good.
-    const jitless = bundleRun(['project', 'list'], env, home, ['--jitless']);
-    assert.is(jitless.stdout, outputs[0]!.stdout);
-    assert.ok(existsSync(f), 'the JavaScript checksum agrees: the cache was not taken for damaged');
-    for (const x of readdirSync(dir)) if (x.endsWith('.1.v8')) rmSync(join(dir, x)); // V8 made its own: other flags
+    assert.ok(checksumGood(b), 'the checksum');
+    // Other flags (node's, or NODE_OPTIONS'): caches of their own, as V8 refuses one made
+    // under other flags. Where WebAssembly is off (--jitless) JavaScript checks and sums them.
+    for (let i = 0; i < 2; i++) assert.is(bundleRun(['project', 'list'], env, home, ['--jitless']).stdout, outputs[0]!.stdout);
+    files = readdirSync(dir);
+    assert.is(files.length, 2, files.join(' '));
+    const jitlessCache = join(dir, files.find((x) => /-project\+[0-9a-f]+\.2\.v8$/.test(x)) ?? 'none');
+    assert.ok(checksumGood(readFileSync(jitlessCache)), 'the JavaScript sum is the same function');
+    assert.equal(bundleRun(['project', 'list'], { ...env, NODE_OPTIONS: '--max-old-space-size=300' }, home), outputs[0]);
+    assert.is(readdirSync(dir).length, 3);
+    assert.ok(existsSync(f), 'the first cache is left alone');
+    // A cache V8 refuses (made under --jitless, put in the place of the plain one) is made
+    // again at once: the refused second generation goes, so it cannot shadow the new one.
+    const refused = readFileSync(jitlessCache);
+    copyFileSync(jitlessCache, f);
+    for (const x of readdirSync(dir)) if (x.includes('+')) rmSync(join(dir, x));
+    assert.equal(bundleRun(['project', 'list'], env, home), outputs[0]);
+    assert.equal(readdirSync(dir).map((x) => x.replace(/^.*-project\./, '')), ['1.v8']);
+    assert.equal(bundleRun(['project', 'list'], env, home), outputs[0]);
+    assert.equal(readdirSync(dir).map((x) => x.replace(/^.*-project\./, '')), ['2.v8']);
+    assert.not.ok(readFileSync(f).equals(refused), 'made again');
     // A damaged cache is never handed to V8 (it could crash): it is removed and made again.
     for (let i = 100; i < b.length - 8; i += 997) b[i]! ^= 0x5a;
     writeFileSync(f, b);
