@@ -31,6 +31,7 @@ import { changeSubmission, listSubmissionIds, readSubmission, removeSubmissionFi
 import type { Runner } from '../scheduler/runner.js';
 import { fullName, listLatest, mapBounded, runDirOfJob, type JobVersion } from './jobs.js';
 import { queuedAgain, readEndRecord, refreshJobs, rerunWindowMs, stateFromEndRecord } from './refresh.js';
+import { rerunMark } from './refresh-records.js';
 import { jobRunsDir, runDirOf } from './runs.js';
 import { projectsList } from './world.js';
 import { namesIn, TreeRemover } from '../util/fs.js';
@@ -123,7 +124,7 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
   // A version that ended within rerun_window may be running again (a requeue): it goes
   // through refresh first, as status would look at it (one stat of its rerun marker).
   const window = await rerunWindowMs(ctx);
-  const settled = (s: Submission) => isTerminal(s.state) && !(dryRun === false && window > 0 && ctx.now().getTime() - Date.parse(s.state_time) <= window);
+  const settled = (s: Submission) => isTerminal(s.state) && !(window > 0 && ctx.now().getTime() - Date.parse(s.state_time) <= window);
   const take = (c: { job: JobVersion; path: string }) => {
     collect.push(c);
     collector?.add(c);
@@ -154,14 +155,32 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
       }
     }
     // A superseded version may still be running: learn what can be learned first. A dry run
-    // writes nothing, so it reads end records itself and never asks the scheduler.
+    // writes nothing, so it does not refresh: it reads end records and rerun markers itself,
+    // and asks the scheduler only, as a real gc does, whether a version that ended within
+    // rerun_window was taken back into its queue (a query: no record is written). So it
+    // never lists a folder a real gc would keep.
     if (unsure.length > 0) {
       if (dryRun) {
+        const over = new Set<JobVersion>();
         for (const u of unsure) {
-          const rec = u.job.sub!.array !== undefined ? null : await readEndRecord(u.path);
-          const ended = rec && stateFromEndRecord(rec);
-          if (ended) take(u);
-          else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet (a dry run does not ask the scheduler)'));
+          const s = u.job.sub!;
+          if (isTerminal(s.state)) {
+            const mark = await rerunMark(u.path);
+            if (mark !== null && mark !== (s.rerun_mark ?? null)) result.kept.push(keptOf(u.job, u.path, s.state, 'running again (a rerun marker newer than its record): collected by a gc after it ends'));
+            else over.add(u.job);
+            continue;
+          }
+          const rec = s.array !== undefined ? null : await readEndRecord(u.path);
+          if (rec && stateFromEndRecord(rec)) over.add(u.job);
+          else result.kept.push(keptOf(u.job, u.path, s.state, 'not over yet (a dry run does not ask the scheduler)'));
+        }
+        const again = over.size > 0 ? await queuedAgain(ctx, [...over], { runner: o.runner, over }) : null;
+        for (const u of unsure) {
+          if (!over.has(u.job)) continue;
+          const st = u.job.sub!.state;
+          if (again?.queued.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, 'queued again by the scheduler (a requeue that has not started yet): collected by a gc after it ends'));
+          else if (again?.unasked.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, `ended less than rerun_window ago and ${again.unasked.get(u.job)}: collected by a gc once rerun_window has passed`));
+          else take(u);
         }
       } else {
         await refreshJobs(ctx, unsure.map((u) => u.job), { runner: o.runner });

@@ -324,6 +324,12 @@ test('a superseded version run again (a requeue after it ended) keeps its run fo
   rec('qdo-start.json', { ...start, attempt: 2 });
   rec('qdo-rerun.json', { task: null, attempt: 2, time: FIXED_NOW.toISOString(), host: 'testhost' });
   assert.is(readRecord(home, v1!.id).state, 'completed');
+  // A dry run (which writes no record) sees the marker too: it never lists what gc keeps.
+  const dry = await gcJson(['--keep', '1', '--dry-run']);
+  assert.equal(dry.run_dirs.map((d) => d.id), [v2!.id]);
+  assert.equal(dry.kept.map((k) => [k.id, k.state]), [[v1!.id, 'completed']]);
+  assert.match(dry.kept[0]!.reason, /running again \(a rerun marker newer than its record\)/);
+  assert.is(readRecord(home, v1!.id).state, 'completed');
   const g = await gcJson(['--keep', '1']);
   assert.equal(g.run_dirs.map((d) => d.id), [v2!.id]);
   assert.equal(g.kept.map((k) => [k.id, k.state]), [[v1!.id, 'running']]);
@@ -337,6 +343,11 @@ test('a superseded version ended within rerun_window whose scheduler cannot be a
   // queue (a requeue whose next attempt has not started leaves no mark in its folder).
   const p = submissionPath(layoutOf(home), v1!.id);
   writeFileSync(p, JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), cluster: 'elsewhere' }, null, 2) + '\n');
+  // The dry run says the same (it used to list v1 as removed: it did not look at rerun_window).
+  const dry = await gcJson(['--keep', '1', '--dry-run']);
+  assert.equal(dry.run_dirs.map((d) => d.id), [v2!.id]);
+  assert.equal(dry.kept.map((k) => k.id), [v1!.id]);
+  assert.match(dry.kept[0]!.reason, /cluster elsewhere, which this machine cannot ask whether it was requeued: collected by a gc once rerun_window has passed/);
   const g = await gcJson(['--keep', '1']);
   assert.equal(g.run_dirs.map((d) => d.id), [v2!.id]);
   assert.equal(g.kept.map((k) => k.id), [v1!.id]);

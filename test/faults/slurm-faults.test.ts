@@ -319,6 +319,10 @@ await slurmSuite('scheduler faults on the real Slurm (fault injection)', (test) 
       await requeueEnded('requeuehold', job.sched_id);
       assert.is((await c.state('p/j')).state, 'completed', 'until its next attempt starts, version 1 shows its end');
       await c.submit('j', ['--hold', '--', 'true']);
+      // The dry run asks the queue too: it does not list the folder gc keeps.
+      const dry = JSON.parse((await inProcess(c.home, ['gc', '--keep', '1', '--dry-run', '--json'])).stdout);
+      assert.equal(dry.run_dirs.filter((d: Json) => d.job_version === 1), [], JSON.stringify(dry));
+      assert.match(dry.kept.find((k: Json) => k.job_version === 1)?.reason ?? '', /queued again by the scheduler/);
       const r = JSON.parse((await inProcess(c.home, ['gc', '--keep', '1', '--json'])).stdout);
       assert.ok(existsSync(job.paths.run_dir), `version 1's run folder is kept: ${JSON.stringify(r)}`);
       const kept = r.kept.find((k: Json) => k.job_version === 1);
