@@ -197,29 +197,65 @@ let generation = 0;
 const cacheInfo = { dir: path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'qdo'), usable: false, reason: 'QDO_CODE_CACHE=0' };
 globalThis.__qdoCodeCache = cacheInfo;
 // V8 trusts a code cache's contents (a damaged one can crash the process), so each file ends
-// with a 4-byte checksum of the rest: FNV-1a over its little-endian 32-bit words, then over
-// the last bytes. The words go through a 120-byte WebAssembly function: the same loop in
-// JavaScript cost ~3% of qdo status (interpreted, then optimized on the side; bench/README.md,
-// Start-up); where WebAssembly is off (--jitless) JavaScript does it.
-const FNV_WORDS = '0061736d0100000001080160037f7f7f017f030201000503010000070902016d020001660000' +
-  '0a31012f0002400340200145' + '0d012002200028020073' + '41938380086c2102200041046a2100200141016b21010c000b0b20020b';
-const fnvWords = (b, n, h) => {
+// with a 4-byte checksum of the rest: FNV-1a in four lanes over its 16-byte blocks (a
+// little-endian 32-bit word each), the lanes folded in order, then FNV-1a over the last
+// bytes. A file is read straight into the memory of a 162-byte WebAssembly function
+// (scripts/fnv-lanes.wat) that sums it there with SIMD, and V8 is handed that memory: no copy
+// into fresh pages (~0.4 ms for a 400 KB cache) and no JavaScript loop (interpreted, then
+// optimized on the side, it cost ~3% of qdo status; bench/README.md, Start-up). Where
+// WebAssembly is off (--jitless) JavaScript does the same sum.
+const FNV_LANES = '0061736d0100000001080160037f7f7f017f030201000503010000070902016d020001660000' +
+  '0a7a017801027b2002fd1121034193838008fd112104024003402001450d0120032000fd000400fd512004fdb501' +
+  '2103200041106a2100200141016b21010c000b0b2003fd1b00210220022003fd1b017341938380086c21022002' +
+  '2003fd1b027341938380086c210220022003fd1b037341938380086c210220020b';
+const P = 16777619;
+let wasm = null;
+// n bytes to read or sum into: the WebAssembly memory from 0 (grown as needed), else a Buffer.
+const room = (n) => {
   try {
-    const x = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(FNV_WORDS, 'hex'))).exports;
-    x.m.grow(Math.ceil(b.length / 65536));
-    new Uint8Array(x.m.buffer).set(b);
-    return x.f(0, n, h);
+    if (wasm === null) wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(FNV_LANES, 'hex'))).exports;
+    const have = wasm.m.buffer.byteLength;
+    if (have < n) wasm.m.grow(Math.ceil((n - have) / 65536));
+    return new Uint8Array(wasm.m.buffer, 0, n);
   } catch {
-    const v = new DataView(b.buffer, b.byteOffset, b.length);
-    for (let i = 0; i < n; i++) h = Math.imul(h ^ v.getInt32(i * 4, true), 16777619);
-    return h;
+    wasm = false;
+    return Buffer.allocUnsafe(n);
   }
 };
 const sum = (b) => {
-  const n = b.length >> 2;
-  let h = fnvWords(b, n, 0x811c9dc5 ^ b.length);
-  for (let i = n << 2; i < b.length; i++) h = Math.imul(h ^ b[i], 16777619);
+  const n = b.length >> 4;
+  let h = 0x811c9dc5 ^ b.length;
+  if (wasm && b.buffer === wasm.m.buffer && b.byteOffset === 0) h = wasm.f(0, n, h);
+  else {
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    let h1 = h, h2 = h, h3 = h;
+    for (let i = 0; i < n << 4; i += 16) {
+      h = Math.imul(h ^ v.getInt32(i, true), P);
+      h1 = Math.imul(h1 ^ v.getInt32(i + 4, true), P);
+      h2 = Math.imul(h2 ^ v.getInt32(i + 8, true), P);
+      h3 = Math.imul(h3 ^ v.getInt32(i + 12, true), P);
+    }
+    h = Math.imul(Math.imul(Math.imul(h ^ h1, P) ^ h2, P) ^ h3, P);
+  }
+  for (let i = n << 4; i < b.length; i++) h = Math.imul(h ^ b[i], P);
   return h >>> 0;
+};
+// A cache file's contents without its checksum, if the checksum is right; else null.
+const readChecked = (file) => {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size <= 4) return null;
+    const b = room(size);
+    for (let got = 0, n = 1; got < size; got += n) {
+      n = fs.readSync(fd, b, got, size - got, got);
+      if (n === 0) return null;
+    }
+    const data = b.subarray(0, size - 4);
+    return sum(data) === new DataView(b.buffer, b.byteOffset + size - 4, 4).getUint32(0, true) ? data : null;
+  } finally {
+    fs.closeSync(fd);
+  }
 };
 if (process.env.QDO_CODE_CACHE !== '0') {
   try {
@@ -239,14 +275,13 @@ if (process.env.QDO_CODE_CACHE !== '0') {
       for (let i = 0; i < flags.length; i++) tag = Math.imul(tag ^ flags.charCodeAt(i), 16777619);
       base = word && path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word + (flags ? '+' + (tag >>> 0).toString(16) : ''));
       for (const g of base ? [2, 1] : []) {
-        let f;
+        let data;
         try {
-          f = fs.readFileSync(base + '.' + g + '.v8');
+          data = readChecked(base + '.' + g + '.v8');
         } catch {
           continue;
         }
-        const data = f.subarray(0, f.length - 4);
-        if (f.length > 4 && sum(data) === f.readUInt32LE(f.length - 4)) {
+        if (data) {
           cached = data;
           generation = g;
           break;
@@ -268,8 +303,10 @@ if (base && (generation < 2 || script.cachedDataRejected)) {
       const next = script.cachedDataRejected ? 1 : generation + 1;
       const tmp = base + '.' + process.pid + '.tmp';
       const data = script.createCachedData();
+      const at = room(data.length);
+      at.set(data);
       const check = Buffer.alloc(4);
-      check.writeUInt32LE(sum(data));
+      check.writeUInt32LE(sum(at));
       fs.writeFileSync(tmp, Buffer.concat([data, check]), { mode: 0o600 });
       fs.renameSync(tmp, base + '.' + next + '.v8');
       // A second generation V8 refused goes with it (read first, it would shadow the new one).

@@ -70,12 +70,19 @@ function bundleRun(args: string[], env: Record<string, string>, home: string, no
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A code cache's last 4 bytes: FNV-1a over the rest's little-endian 32-bit words, then its last bytes. */
+/**
+ * A code cache's last 4 bytes: FNV-1a in four lanes over the rest's 16-byte blocks (lane k
+ * takes each block's k-th little-endian 32-bit word), the lanes folded in order, then FNV-1a
+ * over the last bytes (scripts/fnv-lanes.wat).
+ */
 function checksumGood(b: Buffer): boolean {
   const data = b.subarray(0, b.length - 4);
-  let h = 0x811c9dc5 ^ data.length;
-  for (let i = 0; i + 4 <= data.length; i += 4) h = Math.imul(h ^ data.readInt32LE(i), 16777619);
-  for (let i = data.length & ~3; i < data.length; i++) h = Math.imul(h ^ data[i]!, 16777619);
+  const P = 16777619;
+  const lanes = [0, 1, 2, 3].map(() => 0x811c9dc5 ^ data.length);
+  const blocks = data.length >> 4;
+  for (let i = 0; i < blocks; i++) for (let k = 0; k < 4; k++) lanes[k] = Math.imul(lanes[k]! ^ data.readInt32LE(i * 16 + k * 4), P);
+  let h = lanes.slice(1).reduce((acc, l) => Math.imul(acc ^ l, P), lanes[0]!);
+  for (let i = blocks * 16; i < data.length; i++) h = Math.imul(h ^ data[i]!, P);
   return b.readUInt32LE(b.length - 4) === h >>> 0;
 }
 
@@ -209,6 +216,17 @@ test('bundle: object ids are the same without WebAssembly (node --jitless hashes
     const jitless = bundleRun(['hash-object', file], env, home, ['--jitless']);
     assert.is(jitless.stdout.trim(), want, jitless.stderr);
   }));
+
+test('bundle: the code caches\' checksum module is what wat2wasm makes of scripts/fnv-lanes.wat', () => {
+  if (spawnSync('wat2wasm', ['--version']).status !== 0) return console.log('  wat2wasm not installed: skipped (apt-get install wabt)');
+  const r = spawnSync('wat2wasm', [join(REPO, 'scripts/fnv-lanes.wat'), '--output=-'], { maxBuffer: 1 << 20 });
+  assert.is(r.status, 0, String(r.stderr));
+  const lit = /const FNV_LANES = ((?:'[0-9a-f]+'(?: \+\s*)?)+);/.exec(readFileSync(join(REPO, 'scripts/build.mjs'), 'utf8'));
+  assert.ok(lit, 'FNV_LANES in scripts/build.mjs');
+  assert.is(lit[1]!.replace(/[^0-9a-f]/g, ''), r.stdout.toString('hex'));
+  // And it is what the bundle runs.
+  assert.ok(readFileSync(BUNDLE, 'latin1').includes(r.stdout.toString('hex').slice(0, 60)));
+});
 
 test('bundle: a cache folder others may write is not used', () => {
   const home = tempDir();
