@@ -311,13 +311,15 @@ if (base && (generation < 2 || script.cachedDataRejected)) {
       fs.renameSync(tmp, base + '.' + next + '.v8');
       // A second generation V8 refused goes with it (read first, it would shadow the new one).
       if (next === 2 || generation === 2) fs.rmSync(base + '.' + (3 - next) + '.v8', { force: true });
-      // Caches of other builds of qdo (or of another Node) not used for a week go (two
-      // versions of qdo sharing a home each keep theirs).
-      const keep = path.basename(base).slice(0, 17);
+      // Caches not used for a week go: of other builds of qdo, of another Node, of flags no
+      // longer used (two versions of qdo sharing a home each keep theirs), and the temp file
+      // of a run killed while it wrote one.
       const week = Date.now() - 7 * 86400e3;
       for (const f of fs.readdirSync(path.dirname(base))) {
+        if (!f.endsWith('.v8') && !f.endsWith('.tmp')) continue;
         const p = path.join(path.dirname(base), f);
-        if (f.endsWith('.v8') && !f.startsWith(keep) && fs.statSync(p).atimeMs < week && fs.statSync(p).mtimeMs < week) fs.rmSync(p, { force: true });
+        const st = fs.statSync(p);
+        if (st.atimeMs < week && st.mtimeMs < week) fs.rmSync(p, { force: true });
       }
     } catch {}
   });

@@ -1,7 +1,7 @@
 // The built binary and the single-file bundle, run as real processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -186,6 +186,19 @@ test('bundle: a code cache per command, made by its first two runs, checked befo
     assert.is(bundleRun(['show'], env, home).code, 2);
     assert.is(bundleRun(['status'], { ...env, QDO_CODE_CACHE: '0' }, home).code, 0);
     assert.equal(readdirSync(dir).length, 1);
+  }));
+
+test('bundle: caches not used for a week go as a new one is written (other builds, other flags, a killed run\'s temp file)', () =>
+  withCacheHome((home, env, dir) => {
+    assert.is(bundleRun(['project', 'list'], env, home).code, 0);
+    const [mine] = readdirSync(dir);
+    const old = ['0123456789abcdef-v20.0.0-x64-status.2.v8', mine!.replace(/\.1\.v8$/, '+1a2b3c4d.2.v8'), mine!.replace(/\.1\.v8$/, '.4242.tmp')];
+    const recent = mine!.replace(/\.1\.v8$/, '+5e6f7a8b.2.v8');
+    const weekAgo = new Date(Date.now() - 8 * 86400e3);
+    for (const f of [...old, recent]) writeFileSync(join(dir, f), 'x');
+    for (const f of old) utimesSync(join(dir, f), weekAgo, weekAgo);
+    assert.is(bundleRun(['project', 'list'], env, home).code, 0);
+    assert.equal(readdirSync(dir).sort(), [mine!.replace(/\.1\.v8$/, '.2.v8'), recent].sort());
   }));
 
 test('bundle: the completion scripts\' hidden command has its code cache too (it runs at every TAB)', () =>
