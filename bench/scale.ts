@@ -66,6 +66,22 @@ function time(argv: string[], runs: number, env: Record<string, string>, ok: (st
   return { ms: median(times), stdout };
 }
 
+/**
+ * A start-up-bound command against `node -e 0`, interleaved (these machines drift within a
+ * run): two warm-up runs (the command's code cache is made by its first two), then `rounds`
+ * pairs; the medians of each.
+ */
+function interleaved(argv: string[], rounds: number, env: Record<string, string>): { ms: number; base: number } {
+  time(argv, 2, env);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    b.push(time(['-e', '0'], 1, {}).ms);
+    a.push(time(argv, 1, env).ms);
+  }
+  return { ms: median(a), base: median(b) };
+}
+
 /** Peak RSS of a qdo process, through GNU time if present. */
 function timeRss(argv: string[], env: Record<string, string>): number | null {
   const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, ...argv], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', maxBuffer: 1 << 30 });
@@ -188,8 +204,8 @@ export async function scaleBench(): Promise<void> {
       const d = tmp('log');
       await buildStore(d, [{ project: 'p', jobs: 1, versions }]);
       const env = { ...baseEnv, QDO_HOME: d };
-      const t5 = time([QDO, 'log', '-n', '5', 'p/job000000'], 5, env);
-      console.log(fmt(`qdo log -n 5, a chain of ${versions.toLocaleString('en')} versions`, t5.ms, base));
+      const t5 = interleaved([QDO, 'log', '-n', '5', 'p/job000000'], 21, env);
+      console.log(fmt(`qdo log -n 5, a chain of ${versions.toLocaleString('en')} versions`, t5.ms, t5.base, `; node -e 0 ${t5.base.toFixed(0)} ms alongside`));
       if (versions <= 10_000) {
         const all = time([QDO, 'log', 'p/job000000'], 3, env);
         console.log(fmt(`qdo log (all ${versions.toLocaleString('en')} versions)`, all.ms, base, `, ${((all.ms - base) / versions * 1000).toFixed(0)} µs a version`));
