@@ -100,7 +100,42 @@ function lightModules() {
   };
 }
 // bin.ts's #! line goes: the bundle becomes a function body.
-const bundle = commentSafe(r.outputFiles[0].text.replace(/^#!.*\n/, ''));
+const bundle = commentSafe(lazyNamespaces(r.outputFiles[0].text.replace(/^#!.*\n/, '')));
+
+/**
+ * The namespace objects of modules qdo imports with import() (67 of them: each command's
+ * core modules) made when first used, not as the bundle starts. esbuild makes each at the
+ * top level, `var ns={};__export(ns,{name:()=>name,...})`: a getter function per export
+ * (394), so 394 functions in the code cache every command deserializes (~45 KB of ~240 KB
+ * that every cache holds) and as many closures and property definitions on every start. Here
+ * each becomes `var ns=lazy(()=>({name:()=>name,...}))`: one function at the top level, the
+ * getters inside it. `lazy` returns a Proxy whose every operation first defines the
+ * properties on its target (as __export would have) and then forwards to it, so any use of
+ * the object, at any time, sees exactly what it saw before (bench/README.md, stop 25).
+ */
+function lazyNamespaces(code) {
+  const helper = /(?:^|[,;{ ])([\w$]+)=\(([\w$]+),([\w$]+)\)=>\{for\(var ([\w$]+) in \3\)[\w$]+\(\2,\4,\{get:\3\[\4\],enumerable:!0\}\)\}/.exec(code);
+  if (!helper) throw new Error("build: esbuild's __export helper was not found");
+  const exp = helper[1].replace(/\$/g, '$$$$');
+  const name = '__qdoLazyNamespace';
+  if (code.includes(name)) throw new Error(`build: ${name} is taken`);
+  const getter = '(?:[\\w$]+|"[^"\\\\]*"):\\(\\)=>[\\w$]+';
+  const site = new RegExp(`var ([\\w$]+)=\\{\\};${exp}\\(\\1,\\{(${getter}(?:,${getter})*)\\}\\);`, 'g');
+  let n = 0;
+  const out = code.replace(site, (_, ns, body) => {
+    n++;
+    return `var ${ns}=${name}(()=>({${body}}));`;
+  });
+  const left = (out.match(new RegExp(`(?<![\\w$.])${exp}\\(`, 'g')) ?? []).length;
+  if (n < 50) throw new Error(`build: only ${n} namespace objects made lazy (esbuild's output changed?)`);
+  const lazy =
+    `var ${name}=(()=>{const pending=new WeakMap(),fill=t=>{const m=pending.get(t);if(m){pending.delete(t);${helper[1]}(t,m())}return t},h={};` +
+    `for(const k of Object.getOwnPropertyNames(Reflect))if(k!=="apply"&&k!=="construct")h[k]=(t,...a)=>Reflect[k](fill(t),...a);` +
+    `return make=>{const t={};pending.set(t,make);return new Proxy(t,h)}})();`;
+  const at = out.startsWith('"use strict";') ? 13 : 0;
+  if (process.env.QDO_BUILD_VERBOSE) console.error(`lazyNamespaces: ${n} made lazy, ${left} __export calls left`);
+  return out.slice(0, at) + lazy + out.slice(at);
+}
 if (/[^\x00-\x7f]/.test(bundle)) throw new Error('build: the bundle has a non-ASCII character');
 const body = `(function (exports, require, module, __filename, __dirname) {${bundle}\n})`;
 if (body.includes('*/')) throw new Error('build: a "*/" is left in the bundle');

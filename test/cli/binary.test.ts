@@ -27,6 +27,55 @@ for (const bundle of [false, true]) {
   });
 }
 
+// Each command imports its core modules with import(), whose namespace objects the bundle
+// makes when first used (scripts/build.mjs lazyNamespaces): a run through most commands,
+// as the bundle, on the local backend.
+test("bundle: a job's whole life through most commands", () => {
+  const home = tempDir();
+  try {
+    const env = { QDO_SCHEDULER: 'local' };
+    const run = (args: string[], code = 0) => {
+      const r = qdoProcess(args, { home, bundle: true, env });
+      assert.is(r.code, code, `qdo ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    run(['project', 'add', 'p']);
+    writeFileSync(join(home, 'note.txt'), 'kept\n');
+    run(['resource', 'add', 'p', join(home, 'note.txt')]);
+    assert.match(run(['resource', 'list', 'p']), /note\.txt/);
+    run(['submit', 'p/a', '--', 'echo', 'one']);
+    run(['wait', 'p/a']);
+    assert.is(run(['logs', 'p/a']), 'one\n');
+    run(['submit', 'p/a', '--', 'echo', 'two']);
+    run(['wait', 'p/a']);
+    assert.match(run(['status']), /p\/a/);
+    assert.is((JSON.parse(run(['status', '--json'])) as { jobs: unknown[] }).jobs.length, 1);
+    assert.match(run(['show', 'p/a@1']), /completed/);
+    assert.match(run(['log', 'p/a']), /p\/a@2[\s\S]*p\/a@1/);
+    assert.match(run(['diff', 'p/a@1', 'p/a@2']), /one[\s\S]*two|two[\s\S]*one/);
+    const dir = run(['path', 'p/a']).trim();
+    assert.ok(existsSync(dir), dir);
+    assert.match(run(['artifacts', 'p/a']), /\S/);
+    assert.match(run(['rev-parse', 'p/a']), /^[0-9a-f]{64}\n$/);
+    assert.match(run(['show-ref']), / p\/a\n$/);
+    assert.match(run(['retry', 'p/a', '--dry-run']), /echo two/);
+    assert.match(run(['gc', '--keep', '1', '--dry-run']), /\S/);
+    run(['submit', 'p/b', '--hold', '--', 'true']);
+    run(['release', 'p/b']);
+    run(['wait', 'p/b']);
+    run(['submit', 'p/c', '--hold', '--', 'true']);
+    run(['cancel', 'p/c']);
+    assert.match(run(['watch', 'p/a']), /p\/a/);
+    run(['gc', '--keep', '1']);
+    run(['fsck']);
+    assert.match(run(['alloc', 'list']), new RegExp(home.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.match(run(['sched', 'detect']), /local/);
+    assert.match(run(['completion', 'bash']), /complete/);
+  } finally {
+    removeDir(home);
+  }
+});
+
 test('the bundle runs with no node_modules beside it', () => {
   const dir = tempDir('qdo-bundle-');
   try {
