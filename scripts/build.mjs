@@ -244,11 +244,33 @@ const FNV_LANES = '0061736d0100000001080160037f7f7f017f0302010005030100000709020
   '2103200041106a2100200141016b21010c000b0b2003fd1b00210220022003fd1b017341938380086c21022002' +
   '2003fd1b027341938380086c210220022003fd1b037341938380086c210220020b';
 const P = 16777619;
+// V8 reserves ~10 GiB of address space for a WebAssembly memory; under a ulimit -v too low
+// for that (many clusters' login nodes set one) it fails only after ~15 full garbage
+// collections (~50 ms): the limit is read first (as src/util/address-space.ts does).
+const wasmMemoryFits = () => {
+  try {
+    const b = Buffer.allocUnsafe(8192);
+    const fd = fs.openSync('/proc/self/limits', 'r');
+    let n;
+    try {
+      n = fs.readSync(fd, b, 0, b.length, null);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const soft = /\\nMax address space +(\\S+)/.exec(b.latin1Slice(0, n));
+    if (!soft || soft[1] === 'unlimited') return true;
+    const size = /\\nVmSize:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+    return !!size && Number(soft[1]) - Number(size[1]) * 1024 >= 10.5 * 2 ** 30;
+  } catch {
+    return true; // no /proc (not Linux): tried
+  }
+};
 let wasm = null;
 // n bytes to read or sum into: the WebAssembly memory from 0 (grown as needed), else a Buffer.
 const room = (n) => {
   try {
-    if (wasm === null) wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(FNV_LANES, 'hex'))).exports;
+    if (wasm === null) wasm = wasmMemoryFits() ? new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(FNV_LANES, 'hex'))).exports : false;
+    if (!wasm) return Buffer.allocUnsafe(n);
     const have = wasm.m.buffer.byteLength;
     if (have < n) wasm.m.grow(Math.ceil((n - have) / 65536));
     return new Uint8Array(wasm.m.buffer, 0, n);

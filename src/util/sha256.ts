@@ -2,7 +2,9 @@
 // kilobytes (a manifest, a job script), and loading node:crypto costs ~2.5 ms of every such
 // command (it loads the stream modules; bench/README.md, stop 24). The compression function
 // is WebAssembly (src/util/sha256.wat, made by scripts/gen-sha256-wasm.mjs); this module pads
-// the message. Where WebAssembly cannot run (node --jitless), null: the caller uses node:crypto.
+// the message. Where WebAssembly cannot run (node --jitless, or too little address space for
+// its memory: util/address-space.ts), null: the caller uses node:crypto.
+import { wasmMemoryFits } from './address-space.js';
 import { SHA256_WASM } from './sha256-wasm.js';
 
 interface Sha256Module {
@@ -21,6 +23,8 @@ const MESSAGE_AT = 1024;
 let mod: Sha256Module | null | undefined;
 
 function load(): Sha256Module | null {
+  // Under a low `ulimit -v`, node:crypto at once rather than a failure ~50 ms long.
+  if (!wasmMemoryFits()) return null;
   try {
     const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
     return new wasm.Instance(new wasm.Module(Buffer.from(SHA256_WASM, 'base64'))).exports as Sha256Module;

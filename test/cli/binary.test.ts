@@ -290,6 +290,36 @@ test('bundle: the code caches\' checksum module is what wat2wasm makes of script
   assert.ok(readFileSync(BUNDLE, 'latin1').includes(r.stdout.toString('hex').slice(0, 60)));
 });
 
+// V8 reserves ~10 GiB of address space for a WebAssembly memory; under a lower `ulimit -v`
+// (as many login nodes set) a failed reservation costs ~15 full garbage collections
+// (src/util/address-space.ts). qdo reads the limit first: JavaScript sums the code caches
+// and node:crypto hashes, with no such collection.
+test('bundle: under a ulimit -v too low for WebAssembly memory, no failed reservation (no memory-pressure collections); caches and ids as usual', () =>
+  withCacheHome((home, env, dir) => {
+    const file = join(home, 'x.sh');
+    writeFileSync(file, 'echo hi\n');
+    const want = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const limited = (args: string[], flags = '') =>
+      spawnSync('bash', ['-c', `ulimit -v 6000000 && exec "$0" ${flags} "$@"`, process.execPath, BUNDLE, ...args], {
+        cwd: home,
+        env: { PATH: process.env.PATH, QDO_HOME: home, ...env },
+        encoding: 'utf8',
+      });
+    const probe = spawnSync('bash', ['-c', 'ulimit -v 6000000 && exec "$0" -e "try { new WebAssembly.Memory({ initial: 1 }); console.log(1) } catch { console.log(0) }"', process.execPath], { encoding: 'utf8' });
+    assert.is(probe.stdout.trim(), '0', 'the limit keeps WebAssembly memory out here');
+    for (let i = 0; i < 3; i++) {
+      const r = limited(['hash-object', file]);
+      assert.is(r.status, 0, r.stderr);
+      assert.is(r.stdout.trim(), want);
+    }
+    const cache = readdirSync(dir).find((x) => /-hash-object\.2\.v8$/.test(x));
+    assert.ok(cache, readdirSync(dir).join(' '));
+    assert.ok(checksumGood(readFileSync(join(dir, cache))), 'summed by JavaScript, the same function');
+    const traced = limited(['hash-object', file], '--trace-gc');
+    assert.is(traced.stdout.split('\n')[0] === want || traced.stdout.includes(want), true, traced.stdout);
+    assert.not.match(traced.stdout, /Mark-Compact|memory pressure/);
+  }));
+
 test('bundle: a cache folder others may write is not used', () => {
   const home = tempDir();
   const cache = join(home, 'cache');

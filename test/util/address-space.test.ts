@@ -1,0 +1,32 @@
+// util/address-space.ts: whether a WebAssembly memory can be made, read from /proc before trying.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO } from '../helpers/cli.js';
+import { wasmMemoryFits } from '../../src/util/address-space.js';
+
+const MODULE = pathToFileURL(join(REPO, 'dist/src/util/address-space.js')).href;
+
+function underLimit(kb: number | 'unlimited'): { fits: string; made: string } {
+  const code = `import(${JSON.stringify(MODULE)}).then((m) => { const fits = m.wasmMemoryFits() ? 1 : 0; let made = 1; try { new WebAssembly.Memory({ initial: 1 }); } catch { made = 0; } console.log(fits, made); })`;
+  const r = spawnSync('bash', ['-c', `ulimit -v ${kb} && exec "$0" -e "$1"`, process.execPath, code], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const [fits, made] = r.stdout.trim().split(' ');
+  return { fits: fits!, made: made! };
+}
+
+test('it says yes with no limit, as here', () => {
+  assert.ok(wasmMemoryFits());
+});
+
+test('it agrees with V8 on either side of the reservation: 6 GB and 11 GB no, 13 GB and unlimited yes', () => {
+  for (const [kb, want] of [[6_000_000, '0'], [11_000_000, '0'], [13_000_000, '1'], ['unlimited', '1']] as const) {
+    const r = underLimit(kb);
+    assert.is(r.fits, want, `ulimit -v ${kb}`);
+    assert.is(r.made, want, `ulimit -v ${kb}: what V8 does`);
+  }
+});
+
+test.run();
