@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readdir, stat } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
+import { WORKER_RESERVATION, addressSpaceLeft } from './address-space.js';
 
 export async function statOrNull(p: string): Promise<Stats | null> {
   try {
@@ -184,7 +185,7 @@ export class TreeRemover {
         return { error: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
       }
     };
-    const out: Removed[] = paths.length < this.inThreadBelow ? paths.map(here) : await this.inWorker(paths);
+    const out: Removed[] = paths.length < this.inThreadBelow ? paths.map(here) : await this.inWorker(paths, here);
     return out.map((a) => {
       if (typeof a === 'number') return a;
       const e = new Error(a.error) as NodeJS.ErrnoException;
@@ -193,8 +194,10 @@ export class TreeRemover {
     });
   }
 
-  private inWorker(paths: string[]): Promise<Removed[]> {
-    if (this.workers.length < this.size) {
+  private inWorker(paths: string[], here: (p: string) => Removed): Promise<Removed[]> {
+    // A worker's isolate reserves ~1 GiB of address space: under a low `ulimit -v` it would
+    // kill the process (util/address-space.ts), so the workers already made, or this thread.
+    if (this.workers.length < this.size && addressSpaceLeft() >= WORKER_RESERVATION) {
       // Loaded only here (as lazy-crypto does): a dynamic import() has no callback inside the bundle.
       const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
       const w = new Worker(REMOVE_TREE_WORKER, { eval: true });
@@ -216,6 +219,7 @@ export class TreeRemover {
       w.on('exit', (code) => fail(new Error(`a removal worker stopped (exit ${code})`)));
       this.workers.push(w);
     }
+    if (this.workers.length === 0) return Promise.resolve(paths.map(here));
     const w = this.workers[this.next++ % this.workers.length]!;
     const n = this.n++;
     return new Promise<Removed[]>((resolve, reject) => {

@@ -4,8 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { removeDir, tempDir } from '../helpers/cli.js';
+import { pathToFileURL } from 'node:url';
+import { REPO, removeDir, tempDir } from '../helpers/cli.js';
 import { readSmallFileSync, removeTreeSync, TreeRemover } from '../../src/util/fs.js';
 
 test('readSmallFileSync: empty, small, exactly one buffer, and larger files read whole; errors as readFileSync', () => {
@@ -142,6 +144,30 @@ test('TreeRemover: a worker that stops fails the list it held (no hang) and leav
     assert.equal(await r.remove(make('c', 4)), [1, 1, 1, 1], 'a new worker takes the next list');
   } finally {
     await r.close();
+    removeDir(dir);
+  }
+});
+
+// A worker's isolate reserves ~1 GiB of address space: under a `ulimit -v` that leaves less,
+// making one killed the whole process ("Fatal process OOM ... CodeRange"; qdo gc on a login
+// node with such a limit). TreeRemover then removes in its own thread.
+test('TreeRemover: under a ulimit -v with no room for a worker, the trees are removed in this thread (no fatal OOM)', () => {
+  const dir = tempDir('qdo-fs-');
+  try {
+    const trees = Array.from({ length: 40 }, (_, i) => {
+      const t = join(dir, `t${i}`);
+      mkdirSync(join(t, 'a'), { recursive: true });
+      writeFileSync(join(t, 'a', 'f'), 'x'.repeat(i));
+      return t;
+    });
+    const mod = pathToFileURL(join(REPO, 'dist/src/util/fs.js')).href;
+    const code = `import(${JSON.stringify(mod)}).then(async (m) => { const r = new m.TreeRemover(4, 16); const out = await r.remove(${JSON.stringify(trees)}); await r.close(); console.log(JSON.stringify(out)); })`;
+    // 1.2 GB: room for node (~0.75 GB), none for a worker besides (~0.86 GB).
+    const r = spawnSync('bash', ['-c', 'ulimit -v 1200000 && exec "$0" -e "$1"', process.execPath, code], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr.slice(0, 500));
+    assert.equal(JSON.parse(r.stdout), trees.map((_, i) => i));
+    for (const t of trees) assert.not.ok(existsSync(t));
+  } finally {
     removeDir(dir);
   }
 });
