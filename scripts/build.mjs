@@ -246,7 +246,7 @@ const FNV_LANES = '0061736d0100000001080160037f7f7f017f0302010005030100000709020
 const P = 16777619;
 // V8 reserves ~10 GiB of address space for a WebAssembly memory; under a ulimit -v too low
 // for that (many clusters' login nodes set one) it fails only after ~15 full garbage
-// collections (~50 ms): the limit is read first (as src/util/address-space.ts does).
+// collections (~50 ms): the limit is read first (as src/util/limits.ts does).
 const wasmMemoryFits = () => {
   try {
     const b = Buffer.allocUnsafe(8192);

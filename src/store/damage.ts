@@ -4,6 +4,7 @@
 // errors where they happen; this names the rest, with the path and what to do, so no
 // damage to `.qdo` ever ends in exit 70.
 import { RepositoryError, errnoCode } from '../errors.js';
+import { openFileLimit } from '../util/limits.js';
 
 const WHAT: Record<string, string> = {
   ENOTDIR: 'a file is where a folder belongs',
@@ -33,8 +34,14 @@ export function storeErrorOf(e: unknown): RepositoryError | null {
   const path = [o.path, o.dest].find((p): p is string => typeof p === 'string' && /(^|\/)\.qdo(\/|$)/.test(p));
   if (path === undefined) return null;
   const full = code === 'ENOSPC' || code === 'EDQUOT';
-  return new RepositoryError(full ? 'no-space' : 'damaged-allocation', `${path}: ${WHAT[code]} (${code})`, {
-    hint: full ? 'free some space, then run the command again (qdo fsck --repair removes what an interrupted command left)' : 'qdo fsck shows what is damaged and qdo fsck --repair fixes what it can; check the owner and permissions of the .qdo folder',
+  // Not damage: this process (EMFILE, under `ulimit -n`) or the system (ENFILE) has too many files open.
+  const files = code === 'EMFILE' || code === 'ENFILE';
+  return new RepositoryError(full ? 'no-space' : files ? 'too-many-files' : 'damaged-allocation', `${path}: ${WHAT[code]} (${code})`, {
+    hint: full
+      ? 'free some space, then run the command again (qdo fsck --repair removes what an interrupted command left)'
+      : files
+        ? `raise the limit on open files (ulimit -n${code === 'EMFILE' ? ', now ' + (openFileLimit() ?? 'unknown') : ''}; 1024 or more), then run the command again (qdo fsck --repair removes what an interrupted command left)`
+        : 'qdo fsck shows what is damaged and qdo fsck --repair fixes what it can; check the owner and permissions of the .qdo folder',
     cause: e,
     data: { path, errno: code },
   });

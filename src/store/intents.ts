@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { objectId } from '../model/object-id.js';
 import { encodeSubmission, type Submission } from '../model/submission.js';
+import { openFileBudget } from '../util/limits.js';
 import { closePendingFiles, discardPendingFiles, fsyncDirs, installPendingFile, syncPendingFiles, writePendingFile, type PendingFile } from './atomic.js';
 import type { Layout } from './layout.js';
 import { objectPath } from './objects.js';
@@ -31,8 +32,12 @@ export interface Intent {
   record: Submission;
 }
 
-/** Intents written per group (each holds up to three open temp files until its fsyncs). */
-const GROUP = 256;
+/**
+ * Intents written per group: each holds up to three open temp files until its fsyncs, and
+ * two groups overlap, so under a low `ulimit -n` (1,024 is common) groups are smaller
+ * (util/limits.ts).
+ */
+const groupSize = (): number => Math.max(1, Math.min(256, Math.floor(openFileBudget() / 6)));
 
 /** One group's temp files, written and still open. */
 interface Staged {
@@ -64,6 +69,7 @@ function drop(g: Staged): void {
  * staged by an earlier group is in place before any later group's manifest is.
  */
 export async function writeIntents(l: Layout, intents: readonly Intent[], created: (i: number) => void): Promise<void> {
+  const GROUP = groupSize();
   const seen = new Set<string>();
   let next: Staged | null = intents.length > 0 ? stageGroup(l, intents.slice(0, GROUP), 0, seen) : null;
   while (next !== null) {

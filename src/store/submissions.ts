@@ -11,6 +11,7 @@ import { closePendingFiles, discardPendingFiles, fsyncDir, fsyncDirs, installPen
 import { LOCK_SUFFIX, withLock, withLocks } from './locks.js';
 import type { Layout } from './layout.js';
 import { readSmallFileSync } from '../util/fs.js';
+import { openFileBudget } from '../util/limits.js';
 import { withChunkAnswer } from './sweeps.js';
 
 export const SUBMISSIONS_DIR = 'submissions';
@@ -151,8 +152,12 @@ function recordLockTarget(path: string): string {
 
 /** Records changed at once by changeSubmissions (whole shard folders; one larger than this alone): their locks held together, each folder fsynced once. */
 const BATCH = 64;
-/** Batches in flight at once (each takes the locks of its own shard folders: disjoint sets, so they never wait on each other). */
-const BATCHES_IN_FLIGHT = 4;
+/**
+ * Batches in flight at once (each takes the locks of its own shard folders: disjoint sets, so
+ * they never wait on each other): 4, fewer where `ulimit -n` leaves too few files for them
+ * (each holds a temp file open per record until its fsyncs; util/limits.ts).
+ */
+const batchesInFlight = (): number => Math.max(1, Math.min(4, Math.floor(openFileBudget() / (2 * BATCH))));
 
 /**
  * changeSubmission for many records (cancel, hold or release of a sweep's thousands): each record is still
@@ -216,7 +221,7 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
       });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(batchesInFlight(), batches.length) }, worker));
   return out;
 }
 

@@ -8,6 +8,7 @@ import { closeSync, fsync as fsyncCb, linkSync, mkdirSync, openSync, readSync, r
 import { crypto } from './lazy-crypto.js';
 import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { openFileBudget } from './limits.js';
 import { errnoCode } from '../errors.js';
 
 /** Temp files are named `.<target>.tmp-<8 hex>`; never `*.lock` (proper-lockfile owns that). */
@@ -239,7 +240,8 @@ export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
  * can be made again and that nothing needs after a crash.
  */
 export async function writeFilesAtomic(files: readonly { target: string; data: Uint8Array | string; mode?: number }[], opts: { group?: number; durable?: boolean } = {}): Promise<void> {
-  const group = opts.group ?? 512;
+  // No more open at once than `ulimit -n` allows (util/limits.ts).
+  const group = Math.max(1, Math.min(opts.group ?? 512, Math.floor(openFileBudget() / 2)));
   const durable = opts.durable ?? true;
   for (let k = 0; k < files.length; k += group) {
     const pending: PendingFile[] = [];

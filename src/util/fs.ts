@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readdir, stat } from 'node:fs/promises';
 import { errnoCode } from '../errors.js';
-import { WORKER_RESERVATION, addressSpaceLeft } from './address-space.js';
+import { WORKER_RESERVATION, addressSpaceLeft } from './limits.js';
 
 export async function statOrNull(p: string): Promise<Stats | null> {
   try {
@@ -196,7 +196,7 @@ export class TreeRemover {
 
   private inWorker(paths: string[], here: (p: string) => Removed): Promise<Removed[]> {
     // A worker's isolate reserves ~1 GiB of address space: under a low `ulimit -v` it would
-    // kill the process (util/address-space.ts), so the workers already made, or this thread.
+    // kill the process (util/limits.ts), so the workers already made, or this thread.
     if (this.workers.length < this.size && addressSpaceLeft() >= WORKER_RESERVATION) {
       // Loaded only here (as lazy-crypto does): a dynamic import() has no callback inside the bundle.
       const { Worker } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');

@@ -3,8 +3,8 @@
 // command (it loads the stream modules; bench/README.md, stop 24). The compression function
 // is WebAssembly (src/util/sha256.wat, made by scripts/gen-sha256-wasm.mjs); this module pads
 // the message. Where WebAssembly cannot run (node --jitless, or too little address space for
-// its memory: util/address-space.ts), null: the caller uses node:crypto.
-import { wasmMemoryFits } from './address-space.js';
+// its memory: util/limits.ts), null: the caller uses node:crypto.
+import { wasmMemoryFits } from './limits.js';
 import { SHA256_WASM } from './sha256-wasm.js';
 
 interface Sha256Module {

@@ -292,7 +292,7 @@ test('bundle: the code caches\' checksum module is what wat2wasm makes of script
 
 // V8 reserves ~10 GiB of address space for a WebAssembly memory; under a lower `ulimit -v`
 // (as many login nodes set) a failed reservation costs ~15 full garbage collections
-// (src/util/address-space.ts). qdo reads the limit first: JavaScript sums the code caches
+// (src/util/limits.ts). qdo reads the limit first: JavaScript sums the code caches
 // and node:crypto hashes, with no such collection.
 test('bundle: under a ulimit -v too low for WebAssembly memory, no failed reservation (no memory-pressure collections); caches and ids as usual', () =>
   withCacheHome((home, env, dir) => {

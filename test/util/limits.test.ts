@@ -1,13 +1,13 @@
-// util/address-space.ts: whether a WebAssembly memory can be made, read from /proc before trying.
+// util/limits.ts: whether a WebAssembly memory can be made, read from /proc before trying.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { REPO } from '../helpers/cli.js';
-import { wasmMemoryFits } from '../../src/util/address-space.js';
+import { OTHER_FILES, wasmMemoryFits } from '../../src/util/limits.js';
 
-const MODULE = pathToFileURL(join(REPO, 'dist/src/util/address-space.js')).href;
+const MODULE = pathToFileURL(join(REPO, 'dist/src/util/limits.js')).href;
 
 function underLimit(kb: number | 'unlimited'): { fits: string; made: string } {
   const code = `import(${JSON.stringify(MODULE)}).then((m) => { const fits = m.wasmMemoryFits() ? 1 : 0; let made = 1; try { new WebAssembly.Memory({ initial: 1 }); } catch { made = 0; } console.log(fits, made); })`;
@@ -27,6 +27,19 @@ test('it agrees with V8 on either side of the reservation: 6 GB and 11 GB no, 13
     assert.is(r.fits, want, `ulimit -v ${kb}`);
     assert.is(r.made, want, `ulimit -v ${kb}: what V8 does`);
   }
+});
+
+function inChild(ulimit: string, expr: string): string {
+  const code = `import(${JSON.stringify(MODULE)}).then((m) => console.log(JSON.stringify(${expr})))`;
+  const r = spawnSync('bash', ['-c', `ulimit ${ulimit} && exec "$0" -e "$1"`, process.execPath, code], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+test('openFileBudget: the soft ulimit -n less what the rest of a command holds, never below 8', () => {
+  assert.is(inChild('-n 1024', '[m.openFileLimit(), m.openFileBudget()]'), JSON.stringify([1024, 1024 - OTHER_FILES]));
+  assert.is(inChild('-n 256', '[m.openFileLimit(), m.openFileBudget()]'), JSON.stringify([256, 256 - OTHER_FILES]));
+  assert.is(inChild('-n 40', 'm.openFileBudget()'), '8');
 });
 
 test.run();
