@@ -72,7 +72,8 @@ export async function resolveOne(ctx: Context, text: string, what: string, alloc
     if (e.code === 'unknown-job') throw new NotFoundError('unknown-job', e.message, { hint: didYouMean(text, await allJobNames(allocs)) ?? e.hint ?? 'list jobs with: qdo status' });
     throw e;
   }
-  const latestId = await readRef(r.layout, r.project, r.name);
+  // The ref as resolveRev read it (one read: the version and "latest" agree), else read now.
+  const latestId = r.refId ?? (await readRef(r.layout, r.project, r.name));
   const sub = await readSubmission(r.layout, r.id);
   return {
     job: { layout: r.layout, project: r.project, name: r.name, id: r.id, version: r.manifest.version, latest: latestId === r.id, sub },
@@ -215,7 +216,7 @@ export async function jobLog(ctx: Context, rev: string, o: InspectOptions & { li
   const one = await resolveOne(ctx, rev, 'log');
   // With -n N only N+1 manifests are read (the last one shown is compared with its parent);
   // how many older versions exist follows from version numbers (manifest.md: parent's + 1).
-  const hist = await historyOf(one.job, one.latestId ?? '', o.limit !== undefined ? o.limit + 1 : Infinity);
+  const hist = await historyOf(one.job, one.latestId ?? '', o.limit !== undefined ? o.limit + 1 : Infinity, { manifest: one.manifest, sub: one.job.sub });
   const shown = o.limit !== undefined ? hist.slice(0, o.limit) : hist;
   const report = await refreshJobs(
     ctx,

@@ -239,14 +239,21 @@ export async function mapBounded<T, R>(items: T[], limit: number, fn: (t: T) => 
  * `limit`, stops after that many versions: `qdo log -n N` reads N (+1 for the diff) whatever
  * the chain's length.
  */
-export async function historyOf(j: { layout: Layout; project: string; name: string; id: string }, latestId?: string, limit = Infinity): Promise<{ job: JobVersion; manifest: Manifest }[]> {
+export async function historyOf(
+  j: { layout: Layout; project: string; name: string; id: string },
+  latestId?: string,
+  limit = Infinity,
+  /** The first version's manifest and record, when the caller has read them already. */
+  first?: { manifest: Manifest; sub: Submission | null },
+): Promise<{ job: JobVersion; manifest: Manifest }[]> {
   const out: { job: JobVersion; manifest: Manifest }[] = [];
   let id: string | null = j.id;
   const seen = new Set<string>();
   while (id !== null && !seen.has(id) && out.length < limit) {
     seen.add(id);
-    const m = await readManifest(j.layout, id);
-    const sub = await readSubmission(j.layout, id);
+    const known: { manifest: Manifest; sub: Submission | null } | undefined = id === j.id ? first : undefined;
+    const m: Manifest = known?.manifest ?? (await readManifest(j.layout, id));
+    const sub = known ? known.sub : await readSubmission(j.layout, id);
     out.push({ job: { layout: j.layout, project: j.project, name: j.name, id, version: m.version, latest: id === (latestId ?? j.id), sub }, manifest: m });
     id = m.parent;
   }

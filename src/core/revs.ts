@@ -18,6 +18,8 @@ export interface Resolved {
   layout: Layout;
   project: string;
   name: string;
+  /** Where the job's ref pointed, when the revision was resolved through it (not an id prefix). */
+  refId?: string;
 }
 
 export interface JobAddress {
@@ -50,11 +52,15 @@ export async function resolveRev(ctx: Context, text: string, allocsIn?: Allocati
   const rev = parseRev(text);
   const allocs = allocsIn ?? (await allAllocations(ctx));
   let start: { id: string; layout: Layout } | null = null;
+  let byRef: { project: string; name: string; id: string } | null = null;
   let pathError: unknown = null;
   try {
     const addr = resolveJobPath(ctx, rev.path, allocs);
     const id = await readRef(addr.loc.layout, addr.loc.project, addr.name);
-    if (id) start = { id, layout: addr.loc.layout };
+    if (id) {
+      start = { id, layout: addr.loc.layout };
+      byRef = { project: addr.loc.project, name: addr.name, id };
+    }
     else {
       pathError = new NotFoundError('unknown-job', `no job "${addr.name}" in project ${addr.loc.project}`, {
         hint: didYouMean(addr.name, (await readRefs(addr.loc.layout, addr.loc.project)).keys()),
@@ -72,7 +78,8 @@ export async function resolveRev(ctx: Context, text: string, allocsIn?: Allocati
     }
   }
   if (!start) throw pathError;
-  return select(rev, start.id, start.layout);
+  const r = await select(rev, start.id, start.layout);
+  return byRef && byRef.project === r.project && byRef.name === r.name ? { ...r, refId: byRef.id } : r;
 }
 
 async function resolveIdPrefix(prefix: string, allocs: Allocation[]): Promise<{ id: string; layout: Layout } | null> {
