@@ -507,6 +507,13 @@ async function applyState(j: JobVersion, st: JobState, look: Look, time: string,
       return update(j, { reason: `${s.state} by its start record (attempt ${start.attempt}); the scheduler says ${st.raw || st.state}, a stale answer or a requeue` });
     }
   }
+  if (isTerminal(st.state) && s.array === undefined && next.attempt === undefined) {
+    // Which attempt ended, from its end record, as when the record itself decided (step 2): a
+    // job that ended between step 2's look and the scheduler's answer (the local backend
+    // answers from the same end record) had its end recorded without it.
+    const rec = look.undecided ?? (await readEndRecord(runDirOfJob(j)));
+    if (rec && rec.attempt >= attemptWanted(s) && rec.attempt > (s.attempt ?? 0)) next.attempt = rec.attempt;
+  }
   if (isTerminal(st.state) && look.mark === undefined) next.rerun_mark = await rerunMark(runDirOfJob(j));
   return update(j, next);
 }

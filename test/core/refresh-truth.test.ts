@@ -276,4 +276,20 @@ test('hold of a job that has just started: Slurm keeps it running; reported and 
   assert.equal([r2.jobs[0]!.outcome, calls], ['skipped', []]);
 });
 
+test('a job that ends between the look at its folder and the scheduler\'s answer: its end is recorded with the attempt that ended', async () => {
+  await slurmJob('r', '46', { state: 'running', state_source: 'queue' });
+  const [j] = await jobsOf('r');
+  // The end record appears while squeue is being asked (step 2 found none), and squeue says
+  // COMPLETED: the record names attempt 1 as when the end record itself decides.
+  const racing = (async (argv: string[]): Promise<RunResult> => {
+    calls.push(argv[0]!);
+    record(runDirOfJob(j!), 'qdo-start.json', startRec());
+    record(runDirOfJob(j!), 'qdo-end.json', endRec(0));
+    return { stdout: sq('46', 'COMPLETED'), stderr: '', exitCode: 0, attempts: 1 };
+  }) as Runner;
+  await refreshJobs(testContext(opts()), await jobsOf('r'), { runner: racing });
+  assert.equal(calls, ['squeue']);
+  assert.equal(brief(state('r')), ['completed', 'queue', 0, 1]);
+});
+
 test.run();
