@@ -9,11 +9,12 @@ import { fileSystemTime, listLocks, permissionsOf } from '../store/census.js';
 import { STALE_MS } from '../store/locks.js';
 import { allAllocations, allocationAt, type Allocation } from './world.js';
 import { QdoError } from '../errors.js';
+import { WASM_RESERVATION, WORKER_RESERVATION, addressSpaceLeft, openFileBudget, openFileLimit } from '../util/limits.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 
 export interface Check {
-  /** What is checked: node, scheduler, cluster, responds, accounting, limits, allocation, permissions, clock, locks, code-cache. */
+  /** What is checked: node, process, scheduler, cluster, responds, accounting, limits, allocation, permissions, clock, locks, code-cache. */
   check: string;
   /** The allocation (or lock) it is about, if any. */
   subject: string | null;
@@ -56,10 +57,39 @@ function age(ms: number): string {
   return s < 120 ? `${s} s` : `${Math.round(s / 60)} min`;
 }
 
+/** Open files below this make sweeps write in smaller groups (spec/layout.md §Writes). */
+export const FEW_OPEN_FILES = 1024;
+
+/**
+ * This process's limits that change what qdo does (util/limits.ts): `ulimit -n` sizes the
+ * groups a sweep writes; a `ulimit -v` too low for WebAssembly memory (10 GiB of address
+ * space) or for a worker thread makes qdo do without them.
+ */
+function processCheck(): Check {
+  const files = openFileLimit();
+  const left = addressSpaceLeft();
+  const notes: string[] = [];
+  const fixes: string[] = [];
+  if (files !== null && files < FEW_OPEN_FILES) {
+    notes.push(`ulimit -n ${files}: sweeps and batch changes write in groups of ${Math.max(1, Math.floor(openFileBudget() / 6))} jobs (slower)`);
+    fixes.push(`ulimit -n ${FEW_OPEN_FILES * 4} (up to the hard limit, ulimit -Hn)`);
+  }
+  if (left < WASM_RESERVATION) {
+    notes.push(`ulimit -v leaves ${(left / 2 ** 30).toFixed(1)} GiB: no WebAssembly (it reserves 10 GiB), so code caches are summed in JavaScript and object ids hashed by node:crypto (a few ms a command)${left < WORKER_RESERVATION ? ', and gc removes run folders in one thread' : ''}`);
+    fixes.push('ulimit -v unlimited (or 12 GB or more) where the limit allows it');
+  }
+  const data = { open_files: files !== null && Number.isFinite(files) ? files : null, address_space_left: Number.isFinite(left) ? left : null };
+  if (notes.length === 0) {
+    return check({ check: 'process', status: 'ok', message: `${files === null ? 'open files not limited here' : Number.isFinite(files) ? `ulimit -n ${files}` : 'no ulimit -n'}, ${Number.isFinite(left) ? `${(left / 2 ** 30).toFixed(1)} GiB of address space left` : 'no ulimit -v'}`, data });
+  }
+  return check({ check: 'process', status: 'warn', message: notes.join('; '), fix: fixes.join('; '), data });
+}
+
 export async function doctor(ctx: Context, o: DoctorOptions): Promise<DoctorReport> {
   const checks: Check[] = [];
   const major = Number(/^v(\d+)/.exec(o.nodeVersion)?.[1] ?? 0);
   checks.push(check({ check: 'node', status: major >= 20 ? 'ok' : 'fail', message: `qdo ${o.qdoVersion} on Node.js ${o.nodeVersion}`, fix: major >= 20 ? null : 'qdo needs Node.js 20 or newer' }));
+  checks.push(processCheck());
 
   let allocs: Allocation[];
   try {

@@ -5,7 +5,8 @@ import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { qdo, removeDir, tempDir, REPO } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, qdo, removeDir, tempDir, REPO } from '../helpers/cli.js';
 import { parseQstatFull, parseScontrolConfig, parseSinfoPartitions, schedulerFacts } from '../../src/scheduler/facts.js';
 import type { Runner } from '../../src/scheduler/runner.js';
 import { SchedulerError } from '../../src/errors.js';
@@ -88,11 +89,29 @@ local('all well: every check ok, exit 0, one line each in text', async () => {
   const { code, doc } = await doctor();
   assert.is(code, 0);
   assert.ok(doc.ok);
-  assert.equal([...new Set(doc.checks.map((c) => c.check))], ['node', 'scheduler', 'cluster', 'responds', 'accounting', 'limits', 'allocation', 'permissions', 'clock', 'locks']);
+  assert.equal([...new Set(doc.checks.map((c) => c.check))], ['node', 'process', 'scheduler', 'cluster', 'responds', 'accounting', 'limits', 'allocation', 'permissions', 'clock', 'locks']);
   assert.ok(doc.checks.every((c) => c.status === 'ok' && c.fix === null));
   const t = await qdo(['doctor'], { home, env: { QDO_SCHEDULER: 'local' }, now: 'real' });
   assert.match(t.stdout, /^ok {4}node {9}qdo \d+\.\d+\.\d+ on Node\.js v\d+/);
   assert.match(t.stdout, /\nok {4}clock {8}.*skew/);
+});
+
+local('process: a low ulimit -n and a ulimit -v too low for WebAssembly are warnings that say what qdo does instead', async () => {
+  const run = (limits: string) => {
+    const r = spawnSync('bash', ['-c', `${limits} && exec "$0" "$@"`, process.execPath, BIN, 'doctor', '--json'], { env: { PATH: process.env.PATH, QDO_HOME: home, QDO_SCHEDULER: 'local' }, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Doc).checks.find((c) => c.check === 'process')! as Doc['checks'][number] & { data: { open_files: number | null; address_space_left: number | null } };
+  };
+  const fine = run('ulimit -n 4096');
+  assert.is(fine.status, 'ok');
+  assert.is(fine.data.open_files, 4096);
+  const low = run('ulimit -n 256 && ulimit -v 6000000');
+  assert.is(low.status, 'warn');
+  assert.is(low.data.open_files, 256);
+  assert.ok(low.data.address_space_left !== null && low.data.address_space_left < 6e9);
+  assert.match(low.message, /ulimit -n 256: sweeps and batch changes write in groups of \d+ jobs/);
+  assert.match(low.message, /no WebAssembly/);
+  assert.match(low.fix ?? '', /ulimit -n 4096.*ulimit -v unlimited/);
 });
 
 local('a home allocation others may write: qdo will not use it; doctor says so and how to fix it, exit 1', async () => {
