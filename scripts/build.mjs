@@ -116,7 +116,7 @@ const bundle = commentSafe(lazyNamespaces(r.outputFiles[0].text.replace(/^#!.*\n
 function lazyNamespaces(code) {
   const helper = /(?:^|[,;{ ])([\w$]+)=\(([\w$]+),([\w$]+)\)=>\{for\(var ([\w$]+) in \3\)[\w$]+\(\2,\4,\{get:\3\[\4\],enumerable:!0\}\)\}/.exec(code);
   if (!helper) throw new Error("build: esbuild's __export helper was not found");
-  const exp = helper[1].replace(/\$/g, '$$$$');
+  const exp = helper[1].replace(/\$/g, '\\$'); // the helper's name in a RegExp (minified names may hold "$")
   const name = '__qdoLazyNamespace';
   if (code.includes(name)) throw new Error(`build: ${name} is taken`);
   const getter = '(?:[\\w$]+|"[^"\\\\]*"):\\(\\)=>[\\w$]+';
