@@ -129,6 +129,14 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
     collect.push(c);
     collector?.add(c);
   };
+  // An ended version is taken unless the scheduler has it queued again, or cannot be asked
+  // while rerun_window lasts (queuedAgain); the same for a dry run and a real one.
+  const takeUnlessQueued = (u: { job: JobVersion; path: string }, again: Awaited<ReturnType<typeof queuedAgain>> | null) => {
+    const st = u.job.sub!.state;
+    if (again?.queued.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, 'queued again by the scheduler (a requeue that has not started yet): collected by a gc after it ends'));
+    else if (again?.unasked.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, `ended less than rerun_window ago and ${again.unasked.get(u.job)}: collected by a gc once rerun_window has passed`));
+    else take(u);
+  };
   try {
     // Jobs are looked at several at a time (each walk is a chain of small reads), the results
     // taken in the jobs' order.
@@ -174,14 +182,8 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
           if (rec && stateFromEndRecord(rec)) over.add(u.job);
           else result.kept.push(keptOf(u.job, u.path, s.state, 'not over yet (a dry run does not ask the scheduler)'));
         }
-        const again = over.size > 0 ? await queuedAgain(ctx, [...over], { runner: o.runner, over }) : null;
-        for (const u of unsure) {
-          if (!over.has(u.job)) continue;
-          const st = u.job.sub!.state;
-          if (again?.queued.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, 'queued again by the scheduler (a requeue that has not started yet): collected by a gc after it ends'));
-          else if (again?.unasked.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, `ended less than rerun_window ago and ${again.unasked.get(u.job)}: collected by a gc once rerun_window has passed`));
-          else take(u);
-        }
+        const again = over.size > 0 ? await queuedAgain(ctx, [...over], { runner: o.runner }) : null;
+        for (const u of unsure) if (over.has(u.job)) takeUnlessQueued(u, again);
       } else {
         await refreshJobs(ctx, unsure.map((u) => u.job), { runner: o.runner });
         // Recorded ended within rerun_window and no rerun marker: a requeue whose next
@@ -190,11 +192,8 @@ export async function gc(ctx: Context, patterns: string[], o: GcOptions = {}): P
         const recent = unsure.filter((u) => isTerminal(u.job.sub!.state)).map((u) => u.job);
         const again = recent.length > 0 ? await queuedAgain(ctx, recent, { runner: o.runner }) : null;
         for (const u of unsure) {
-          const st = u.job.sub!.state;
-          if (!isTerminal(st)) result.kept.push(keptOf(u.job, u.path, st, 'not over yet: collected by a gc after it ends'));
-          else if (again?.queued.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, 'queued again by the scheduler (a requeue that has not started yet): collected by a gc after it ends'));
-          else if (again?.unasked.has(u.job)) result.kept.push(keptOf(u.job, u.path, st, `ended less than rerun_window ago and ${again.unasked.get(u.job)}: collected by a gc once rerun_window has passed`));
-          else take(u);
+          if (isTerminal(u.job.sub!.state)) takeUnlessQueued(u, again);
+          else result.kept.push(keptOf(u.job, u.path, u.job.sub!.state, 'not over yet: collected by a gc after it ends'));
         }
       }
     }

@@ -159,21 +159,19 @@ export async function rerunWindowMs(ctx: Context): Promise<number> {
 }
 
 /**
- * For gc (spec/porcelain.md §qdo gc, What is removed): of jobs recorded ended,
- * those the scheduler has taken back into its queue (a requeue, by hand or by the cluster,
+ * For gc (spec/porcelain.md §qdo gc, What is removed): of jobs known to have ended (by their
+ * record, or for a dry run by their end record), those the scheduler has taken back into its queue (a requeue, by hand or by the cluster,
  * whose next attempt has not started: no rerun marker yet). One query per scheduler and
  * cluster, the records left as they are. A job that cannot be asked (another cluster, a pool,
  * a failing scheduler) is in `unasked` with why: nothing says it will not run again.
  */
-export async function queuedAgain(ctx: Context, jobs: JobVersion[], o: { runner?: Runner; over?: ReadonlySet<JobVersion> } = {}): Promise<{ queued: Set<JobVersion>; unasked: Map<JobVersion, string> }> {
+export async function queuedAgain(ctx: Context, jobs: JobVersion[], o: { runner?: Runner } = {}): Promise<{ queued: Set<JobVersion>; unasked: Map<JobVersion, string> }> {
   const queued = new Set<JobVersion>();
   const unasked = new Map<JobVersion, string>();
   const groups = new Map<string, JobVersion[]>();
   for (const j of jobs) {
     const s = j.sub;
-    // `over`: known to have ended though not recorded so (a dry run's gc reads end records
-    // itself and writes no record).
-    if (!s || !(isTerminal(s.state) || o.over?.has(j)) || s.sched_id === null || s.scheduler.startsWith('pool:')) continue;
+    if (!s || s.sched_id === null || s.scheduler.startsWith('pool:')) continue;
     const key = `${s.scheduler}@${s.cluster}`;
     const g = groups.get(key);
     if (g) g.push(j);
