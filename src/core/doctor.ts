@@ -9,7 +9,8 @@ import { fileSystemTime, listLocks, permissionsOf } from '../store/census.js';
 import { STALE_MS } from '../store/locks.js';
 import { allAllocations, allocationAt, type Allocation } from './world.js';
 import { QdoError } from '../errors.js';
-import { WASM_RESERVATION, WORKER_RESERVATION, addressSpaceLeft, openFileBudget, openFileLimit } from '../util/limits.js';
+import { intentGroupSize } from '../store/intents.js';
+import { WASM_RESERVATION, WORKER_RESERVATION, addressSpaceLeft, openFileLimit } from '../util/limits.js';
 
 export type Status = 'ok' | 'warn' | 'fail';
 
@@ -71,7 +72,7 @@ function processCheck(): Check {
   const notes: string[] = [];
   const fixes: string[] = [];
   if (files !== null && files < FEW_OPEN_FILES) {
-    notes.push(`ulimit -n ${files}: sweeps and batch changes write in groups of ${Math.max(1, Math.floor(openFileBudget() / 6))} jobs (slower)`);
+    notes.push(`ulimit -n ${files}: sweeps and batch changes write in groups of ${intentGroupSize()} jobs (slower)`);
     fixes.push(`ulimit -n ${FEW_OPEN_FILES * 4} (up to the hard limit, ulimit -Hn)`);
   }
   if (left < WASM_RESERVATION) {

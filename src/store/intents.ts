@@ -37,7 +37,7 @@ export interface Intent {
  * two groups overlap, so under a low `ulimit -n` (1,024 is common) groups are smaller
  * (util/limits.ts).
  */
-const groupSize = (): number => Math.max(1, Math.min(256, Math.floor(openFileBudget() / 6)));
+export const intentGroupSize = (): number => Math.max(1, Math.min(256, Math.floor(openFileBudget() / 6)));
 
 /** One group's temp files, written and still open. */
 interface Staged {
@@ -69,7 +69,7 @@ function drop(g: Staged): void {
  * staged by an earlier group is in place before any later group's manifest is.
  */
 export async function writeIntents(l: Layout, intents: readonly Intent[], created: (i: number) => void): Promise<void> {
-  const GROUP = groupSize();
+  const GROUP = intentGroupSize();
   const seen = new Set<string>();
   let next: Staged | null = intents.length > 0 ? stageGroup(l, intents.slice(0, GROUP), 0, seen) : null;
   while (next !== null) {

@@ -316,7 +316,7 @@ test('bundle: under a ulimit -v too low for WebAssembly memory, no failed reserv
     assert.ok(cache, readdirSync(dir).join(' '));
     assert.ok(checksumGood(readFileSync(join(dir, cache))), 'summed by JavaScript, the same function');
     const traced = limited(['hash-object', file], '--trace-gc');
-    assert.is(traced.stdout.split('\n')[0] === want || traced.stdout.includes(want), true, traced.stdout);
+    assert.ok(traced.stdout.includes(want), traced.stdout);
     assert.not.match(traced.stdout, /Mark-Compact|memory pressure/);
   }));
 
