@@ -1,11 +1,15 @@
-// Builds dist/qdo.cjs, the one file users run (package.json "bin"; bench/README.md §Start-up).
+// Builds dist/qdo-standalone.cjs and dist/qdo.cjs, what users run (package.json "bin";
+// bench/README.md §Start-up, and "Layout" below).
 //
-// The file is a short prologue followed by the whole CLI bundled by esbuild (qdo and every
-// dependency, minified, CommonJS) inside one block comment. Node compiles only the
-// prologue (a comment is scanned, not parsed), so `qdo --version` costs about `node -e 0`.
-// For any other command the prologue compiles the comment's text, a slice of its own file
-// (no copy), with vm.Script and a V8 code cache (~/.cache/qdo), so the megabyte of
-// JavaScript is neither parsed nor compiled again after the first runs of a command.
+// dist/qdo-standalone.cjs is a short prologue followed by the whole CLI bundled by esbuild
+// (qdo and every dependency, minified, CommonJS) inside one block comment, in sections: qdo's
+// own bundle, then each package qdo imports only on some paths (yargs, yaml, nunjucks,
+// chokidar, fast-glob). Node compiles only the prologue (a comment is scanned, not parsed);
+// it compiles the sections a command uses, slices of its own text, with vm.Script and V8
+// code caches (~/.cache/qdo), so the JavaScript is neither parsed nor compiled again after
+// the first runs of a command. Copied anywhere, that one file is qdo.
+// dist/qdo.cjs, the package's binary, is the same prologue alone: it reads from the
+// standalone file beside it only the sections a command uses.
 // Node 20 has no module.enableCompileCache; this works from 20 on.
 //
 // A block comment ends at the first "*/": the bundle's own are rewritten away, token by
@@ -28,8 +32,15 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const out = join(root, 'dist/qdo.cjs');
 const MARK = '/*@qdo-bundle';
 
-const r = await build({
-  entryPoints: [join(root, 'src/cli/bin.ts')],
+// Packages qdo imports with import() only on some paths, each kept out of the main bundle in
+// a section of its own (read and compiled when first imported; see "Layout" below): 440 KB
+// of the bundle's 1 MB that status, log and most commands never run. `esm` packages are
+// imported as ES modules (their namespace, names fixed), the others as CommonJS
+// (module.exports), as esbuild would import them inside the bundle.
+const VENDORS = { yargs: 'esm', chokidar: 'esm', yaml: 'cjs', nunjucks: 'cjs', 'fast-glob': 'cjs' };
+const VENDOR_PREFIX = 'qdo-vendor:';
+
+const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -49,9 +60,61 @@ const r = await build({
     'import.meta.url': '__qdoMeta.url',
   },
   banner: { js: "var __qdoMeta={get url(){return require('node:url').pathToFileURL(__filename).href}};" },
-  plugins: [lightModules()],
+};
+
+const r = await build({
+  ...common,
+  entryPoints: [join(root, 'src/cli/bin.ts')],
+  plugins: [lightModules(), vendorModules(null)],
   outfile: out,
 });
+
+/**
+ * Each vendor package, bundled on its own: a CommonJS function body whose module.exports is
+ * the package's namespace (esm) or its module.exports (cjs). Another vendor package it
+ * requires (nunjucks' optional chokidar) is that package's section, not a second copy.
+ */
+const vendors = {};
+for (const [name, kind] of Object.entries(VENDORS)) {
+  const ns = await import(name);
+  const contents = kind === 'esm' ? `export * from ${JSON.stringify(name)};\n${'default' in ns ? `export { default } from ${JSON.stringify(name)};\n` : ''}` : `module.exports = require(${JSON.stringify(name)});\n`;
+  const v = await build({
+    ...common,
+    stdin: { contents, resolveDir: root, sourcefile: `vendor-${name}.js`, loader: 'js' },
+    plugins: [lightModules(), vendorModules(name)],
+    outfile: join(root, `dist/vendor-${name}.cjs`),
+  });
+  vendors[name] = { text: v.outputFiles[0].text, metafile: v.metafile };
+}
+
+/**
+ * In the main bundle an import of a vendor package is a small module that requires
+ * "qdo-vendor:NAME" (left to the prologue's require, which compiles that section): for an
+ * esm package one exporting the names its namespace has (the build imports it to list them),
+ * for a cjs one `module.exports = require(...)`, so each import() sees what it saw when the
+ * package was inside the bundle. In a vendor's own build, the other vendors are required the
+ * same way.
+ */
+function vendorModules(self) {
+  const names = Object.keys(VENDORS).filter((n) => n !== self);
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[-]/g, '\\$&')).join('|')}|${VENDOR_PREFIX}.*)$`);
+  return {
+    name: 'qdo-vendor-modules',
+    setup(b) {
+      b.onResolve({ filter }, (a) => (a.path.startsWith(VENDOR_PREFIX) ? { path: a.path, external: true } : { path: a.path, namespace: 'qdo-vendor' }));
+      b.onLoad({ filter: /.*/, namespace: 'qdo-vendor' }, async (a) => {
+        const req = `require(${JSON.stringify(VENDOR_PREFIX + a.path)})`;
+        if (VENDORS[a.path] !== 'esm' || self !== null) return { contents: `module.exports = ${req};\n`, loader: 'js', resolveDir: root };
+        // ("module.exports", the name Node gives what require() of an ES module returns, is none of qdo's.)
+        const keys = Object.keys(await import(a.path)).filter((k) => k !== 'module.exports');
+        const bad = keys.find((k) => k !== 'default' && !/^[A-Za-z_$][\w$]*$/.test(k));
+        if (bad) throw new Error(`build: ${a.path} exports ${JSON.stringify(bad)}, not an identifier`);
+        const contents = `const m = ${req};\n` + keys.map((k) => (k === 'default' ? 'export default m.default;\n' : `export const ${k} = m.${k};\n`)).join('');
+        return { contents, loader: 'js', resolveDir: root };
+      });
+    },
+  };
+}
 
 /**
  * Modules the bundle gets in a lighter form than the tree (bench/README.md, stop 24): each
@@ -85,7 +148,7 @@ function lightModules() {
     'node:fs/promises': lazy('node:fs/promises', fsPromises, "export { constants } from 'node:fs';\n"),
     'node:os': lazy('node:os', os),
   };
-  const ownModule = /\/src\//;
+  const ownModule = new RegExp(`^${join(root, 'src').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/`);
   const importers = { 'graceful-fs': /\/node_modules\/proper-lockfile\//, assert: /\/node_modules\/signal-exit\//, 'node:fs/promises': ownModule, 'node:os': ownModule };
   return {
     name: 'qdo-light-modules',
@@ -136,9 +199,15 @@ function lazyNamespaces(code) {
   if (process.env.QDO_BUILD_VERBOSE) console.error(`lazyNamespaces: ${n} made lazy, ${left} __export calls left`);
   return out.slice(0, at) + lazy + out.slice(at);
 }
-if (/[^\x00-\x7f]/.test(bundle)) throw new Error('build: the bundle has a non-ASCII character');
-const body = `(function (exports, require, module, __filename, __dirname) {${bundle}\n})`;
-if (body.includes('*/')) throw new Error('build: a "*/" is left in the bundle');
+// Each section a CommonJS function body, comment-safe, ASCII.
+const asBody = (what, code) => {
+  const b = `(function (exports, require, module, __filename, __dirname) {${code}\n})`;
+  if (/[^\x00-\x7f]/.test(b)) throw new Error(`build: ${what} has a non-ASCII character`);
+  if (b.includes('*/')) throw new Error(`build: a "*/" is left in ${what}`);
+  return b;
+};
+const bodies = { '': asBody('the bundle', bundle) };
+for (const [name, v] of Object.entries(vendors)) bodies[name] = asBody(name, commentSafe(v.text));
 
 /**
  * The same program without the character pair "*" "/": inside string and template
@@ -195,13 +264,22 @@ function commentSafe(code) {
   return out;
 }
 
-// The prologue: plain CommonJS, no dependencies (a top-level `return` ends a CommonJS module).
-// Code caches are named by a hash of the whole file, prologue included.
-const prologueWith = (hash) => `#!/usr/bin/env node
+// Layout. dist/qdo-standalone.cjs is qdo in one file: a prologue (plain CommonJS, no
+// dependencies; a top-level `return` ends a CommonJS module), then a block comment holding
+// the sections: the main bundle, then each vendor package. Copied anywhere, it runs alone:
+// Node reads the whole file and the prologue compiles slices of its own text.
+// dist/qdo.cjs, the package's binary, is the same prologue without the comment: it reads from
+// dist/qdo-standalone.cjs beside it only the bytes of the sections a command uses. Node reads
+// its entry file through a buffer that doubles as it grows (~3.5 pages touched per page of
+// file) and a page fault is dear on the VMs clusters give (~15 us here): reading the 1 MB
+// file cost every command ~16 ms more than `node -e 0`, `--version` included
+// (bench/README.md, stop 26).
+// Code caches are named by a hash of qdo-standalone.cjs (both files use the same ones).
+const STANDALONE = 'qdo-standalone.cjs';
+const prologueWith = (hash, sections, launcher) => `#!/usr/bin/env node
 // qdo ${pkg.version}: ${pkg.description}
-// Built by scripts/build.mjs: this prologue, then the CLI bundle in the comment that starts
-// at the ${MARK} line (compiled with a V8 code cache in $XDG_CACHE_HOME/qdo;
-// QDO_CODE_CACHE=0 turns it off).
+// Built by scripts/build.mjs: ${launcher ? `the program is in ${STANDALONE} beside this file, read a section at a time` : `this prologue, then the program's sections in the comment that starts at the ${MARK} line`}
+// (compiled with V8 code caches in $XDG_CACHE_HOME/qdo; QDO_CODE_CACHE=0 turns them off).
 if (process.argv.length === 3 && process.argv[2] === '--version') {
   process.stdout.write('${pkg.version}\\n');
   return;
@@ -209,25 +287,17 @@ if (process.argv.length === 3 && process.argv[2] === '--version') {
 const fs = require('node:fs');
 const vm = require('node:vm');
 const path = require('node:path');
-// The comment in qdoProgram (at the end of this file, never called) holds the program. Node
-// has read this file already, and V8 gives a declared function's text as a slice of it, no
-// copy. (The text of the function Node wraps this file in, arguments.callee, is built anew:
-// a megabyte copied, ~1 ms of every command; reading the file again cost as much.)
-let text = qdoProgram.toString();
-if (!text.includes('\\n${MARK}\\n')) text = fs.readFileSync(__filename, 'latin1');
-const source = text.slice(text.indexOf('\\n${MARK}\\n') + ${MARK.length + 2}, text.lastIndexOf('\\n*/'));
+// Where each section is: [start, end) from the line after ${MARK}.
+const SECTIONS = ${JSON.stringify(sections)};
 // import() inside a vm.Script needs a callback Node 20 only has behind a flag: scheduler
 // plugins are imported through this module's own import() (src/util/import-module.ts).
 globalThis.__qdoImport = (url) => import(url);
 // One cache per command word, made by its first successful run and made again by its
 // second (the first run of a command often takes paths later runs do not, e.g. writing a
 // cache of its own); a cache holds only what its command compiled, so each command
-// deserializes only its own code.
+// deserializes only its own code. A vendor section has one cache, "@NAME".
 // __complete is what the shells' completion scripts run at every TAB (src/cli/complete.ts).
 const word = /^(?:__)?[a-z][a-z-]{0,30}$/.test(process.argv[2] || '') ? process.argv[2] : null;
-let base = null;
-let cached;
-let generation = 0;
 // For qdo doctor: where the cache is and whether it is used.
 const cacheInfo = { dir: path.join(process.env.XDG_CACHE_HOME || path.join(process.env.HOME || require('node:os').homedir(), '.cache'), 'qdo'), usable: false, reason: 'QDO_CODE_CACHE=0' };
 globalThis.__qdoCodeCache = cacheInfo;
@@ -236,9 +306,9 @@ globalThis.__qdoCodeCache = cacheInfo;
 // little-endian 32-bit word each), the lanes folded in order, then FNV-1a over the last
 // bytes. A file is read straight into the memory of a 162-byte WebAssembly function
 // (scripts/fnv-lanes.wat) that sums it there with SIMD, and V8 is handed that memory: no copy
-// into fresh pages (~0.4 ms for a 400 KB cache) and no JavaScript loop (interpreted, then
-// optimized on the side, it cost ~3% of qdo status; bench/README.md, Start-up). Where
-// WebAssembly is off (--jitless) JavaScript does the same sum.
+// into fresh pages and no JavaScript loop (interpreted, then optimized on the side, it cost
+// ~3% of qdo status; bench/README.md, Start-up). Where WebAssembly is off (--jitless)
+// JavaScript does the same sum.
 const FNV_LANES = '0061736d0100000001080160037f7f7f017f030201000503010000070902016d020001660000' +
   '0a7a017801027b2002fd1121034193838008fd112104024003402001450d0120032000fd000400fd512004fdb501' +
   '2103200041106a2100200141016b21010c000b0b2003fd1b00210220022003fd1b017341938380086c21022002' +
@@ -266,18 +336,23 @@ const wasmMemoryFits = () => {
   }
 };
 let wasm = null;
-// n bytes to read or sum into: the WebAssembly memory from 0 (grown as needed), else a Buffer.
+let spare = null;
+// n bytes to read or sum into, from the start of the WebAssembly memory (grown as needed),
+// else of one Buffer kept for the purpose: a section's text is read there and copied into a
+// string, then a cache is read over it, into pages already touched.
 const room = (n) => {
   try {
     if (wasm === null) wasm = wasmMemoryFits() ? new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(FNV_LANES, 'hex'))).exports : false;
-    if (!wasm) return Buffer.allocUnsafe(n);
-    const have = wasm.m.buffer.byteLength;
-    if (have < n) wasm.m.grow(Math.ceil((n - have) / 65536));
-    return new Uint8Array(wasm.m.buffer, 0, n);
+    if (wasm) {
+      const have = wasm.m.buffer.byteLength;
+      if (have < n) wasm.m.grow(Math.ceil((n - have) / 65536));
+      return new Uint8Array(wasm.m.buffer, 0, n);
+    }
   } catch {
     wasm = false;
-    return Buffer.allocUnsafe(n);
   }
+  if (spare === null || spare.length < n) spare = Buffer.allocUnsafeSlow(n);
+  return spare.subarray(0, n);
 };
 const sum = (b) => {
   const n = b.length >> 4;
@@ -297,23 +372,81 @@ const sum = (b) => {
   for (let i = n << 4; i < b.length; i++) h = Math.imul(h ^ b[i], P);
   return h >>> 0;
 };
+// n bytes of the file open as fd from position at, in room(n).
+const readAt = (fd, n, at) => {
+  const b = room(n);
+  for (let got = 0, k = 1; got < n; got += k) {
+    k = fs.readSync(fd, b, got, n - got, at + got);
+    if (k === 0) return null;
+  }
+  return b;
+};
 // A cache file's contents without its checksum, if the checksum is right; else null.
 const readChecked = (file) => {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
     if (size <= 4) return null;
-    const b = room(size);
-    for (let got = 0, n = 1; got < size; got += n) {
-      n = fs.readSync(fd, b, got, size - got, got);
-      if (n === 0) return null;
-    }
+    const b = readAt(fd, size, 0);
+    if (b === null) return null;
     const data = b.subarray(0, size - 4);
     return sum(data) === new DataView(b.buffer, b.byteOffset + size - 4, 4).getUint32(0, true) ? data : null;
   } finally {
     fs.closeSync(fd);
   }
 };
+${launcher ? `// The sections come from ${STANDALONE} beside this file (its real folder: Node resolves the
+// link npm puts on PATH). It is code this process runs, so others than those who may change
+// this file must not be able to change it either.
+const FILE = path.join(__dirname, '${STANDALONE}');
+const broken = (why) => {
+  const message = FILE + ' ' + why;
+  const hint = 'install qdo again (npm install -g), or put ${STANDALONE} of this build beside ' + __filename;
+  if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ version: 1, error: { code: 'broken-install', message, hint } }) + '\\n');
+  process.stderr.write('qdo: ' + message + '\\nhint: ' + hint + '\\n');
+  process.exit(70);
+};
+let fd;
+try {
+  fd = fs.openSync(FILE, 'r');
+} catch (e) {
+  broken(e && e.code === 'ENOENT' ? 'is missing: qdo.cjs runs the program in that file' : 'cannot be read (' + (e && e.code) + ')');
+}
+const st = fs.fstatSync(fd);
+const me = fs.statSync(__filename);
+if (st.uid !== me.uid || (st.mode & 0o022 & ~me.mode) !== 0) broken('may be changed by others than those who may change ' + __filename + ': it is not run');
+// The main section is read with the prologue before it, whose code cache names hold the
+// build's hash: the file must be the one this file was built with (its size, its hash).
+let text = null;
+if (st.size === ${launcher.size}) {
+  const n = ${launcher.base} + SECTIONS[''][1];
+  const b = readAt(fd, n, 0);
+  text = b && Buffer.from(b.buffer, b.byteOffset, n).latin1Slice(0, n);
+  if (text && text.lastIndexOf("'${hash}-'", ${launcher.base}) === -1) text = null;
+}
+if (text === null) {
+  // Another build (an upgrade half done, or files of two builds copied together): that file
+  // is all of qdo, and runs as Node runs it.
+  fs.closeSync(fd);
+  require(FILE);
+  return;
+}
+const section = (name) => {
+  const [s, e] = SECTIONS[name];
+  if (name === '') return text.slice(${launcher.base} + s, ${launcher.base} + e);
+  const b = readAt(fd, e - s, ${launcher.base} + s);
+  if (b === null) broken('is shorter than it was');
+  return Buffer.from(b.buffer, b.byteOffset, e - s).latin1Slice(0, e - s);
+};` : `// The comment in qdoProgram (at the end of this file, never called) holds the program. Node
+// has read this file already, and V8 gives a declared function's text as a slice of it, no
+// copy. (The text of the function Node wraps this file in, arguments.callee, is built anew:
+// a megabyte copied, ~1 ms of every command; reading the file again cost as much.)
+const FILE = __filename;
+let text = qdoProgram.toString();
+if (!text.includes('\\n${MARK}\\n')) text = fs.readFileSync(__filename, 'latin1');
+const at = text.indexOf('\\n${MARK}\\n') + ${MARK.length + 2};
+const section = (name) => text.slice(at + SECTIONS[name][0], at + SECTIONS[name][1]);`}
+let cacheBase = null;
 if (process.env.QDO_CODE_CACHE !== '0') {
   try {
     const dir = cacheInfo.dir;
@@ -330,32 +463,45 @@ if (process.env.QDO_CODE_CACHE !== '0') {
       const flags = process.execArgv.join(' ') + (process.env.NODE_OPTIONS ? ' ' + process.env.NODE_OPTIONS : '');
       let tag = 0x811c9dc5;
       for (let i = 0; i < flags.length; i++) tag = Math.imul(tag ^ flags.charCodeAt(i), 16777619);
-      base = word && path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + word + (flags ? '+' + (tag >>> 0).toString(16) : ''));
-      for (const g of base ? [2, 1] : []) {
-        let data;
-        try {
-          data = readChecked(base + '.' + g + '.v8');
-        } catch {
-          continue;
-        }
-        if (data) {
-          cached = data;
-          generation = g;
-          break;
-        }
-        fs.rmSync(base + '.' + g + '.v8', { force: true });
-      }
+      cacheBase = (key) => path.join(dir, '${hash}-' + process.version + '-' + process.arch + '-' + key + (flags ? '+' + (tag >>> 0).toString(16) : ''));
     }
   } catch {}
 }
-const script = new vm.Script(source, { filename: __filename, cachedData: cached });
-if (base && (generation < 2 || script.cachedDataRejected)) {
-  process.once('exit', (code) => {
-    // Made by runs that went as meant: 0, and the answers that are no error (spec/exit-codes.md:
-    // 1, e.g. wait on a job that failed, diff --exit-code; 8 and 9 from wait), so a wait in a
-    // script whose jobs fail still gets its cache. Not by a usage error or a failure, whose
-    // paths (help text, error reports) a normal run does not take.
-    if (code !== 0 && code !== 1 && code !== 8 && code !== 9) return;
+// Scripts whose cache is to be made (or made again) as the process exits.
+const toWrite = [];
+// A section compiled, with the cache named by key if there is one (key null: none).
+const compile = (key, source) => {
+  const base = cacheBase && key ? cacheBase(key) : null;
+  let cached;
+  let generation = 0;
+  for (const g of base ? [2, 1] : []) {
+    let data;
+    try {
+      data = readChecked(base + '.' + g + '.v8');
+    } catch {
+      continue;
+    }
+    if (data) {
+      cached = data;
+      generation = g;
+      break;
+    }
+    fs.rmSync(base + '.' + g + '.v8', { force: true });
+  }
+  const script = new vm.Script(source, { filename: FILE, cachedData: cached });
+  if (base && (generation < 2 || script.cachedDataRejected)) {
+    if (toWrite.length === 0) process.once('exit', writeCaches);
+    toWrite.push({ base, generation, script });
+  }
+  return script;
+};
+const writeCaches = (code) => {
+  // Made by runs that went as meant: 0, and the answers that are no error (spec/exit-codes.md:
+  // 1, e.g. wait on a job that failed, diff --exit-code; 8 and 9 from wait), so a wait in a
+  // script whose jobs fail still gets its cache. Not by a usage error or a failure, whose
+  // paths (help text, error reports) a normal run does not take.
+  if (code !== 0 && code !== 1 && code !== 8 && code !== 9) return;
+  for (const { base, generation, script } of toWrite) {
     try {
       const next = script.cachedDataRejected ? 1 : generation + 1;
       const tmp = base + '.' + process.pid + '.tmp';
@@ -368,48 +514,83 @@ if (base && (generation < 2 || script.cachedDataRejected)) {
       fs.renameSync(tmp, base + '.' + next + '.v8');
       // A second generation V8 refused goes with it (read first, it would shadow the new one).
       if (next === 2 || generation === 2) fs.rmSync(base + '.' + (3 - next) + '.v8', { force: true });
-      // Caches not used for a week go: of other builds of qdo, of another Node, of flags no
-      // longer used (two versions of qdo sharing a home each keep theirs), and the temp file
-      // of a run killed while it wrote one.
-      const week = Date.now() - 7 * 86400e3;
-      for (const f of fs.readdirSync(path.dirname(base))) {
-        if (!f.endsWith('.v8') && !f.endsWith('.tmp')) continue;
-        const p = path.join(path.dirname(base), f);
-        const st = fs.statSync(p);
-        if (st.atimeMs < week && st.mtimeMs < week) fs.rmSync(p, { force: true });
-      }
     } catch {}
-  });
-}
-script.runInThisContext().call(module.exports, module.exports, require, module, __filename, __dirname);
+  }
+  // Caches not used for a week go: of other builds of qdo, of another Node, of flags no
+  // longer used (two versions of qdo sharing a home each keep theirs), and the temp file
+  // of a run killed while it wrote one.
+  try {
+    const dir = cacheInfo.dir;
+    const week = Date.now() - 7 * 86400e3;
+    for (const f of fs.readdirSync(dir)) {
+      if (!f.endsWith('.v8') && !f.endsWith('.tmp')) continue;
+      const p = path.join(dir, f);
+      const st = fs.statSync(p);
+      if (st.atimeMs < week && st.mtimeMs < week) fs.rmSync(p, { force: true });
+    }
+  } catch {}
+};
+// The program's require: "qdo-vendor:NAME" is a vendor section (compiled and run once), any
+// other name Node's.
+const vendors = new Map();
+const qdoRequire = Object.assign((id) => {
+  if (typeof id !== 'string' || !id.startsWith('${VENDOR_PREFIX}')) return require(id);
+  const name = id.slice(${VENDOR_PREFIX.length});
+  let mod = vendors.get(name);
+  if (!mod) {
+    if (!Object.prototype.hasOwnProperty.call(SECTIONS, name) || name === '') throw new Error('qdo: no section ' + name);
+    mod = { exports: {}, id };
+    vendors.set(name, mod);
+    compile('@' + name, section(name)).runInThisContext().call(mod.exports, mod.exports, qdoRequire, mod, FILE, path.dirname(FILE));
+  }
+  return mod.exports;
+}, { resolve: require.resolve, cache: require.cache, main: require.main });
+compile(word, section('')).runInThisContext().call(module.exports, module.exports, qdoRequire, module, FILE, path.dirname(FILE));
 return;
-function qdoProgram() {
+${launcher ? '' : `function qdoProgram() {
 ${MARK}
-`;
-const hash = createHash('sha256').update(prologueWith('0'.repeat(16)) + body).digest('hex').slice(0, 16);
-const prologue = prologueWith(hash);
-// Both halves must compile: the prologue as Node will (a CommonJS function body), the
-// bundle as the prologue will.
-new vm.Script(`(function (exports, require, module, __filename, __dirname) {${prologue.replace(/^#!.*/, "")}*/\n}\n})`, { filename: "prologue" });
-new vm.Script(body, { filename: 'bundle' });
+`}`;
+
+// The comment's contents: the sections, one after another, each on its own lines.
+const sections = {};
+let content = '';
+for (const [name, b] of Object.entries(bodies)) {
+  sections[name] = [content.length, content.length + b.length];
+  content += b + '\n';
+}
+const hash = createHash('sha256').update(prologueWith('0'.repeat(16), sections, null) + content).digest('hex').slice(0, 16);
+const prologue = prologueWith(hash, sections, null);
+const standalone = prologue + content + '*/\n}\n';
+const launcher = prologueWith(hash, sections, { base: prologue.length, size: Buffer.byteLength(standalone) });
+// Every part must compile: the prologues as Node will (a CommonJS function body), each
+// section as the prologue will.
+new vm.Script(`(function (exports, require, module, __filename, __dirname) {${prologue.replace(/^#!.*/, '')}*/\n}\n})`, { filename: 'prologue' });
+new vm.Script(`(function (exports, require, module, __filename, __dirname) {${launcher.replace(/^#!.*/, '')}\n})`, { filename: 'launcher' });
+for (const [name, [s, e]] of Object.entries(sections)) {
+  const src = standalone.slice(prologue.length + s, prologue.length + e);
+  if (src !== bodies[name]) throw new Error(`build: section ${name} is not where it is said to be`);
+  new vm.Script(src, { filename: name || 'bundle' });
+}
 // Node reads the file as UTF-8: one non-ASCII character anywhere would make the whole
 // megabyte a two-byte string for it and V8's scanner.
-if (/[^\x00-\x7f]/.test(prologue)) throw new Error('build: the prologue must be ASCII');
+if (/[^\x00-\x7f]/.test(prologue) || /[^\x00-\x7f]/.test(launcher)) throw new Error('build: the prologue must be ASCII');
 mkdirSync(dirname(out), { recursive: true });
-const tmp = out + '.tmp';
-writeFileSync(tmp, prologue + body + '\n*/\n}\n');
-chmodSync(tmp, 0o755);
-renameSync(tmp, out);
+for (const [file, text] of [[join(dirname(out), STANDALONE), standalone], [out, launcher]]) {
+  const tmp = file + '.tmp';
+  writeFileSync(tmp, text);
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, file);
+}
 
 // Licences of the bundled packages.
 const pkgs = new Map();
-for (const input of Object.keys(r.metafile.inputs)) {
+for (const input of [r.metafile, ...Object.values(vendors).map((v) => v.metafile)].flatMap((m) => Object.keys(m.inputs))) {
   const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
   if (!m) continue;
   const dir = join(root, input.slice(0, m.index + m[0].length));
   if (!pkgs.has(m[1])) pkgs.set(m[1], dir);
 }
-let notices = `Third-party software bundled in dist/qdo.cjs (qdo ${pkg.version}):\n`;
+let notices = `Third-party software bundled in dist/qdo-standalone.cjs (qdo ${pkg.version}):\n`;
 for (const [name, dir] of [...pkgs].sort(([a], [b]) => (a < b ? -1 : 1))) {
   const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const lic = readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));

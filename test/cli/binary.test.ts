@@ -1,10 +1,10 @@
 // The built binary and the single-file bundle, run as real processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, copyFileSync, existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BUNDLE, REPO, qdoProcess, tempDir, removeDir } from '../helpers/cli.js';
 
 for (const bundle of [false, true]) {
@@ -76,27 +76,108 @@ test("bundle: a job's whole life through most commands", () => {
   }
 });
 
-test('the bundle runs with no node_modules beside it', () => {
+const STANDALONE = join(REPO, 'dist/qdo-standalone.cjs');
+
+test('the bundle runs with no node_modules beside it: qdo-standalone.cjs alone, or qdo.cjs with it', () => {
   const dir = tempDir('qdo-bundle-');
   try {
-    assert.ok(existsSync(BUNDLE));
-    const copy = join(dir, 'qdo.cjs');
-    copyFileSync(BUNDLE, copy);
     const home = join(dir, 'home');
-    const r = qdoProcess(['project', 'add', 'x'], { home, bundle: true, cwd: dir });
-    assert.is(r.code, 0, r.stderr);
-    // Run the copy explicitly (qdoProcess runs BUNDLE; check the copy too).
-    const c = spawnSync(process.execPath, [copy, 'project', 'list'], { cwd: dir, env: { PATH: process.env.PATH, QDO_HOME: home }, encoding: 'utf8' });
-    assert.is(c.status, 0, c.stderr);
-    assert.match(c.stdout, /^PROJECT\s+ALLOCATION\nx\s+/);
-    assert.ok(readFileSync(copy, 'utf8').startsWith('#!/usr/bin/env node\n'));
+    const env = { PATH: process.env.PATH, QDO_HOME: home, XDG_CACHE_HOME: join(dir, 'cache'), QDO_SCHEDULER: 'local' };
+    const run = (file: string, args: string[]) => spawnSync(process.execPath, [file, ...args], { cwd: dir, env, encoding: 'utf8' });
+    // The one file to copy anywhere.
+    const alone = join(dir, 'alone', 'qdo.cjs');
+    mkdirSync(dirname(alone));
+    copyFileSync(STANDALONE, alone);
+    assert.ok(readFileSync(alone, 'utf8').startsWith('#!/usr/bin/env node\n'));
+    let r = run(alone, ['project', 'add', 'x']);
+    assert.is(r.status, 0, r.stderr);
+    r = run(alone, ['project', 'list']);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^PROJECT\s+ALLOCATION\nx\s+/);
+    // Its vendor sections: yargs (help), yaml (a sweep file).
+    writeFileSync(join(dir, 'sw.yaml'), 'jobs:\n  - name: "x/j{{ i }}"\n    command: ["true"]\n    grid: {i: [1, 2]}\n');
+    for (const file of [alone, BUNDLE]) {
+      r = run(file, ['sweep', 'sw.yaml', '--dry-run']);
+      assert.is(r.status, 0, r.stderr);
+      assert.match(r.stdout, /x\/j2/);
+      r = run(file, ['status', '--help']);
+      assert.is(r.status, 0, r.stderr);
+      assert.match(r.stdout, /--json/);
+    }
+    // The package's binary with the standalone file beside it, copied elsewhere together.
+    const pair = join(dir, 'pair');
+    mkdirSync(pair);
+    copyFileSync(BUNDLE, join(pair, 'qdo.cjs'));
+    copyFileSync(STANDALONE, join(pair, 'qdo-standalone.cjs'));
+    r = run(join(pair, 'qdo.cjs'), ['project', 'list']);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^PROJECT\s+ALLOCATION\nx\s+/);
   } finally {
     removeDir(dir);
   }
 });
 
+test('bundle: qdo.cjs without its qdo-standalone.cjs or with one others may change: exit 70, broken-install; with one of another build, that one runs', () => {
+  const dir = tempDir('qdo-bundle-');
+  try {
+    const launcher = join(dir, 'qdo.cjs');
+    const standalone = join(dir, 'qdo-standalone.cjs');
+    copyFileSync(BUNDLE, launcher);
+    const env = { PATH: process.env.PATH, QDO_HOME: join(dir, 'home'), XDG_CACHE_HOME: join(dir, 'cache') };
+    const run = (args: string[]) => spawnSync(process.execPath, [launcher, ...args], { cwd: dir, env, encoding: 'utf8' });
+    let r = run(['status']);
+    assert.is(r.status, 70);
+    assert.match(r.stderr, new RegExp(`^qdo: ${standalone.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is missing`));
+    assert.not.match(r.stderr, /\n\s+at /, 'no stack trace');
+    r = run(['--json', 'status']);
+    assert.is(r.status, 70);
+    assert.is((JSON.parse(r.stdout) as { error: { code: string } }).error.code, 'broken-install');
+    assert.is(run(['--version']).status, 0, '--version needs nothing else');
+    // Another build beside it (an upgrade half done): that file runs whole, as Node runs it.
+    const other = readFileSync(STANDALONE, 'latin1');
+    writeFileSync(standalone, other.replace("const fs = require('node:fs');", "process.stderr.write('the other build\\n');\nconst fs = require('node:fs');"), 'latin1');
+    r = run(['project', 'list']);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stderr, 'the other build\n');
+    // The same size, another build (its hash differs): the same.
+    const hash = /'([0-9a-f]{16})-'/.exec(other)![1]!;
+    const otherHash = hash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    writeFileSync(standalone, other.replace(`'${hash}-'`, `'${otherHash}-'`), 'latin1');
+    r = run(['project', 'list']);
+    assert.is(r.status, 0, r.stderr);
+    assert.ok(readdirSync(join(dir, 'cache', 'qdo')).some((f) => f.startsWith(otherHash)), 'its own caches');
+    // The right file, but writable by a group that cannot write qdo.cjs: not run.
+    copyFileSync(STANDALONE, standalone);
+    chmodSync(launcher, 0o755);
+    chmodSync(standalone, 0o775);
+    r = run(['status']);
+    assert.is(r.status, 70);
+    assert.match(r.stderr, /may be changed by others/);
+    chmodSync(standalone, 0o755);
+    r = run(['status']);
+    assert.is(r.status, 0, r.stderr);
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('bundle: qdo.cjs reads the vendor sections a command needs only when it needs them; both files share their caches', () =>
+  withCacheHome((home, env, dir) => {
+    for (let i = 0; i < 2; i++) assert.is(bundleRun(['status'], env, home).code, 0);
+    const afterStatus = readdirSync(dir);
+    assert.ok(afterStatus.some((x) => /-status\.2\.v8$/.test(x)), afterStatus.join(' '));
+    assert.not.ok(afterStatus.some((x) => x.includes('@')), `no vendor section for status: ${afterStatus.join(' ')}`);
+    for (let i = 0; i < 2; i++) assert.is(bundleRun(['status', '--help'], env, home).code, 0);
+    assert.ok(readdirSync(dir).some((x) => /-@yargs\.2\.v8$/.test(x)), readdirSync(dir).join(' '));
+    // The standalone file uses the caches qdo.cjs made (one build, one hash).
+    const before = readdirSync(dir).sort();
+    const r = spawnSync(process.execPath, [STANDALONE, 'status'], { cwd: home, env: { PATH: process.env.PATH, QDO_HOME: home, ...env }, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    assert.equal(readdirSync(dir).sort(), before);
+  }));
+
 test('the bundle keeps no import() of a module: inside its vm.Script Node 20 refuses them (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING)', () => {
-  const text = readFileSync(BUNDLE, 'utf8');
+  const text = readFileSync(STANDALONE, 'utf8');
   const literal = [...text.matchAll(/\bimport\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((m) => m[1]);
   assert.equal(literal, [], 'every import("…") of a module is bundled or a static import');
 });

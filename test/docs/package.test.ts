@@ -78,6 +78,7 @@ test('npm pack from a clean checkout, npm install -g --prefix P: P/bin/qdo and m
     const info = JSON.parse(pack.stdout) as { filename: string; files: { path: string }[] }[];
     const files = info[0]!.files.map((f) => f.path);
     assert.ok(files.includes('dist/qdo.cjs'), 'the bundle is in the package');
+    assert.ok(files.includes('dist/qdo-standalone.cjs'), 'and the file it reads its sections from');
     assert.ok(files.includes('man/qdo-submit.1'));
     assert.ok(files.includes('dist/THIRD-PARTY-LICENSES.txt'));
     assert.not.ok(files.some((f) => f.startsWith('dist/src/') || f.startsWith('src/')), 'only the bundle, not the compiled tree or sources');
