@@ -25,7 +25,7 @@ import { checkEndedCache, dropEndedCache, endedCachePath } from '../store/ended-
 import { checkCollectedLists, removeCollectedFile } from '../store/collected.js';
 import { checkOverview, dropOverview, overviewPath } from '../store/overview-cache.js';
 import { findLeftovers, removeLeftover } from '../store/leftovers.js';
-import { STALE_MS } from '../store/locks.js';
+import { SKEW_MS, STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
 import { listObjectFiles, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
 import { byteOrder, projectsWithRefs, readRefs, refsPaths, writeAllRefs, type RefMap } from '../store/refs.js';
@@ -118,7 +118,8 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
     const age = now - x.mtimeMs;
     if (x.kind === 'lock') {
       const dead = x.holder !== null && ctx.alive(x.holder) === 'dead';
-      if (!dead && age <= STALE_MS) continue;
+      // By age alone (fsck watches nothing for 10 s): beyond what another host's clock may be off by (locking.md §Stale).
+      if (!dead && age <= STALE_MS + SKEW_MS) continue;
       if (repair) await removeLeftover(x.path);
       add('warning', 'stale-lock', x.path, dead ? `its holder (pid ${x.holder!.pid} on ${x.holder!.host}) is gone` : `not refreshed for ${Math.round(age / 1000)} s`, repair);
     } else {

@@ -1,12 +1,12 @@
 // What killed or interrupted writers leave in `.qdo` (spec/layout.md §Writes, locking.md):
 // temp files `.<name>.tmp-<8 hex>`, lock folders `*.lock/` and interrupted inits
 // `.qdo.tmp-<8 hex>/` beside `.qdo`. fsck asks for them here and removes them here.
-import { readFile, readdir, lstat, rm } from 'node:fs/promises';
+import { readdir, lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { isTempName } from './atomic.js';
 import type { Layout } from './layout.js';
-import { HOLDER_FILE, LOCK_SUFFIX, parseHolder, type Holder } from './locks.js';
+import { LOCK_SUFFIX, readLockFolder, type Holder } from './locks.js';
 
 export interface Leftover {
   path: string;
@@ -58,8 +58,8 @@ async function walk(dir: string, skip: string, out: { leftovers: Leftover[]; unr
     if (ent.name.endsWith(LOCK_SUFFIX) && ent.isDirectory()) {
       const st = await lstat(p).catch(() => null);
       if (!st) continue;
-      const line = await readFile(join(p, HOLDER_FILE), 'utf8').catch(() => null);
-      out.leftovers.push({ path: p, kind: 'lock', mtimeMs: st.mtimeMs, holder: line === null ? null : parseHolder(line) });
+      const seen = await readLockFolder(p, st);
+      out.leftovers.push({ path: p, kind: 'lock', mtimeMs: seen.mtimeMs, holder: seen.holder });
       continue;
     }
     if (isTempName(ent.name)) {

@@ -4,7 +4,10 @@
 //  - the holder names itself inside the folder (`holder`: host, pid, start time; util/proc.ts),
 //    so a waiter on the same host sees at once that the holder is dead and takes the lock
 //    over without waiting for the mtime to go stale (§Holders);
-//  - every takeover — of a dead holder's lock, or of one not refreshed for STALE_MS — goes
+//  - a lock not refreshed for STALE_MS is judged so by the waiter's own clock, never by
+//    comparing another host's clock with this one's (§Stale): stale once the waiter has seen
+//    it unchanged for STALE_MS, or at once if it is older than STALE_MS + SKEW_MS;
+//  - every takeover — of a dead holder's lock, or of a stale one — goes
 //    through one protocol (§Taking over): under the break lock `<target>.break.lock`, the waiter
 //    checks that the lock is still the very one it judged (inode and holder line), renames
 //    it away, then removes it. Two waiters that judged together break it once; a third that
@@ -14,7 +17,7 @@
 // Locks guard short read-check-write sections only and are never held across a scheduler
 // call or any other slow operation.
 import { mkdir as mkdirCb, realpath as realpathCb, rename as renameCb, renameSync, rm as rmCb, rmSync, rmdir as rmdirCb, stat as statCb, unlink as unlinkCb, utimes as utimesCb, writeFile as writeFileCb } from 'node:fs';
-import { lstat, mkdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BusyError, RepositoryError, errnoCode } from '../errors.js';
@@ -24,6 +27,13 @@ import { randomHex8, tempPathFor } from './atomic.js';
 export const LOCK_SUFFIX = '.lock';
 /** A lock folder not refreshed for this long is stale (holders on other hosts, or unnamed). */
 export const STALE_MS = 10_000;
+/**
+ * How far another host's clock may be from this one's without misleading a judgement by age
+ * alone (spec/locking.md §Stale): a lock whose refresh time is older than STALE_MS + SKEW_MS
+ * by this clock is stale at first sight; a younger one only once this process has seen it
+ * unchanged for STALE_MS by its own clock. (qdo doctor warns from 10 s of skew.)
+ */
+export const SKEW_MS = 30_000;
 /** The file in a lock folder that names its holder (spec/locking.md §Holders). */
 export const HOLDER_FILE = 'holder';
 /** `<target>.break.lock`: held while a waiter takes a lock over (spec/locking.md §Taking over). */
@@ -83,7 +93,13 @@ export function parseHolder(text: string): Holder | null {
 type Cb = (err: NodeJS.ErrnoException | null) => void;
 const makeLockFs = () => ({
   stat: statCb,
-  utimes: utimesCb,
+  // Each refresh touches the holder file too: waiters judge it from the open file (readLockFolder).
+  utimes(p: string, atime: Date, mtime: Date, cb: Cb): void {
+    utimesCb(p, atime, mtime, (err) => {
+      if (err) return cb(err);
+      utimesCb(join(p, HOLDER_FILE), atime, mtime, () => cb(null));
+    });
+  },
   realpath: realpathCb,
   mkdir(p: string, cb: Cb): void {
     const tmp = tempPathFor(p);
@@ -158,12 +174,14 @@ export async function withLock<T>(target: string, fn: () => Promise<T>, opts: Lo
           compromised = err;
         },
       });
+      watched.delete(lockPath);
       break;
     } catch (e) {
       if (errnoCode(e) !== 'ELOCKED') throw lockError(target, e);
     }
     if (await takeOver(target)) continue;
     if (Date.now() >= deadline) {
+      watched.delete(lockPath);
       throw new BusyError('locked', `${target} is locked by another qdo process${await holderNote(lockPath)}`, {
         hint: `if no qdo is running, the lock ${lockPath} is stale: qdo fsck --repair removes it`,
       });
@@ -194,11 +212,35 @@ export async function withLocks<T>(targets: readonly string[], fn: () => Promise
 }
 
 /** A lock folder as seen at one moment: which folder (inode), when refreshed, and its holder line. */
-interface Seen {
+export interface Seen {
   ino: number;
+  /** When its holder last refreshed it, by the holder's clock: the later of the folder's and the holder file's mtime. */
   mtimeMs: number;
   line: string | null;
   holder: Holder | null;
+}
+
+/**
+ * Reads a lock folder, given its lstat. The holder file is opened and its attributes read from
+ * the open file: on NFS, opening revalidates them (close-to-open), where a folder's may come
+ * from the client's attribute cache for up to a minute (acdirmax) and look unrefreshed. A
+ * holder refreshes both (lockFs.utimes); an older qdo's holder only the folder: the later one
+ * counts.
+ */
+export async function readLockFolder(lockPath: string, st: { ino: number; mtimeMs: number }): Promise<Seen> {
+  let line: string | null = null;
+  let mtimeMs = st.mtimeMs;
+  let fh;
+  try {
+    fh = await open(join(lockPath, HOLDER_FILE), 'r');
+    mtimeMs = Math.max(mtimeMs, (await fh.stat()).mtimeMs);
+    line = await fh.readFile('utf8');
+  } catch {
+    line = null; // being made, or an old qdo's lock: judged by its mtime alone
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
+  return { ino: st.ino, mtimeMs, line, holder: line === null ? null : parseHolder(line) };
 }
 
 async function inspect(lockPath: string): Promise<Seen | null> {
@@ -215,19 +257,34 @@ async function inspect(lockPath: string): Promise<Seen | null> {
       data: { path: lockPath },
     });
   }
-  let line: string | null = null;
-  try {
-    line = await readFile(join(lockPath, HOLDER_FILE), 'utf8');
-  } catch {
-    line = null; // being made, or an old qdo's lock: judged by its mtime alone
-  }
-  return { ino: st.ino, mtimeMs: st.mtimeMs, line, holder: line === null ? null : parseHolder(line) };
+  return readLockFolder(lockPath, st);
+}
+
+/**
+ * Lock folders this process is waiting on: what it last saw of each (inode, refresh time,
+ * holder line) and since when, by its monotonic clock, it has seen exactly that.
+ */
+const watched = new Map<string, { ino: number; mtimeMs: number; line: string | null; since: number }>();
+
+/** How long, by this process's own clock, it has seen `path` as `s` without a change (0 on a first or changed sight). */
+function unchangedFor(path: string, s: { ino: number; mtimeMs: number; line: string | null }): number {
+  const now = performance.now();
+  const w = watched.get(path);
+  if (w && w.ino === s.ino && w.mtimeMs === s.mtimeMs && w.line === s.line) return now - w.since;
+  watched.set(path, { ino: s.ino, mtimeMs: s.mtimeMs, line: s.line, since: now });
+  return 0;
+}
+
+/** Whether a lock (or break lock) refreshed at `s.mtimeMs` and not since is stale by `limitMs` (spec/locking.md §Stale). */
+function staleBy(path: string, s: { ino: number; mtimeMs: number; line: string | null }, limitMs: number): boolean {
+  const seenFor = unchangedFor(path, s);
+  return Date.now() - s.mtimeMs > limitMs + SKEW_MS || seenFor > limitMs;
 }
 
 /** Why a lock may be taken over now, or null: its holder is provably dead, or it is stale. */
-function verdict(s: Seen): 'dead-holder' | 'stale' | null {
+function verdict(lockPath: string, s: Seen): 'dead-holder' | 'stale' | null {
   if (s.holder && liveness(s.holder, self().host) === 'dead') return 'dead-holder';
-  if (Date.now() - s.mtimeMs > STALE_MS) return 'stale';
+  if (staleBy(lockPath, s, STALE_MS)) return 'stale';
   return null;
 }
 
@@ -240,7 +297,7 @@ async function takeOver(target: string): Promise<boolean> {
   const lockPath = lockPathFor(target);
   const seen = await inspect(lockPath);
   if (seen === null) return true;
-  if (verdict(seen) === null) return false;
+  if (verdict(lockPath, seen) === null) return false;
   const breakPath = breakPathFor(target);
   if (!(await takeBreakLock(breakPath))) return false;
   try {
@@ -248,7 +305,7 @@ async function takeOver(target: string): Promise<boolean> {
     const now = await inspect(lockPath);
     if (now === null) return true;
     if (now.ino !== seen.ino || now.line !== seen.line) return true;
-    if (verdict(now) === null) return false;
+    if (verdict(lockPath, now) === null) return false;
     const trash = tempPathFor(lockPath);
     try {
       await rename(lockPath, trash);
@@ -274,6 +331,7 @@ async function takeOver(target: string): Promise<boolean> {
 async function takeBreakLock(breakPath: string): Promise<boolean> {
   try {
     await mkdir(breakPath);
+    watched.delete(breakPath);
     return true;
   } catch (e) {
     if (errnoCode(e) !== 'EEXIST') throw lockError(breakPath, e);
@@ -284,7 +342,7 @@ async function takeBreakLock(breakPath: string): Promise<boolean> {
   } catch {
     return false;
   }
-  if (Date.now() - st.mtimeMs <= BREAK_STALE_MS) return false;
+  if (!staleBy(breakPath, { ino: st.ino, mtimeMs: st.mtimeMs, line: null }, BREAK_STALE_MS)) return false;
   const trash = tempPathFor(breakPath);
   await rename(breakPath, trash).then(
     () => rm(trash, { recursive: true, force: true }),

@@ -3,7 +3,7 @@
 // accepted the latest. Damage stays an error.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FIXED_NOW, qdo, removeDir, REPO, tempDir, type RunOptions } from '../helpers/cli.js';
 import { layoutOf } from '../../src/store/layout.js';
@@ -88,6 +88,24 @@ test('damage stays an error: a ref that lost an accepted version is moved to it 
   const rep = await fsck(true);
   assert.equal([rep.code, rep.lines], [0, ['fixed ref-behind']]);
   assert.is((await readRefs(l, 'p')).get('a'), a2);
+});
+
+test('a lock of a holder elsewhere: stale for fsck only once not refreshed for 40 s (10 s + 30 s of clock skew allowed), by the later of its folder and holder file', async () => {
+  const l = layoutOf(home);
+  const lock = join(l.refs, 'p.refs.lock');
+  mkdirSync(lock);
+  const holder = join(lock, HOLDER_FILE);
+  writeFileSync(holder, JSON.stringify({ host: 'elsewhere', pid: 1, start: null, nonce: '00000000' }) + '\n');
+  const ago = (s: number) => new Date(Date.now() - s * 1000);
+  const real = { ...opts, now: 'real' as const };
+  const lines = async () => (await qdo(['fsck'], real)).stdout.split('\n').filter(Boolean).map((x) => x.split(' ').slice(0, 2).join(' '));
+  utimesSync(lock, ago(25), ago(25));
+  utimesSync(holder, ago(25), ago(25));
+  assert.equal(await lines(), [], 'a holder whose clock is 25 s behind is not reported');
+  utimesSync(lock, ago(3600), ago(3600));
+  assert.equal(await lines(), [], 'the holder file refreshed, the folder not (an NFS attribute cache): not stale');
+  utimesSync(holder, ago(60), ago(60));
+  assert.equal(await lines(), ['warning stale-lock']);
 });
 
 test.run();

@@ -138,15 +138,59 @@ test('a stale lock with foreign files inside is taken over, not an internal erro
   assert.not.ok(existsSync(lockPathFor(t)));
 });
 
-test('a lock of a holder on another host is judged by its mtime only', async () => {
+test('a lock of a holder on another host is judged by its refresh time only', async () => {
   const t = join(dir, 'x');
   mkdirSync(lockPathFor(t));
   writeFileSync(join(lockPathFor(t), HOLDER_FILE), JSON.stringify({ host: 'elsewhere', pid: 1, start: null, nonce: 'aaaaaaaa' }) + '\n');
   const e = await withLock(t, async () => 1, { waitMs: 300 }).catch((x: unknown) => x);
   assert.is((e as QdoError).code, 'locked');
+  // Not refreshed for 60 s (folder and holder file): over 40 s old, stale at first sight.
   const old = new Date(Date.now() - 60_000);
   utimesSync(lockPathFor(t), old, old);
+  utimesSync(join(lockPathFor(t), HOLDER_FILE), old, old);
   assert.is(await withLock(t, async () => 2, { waitMs: 1000 }), 2);
+});
+
+test('a holder elsewhere whose clock is 20 s behind, refreshing: never stale; once it stops, stale after 10 s of watching (spec/locking.md §Stale)', async () => {
+  const t = join(dir, 'x');
+  const lock = lockPathFor(t);
+  mkdirSync(lock);
+  const holder = join(lock, HOLDER_FILE);
+  writeFileSync(holder, JSON.stringify({ host: 'elsewhere', pid: 1, start: null, nonce: 'aaaaaaaa' }) + '\n');
+  // The folder's own mtime a minute old (as an NFS client's attribute cache may show it); the
+  // holder file refreshed every 500 ms with the holder's clock, 20 s behind this one.
+  const minute = new Date(Date.now() - 60_000);
+  utimesSync(lock, minute, minute);
+  const refresh = () => {
+    const behind = new Date(Date.now() - 20_000);
+    utimesSync(holder, behind, behind);
+  };
+  refresh();
+  const timer = setInterval(refresh, 500);
+  try {
+    const e = await withLock(t, async () => 1, { waitMs: 11_500 }).catch((x: unknown) => x);
+    assert.instance(e, QdoError, 'a live lock, watched for 11.5 s, is not taken over');
+    assert.is((e as QdoError).code, 'locked');
+  } finally {
+    clearInterval(timer);
+  }
+  // The holder stops refreshing: its last refresh looks 20 s old here (under 40 s), so the
+  // waiter takes it over only after seeing it unchanged for 10 s.
+  const started = performance.now();
+  assert.is(await withLock(t, async () => 2, { waitMs: 15_000 }), 2);
+  assert.ok(performance.now() - started >= 10_000, `taken after ${Math.round(performance.now() - started)} ms`);
+});
+
+test('a holder refreshes its holder file with its folder', async () => {
+  const t = join(dir, 'x');
+  await withLock(t, async () => {
+    const holder = join(lockPathFor(t), HOLDER_FILE);
+    const first = statSync(holder).mtimeMs;
+    const until = Date.now() + 8_000;
+    while (statSync(holder).mtimeMs === first && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(statSync(holder).mtimeMs > first, 'refreshed within 8 s (every 2 s)');
+    assert.is(statSync(holder).mtimeMs, statSync(lockPathFor(t)).mtimeMs, 'to the time the folder got');
+  });
 });
 
 test('a file where the lock folder belongs, or a missing folder: typed errors (exit 7)', async () => {
