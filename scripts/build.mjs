@@ -398,7 +398,8 @@ const readChecked = (file) => {
 ${launcher ? `// The sections come from ${STANDALONE} beside this file (its real folder: Node resolves the
 // link npm puts on PATH). It is code this process runs, so others than those who may change
 // this file must not be able to change it either.
-const FILE = path.join(__dirname, '${STANDALONE}');
+// (Under --preserve-symlinks-main __dirname is the link's folder: then the real one's.)
+let FILE = path.join(__dirname, '${STANDALONE}');
 const broken = (why) => {
   const message = FILE + ' ' + why;
   const hint = 'install qdo again (npm install -g), or put ${STANDALONE} of this build beside ' + __filename;
@@ -408,7 +409,14 @@ const broken = (why) => {
 };
 let fd;
 try {
-  fd = fs.openSync(FILE, 'r');
+  try {
+    fd = fs.openSync(FILE, 'r');
+  } catch (e) {
+    const real = path.join(path.dirname(fs.realpathSync(__filename)), '${STANDALONE}');
+    if (real === FILE) throw e;
+    FILE = real;
+    fd = fs.openSync(FILE, 'r');
+  }
 } catch (e) {
   broken(e && e.code === 'ENOENT' ? 'is missing: qdo.cjs runs the program in that file' : 'cannot be read (' + (e && e.code) + ')');
 }

@@ -1,7 +1,7 @@
 // The built binary and the single-file bundle, run as real processes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -112,6 +112,11 @@ test('the bundle runs with no node_modules beside it: qdo-standalone.cjs alone, 
     r = run(join(pair, 'qdo.cjs'), ['project', 'list']);
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /^PROJECT\s+ALLOCATION\nx\s+/);
+    // Through a link on PATH, even where node keeps the link's folder as __dirname.
+    symlinkSync(join(pair, 'qdo.cjs'), join(dir, 'qdo'));
+    const linked = spawnSync(process.execPath, ['--preserve-symlinks-main', join(dir, 'qdo'), 'project', 'list'], { cwd: dir, env, encoding: 'utf8' });
+    assert.is(linked.status, 0, linked.stderr);
+    assert.match(linked.stdout, /^PROJECT\s+ALLOCATION\nx\s+/);
   } finally {
     removeDir(dir);
   }
