@@ -13,6 +13,8 @@ import { buildAllocation } from './fixture.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BUNDLE = join(REPO, 'dist/qdo.cjs');
+// The one file to copy anywhere (README §Install): Node reads all of it.
+const STANDALONE = join(REPO, 'dist/qdo-standalone.cjs');
 const TREE = join(REPO, 'dist/src/cli/bin.js');
 
 function median(xs: number[]): number {
@@ -70,6 +72,8 @@ export async function startupBench(runs = Number(process.env.QDO_BENCH_RUNS ?? 2
       { label: 'bundle  qdo status (no jobs)', argv: [BUNDLE, 'status'], env: env(empty) },
       { label: 'bundle  qdo project list', argv: [BUNDLE, 'project', 'list'], env: env(ended) },
       { label: 'bundle  qdo status, no code cache', argv: [BUNDLE, 'status'], env: { ...env(ended), QDO_CODE_CACHE: '0' } },
+      { label: 'standalone qdo --version', argv: [STANDALONE, '--version'], env: env(empty) },
+      { label: 'standalone qdo status (no jobs)', argv: [STANDALONE, 'status'], env: env(empty) },
       { label: 'tree    qdo --version', argv: [TREE, '--version'], env: env(empty) },
       { label: 'tree    qdo status (1,000 ended jobs)', argv: [TREE, 'status'], env: env(ended) },
     ];
