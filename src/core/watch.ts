@@ -28,6 +28,8 @@ export interface WatchUpdate {
   time: Date;
   /** With `since`: the jobs left out this round, by state (status's overview). */
   hidden?: HiddenJobs;
+  /** With `since`: the time (ms) this round left out the jobs ended before. */
+  since?: number;
 }
 
 export interface WatchOptions {
@@ -41,8 +43,11 @@ export interface WatchOptions {
   timers?: Timers;
   watch?: WatchEndRecords;
   onUpdate(u: WatchUpdate): void | Promise<void>;
-  /** Leave out the jobs whose latest version ended before this time (ms), as `qdo status --since` does. */
-  since?: number;
+  /**
+   * Leave out the jobs whose latest version ended before this time (ms), as `qdo status
+   * --since` does; a function gives it for each round's time (an age: the window moves).
+   */
+  since?: number | ((now: Date) => number);
 }
 
 export function shownState(j: JobVersion): string {
@@ -67,13 +72,14 @@ export async function watchStatus(ctx: Context, patterns: string[], o: WatchOpti
       sleeper.take();
       // Ended jobs through the ended-jobs cache, as status reads them (one file, not a record
       // each); with `since`, the jobs that ended before it are left out as status does.
-      const cut = o.since !== undefined ? await sinceCutoff(ctx, o.since) : undefined;
+      const since = typeof o.since === 'function' ? o.since(ctx.now()) : o.since;
+      const cut = since !== undefined ? await sinceCutoff(ctx, since) : undefined;
       const sel = await listLatest(ctx, patterns, { endedCache: true, allocs: cut?.allocs, hideEndedBefore: cut?.before });
       if (round === 1 && patterns.length > 0 && sel.jobs.length === 0 && (sel.hidden?.count ?? 0) === 0) {
         throw new NotFoundError('no-match', `qdo watch: no job matches ${patterns.map((p) => JSON.stringify(p)).join(' or ')}`, { hint: 'list every job with: qdo status (outside a project folder)' });
       }
       const report = await refreshJobs(ctx, sel.jobs, { runner: o.runner });
-      const jobs = o.since !== undefined && sel.hidden ? leaveOutEnded(sel.jobs, o.since, sel.hidden) : sel.jobs;
+      const jobs = since !== undefined && sel.hidden ? leaveOutEnded(sel.jobs, since, sel.hidden) : sel.jobs;
       const changes: WatchChange[] = [];
       for (const j of jobs) {
         const to = shownState(j);
@@ -81,7 +87,7 @@ export async function watchStatus(ctx: Context, patterns: string[], o: WatchOpti
         if (from !== to) changes.push({ job: j, from, to });
         seen.set(j.id, to);
       }
-      await o.onUpdate({ round, jobs, changes, report, time: ctx.now(), ...(sel.hidden ? { hidden: sel.hidden } : {}) });
+      await o.onUpdate({ round, jobs, changes, report, time: ctx.now(), ...(sel.hidden ? { hidden: sel.hidden } : {}), ...(since !== undefined ? { since } : {}) });
       if (o.untilDone && !jobs.some(open)) return;
       const dirs = jobs.filter(open).map(runDirOfJob).filter((d) => !watched.has(d));
       if (dirs.length > 0) {

@@ -120,6 +120,38 @@ test('the overview leaves out jobs that ended over 7 days ago and says how many;
   }
 });
 
+test('watch: an age in --since is measured from each round\'s time (a watch left running keeps its window moving)', async () => {
+  const home = tempDir('qdo-since-');
+  const opts: RunOptions & { home: string } = { home, now: 'real' };
+  try {
+    await buildStore(home, [{ project: 'p', jobs: 2, versions: 1 }]);
+    const refs = await readRefs(layoutOf(home), 'p');
+    const start = Date.now();
+    // job000000 ended 30 minutes before the watch starts, job000001 as it starts.
+    replace(home, { ...readRecord(home, refs.get('job000000')!), state_time: new Date(start - 30 * 60_000).toISOString() });
+    replace(home, { ...readRecord(home, refs.get('job000001')!), state_time: new Date(start).toISOString() });
+    let clock = start;
+    const ctx = { ...testContext(opts), now: () => new Date(clock) };
+    const rounds: { shown: string[]; hidden: number; since: number | undefined }[] = [];
+    const ac = new AbortController();
+    await watchStatus(ctx, [], {
+      intervalMs: 1,
+      signal: ac.signal,
+      since: (now) => now.getTime() - 3_600_000,
+      onUpdate: (u) => {
+        rounds.push({ shown: u.jobs.map((j) => j.name).sort(), hidden: u.hidden?.count ?? 0, since: u.since });
+        clock += 50 * 60_000; // 50 minutes between rounds
+        if (rounds.length === 3) ac.abort();
+      },
+    });
+    assert.equal(rounds.map((r) => r.shown), [['job000000', 'job000001'], ['job000001'], []], 'each job leaves the window an hour after it ended');
+    assert.equal(rounds.map((r) => r.hidden), [0, 1, 2]);
+    assert.equal(rounds.map((r) => r.since), [start - 3_600_000, start - 600_000, start + 2_400_000]);
+  } finally {
+    removeDir(home);
+  }
+});
+
 test('in a trusted record folder the overview reads a line\'s head, not its row (the row is never parsed)', async () => {
   const home = tempDir('qdo-since-');
   const opts: RunOptions & { home: string } = { home, now: 'real' };

@@ -24,13 +24,13 @@ export function plainLines(u: WatchUpdate): string {
 }
 
 /** `watch --json`: one JSON line per round, the status document of that moment (and, with --since, what it left out). */
-export function jsonRound(u: WatchUpdate, since?: number): string {
+export function jsonRound(u: WatchUpdate): string {
   return jsonLine({
     round: u.round,
     time: u.time.toISOString(),
     jobs: u.jobs.map(jobJson),
     changes: u.changes.map((c) => ({ job: `${c.job.project}/${c.job.name}`, job_version: c.job.version, from: c.from, to: c.to })),
-    ...(u.hidden && since !== undefined ? { hidden: hiddenJson(u.hidden, since) } : {}),
+    ...(u.hidden && u.since !== undefined ? { hidden: hiddenJson(u.hidden, u.since) } : {}),
   });
 }
 
@@ -122,20 +122,24 @@ export const watchCommand: CommandDef = {
     const json = bool(args, 'json');
     // The jobs qdo status would show (spec/porcelain.md §qdo watch): without a pattern, the
     // ones live or ended within 7 days, unless --since says otherwise.
+    // An age is measured from each round's time, so a watch left running keeps showing the
+    // last 7 days (or --since's age), not those before it started; a date stays put.
     const sinceArg = str(args, 'since');
-    const since = sinceOf(sinceArg ?? (patterns.length === 0 && !json ? DEFAULT_SINCE : 'all'), ctx.now());
+    const sinceSpec = sinceArg ?? (patterns.length === 0 && !json ? DEFAULT_SINCE : 'all');
+    const first = sinceOf(sinceSpec, ctx.now()); // checks it: a usage error before the first round
+    const since = first === undefined ? undefined : /^\d+[smhdw]$/.test(sinceSpec) ? (now: Date) => sinceOf(sinceSpec, now)! : first;
     let told = false;
     const tell = (u: WatchUpdate) => {
-      if (told || !u.hidden || u.hidden.count === 0 || since === undefined) return;
+      if (told || !u.hidden || u.hidden.count === 0 || u.since === undefined) return;
       told = true;
-      io.stderr(hiddenNote(u.hidden, since, sinceArg === undefined, 'qdo watch'));
+      io.stderr(hiddenNote(u.hidden, u.since, sinceArg === undefined, 'qdo watch'));
     };
     if (json) {
       // JSON Lines until every job has ended (or q/Ctrl-C on a terminal).
       const ac = new AbortController();
       const stop = io.isTTY ? listenForQuit(ac) : () => undefined;
       try {
-        await core.watchStatus(ctx, patterns, { intervalMs, untilDone: !io.isTTY, signal: ac.signal, since, onUpdate: (u) => io.stdout(jsonRound(u, since)) });
+        await core.watchStatus(ctx, patterns, { intervalMs, untilDone: !io.isTTY, signal: ac.signal, since, onUpdate: (u) => io.stdout(jsonRound(u)) });
       } finally {
         stop();
       }
