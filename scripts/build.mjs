@@ -442,6 +442,10 @@ if (text === null) {
 const section = (name) => {
   const [s, e] = SECTIONS[name];
   if (name === '') return text.slice(${launcher.base} + s, ${launcher.base} + e);
+  // A file replaced by rename (npm) leaves this one open as it was; one copied over in place
+  // would put another build's bytes at these offsets: refused rather than compiled.
+  const now = fs.fstatSync(fd);
+  if (now.size !== st.size || now.mtimeMs !== st.mtimeMs) broken('changed while qdo ran (written over in place?): run the command again');
   const b = readAt(fd, e - s, ${launcher.base} + s);
   if (b === null) broken('is shorter than it was');
   return Buffer.from(b.buffer, b.byteOffset, e - s).latin1Slice(0, e - s);

@@ -161,6 +161,14 @@ test('bundle: qdo.cjs without its qdo-standalone.cjs or with one others may chan
     chmodSync(standalone, 0o755);
     r = run(['status']);
     assert.is(r.status, 0, r.stderr);
+    // Written over in place while qdo runs (after qdo.cjs looked at it, before a vendor
+    // section is read: a preload touches it once the entry file has run): refused.
+    const touch = join(dir, 'touch.cjs');
+    writeFileSync(touch, `queueMicrotask(() => { const t = new Date(Date.now() + 5000); require('fs').utimesSync(${JSON.stringify(standalone)}, t, t); });\n`);
+    const during = spawnSync(process.execPath, ['-r', touch, launcher, 'status', '--help'], { cwd: dir, env, encoding: 'utf8' });
+    assert.is(during.status, 70, during.stderr);
+    assert.match(during.stderr, /changed while qdo ran/);
+    assert.is(spawnSync(process.execPath, ['-r', touch, launcher, 'status'], { cwd: dir, env, encoding: 'utf8' }).status, 0, 'no vendor section read: nothing to refuse');
   } finally {
     removeDir(dir);
   }
