@@ -1,14 +1,11 @@
 // What `qdo doctor` reads of an allocation's `.qdo` beyond the usual: the locks held right
 // now and who holds them, and the time of its file system (man/qdo-doctor.1).
-import { access, constants, mkdir, open, readFile, readdir, stat, unlink } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { tempPathFor } from './atomic.js';
 import type { Layout } from './layout.js';
-import { LOCK_SUFFIX } from './locks.js';
-
-/** The file in a lock folder that names its holder (spec/locking.md §Holders), if any. */
-const HOLDER_FILE = 'holder';
+import { LOCK_SUFFIX, readLockFolder } from './locks.js';
 
 export interface LockHolder {
   host: string;
@@ -54,8 +51,10 @@ export async function listLocks(l: Layout): Promise<HeldLock[]> {
       if (d.name.endsWith(LOCK_SUFFIX)) {
         const st = await stat(p).catch(() => null);
         if (!st) continue; // released while we looked
-        const holder = await readFile(join(p, HOLDER_FILE), 'utf8').then(parseHolder, () => null);
-        out.push({ path: p, target: p.slice(0, -LOCK_SUFFIX.length), mtime: st.mtime, holder });
+        // Refreshed: the later of the folder's and its holder file's mtime (spec/locking.md §Stale).
+        const seen = await readLockFolder(p, st);
+        const holder = seen.line === null ? null : parseHolder(seen.line);
+        out.push({ path: p, target: p.slice(0, -LOCK_SUFFIX.length), mtime: new Date(seen.mtimeMs), holder });
       } else if (p !== l.objects) await walk(p);
     }
   };

@@ -3,7 +3,7 @@
 // checks run on real folders with an injected clock; one suite asks the real Slurm.
 import { test, suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BIN, qdo, removeDir, tempDir, REPO } from '../helpers/cli.js';
@@ -149,6 +149,21 @@ local('a live holder is listed as ok, with who holds it', async () => {
   const lock = doc.checks.find((c) => c.check === 'locks')!;
   assert.is(lock.status, 'ok');
   assert.match(lock.message, new RegExp(`held by testhost pid ${process.pid} \\(started 2026-11-21T09:00:00Z\\)`));
+});
+
+local('a holder on another host is stale for doctor only past 40 s (10 s + 30 s of clock skew allowed), by the later of folder and holder file', async () => {
+  const lock = join(home, '.qdo/refs/p.refs.lock');
+  mkdirSync(lock, { recursive: true });
+  writeFileSync(join(lock, 'holder'), JSON.stringify({ host: 'elsewhere', pid: 4242, start: null, nonce: 'ab12cd34' }) + '\n');
+  const ago = (s: number) => new Date(Date.now() - s * 1000);
+  const status = async () => (await doctor()).doc.checks.find((c) => c.check === 'locks')!.status;
+  utimesSync(lock, ago(25), ago(25));
+  utimesSync(join(lock, 'holder'), ago(25), ago(25));
+  assert.is(await status(), 'ok', '25 s: a holder whose clock is behind');
+  utimesSync(lock, ago(3600), ago(3600));
+  assert.is(await status(), 'ok', 'the holder file refreshed, the folder not');
+  utimesSync(join(lock, 'holder'), ago(60), ago(60));
+  assert.is(await status(), 'warn');
 });
 
 local('clock skew: a file system 60 s off this host fails, 5 s off warns', async () => {
