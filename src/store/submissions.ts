@@ -153,11 +153,17 @@ function recordLockTarget(path: string): string {
 /** Records changed at once by changeSubmissions (whole shard folders; one larger than this alone): their locks held together, each folder fsynced once. */
 const BATCH = 64;
 /**
- * Batches in flight at once (each takes the locks of its own shard folders: disjoint sets, so
- * they never wait on each other): 4, fewer where `ulimit -n` leaves too few files for them
- * (each holds a temp file open per record until its fsyncs; util/limits.ts).
+ * A batch's size: BATCH, less where `ulimit -n` leaves fewer files (a batch holds a temp file
+ * open per changed record until their fsyncs, then a descriptor per folder it fsyncs;
+ * util/limits.ts). A shard folder with more records than this is still one batch (its lock
+ * is one): its records are written in groups of this size.
  */
-const batchesInFlight = (): number => Math.max(1, Math.min(4, Math.floor(openFileBudget() / (2 * BATCH))));
+const batchSize = (): number => Math.max(1, Math.min(BATCH, Math.floor(openFileBudget() / 2)));
+/**
+ * Batches in flight at once (each takes the locks of its own shard folders: disjoint sets, so
+ * they never wait on each other): 4, fewer where `ulimit -n` leaves too few files for them.
+ */
+const batchesInFlight = (): number => Math.max(1, Math.min(4, Math.floor(openFileBudget() / (2 * batchSize()))));
 
 /**
  * changeSubmission for many records (cancel, hold or release of a sweep's thousands): each record is still
@@ -173,12 +179,13 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
   const order = ids.map((id, i) => ({ id, i, path: submissionPath(l, id) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // Whole shard folders to a batch: two batches never share a lock.
   const batches: (typeof order)[] = [];
+  const size = batchSize();
   let cur: typeof order = [];
   for (let k = 0; k < order.length; ) {
     const shard = dirname(order[k]!.path);
     let e = k;
     while (e < order.length && dirname(order[e]!.path) === shard) e++;
-    if (cur.length > 0 && cur.length + (e - k) > BATCH) {
+    if (cur.length > 0 && cur.length + (e - k) > size) {
       batches.push(cur);
       cur = [];
     }
@@ -194,7 +201,26 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
       // Records that do not exist are left alone (a change never creates here): no lock needed.
       const here = batch.filter((x) => existsSync(x.path));
       await withLocks([...new Set(here.map((x) => recordLockTarget(x.path)))], async () => {
-        const writes: { file: PendingFile; rec: Submission; i: number }[] = [];
+        let writes: { file: PendingFile; rec: Submission; i: number }[] = [];
+        // The temp files written so far fsynced together, renamed into place, their folders
+        // fsynced: at the end, and whenever `size` are open.
+        const flush = async () => {
+          const group = writes;
+          writes = [];
+          try {
+            // Concurrent fsyncs share the journal's commits (one each, in turn, cost most of a batch).
+            await syncPendingFiles(group.map((w) => w.file));
+          } catch (e) {
+            closePendingFiles(group.map((w) => w.file));
+            discardPendingFiles(group.map((w) => w.file));
+            throw e;
+          }
+          for (const w of group) {
+            installPendingFile(w.file);
+            out[w.i] = w.rec;
+          }
+          await fsyncDirs(group.map((w) => dirname(w.file.target)));
+        };
         try {
           for (const x of here) {
             const cur = await readSubmission(l, x.id);
@@ -205,19 +231,14 @@ export async function changeSubmissions(l: Layout, ids: readonly string[], chang
             const bytes = encodeSubmission(rec);
             if (encodeSubmission(cur).equals(bytes)) continue;
             writes.push({ file: writePendingFile(x.path, bytes), rec, i: x.i });
+            if (writes.length >= size) await flush();
           }
-          // Concurrent fsyncs share the journal's commits (one each, in turn, cost most of a batch).
-          await syncPendingFiles(writes.map((w) => w.file));
         } catch (e) {
           closePendingFiles(writes.map((w) => w.file));
           discardPendingFiles(writes.map((w) => w.file));
           throw e;
         }
-        for (const w of writes) {
-          installPendingFile(w.file);
-          out[w.i] = w.rec;
-        }
-        await fsyncDirs(writes.map((w) => dirname(w.file.target)));
+        await flush();
       });
     }
   };

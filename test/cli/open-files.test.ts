@@ -18,21 +18,21 @@ function qdoLimited(home: string, nofile: number, args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('ulimit -n 256: a 2,000-point sweep is submitted, shown and cancelled whole', () => {
+test('ulimit -n 64 (the budget floor: 8 files for writers): a 2,000-point sweep is submitted, shown and cancelled whole', () => {
   const home = tempDir('qdo-nofile-');
   try {
-    assert.is(qdoLimited(home, 256, ['project', 'add', 'p']).code, 0);
+    assert.is(qdoLimited(home, 64, ['project', 'add', 'p']).code, 0);
     const points = Array.from({ length: 2000 }, (_, i) => i).join(',');
-    const s = qdoLimited(home, 256, ['submit', 'p/j{{ i }}', '--grid', `i=${points}`, '--hold', '--json', '--', 'true']);
+    const s = qdoLimited(home, 64, ['submit', 'p/j{{ i }}', '--grid', `i=${points}`, '--hold', '--json', '--', 'true']);
     assert.is(s.code, 0, s.stderr.slice(0, 500));
-    const st = qdoLimited(home, 256, ['status', '--json']);
+    const st = qdoLimited(home, 64, ['status', '--json']);
     assert.is(st.code, 0, st.stderr.slice(0, 500));
     const jobs = (JSON.parse(st.stdout) as { jobs: { state: string }[] }).jobs;
     assert.is(jobs.length, 2000);
     assert.ok(jobs.every((j) => j.state === 'held'));
-    const c = qdoLimited(home, 256, ['cancel', 'p/*']);
+    const c = qdoLimited(home, 64, ['cancel', 'p/*']);
     assert.is(c.code, 0, c.stderr.slice(0, 500));
-    const after = JSON.parse(qdoLimited(home, 256, ['status', '--json', '--refresh']).stdout) as { jobs: { state: string }[] };
+    const after = JSON.parse(qdoLimited(home, 64, ['status', '--json', '--refresh']).stdout) as { jobs: { state: string }[] };
     assert.ok(after.jobs.every((j) => j.state === 'cancelled'), JSON.stringify(after.jobs.slice(0, 3)));
   } finally {
     qdoLimited(home, 1024, ['cancel', 'p/*']);
