@@ -17,7 +17,6 @@ import type { Context } from '../context.js';
 import { QdoError, errnoCode } from '../errors.js';
 import { looksLikeManifest, parseManifest, type Manifest } from '../model/manifest.js';
 import { parseSubmission, type Submission } from '../model/submission.js';
-import { objectId } from '../model/object-id.js';
 import { isTempName } from '../store/atomic.js';
 import { readConfig } from '../store/config.js';
 import type { Layout } from '../store/layout.js';
@@ -27,7 +26,8 @@ import { checkOverview, dropOverview, overviewPath } from '../store/overview-cac
 import { findLeftovers, removeLeftover } from '../store/leftovers.js';
 import { SKEW_MS, STALE_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
-import { listObjectFiles, readObjectFile, removeEmptyShards, removeObject } from '../store/objects.js';
+import { removeEmptyShards, removeObject } from '../store/objects.js';
+import { checkObjectFiles } from '../store/object-check.js';
 import { byteOrder, projectsWithRefs, readRefs, refsPaths, writeAllRefs, type RefMap } from '../store/refs.js';
 import { chunkAnswerPath, chunkTags, readChunkAnswer, withChunkAnswer } from '../store/sweeps.js';
 import { changeSubmission, readSubmissionFile, scanSubmissionFiles, removeEmptySubmissionShards } from '../store/submissions.js';
@@ -150,7 +150,8 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
   const manifests = new Map<string, ManifestInfo>();
   const present = new Set<string>();
   try {
-    for await (const o of listObjectFiles(l)) {
+    // Read and hashed on worker threads where there are many (store/object-check.ts).
+    for await (const o of checkObjectFiles(l)) {
       if (isTempName(o.name)) {
         const st = await statOrNull(o.path);
         if (!st || now - st.mtimeMs <= TEMP_GRACE_MS) continue;
@@ -158,28 +159,25 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
         add('warning', 'temp-file', o.path, 'left by an interrupted write', repair);
         continue;
       }
-      if (o.id === null) {
+      if (o.id === null || o.read === null) {
         add('error', 'stray-file', o.path, 'not named like an object');
         continue;
       }
       report.objects++;
-      let bytes: Buffer | null;
-      try {
-        bytes = await readObjectFile(o.path);
-      } catch (e) {
-        add('error', 'unreadable-object', o.path, e instanceof QdoError ? e.message.replace(`cannot read ${o.path}: `, '') : String(e));
+      const r = o.read;
+      if (r === 'gone') continue; // removed meanwhile (gc)
+      if ('error' in r) {
+        add('error', 'unreadable-object', o.path, r.error);
         continue;
       }
-      if (bytes === null) continue; // removed meanwhile (gc)
-      const actual = objectId(bytes);
-      if (actual !== o.id) {
-        add('error', 'hash-mismatch', o.path, `content hashes to ${actual}`);
+      if (r.actual !== o.id) {
+        add('error', 'hash-mismatch', o.path, `content hashes to ${r.actual}`);
         continue;
       }
       present.add(o.id);
-      if (looksLikeManifest(bytes)) {
+      if (r.bytes !== null && looksLikeManifest(r.bytes)) {
         try {
-          manifests.set(o.id, { id: o.id, m: parseManifest(bytes, o.path) });
+          manifests.set(o.id, { id: o.id, m: parseManifest(r.bytes, o.path) });
           report.manifests++;
         } catch (e) {
           if (!(e instanceof QdoError)) throw e;
