@@ -4,15 +4,13 @@
 // stop 26): two workers read and hash shard folders while this thread takes their answers
 // in the folders' order, so fsck's findings come out as before, in path order.
 import { createRequire } from 'node:module';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { errnoCode } from '../errors.js';
 import { objectId } from '../model/object-id.js';
 import { MANIFEST_SCHEMA } from '../model/manifest.js';
 import { addressSpaceLeft, WORKER_RESERVATION } from '../util/limits.js';
 import { readSmallFileSync } from '../util/fs.js';
 import type { Layout } from './layout.js';
-import type { ObjectEntry } from './objects.js';
+import { listObjectShards, listShardFiles, type ObjectEntry } from './objects.js';
 
 /** What reading one object file found: its bytes' id, and the bytes when they may be a manifest; gone; or the error's code. */
 export type ObjectRead = { actual: string; bytes: Buffer | null } | 'gone' | { error: string };
@@ -82,31 +80,11 @@ type Worker = import('node:worker_threads').Worker;
 
 /** Every file under objects/, in sorted order (as listObjectFiles), each object file read and hashed. */
 export async function* checkObjectFiles(l: Layout, opts: { workers?: boolean } = {}): AsyncGenerator<CheckedObject> {
-  let shards: string[];
-  try {
-    shards = (await readdir(l.objects)).sort();
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return;
-    throw e;
-  }
   // Each shard's entries, listed first (a readdir each: cheap beside reading the files).
   const listed: ObjectEntry[][] = [];
   let total = 0;
-  for (const shard of shards) {
-    const dir = join(l.objects, shard);
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort();
-    } catch (e) {
-      if (errnoCode(e) === 'ENOTDIR') {
-        listed.push([{ path: dir, id: null, name: shard }]);
-        continue;
-      }
-      // Removed since the listing: another gc took the shard folder away once it was empty.
-      if (errnoCode(e) === 'ENOENT') continue;
-      throw e;
-    }
-    const entries = names.map((name) => ({ path: `${dir}/${name}`, id: /^[0-9a-f]{2}$/.test(shard) && /^[0-9a-f]{62}$/.test(name) ? shard + name : null, name }));
+  for (const shard of await listObjectShards(l)) {
+    const entries = await listShardFiles(l, shard);
     total += entries.length;
     listed.push(entries);
   }

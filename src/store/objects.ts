@@ -76,34 +76,37 @@ export interface ObjectEntry {
   name: string;
 }
 
-/** Every file under objects/, in sorted order, for fsck and rebuilds. */
-export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
-  let shards: string[];
+/** The shard folders of objects/, sorted ([] if there is no objects folder). */
+export async function listObjectShards(l: Layout): Promise<string[]> {
   try {
-    shards = (await readdir(l.objects)).sort();
+    return (await readdir(l.objects)).sort();
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return;
+    if (errnoCode(e) === 'ENOENT') return [];
     throw e;
   }
-  for (const shard of shards) {
-    const dir = join(l.objects, shard);
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort();
-    } catch (e) {
-      if (errnoCode(e) === 'ENOTDIR') {
-        yield { path: dir, id: null, name: shard };
-        continue;
-      }
-      // Removed since the listing: another gc took the shard folder away once it was empty.
-      if (errnoCode(e) === 'ENOENT') continue;
-      throw e;
-    }
-    for (const name of names) {
-      const id = /^[0-9a-f]{2}$/.test(shard) && /^[0-9a-f]{62}$/.test(name) ? shard + name : null;
-      yield { path: `${dir}/${name}`, id, name };
-    }
+}
+
+/**
+ * The files of one shard folder, sorted: a file where the folder belongs is one entry (no
+ * id), a folder removed meanwhile (gc takes an empty one away) none.
+ */
+export async function listShardFiles(l: Layout, shard: string): Promise<ObjectEntry[]> {
+  const dir = join(l.objects, shard);
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (e) {
+    if (errnoCode(e) === 'ENOTDIR') return [{ path: dir, id: null, name: shard }];
+    if (errnoCode(e) === 'ENOENT') return [];
+    throw e;
   }
+  const hex = /^[0-9a-f]{2}$/.test(shard);
+  return names.map((name) => ({ path: `${dir}/${name}`, id: hex && /^[0-9a-f]{62}$/.test(name) ? shard + name : null, name }));
+}
+
+/** Every file under objects/, in sorted order, for fsck and rebuilds. */
+export async function* listObjectFiles(l: Layout): AsyncGenerator<ObjectEntry> {
+  for (const shard of await listObjectShards(l)) yield* await listShardFiles(l, shard);
 }
 
 /**
