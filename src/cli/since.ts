@@ -7,10 +7,21 @@ export const DEFAULT_SINCE = '7d';
 export const SINCE_DESCRIBE = 'list jobs that ended within AGE (30m, 12h, 7d, 2w) or since DATE; "all": every one (default without patterns: 7d, not with --json)';
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
+/**
+ * --since for something that runs on (qdo watch): checked now; an age is a function of each
+ * moment's time (the window moves), a date a fixed time, `all` undefined.
+ */
+export function sinceFrom(v: string, now: Date): number | ((now: Date) => number) | undefined {
+  const first = sinceOf(v, now);
+  return first !== undefined && AGE.test(v) ? (t: Date) => sinceOf(v, t)! : first;
+}
+
+const AGE = /^(\d+)([smhdw])$/;
+
 /** --since: an age back from now (`90m`, `12h`, `7d`, `2w`), a date or UTC time, or `all` (undefined: no limit). */
 export function sinceOf(v: string, now: Date): number | undefined {
   if (v === 'all') return undefined;
-  const age = /^(\d+)([smhdw])$/.exec(v);
+  const age = AGE.exec(v);
   // A time a Date can hold (+-8.64e15 ms: 275,000 years); a longer age is refused.
   if (age && Number(age[1]) * UNIT_MS[age[2]!]! <= 8.64e15) return now.getTime() - Number(age[1]) * UNIT_MS[age[2]!]!;
   if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$/.test(v)) {

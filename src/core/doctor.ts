@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import type { Context } from '../context.js';
 import type { Runner } from '../scheduler/runner.js';
 import { fileSystemTime, listLocks, permissionsOf } from '../store/census.js';
-import { SKEW_MS, STALE_MS } from '../store/locks.js';
+import { STALE_AT_SIGHT_MS } from '../store/locks.js';
 import { allAllocations, allocationAt, type Allocation } from './world.js';
 import { QdoError } from '../errors.js';
 import { intentGroupSize } from '../store/intents.js';
@@ -199,7 +199,7 @@ async function allocationChecks(ctx: Context, a: Allocation, checks: Check[], o:
     const who = k.holder ? `${k.holder.host} pid ${k.holder.pid}${k.holder.start ? ` (started ${k.holder.start})` : ''}` : 'an unnamed holder';
     const gone = k.holder !== null && ctx.alive(k.holder) === 'dead';
     // By age alone, as fsck judges (spec/locking.md §Stale): beyond the clock skew allowed.
-    const stale = since > STALE_MS + SKEW_MS || gone;
+    const stale = since > STALE_AT_SIGHT_MS || gone;
     checks.push(
       check({
         check: 'locks',

@@ -24,7 +24,7 @@ import { checkEndedCache, dropEndedCache, endedCachePath } from '../store/ended-
 import { checkCollectedLists, removeCollectedFile } from '../store/collected.js';
 import { checkOverview, dropOverview, overviewPath } from '../store/overview-cache.js';
 import { findLeftovers, removeLeftover } from '../store/leftovers.js';
-import { SKEW_MS, STALE_MS } from '../store/locks.js';
+import { STALE_AT_SIGHT_MS } from '../store/locks.js';
 import { readList } from '../store/lists.js';
 import { removeEmptyShards, removeObject } from '../store/objects.js';
 import { checkObjectFiles } from '../store/object-check.js';
@@ -119,7 +119,7 @@ async function checkAllocation(ctx: Context, l: Layout, opts: FsckOptions, repor
     if (x.kind === 'lock') {
       const dead = x.holder !== null && ctx.alive(x.holder) === 'dead';
       // By age alone (fsck watches nothing for 10 s): beyond what another host's clock may be off by (locking.md §Stale).
-      if (!dead && age <= STALE_MS + SKEW_MS) continue;
+      if (!dead && age <= STALE_AT_SIGHT_MS) continue;
       if (repair) await removeLeftover(x.path);
       add('warning', 'stale-lock', x.path, dead ? `its holder (pid ${x.holder!.pid} on ${x.holder!.host}) is gone` : `not refreshed for ${Math.round(age / 1000)} s`, repair);
     } else {

@@ -34,6 +34,8 @@ export const STALE_MS = 10_000;
  * unchanged for STALE_MS by its own clock. (qdo doctor warns from 10 s of skew.)
  */
 export const SKEW_MS = 30_000;
+/** Older than this by this host's clock, a lock is stale at first sight: the rule of those who watch nothing (fsck, doctor). */
+export const STALE_AT_SIGHT_MS = STALE_MS + SKEW_MS;
 /** The file in a lock folder that names its holder (spec/locking.md §Holders). */
 export const HOLDER_FILE = 'holder';
 /** `<target>.break.lock`: held while a waiter takes a lock over (spec/locking.md §Taking over). */

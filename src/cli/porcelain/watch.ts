@@ -10,7 +10,7 @@ import { jsonLine } from '../../output/json.js';
 import { truncate, wrappedRows } from '../../output/width.js';
 import { formatAge, jobJson, stateCell, STATUS_HEADERS, STATUS_SHRINK, statusRow } from '../job-format.js';
 import type { Io } from '../io.js';
-import { DEFAULT_SINCE, hiddenJson, hiddenNote, SINCE_DESCRIBE, sinceOf } from '../since.js';
+import { DEFAULT_SINCE, hiddenJson, hiddenNote, SINCE_DESCRIBE, sinceFrom } from '../since.js';
 
 /** `2026-11-21T09:30:00Z`: sortable, and the same wherever the log is read. */
 function stamp(d: Date): string {
@@ -125,9 +125,7 @@ export const watchCommand: CommandDef = {
     // An age is measured from each round's time, so a watch left running keeps showing the
     // last 7 days (or --since's age), not those before it started; a date stays put.
     const sinceArg = str(args, 'since');
-    const sinceSpec = sinceArg ?? (patterns.length === 0 && !json ? DEFAULT_SINCE : 'all');
-    const first = sinceOf(sinceSpec, ctx.now()); // checks it: a usage error before the first round
-    const since = first === undefined ? undefined : /^\d+[smhdw]$/.test(sinceSpec) ? (now: Date) => sinceOf(sinceSpec, now)! : first;
+    const since = sinceFrom(sinceArg ?? (patterns.length === 0 && !json ? DEFAULT_SINCE : 'all'), ctx.now());
     let told = false;
     const tell = (u: WatchUpdate) => {
       if (told || !u.hidden || u.hidden.count === 0 || u.since === undefined) return;
